@@ -1,0 +1,473 @@
+//! Wire types of the back-office contract (`/api/v1`), compiled into both the terminal and the reference back office.
+//!
+//! `docs/api.md` documents every endpoint with examples; `tests/api_contract.rs` round-trips
+//! each example through these types, so the document and the code cannot drift apart.
+
+pub mod offline_code;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+use crate::identity::{IdNumber, PhoneNumber};
+
+/// Path prefix of every endpoint.
+pub const API_PREFIX: &str = "/api/v1";
+
+/// The body of every error answer (4xx and 5xx).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// Stable machine-readable code, e.g. `unauthorized`, `resident_not_found`.
+    pub error: String,
+    /// Human-readable text; Chinese first where a resident may see it.
+    pub message: String,
+}
+
+/// `GET /api/v1/ping`: a cheap authenticated reachability check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ping {
+    pub server_time: DateTime<Utc>,
+    pub server_version: String,
+    /// The terminal id the bearer token belongs to.
+    pub terminal_id: String,
+}
+
+// ---------------------------------------------------------------- catalogue
+
+/// Who an item is for: 个人 (residents) or 法人 (companies and organisations).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    Personal,
+    Legal,
+}
+
+/// One required material (申请材料).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Material {
+    pub name: String,
+    /// 原件 / 复印件 / 原件及复印件 / 电子证照 / 电子材料.
+    pub form: String,
+    pub count: u32,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// Where an item is handled (办理地点).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    pub name: String,
+    pub address: String,
+    pub hours: String,
+}
+
+/// A service item (事项) with its full 办事指南.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceItem {
+    pub code: String,
+    pub name: String,
+    pub audience: Audience,
+    pub department: String,
+    pub theme: String,
+    /// 高频事项.
+    #[serde(default)]
+    pub high_frequency: bool,
+    pub summary: String,
+    /// 受理条件.
+    pub conditions: Vec<String>,
+    /// 申请材料.
+    pub materials: Vec<Material>,
+    /// 法定办结时限 in working days; `null` where the law sets none.
+    pub legal_limit_days: Option<u32>,
+    /// 承诺办结时限 in working days; 0 means 即办 (same visit).
+    pub promised_limit_days: u32,
+    /// 收费, e.g. 不收费.
+    pub fee: String,
+    pub locations: Vec<Location>,
+    /// 到现场次数.
+    pub visits: u32,
+    /// 是否可网办.
+    pub online: bool,
+    #[serde(default)]
+    pub keywords: Vec<String>,
+}
+
+/// A 一件事 bundle: several items handled as one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bundle {
+    pub code: String,
+    pub name: String,
+    pub summary: String,
+    /// Item codes, in the order a resident goes through them.
+    pub items: Vec<String>,
+}
+
+/// A 小申问答 entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Faq {
+    pub id: String,
+    pub question: String,
+    pub answer: String,
+    pub theme: String,
+    /// Related item codes.
+    #[serde(default)]
+    pub items: Vec<String>,
+}
+
+/// `GET /api/v1/items`: the whole catalogue in one body, so a terminal can keep an
+/// offline copy. Served with a strong ETag; `If-None-Match` answers 304.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Catalogue {
+    pub version: String,
+    pub departments: Vec<String>,
+    pub themes: Vec<String>,
+    /// Search aliases: `[colloquial, official]`, e.g. `["医保", "医疗保障"]`.
+    #[serde(default)]
+    pub aliases: Vec<(String, String)>,
+    pub items: Vec<ServiceItem>,
+    pub bundles: Vec<Bundle>,
+    pub faqs: Vec<Faq>,
+}
+
+/// `GET /api/v1/faq?q=...`: FAQ search answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaqSearch {
+    pub query: String,
+    pub entries: Vec<Faq>,
+}
+
+// ---------------------------------------------------------------- residents
+
+/// `POST /api/v1/residents/lookup` body. POST keeps the ID number out of URLs and access logs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResidentLookupRequest {
+    pub id_number: IdNumber,
+}
+
+/// Why a resident may have an offline-code card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EligibilityBasis {
+    /// Aged 60 or more.
+    Senior,
+    /// Under 18.
+    Minor,
+    /// Registered disabled (持证残疾人).
+    Disabled,
+}
+
+/// Answer to a resident lookup: never the full name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResidentLookup {
+    /// `王*英`.
+    pub masked_name: String,
+    /// `310***********1234`.
+    pub masked_id: String,
+    pub eligible: bool,
+    /// Set when eligible.
+    pub basis: Option<EligibilityBasis>,
+    /// Set when not eligible: why, in words a resident understands.
+    pub reason: Option<String>,
+    /// The card currently valid for this resident, if any.
+    pub active_card: Option<String>,
+}
+
+// ---------------------------------------------------------------- offline codes
+
+/// `POST /api/v1/offline-codes` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssueCodeRequest {
+    pub id_number: IdNumber,
+    /// Voids the resident's valid card and issues a new one.
+    #[serde(default)]
+    pub reissue: bool,
+    /// The terminal's id for this request, so a retried request returns the same card.
+    pub request_id: Uuid,
+    /// 帮办: the staff member who assisted, when one did.
+    #[serde(default)]
+    pub staff: Option<String>,
+}
+
+/// A freshly issued offline code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedCode {
+    pub card_id: String,
+    /// The QR content: `CK1.<payload>.<signature>`.
+    pub qr: String,
+    pub masked_name: String,
+    pub masked_id: String,
+    pub issued_on: NaiveDate,
+    pub expires_on: NaiveDate,
+    /// The card this issue voided (reissue), if any.
+    pub voided_card: Option<String>,
+}
+
+/// State of a card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CardState {
+    Valid,
+    Voided,
+    Expired,
+}
+
+/// `GET /api/v1/offline-codes/{card_id}` and the answer to report-lost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CardStatus {
+    pub card_id: String,
+    pub state: CardState,
+    pub masked_id: String,
+    pub issued_on: NaiveDate,
+    pub expires_on: NaiveDate,
+    /// Why a voided card was voided: `reissued` or `reported_lost`.
+    pub voided_reason: Option<String>,
+}
+
+/// `POST /api/v1/offline-codes/report-lost` body: voids the resident's valid card.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportLostRequest {
+    pub id_number: IdNumber,
+}
+
+/// `GET /api/v1/admin/signing-key`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicKeyInfo {
+    /// Always `ed25519`.
+    pub algorithm: String,
+    /// Standard base64 of the 32-byte public key.
+    pub public_key: String,
+}
+
+// ---------------------------------------------------------------- ratings
+
+/// 好差评 level, 5 (非常满意) to 1 (非常不满意).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "u8", into = "u8")]
+pub enum RatingLevel {
+    VeryDissatisfied = 1,
+    Dissatisfied = 2,
+    Neutral = 3,
+    Satisfied = 4,
+    VerySatisfied = 5,
+}
+
+impl RatingLevel {
+    pub const ALL: [RatingLevel; 5] = [
+        RatingLevel::VerySatisfied,
+        RatingLevel::Satisfied,
+        RatingLevel::Neutral,
+        RatingLevel::Dissatisfied,
+        RatingLevel::VeryDissatisfied,
+    ];
+    /// 不满意 and 非常不满意 are 差评.
+    pub fn is_bad(self) -> bool {
+        (self as u8) <= 2
+    }
+    /// The official label.
+    pub fn label(self) -> &'static str {
+        match self {
+            RatingLevel::VerySatisfied => "非常满意",
+            RatingLevel::Satisfied => "满意",
+            RatingLevel::Neutral => "基本满意",
+            RatingLevel::Dissatisfied => "不满意",
+            RatingLevel::VeryDissatisfied => "非常不满意",
+        }
+    }
+}
+
+impl TryFrom<u8> for RatingLevel {
+    type Error = String;
+    fn try_from(v: u8) -> Result<Self, String> {
+        Ok(match v {
+            1 => RatingLevel::VeryDissatisfied,
+            2 => RatingLevel::Dissatisfied,
+            3 => RatingLevel::Neutral,
+            4 => RatingLevel::Satisfied,
+            5 => RatingLevel::VerySatisfied,
+            _ => return Err(format!("rating level must be 1..5, got {v}")),
+        })
+    }
+}
+impl From<RatingLevel> for u8 {
+    fn from(l: RatingLevel) -> u8 {
+        l as u8
+    }
+}
+
+/// Evaluation channel; a terminal always sends `self_service_terminal`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    SelfServiceTerminal,
+}
+
+/// A callback (回访) request, only with the resident's consent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Callback {
+    pub consent: bool,
+    pub phone: PhoneNumber,
+}
+
+/// One rating, created on the terminal with its own id (UUIDv7).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rating {
+    pub id: Uuid,
+    pub terminal_id: String,
+    pub item_code: String,
+    /// 办件编号, when known.
+    #[serde(default)]
+    pub case_number: Option<String>,
+    pub channel: Channel,
+    pub level: RatingLevel,
+    /// Reason tags, for a 差评.
+    #[serde(default)]
+    pub reasons: Vec<String>,
+    #[serde(default)]
+    pub comment: Option<String>,
+    pub rated_at: DateTime<Utc>,
+    #[serde(default)]
+    pub callback: Option<Callback>,
+    /// 帮办 staff present, if any.
+    #[serde(default)]
+    pub staff: Option<String>,
+}
+
+/// `POST /api/v1/ratings` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RatingBatch {
+    pub ratings: Vec<Rating>,
+}
+
+/// What the back office did with one rating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RatingOutcome {
+    Stored,
+    /// Already stored earlier with the same content: a retry, not counted again.
+    Duplicate,
+    /// Will never be stored; `reason` says why.
+    Rejected,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RatingResult {
+    pub id: Uuid,
+    pub outcome: RatingOutcome,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// Answer to a batch: one result per rating, in the batch's order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RatingBatchResult {
+    pub results: Vec<RatingResult>,
+}
+
+/// `GET /api/v1/admin/terminals/{id}/ratings/stats`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RatingStats {
+    pub terminal_id: String,
+    pub total: u64,
+    /// Count per level, keyed "1".."5".
+    pub per_level: BTreeMap<String, u64>,
+    /// 差评 whose resident asked for a callback.
+    pub bad_with_callback: u64,
+    /// Uploads recognised as duplicates (retries) and not counted.
+    pub duplicates_seen: u64,
+    pub rejected: u64,
+}
+
+// ---------------------------------------------------------------- terminal
+
+/// State of one printer role, as the terminal sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrinterState {
+    /// `card`, `receipt` or `document`.
+    pub role: String,
+    /// `ready`, `paper_out`, `paper_near_end`, `cover_open`, `offline`, `error`.
+    pub state: String,
+    #[serde(default)]
+    pub detail: Option<String>,
+}
+
+/// One audit entry (maintenance entry, PIN failure, config change, offline-code issue ...).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: DateTime<Utc>,
+    pub kind: String,
+    pub detail: String,
+    #[serde(default)]
+    pub actor: Option<String>,
+}
+
+/// `POST /api/v1/terminal/heartbeat` body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    pub terminal_id: String,
+    pub version: String,
+    pub uptime_s: u64,
+    pub printers: Vec<PrinterState>,
+    pub outbox_depth: u64,
+    pub last_sync: Option<DateTime<Utc>>,
+    pub catalogue_version: Option<String>,
+    pub catalogue_age_s: Option<u64>,
+    pub free_disk_bytes: Option<u64>,
+    /// Terminal clock minus the back office's `Date` header, in milliseconds.
+    pub clock_skew_ms: Option<i64>,
+    #[serde(default)]
+    pub audit: Vec<AuditEntry>,
+}
+
+/// Answer to a heartbeat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatAck {
+    pub server_time: DateTime<Utc>,
+    /// Version of the remote config; fetch it when it differs from the one applied.
+    pub config_version: u64,
+}
+
+/// `GET /api/v1/terminal/config`: settings the back office pushes to this terminal.
+/// Keys are config paths (`display.idle_timeout_s`); the terminal applies only a whitelist.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RemoteConfig {
+    pub version: u64,
+    pub settings: BTreeMap<String, serde_json::Value>,
+}
+
+/// `POST /api/v1/terminal/help` body: 呼叫工作人员.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelpRequest {
+    pub id: Uuid,
+    pub terminal_id: String,
+    /// The page the resident was on.
+    pub page: String,
+    pub requested_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelpAck {
+    pub id: Uuid,
+    /// e.g. 工作人员马上就到.
+    pub message: String,
+}
+
+/// `GET /api/v1/admin/terminals`: what the back office knows of each terminal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TerminalSummary {
+    pub terminal_id: String,
+    pub last_heartbeat: Option<DateTime<Utc>>,
+    pub last_heartbeat_body: Option<Heartbeat>,
+    pub heartbeats: u64,
+    pub open_help_requests: u64,
+    pub config_version: u64,
+}
+
+/// `POST /api/v1/admin/residents` body: add or replace a registry entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResidentRecord {
+    pub id_number: IdNumber,
+    pub name: crate::identity::PersonName,
+    #[serde(default)]
+    pub disabled: bool,
+}

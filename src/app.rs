@@ -1,0 +1,149 @@
+//! Composition root of the terminal: config, logging, the tokio runtime, the back office (embedded or remote), then the touch UI.
+//!
+//! Threads: the Slint event loop owns the main thread; one tokio runtime runs the I/O on
+//! its own worker threads. Nothing slow runs on the UI thread.
+
+use slint::ComponentHandle;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::backoffice::{Client, ClientOptions};
+use crate::config::{Config, ConfigError, ConfigHandle, Layers};
+use crate::logging::{self, LogSettings};
+use crate::server::{ServerError, embedded::Embedded};
+
+/// Why the terminal could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error(
+        "no display: set DISPLAY (X11) or WAYLAND_DISPLAY, e.g. run under the `cage` kiosk compositor, or try it under `xvfb-run` ({0})"
+    )]
+    NoDisplay(String),
+    #[error("embedded back office: {0}")]
+    Backoffice(#[from] ServerError),
+    #[error("back office client: {0}")]
+    Client(#[from] crate::backoffice::ClientError),
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("runtime: {0}")]
+    Runtime(#[from] std::io::Error),
+    #[error("UI: {0}")]
+    Ui(String),
+}
+
+/// Everything the running terminal holds on to.
+pub struct Core {
+    pub config: ConfigHandle,
+    pub config_path: PathBuf,
+    pub runtime: Arc<tokio::runtime::Runtime>,
+    /// Base URL of the back office in use.
+    pub backoffice_url: String,
+    /// Kept alive while the terminal runs, in embedded mode.
+    pub embedded: Option<Embedded>,
+}
+
+/// Loads the config, starts logging and the runtime, and the embedded back office if configured.
+pub fn start_core(config_path: &Path, log_to_stderr: bool) -> Result<Core, AppError> {
+    let layers = Layers::load(config_path)?;
+    let handle = ConfigHandle::new(layers)?;
+    let config = handle.current();
+    logging::init(&LogSettings {
+        dir: Some(config.log_dir()),
+        level: config.log.level.parse().unwrap_or(log::LevelFilter::Info),
+        max_file_bytes: config.log.max_file_bytes,
+        keep_files: config.log.keep_files,
+        stderr: log_to_stderr,
+    });
+    log::info!(
+        "civic-kiosk {} starting as {} ({}), config {}",
+        env!("CARGO_PKG_VERSION"),
+        config.terminal.id,
+        config.terminal.name,
+        config_path.display()
+    );
+    let runtime = Arc::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("kiosk-core")
+            .enable_all()
+            .build()?,
+    );
+    let (url, embedded) = if config.is_embedded() {
+        std::fs::create_dir_all(config.data_dir())?;
+        let e = runtime.block_on(crate::server::embedded::start(&config))?;
+        (e.url.clone(), Some(e))
+    } else {
+        (config.backoffice.url.trim().to_string(), None)
+    };
+    Ok(Core {
+        config: handle,
+        config_path: config_path.to_path_buf(),
+        runtime,
+        backoffice_url: url,
+        embedded,
+    })
+}
+
+/// `civic-kiosk run`: the touch UI until the window closes.
+pub fn run(config_path: &Path) -> Result<(), AppError> {
+    if std::env::var_os("DISPLAY").is_none()
+        && std::env::var_os("WAYLAND_DISPLAY").is_none()
+        && std::env::var_os("SLINT_BACKEND").is_none()
+    {
+        return Err(AppError::NoDisplay(
+            "neither DISPLAY nor WAYLAND_DISPLAY is set".into(),
+        ));
+    }
+    let core = start_core(config_path, true)?;
+    let window = crate::ui::MainWindow::new().map_err(|e| AppError::NoDisplay(e.to_string()))?;
+    let config = core.config.current();
+    window.set_terminal_name(config.terminal.name.clone().into());
+    window.run().map_err(|e| AppError::Ui(e.to_string()))?;
+    log::info!("window closed; stopping");
+    if let Some(e) = &core.embedded {
+        e.stop();
+    }
+    Ok(())
+}
+
+/// A back office reached by a one-shot command (CLI).
+pub struct Reached {
+    pub client: Client,
+    pub url: String,
+    /// Set when no terminal was running in embedded mode and this process started one.
+    pub embedded: Option<Embedded>,
+}
+
+/// Reaches the configured back office. In embedded mode: the running terminal's embedded
+/// back office if there is one, otherwise one started in this process (as the terminal would).
+pub async fn reach_backoffice(config: &Config) -> Result<Reached, AppError> {
+    if !config.is_embedded() {
+        let url = config.backoffice.url.trim().to_string();
+        let client = Client::new(&ClientOptions::from_config(config, &url))?;
+        return Ok(Reached {
+            client,
+            url,
+            embedded: None,
+        });
+    }
+    if let Some(url) = crate::server::embedded::running_url(config)
+        && let Ok(client) = Client::new(&ClientOptions::from_config(config, &url))
+        && client.ping().await.is_ok()
+    {
+        return Ok(Reached {
+            client,
+            url,
+            embedded: None,
+        });
+    }
+    std::fs::create_dir_all(config.data_dir())?;
+    let e = crate::server::embedded::start(config).await?;
+    let client = Client::new(&ClientOptions::from_config(config, &e.url))?;
+    Ok(Reached {
+        client,
+        url: e.url.clone(),
+        embedded: Some(e),
+    })
+}

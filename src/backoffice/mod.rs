@@ -1,0 +1,547 @@
+//! HTTP client for the back-office contract: bearer token, bounded waits, body-size limit, errors by kind.
+//!
+//! Every call has a connect timeout and a total timeout (which covers a trickling body),
+//! and an answer larger than the configured limit is refused without being read whole.
+//! Errors say which kind of failure it was, so callers can decide to retry
+//! ([`ClientError::is_retryable`]) and technicians can see what broke.
+
+use chrono::{DateTime, Utc};
+use reqwest::header::{HeaderMap, IF_NONE_MATCH};
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::api::*;
+use crate::config::Config;
+
+/// Options for building a [`Client`].
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    pub base_url: String,
+    pub token: String,
+    pub connect_timeout: Duration,
+    pub total_timeout: Duration,
+    pub ca_file: Option<PathBuf>,
+    pub max_body_bytes: u64,
+}
+
+impl ClientOptions {
+    /// Options from the config, with `base_url` given (the embedded back office's
+    /// address is only known once it runs).
+    pub fn from_config(config: &Config, base_url: &str) -> Self {
+        Self {
+            base_url: base_url.to_string(),
+            token: config.backoffice.token.clone(),
+            connect_timeout: config.connect_timeout(),
+            total_timeout: config.total_timeout(),
+            ca_file: config
+                .backoffice
+                .ca_file
+                .as_ref()
+                .map(|p| config.resolve(p)),
+            max_body_bytes: config.backoffice.max_body_bytes,
+        }
+    }
+}
+
+/// Kinds of failure, for retry decisions and for the technician's screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// No connection could be made (refused, no route, DNS).
+    Unreachable,
+    /// No complete answer within the timeout.
+    Timeout,
+    /// The connection closed before an answer arrived.
+    Dropped,
+    /// TLS handshake or certificate failure.
+    Tls,
+    /// The token was refused (401).
+    Unauthorized,
+    /// The back office answered 5xx.
+    ServerError,
+    /// The back office answered 4xx with a reason (not found, not eligible …).
+    Rejected,
+    /// The answer was larger than the limit.
+    TooLarge,
+    /// The answer was not what the contract says.
+    BadAnswer,
+    /// The client could not be built (bad CA file …).
+    Setup,
+}
+
+/// A failed back-office call.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{kind:?}: {message}")]
+pub struct ClientError {
+    pub kind: ErrorKind,
+    /// HTTP status, when an answer arrived.
+    pub status: Option<u16>,
+    /// The contract's error code (`resident_not_found` …), when the body carried one.
+    pub code: Option<String>,
+    pub message: String,
+}
+
+impl ClientError {
+    fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            status: None,
+            code: None,
+            message: message.into(),
+        }
+    }
+
+    /// Whether the same request may succeed later (network, timeouts, 5xx).
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::Unreachable
+                | ErrorKind::Timeout
+                | ErrorKind::Dropped
+                | ErrorKind::ServerError
+        )
+    }
+}
+
+/// What a conditional catalogue fetch gave.
+#[derive(Debug, Clone)]
+pub enum CatalogueFetch {
+    NotModified,
+    Fresh {
+        catalogue: Box<Catalogue>,
+        etag: Option<String>,
+    },
+}
+
+/// A decoded answer with the metadata callers need.
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+/// Client of one back office, for one token (a terminal's, or the admin's).
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: url::Url,
+    token: String,
+    max_body: u64,
+    total_timeout: Duration,
+}
+
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+impl Client {
+    pub fn new(opts: &ClientOptions) -> Result<Self, ClientError> {
+        let mut base = url::Url::parse(&opts.base_url).map_err(|e| {
+            ClientError::new(
+                ErrorKind::Setup,
+                format!("backoffice.url '{}': {e}", opts.base_url),
+            )
+        })?;
+        if !base.path().ends_with('/') {
+            let p = format!("{}/", base.path());
+            base.set_path(&p);
+        }
+        let loopback = is_loopback(&base);
+        match base.scheme() {
+            "https" => {}
+            "http" if loopback => {}
+            s => {
+                return Err(ClientError::new(
+                    ErrorKind::Setup,
+                    format!(
+                        "backoffice.url: scheme '{s}' refused; use https:// (http only for loopback)"
+                    ),
+                ));
+            }
+        }
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
+            .connect_timeout(opts.connect_timeout)
+            .timeout(opts.total_timeout)
+            .https_only(!loopback)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("civic-kiosk/", env!("CARGO_PKG_VERSION")));
+        if let Some(ca) = &opts.ca_file {
+            let pem = std::fs::read(ca).map_err(|e| {
+                ClientError::new(
+                    ErrorKind::Setup,
+                    format!("backoffice.ca_file '{}': {e}", ca.display()),
+                )
+            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                ClientError::new(
+                    ErrorKind::Setup,
+                    format!("backoffice.ca_file '{}' is not PEM: {e}", ca.display()),
+                )
+            })?;
+            if certs.is_empty() {
+                return Err(ClientError::new(
+                    ErrorKind::Setup,
+                    format!("backoffice.ca_file '{}' holds no certificate", ca.display()),
+                ));
+            }
+            for c in certs {
+                builder = builder.add_root_certificate(c);
+            }
+        }
+        let http = builder
+            .build()
+            .map_err(|e| ClientError::new(ErrorKind::Setup, format!("HTTP client: {e}")))?;
+        Ok(Self {
+            http,
+            base,
+            token: opts.token.clone(),
+            max_body: opts.max_body_bytes,
+            total_timeout: opts.total_timeout,
+        })
+    }
+
+    /// The base URL calls go to.
+    pub fn base_url(&self) -> &url::Url {
+        &self.base
+    }
+
+    fn url(&self, path: &str) -> Result<url::Url, ClientError> {
+        self.base
+            .join(path.trim_start_matches('/'))
+            .map_err(|e| ClientError::new(ErrorKind::Setup, format!("bad path {path}: {e}")))
+    }
+
+    fn classify(&self, e: reqwest::Error) -> ClientError {
+        let mut chain = String::new();
+        let mut src: Option<&dyn std::error::Error> = Some(&e);
+        while let Some(s) = src {
+            if !chain.is_empty() {
+                chain.push_str(": ");
+            }
+            chain.push_str(&s.to_string());
+            src = s.source();
+        }
+        let lower = chain.to_ascii_lowercase();
+        let kind = if e.is_timeout() {
+            ErrorKind::Timeout
+        } else if lower.contains("certificate")
+            || lower.contains("tls")
+            || lower.contains("handshake")
+        {
+            ErrorKind::Tls
+        } else if e.is_connect() {
+            ErrorKind::Unreachable
+        } else {
+            // Connection closed, reset, or an incomplete message: the request may or may
+            // not have been processed.
+            ErrorKind::Dropped
+        };
+        let message = match kind {
+            ErrorKind::Timeout => format!("no answer within {:?} ({chain})", self.total_timeout),
+            _ => chain,
+        };
+        ClientError::new(kind, message)
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&dyn erased::JsonBody>,
+        headers: HeaderMap,
+    ) -> Result<Answer, ClientError> {
+        let url = self.url(path)?;
+        let mut req = self
+            .http
+            .request(method, url)
+            .bearer_auth(&self.token)
+            .headers(headers);
+        if let Some(b) = body {
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(b.to_json());
+        }
+        let mut resp = req.send().await.map_err(|e| self.classify(e))?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        if let Some(len) = resp.content_length()
+            && len > self.max_body
+        {
+            return Err(ClientError::new(
+                ErrorKind::TooLarge,
+                format!(
+                    "answer of {len} bytes exceeds backoffice.max_body_bytes ({})",
+                    self.max_body
+                ),
+            ));
+        }
+        let mut body = Vec::new();
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() as u64 + chunk.len() as u64 > self.max_body {
+                        return Err(ClientError::new(
+                            ErrorKind::TooLarge,
+                            format!(
+                                "answer exceeds backoffice.max_body_bytes ({})",
+                                self.max_body
+                            ),
+                        ));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => return Err(self.classify(e)),
+            }
+        }
+        Ok(Answer {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    fn error_from(&self, a: &Answer) -> ClientError {
+        let parsed: Option<ApiError> = serde_json::from_slice(&a.body).ok();
+        let status = a.status.as_u16();
+        let kind = match a.status {
+            StatusCode::UNAUTHORIZED => ErrorKind::Unauthorized,
+            s if s.is_server_error() => ErrorKind::ServerError,
+            s if s.is_client_error() => ErrorKind::Rejected,
+            _ => ErrorKind::BadAnswer,
+        };
+        let (code, message) = match parsed {
+            Some(e) => (Some(e.error), e.message),
+            None => (
+                None,
+                format!(
+                    "HTTP {status}: {}",
+                    String::from_utf8_lossy(&a.body[..a.body.len().min(200)])
+                ),
+            ),
+        };
+        ClientError {
+            kind,
+            status: Some(status),
+            code,
+            message,
+        }
+    }
+
+    fn decode<T: DeserializeOwned>(&self, a: &Answer) -> Result<T, ClientError> {
+        if !a.status.is_success() {
+            return Err(self.error_from(a));
+        }
+        serde_json::from_slice(&a.body).map_err(|e| {
+            ClientError::new(
+                ErrorKind::BadAnswer,
+                format!("answer does not match the contract: {e}"),
+            )
+        })
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        let a = self.send(Method::GET, path, None, HeaderMap::new()).await?;
+        self.decode(&a)
+    }
+
+    async fn post<B: Serialize + Sync, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        let a = self
+            .send(
+                Method::POST,
+                path,
+                Some(&erased::Json(body)),
+                HeaderMap::new(),
+            )
+            .await?;
+        self.decode(&a)
+    }
+
+    async fn put<B: Serialize + Sync, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        let a = self
+            .send(
+                Method::PUT,
+                path,
+                Some(&erased::Json(body)),
+                HeaderMap::new(),
+            )
+            .await?;
+        self.decode(&a)
+    }
+
+    /// `GET /api/v1/ping`, with the back office's clock from its `Date` header.
+    pub async fn ping(&self) -> Result<(Ping, Option<DateTime<Utc>>), ClientError> {
+        let a = self
+            .send(Method::GET, "api/v1/ping", None, HeaderMap::new())
+            .await?;
+        let date = date_header(&a.headers);
+        Ok((self.decode(&a)?, date))
+    }
+
+    /// The whole catalogue, or `NotModified` when `etag` still matches.
+    pub async fn catalogue(&self, etag: Option<&str>) -> Result<CatalogueFetch, ClientError> {
+        let mut headers = HeaderMap::new();
+        if let Some(tag) = etag.and_then(|t| t.parse().ok()) {
+            headers.insert(IF_NONE_MATCH, tag);
+        }
+        let a = self
+            .send(Method::GET, "api/v1/items", None, headers)
+            .await?;
+        if a.status == StatusCode::NOT_MODIFIED {
+            return Ok(CatalogueFetch::NotModified);
+        }
+        let etag = a
+            .headers
+            .get(reqwest::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let catalogue: Catalogue = self.decode(&a)?;
+        Ok(CatalogueFetch::Fresh {
+            catalogue: Box::new(catalogue),
+            etag,
+        })
+    }
+
+    pub async fn item(&self, code: &str) -> Result<ServiceItem, ClientError> {
+        self.get(&format!("api/v1/items/{}", urlencode(code))).await
+    }
+
+    pub async fn bundles(&self) -> Result<Vec<Bundle>, ClientError> {
+        self.get("api/v1/bundles").await
+    }
+
+    pub async fn faq_search(&self, query: &str) -> Result<FaqSearch, ClientError> {
+        self.get(&format!("api/v1/faq?q={}", urlencode(query)))
+            .await
+    }
+
+    pub async fn lookup_resident(
+        &self,
+        req: &ResidentLookupRequest,
+    ) -> Result<ResidentLookup, ClientError> {
+        self.post("api/v1/residents/lookup", req).await
+    }
+
+    pub async fn issue_code(&self, req: &IssueCodeRequest) -> Result<IssuedCode, ClientError> {
+        self.post("api/v1/offline-codes", req).await
+    }
+
+    pub async fn report_lost(&self, req: &ReportLostRequest) -> Result<CardStatus, ClientError> {
+        self.post("api/v1/offline-codes/report-lost", req).await
+    }
+
+    pub async fn card_status(&self, card_id: &str) -> Result<CardStatus, ClientError> {
+        self.get(&format!("api/v1/offline-codes/{}", urlencode(card_id)))
+            .await
+    }
+
+    pub async fn upload_ratings(
+        &self,
+        batch: &RatingBatch,
+    ) -> Result<RatingBatchResult, ClientError> {
+        self.post("api/v1/ratings", batch).await
+    }
+
+    /// Sends a heartbeat; also answers the back office's clock from its `Date` header.
+    pub async fn heartbeat(
+        &self,
+        hb: &Heartbeat,
+    ) -> Result<(HeartbeatAck, Option<DateTime<Utc>>), ClientError> {
+        let a = self
+            .send(
+                Method::POST,
+                "api/v1/terminal/heartbeat",
+                Some(&erased::Json(hb)),
+                HeaderMap::new(),
+            )
+            .await?;
+        let date = date_header(&a.headers);
+        Ok((self.decode(&a)?, date))
+    }
+
+    pub async fn remote_config(&self) -> Result<RemoteConfig, ClientError> {
+        self.get("api/v1/terminal/config").await
+    }
+
+    pub async fn help(&self, req: &HelpRequest) -> Result<HelpAck, ClientError> {
+        self.post("api/v1/terminal/help", req).await
+    }
+
+    // ---- admin endpoints (a client built with the admin token)
+
+    pub async fn signing_key(&self) -> Result<PublicKeyInfo, ClientError> {
+        self.get("api/v1/admin/signing-key").await
+    }
+
+    pub async fn rating_stats(&self, terminal_id: &str) -> Result<RatingStats, ClientError> {
+        self.get(&format!(
+            "api/v1/admin/terminals/{}/ratings/stats",
+            urlencode(terminal_id)
+        ))
+        .await
+    }
+
+    pub async fn terminals(&self) -> Result<Vec<TerminalSummary>, ClientError> {
+        self.get("api/v1/admin/terminals").await
+    }
+
+    pub async fn set_remote_config(
+        &self,
+        terminal_id: &str,
+        settings: &std::collections::BTreeMap<String, serde_json::Value>,
+    ) -> Result<RemoteConfig, ClientError> {
+        self.put(
+            &format!("api/v1/admin/terminals/{}/config", urlencode(terminal_id)),
+            settings,
+        )
+        .await
+    }
+
+    pub async fn add_resident(
+        &self,
+        record: &ResidentRecord,
+    ) -> Result<ResidentLookup, ClientError> {
+        self.post("api/v1/admin/residents", record).await
+    }
+}
+
+fn date_header(headers: &HeaderMap) -> Option<DateTime<Utc>> {
+    let text = headers.get(reqwest::header::DATE)?.to_str().ok()?;
+    let t = httpdate::parse_http_date(text).ok()?;
+    Some(DateTime::<Utc>::from(t))
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Object-safe JSON bodies, so `send` is not generic over every body type.
+mod erased {
+    pub trait JsonBody: Sync {
+        fn to_json(&self) -> Vec<u8>;
+    }
+    pub struct Json<'a, T: serde::Serialize + Sync>(pub &'a T);
+    impl<T: serde::Serialize + Sync> JsonBody for Json<'_, T> {
+        fn to_json(&self) -> Vec<u8> {
+            // Wire types serialize infallibly (no maps with non-string keys).
+            serde_json::to_vec(self.0).unwrap_or_default()
+        }
+    }
+}

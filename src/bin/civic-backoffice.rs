@@ -1,0 +1,211 @@
+//! `civic-backoffice`: the reference back office (the `/api/v1` contract over HTTP or HTTPS, SQLite, fault injection).
+
+use anyhow::Context;
+use clap::Parser;
+use std::io::Write;
+use std::path::PathBuf;
+
+use civic_kiosk::server::{self, ServerOptions, TlsFiles, data, faults::FaultSettings};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "civic-backoffice",
+    version,
+    about = "Reference back office for civic-kiosk terminals"
+)]
+struct Args {
+    /// Address to listen on; port 0 picks a free one. The bound address is the first line of stdout.
+    #[arg(long, default_value = "127.0.0.1:8480")]
+    listen: String,
+    /// SQLite database; the Ed25519 signing key is kept beside it (`<db>.key`).
+    #[arg(long, default_value = "backoffice.sqlite")]
+    db: PathBuf,
+    /// Catalogue JSON (default: the demo catalogue built in).
+    #[arg(long)]
+    catalogue: Option<PathBuf>,
+    /// Resident registry, JSON lines {"id_number", "name", "disabled"} (default: the demo registry).
+    #[arg(long)]
+    residents: Option<PathBuf>,
+    /// Token file (TOML: admin_token, [terminal_tokens] ID = TOKEN); default: the demo tokens.
+    #[arg(long)]
+    tokens: Option<PathBuf>,
+    /// Add a terminal token, ID=TOKEN (repeatable).
+    #[arg(long = "terminal-token", value_name = "ID=TOKEN")]
+    terminal_tokens: Vec<String>,
+    /// Admin token (overrides the token file's).
+    #[arg(long)]
+    admin_token: Option<String>,
+    /// Serve HTTPS with this certificate chain (PEM).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// Private key (PEM) for --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Delay every answer by N milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Answer 503 to this fraction of requests (0..1).
+    #[arg(long, default_value_t = 0.0)]
+    fail_rate: f64,
+    /// Close the connection without an answer for this fraction of requests.
+    #[arg(long, default_value_t = 0.0)]
+    drop_rate: f64,
+    /// Do the work, then close the connection without the answer, for this fraction.
+    #[arg(long, default_value_t = 0.0)]
+    lose_reply_rate: f64,
+    /// Trickle every answer body (16 bytes every 200 ms).
+    #[arg(long)]
+    slow_body: bool,
+    /// Seed for the fault RNG, so a run is repeatable.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Corrupt every offline-code signature (to test the terminal's refusal).
+    #[arg(long)]
+    tamper_signature: bool,
+    /// Use this date as today (YYYY-MM-DD), for eligibility and expiry.
+    #[arg(long)]
+    today: Option<chrono::NaiveDate>,
+    /// Print the signing public key (creating the key if needed) and exit.
+    #[arg(long)]
+    print_public_key: bool,
+    /// Log level: error, warn, info, debug, trace.
+    #[arg(long, default_value = "info")]
+    log_level: log::LevelFilter,
+}
+
+fn rate(name: &str, v: f64) -> anyhow::Result<f64> {
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&v),
+        "--{name} must be between 0 and 1, got {v}"
+    );
+    Ok(v)
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    civic_kiosk::logging::init(&civic_kiosk::logging::LogSettings {
+        dir: None,
+        level: args.log_level,
+        max_file_bytes: 0,
+        keep_files: 0,
+        stderr: true,
+    });
+    if args.print_public_key {
+        let key = server::load_or_create_key(&args.db)?;
+        println!(
+            "{}",
+            civic_kiosk::api::offline_code::public_key_text(&key.verifying_key())
+        );
+        return Ok(());
+    }
+    let catalogue = match &args.catalogue {
+        Some(p) => data::parse_catalogue(
+            &std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?,
+            p,
+        )?,
+        None => data::demo_catalogue()?,
+    };
+    let residents = match &args.residents {
+        Some(p) => data::parse_residents(
+            &std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?,
+            p,
+        )?,
+        None => data::demo_residents()?,
+    };
+    let (mut tokens, mut admin) = match &args.tokens {
+        Some(p) => data::parse_tokens(
+            &std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?,
+            p,
+        )?,
+        None => data::parse_tokens(
+            data::DEMO_TOKENS,
+            std::path::Path::new("config/backoffice.toml"),
+        )?,
+    };
+    for pair in &args.terminal_tokens {
+        let (id, token) = pair
+            .split_once('=')
+            .with_context(|| format!("--terminal-token '{pair}': write ID=TOKEN"))?;
+        tokens.insert(token.to_string(), id.to_string());
+    }
+    if args.admin_token.is_some() {
+        admin = args.admin_token.clone();
+    }
+    let faults = FaultSettings {
+        latency_ms: args.latency_ms,
+        fail_rate: rate("fail-rate", args.fail_rate)?,
+        drop_rate: rate("drop-rate", args.drop_rate)?,
+        lose_reply_rate: rate("lose-reply-rate", args.lose_reply_rate)?,
+        slow_body: args.slow_body,
+        seed: args.seed,
+    };
+    anyhow::ensure!(
+        faults.fail_rate + faults.drop_rate + faults.lose_reply_rate <= 1.0,
+        "--fail-rate + --drop-rate + --lose-reply-rate must not exceed 1"
+    );
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        }),
+        _ => None,
+    };
+    let state = server::build_state(ServerOptions {
+        db: args.db.clone(),
+        catalogue,
+        residents,
+        terminal_tokens: tokens,
+        admin_token: admin,
+        faults,
+        tamper_signature: args.tamper_signature,
+        today: args.today,
+    })?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let bound = server::bind(&args.listen, tls.as_ref()).await?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", bound.addr)?;
+        writeln!(out, "public_key {}", state.public_key_text())?;
+        out.flush()?;
+        drop(out);
+        log::info!(
+            "civic-backoffice {} serving {} on {}",
+            env!("CARGO_PKG_VERSION"),
+            if tls.is_some() { "https" } else { "http" },
+            bound.addr
+        );
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let server = tokio::spawn(server::serve(bound, state, rx));
+        shutdown_signal().await;
+        log::info!("shutting down");
+        let _ = tx.send(true);
+        let _ = server.await;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

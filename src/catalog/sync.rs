@@ -1,0 +1,191 @@
+//! Catalogue sync: conditional fetch (ETag), validation, index build off the async workers, local cache, periodic worker.
+
+use chrono::{DateTime, Utc};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+
+use super::Catalog;
+use crate::api::Catalogue;
+use crate::backoffice::{CatalogueFetch, Client, ClientError};
+use crate::config::Config;
+use crate::store::{CachedCatalogue, Store, StoreError};
+
+/// What is known of the catalogue copy in use.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CatalogMeta {
+    pub version: String,
+    /// When the back office last confirmed this copy (fetched, or answered 304).
+    pub fetched_at: DateTime<Utc>,
+    pub etag: Option<String>,
+}
+
+impl CatalogMeta {
+    pub fn age(&self, now: DateTime<Utc>) -> chrono::Duration {
+        now - self.fetched_at
+    }
+    pub fn is_stale(&self, now: DateTime<Utc>, stale_after: Duration) -> bool {
+        self.age(now).to_std().unwrap_or_default() > stale_after
+    }
+}
+
+/// The catalogue state the UI and the CLI watch.
+#[derive(Clone, Default)]
+pub struct CatalogState {
+    pub catalog: Option<Arc<Catalog>>,
+    pub meta: Option<CatalogMeta>,
+    pub last_error: Option<String>,
+    pub last_attempt: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncOutcome {
+    /// A new copy was fetched and stored.
+    Updated { version: String, items: usize },
+    /// The back office confirmed the copy is current; no body was transferred.
+    NotModified,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("back office: {0}")]
+    Backoffice(#[from] ClientError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("catalogue from the back office is not usable: {0}")]
+    Invalid(String),
+    #[error("worker: {0}")]
+    Join(String),
+}
+
+fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
+    store.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, SyncError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| SyncError::Join(e.to_string()))
+}
+
+/// Loads the cached copy and builds its indexes (blocking work: call it off the UI thread).
+pub fn load_cached(store: &Mutex<Store>) -> Result<Option<(Catalog, CatalogMeta)>, SyncError> {
+    let Some(cached) = lock(store).cached_catalogue()? else {
+        return Ok(None);
+    };
+    let data: Catalogue = serde_json::from_str(&cached.body).map_err(|e| {
+        SyncError::Invalid(format!(
+            "cached copy does not parse ({e}); it will be replaced at the next sync"
+        ))
+    })?;
+    let meta = CatalogMeta {
+        version: cached.version,
+        fetched_at: cached.fetched_at,
+        etag: cached.etag,
+    };
+    Ok(Some((Catalog::new(data), meta)))
+}
+
+/// One sync. On `Updated`, the new catalogue is returned with its indexes built.
+pub async fn sync_once(
+    client: &Client,
+    store: &Arc<Mutex<Store>>,
+) -> Result<(SyncOutcome, Option<(Arc<Catalog>, CatalogMeta)>), SyncError> {
+    let s = store.clone();
+    let etag =
+        blocking(move || lock(&s).cached_catalogue().map(|c| c.and_then(|c| c.etag))).await??;
+    let now = Utc::now();
+    match client.catalogue(etag.as_deref()).await? {
+        CatalogueFetch::NotModified => {
+            let s = store.clone();
+            blocking(move || lock(&s).touch_catalogue(now)).await??;
+            Ok((SyncOutcome::NotModified, None))
+        }
+        CatalogueFetch::Fresh { catalogue, etag } => {
+            crate::server::data::check_catalogue(&catalogue).map_err(SyncError::Invalid)?;
+            if catalogue.items.is_empty() {
+                return Err(SyncError::Invalid(
+                    "it holds no items; keeping the copy we have".into(),
+                ));
+            }
+            let s = store.clone();
+            let (catalog, meta) = blocking(move || {
+                let body = serde_json::to_string(&*catalogue)
+                    .map_err(|e| SyncError::Invalid(e.to_string()))?;
+                let cached = CachedCatalogue {
+                    etag: etag.clone(),
+                    version: catalogue.version.clone(),
+                    fetched_at: now,
+                    body,
+                };
+                let meta = CatalogMeta {
+                    version: catalogue.version.clone(),
+                    fetched_at: now,
+                    etag,
+                };
+                let catalog = Catalog::new(*catalogue);
+                lock(&s).save_catalogue(&cached)?;
+                Ok::<_, SyncError>((catalog, meta))
+            })
+            .await??;
+            let outcome = SyncOutcome::Updated {
+                version: meta.version.clone(),
+                items: catalog.data.items.len(),
+            };
+            Ok((outcome, Some((Arc::new(catalog), meta))))
+        }
+    }
+}
+
+/// Syncs at start and then every `catalogue.sync_interval_s` (read live from the config),
+/// publishing each new copy and each error; stops when `shutdown` turns true.
+pub async fn run_worker(
+    client: Client,
+    store: Arc<Mutex<Store>>,
+    state: watch::Sender<CatalogState>,
+    mut config: watch::Receiver<Arc<Config>>,
+    mut shutdown: watch::Receiver<bool>,
+    mut refresh: tokio::sync::mpsc::Receiver<()>,
+) {
+    loop {
+        let attempt = Utc::now();
+        match sync_once(&client, &store).await {
+            Ok((outcome, fresh)) => {
+                log::info!("catalogue sync: {outcome:?}");
+                state.send_modify(|s| {
+                    s.last_error = None;
+                    s.last_attempt = Some(attempt);
+                    match fresh {
+                        Some((catalog, meta)) => {
+                            s.catalog = Some(catalog);
+                            s.meta = Some(meta);
+                        }
+                        None => {
+                            if let Some(m) = &mut s.meta {
+                                m.fetched_at = attempt;
+                            }
+                        }
+                    }
+                });
+            }
+            Err(e) => {
+                log::warn!("catalogue sync failed: {e}");
+                state.send_modify(|s| {
+                    s.last_error = Some(e.to_string());
+                    s.last_attempt = Some(attempt);
+                });
+            }
+        }
+        let interval = Duration::from_secs(
+            config.borrow_and_update().catalogue.sync_interval_s.max(30) as u64,
+        );
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            Some(()) = refresh.recv() => {}
+            _ = shutdown.wait_for(|s| *s) => return,
+            Ok(()) = config.changed() => {}
+        }
+    }
+}

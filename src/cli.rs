@@ -1,0 +1,39 @@
+//! Command-line interface of `civic-kiosk` (clap): the touch UI by default, and technician subcommands.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "civic-kiosk",
+    version,
+    about = "自助服务终端 — self-service government terminal",
+    long_about = "Runs the touch UI of a self-service terminal (default), or a technician command."
+)]
+pub struct Cli {
+    /// Config file (default: config/kiosk.toml in a checkout, else /etc/civic-kiosk/kiosk.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the touch UI (the default).
+    Run,
+    /// Validate a config file; prints one line per problem (field and fix), exit 1 if any.
+    CheckConfig {
+        /// File to check (default: the --config file or the default path).
+        file: Option<PathBuf>,
+    },
+    /// Report the terminal's state: config, back office reachability, printers, local store.
+    Status {
+        /// Print JSON (shape in docs/cli.md).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the version.
+    Version,
+}

@@ -1,0 +1,36 @@
+//! civic-kiosk: software of a district's self-service government terminals (自助服务终端).
+//!
+//! Module map:
+//! - `api`        — wire types of the back-office contract, shared with the reference back office
+//! - `app`        — composition root: config, logging, back office, then the touch UI
+//! - `backoffice` — HTTP client of the contract: token, timeouts, size limits, errors by kind
+//! - `catalog`    — 一网通办 catalogue: local cache, sync (ETag), search index (汉字/pinyin/initials), browse, 一件事, FAQ
+//! - `cli`        — command-line interface (clap)
+//! - `config`     — layered TOML config, validation naming field and fix, atomic save, live watch
+//! - `identity`   — ID number (GB 11643), name and phone types that mask themselves
+//! - `logging`    — stderr + size-rotated file logger with an ID/phone scrubber
+//! - `print`      — printer URIs and probes (drivers: later)
+//! - `server`     — the reference back office (axum + SQLite, fault injection, embedded mode)
+//! - `status`     — the `status` report (config, back office, printers, store)
+//! - `store`      — the terminal's local SQLite store (WAL, synchronous=FULL, versioned migrations)
+
+pub mod api;
+pub mod app;
+pub mod backoffice;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod identity;
+pub mod logging;
+pub mod print;
+pub mod server;
+pub mod status;
+pub mod store;
+
+/// The Slint-generated UI types (`MainWindow` and the `*Adapter` globals).
+pub mod ui {
+    slint::include_modules!();
+}
+
+/// Exit status of a technician's deliberate exit: the service unit does not restart on it.
+pub const EXIT_TECHNICIAN: i32 = 64;

@@ -1,0 +1,76 @@
+//! `civic-kiosk`: the terminal. Thin: parse the command line, then hand over to the library.
+
+use clap::Parser;
+use std::process::ExitCode;
+
+use civic_kiosk::cli::{Cli, Command};
+use civic_kiosk::config;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config_path = cli.config.clone().unwrap_or_else(config::default_path);
+    match cli.command.unwrap_or(Command::Run) {
+        Command::Run => match civic_kiosk::app::run(&config_path) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("civic-kiosk: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Version => {
+            println!("civic-kiosk {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Command::CheckConfig { file } => {
+            let path = file.unwrap_or(config_path);
+            match config::load(&path) {
+                Ok(_) => {
+                    println!("{}: ok", path.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    for line in e.lines() {
+                        eprintln!("{line}");
+                    }
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Status { json } => status(&config_path, json),
+    }
+}
+
+fn status(config_path: &std::path::Path, json: bool) -> ExitCode {
+    let config = match config::load(config_path) {
+        Ok(c) => c,
+        Err(e) => {
+            for line in e.lines() {
+                eprintln!("{line}");
+            }
+            return ExitCode::from(1);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("civic-kiosk: runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let report = runtime.block_on(civic_kiosk::status::report(&config, config_path));
+    if json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("civic-kiosk: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        print!("{}", report.human());
+    }
+    ExitCode::SUCCESS
+}

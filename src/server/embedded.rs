@@ -1,0 +1,89 @@
+//! Embedded mode: the reference back office inside the terminal's process, on loopback, with the demo data.
+//!
+//! Started when `backoffice.url = "embedded"`. Its database and signing key live in
+//! `<data_dir>/backoffice/`; the terminal trusts that key. The bound URL is written to
+//! `<data_dir>/backoffice/url` so that `civic-kiosk status` in another process can find it.
+
+use ed25519_dalek::VerifyingKey;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+use super::{
+    AppState, ServerError, ServerOptions, bind, build_state, data, faults::FaultSettings, serve,
+};
+use crate::config::Config;
+
+/// A running embedded back office; stops when dropped.
+pub struct Embedded {
+    pub url: String,
+    pub public_key: VerifyingKey,
+    pub state: Arc<AppState>,
+    shutdown: watch::Sender<bool>,
+    url_file: PathBuf,
+}
+
+impl Embedded {
+    /// Stops serving and removes the URL file.
+    pub fn stop(&self) {
+        let _ = self.shutdown.send(true);
+        let _ = std::fs::remove_file(&self.url_file);
+    }
+}
+
+impl Drop for Embedded {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn dir(config: &Config) -> PathBuf {
+    config.data_dir().join("backoffice")
+}
+
+/// The URL of an embedded back office another process started, if its file is there.
+pub fn running_url(config: &Config) -> Option<String> {
+    std::fs::read_to_string(dir(config).join("url"))
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// Starts the embedded back office on the tokio runtime this is called from.
+pub async fn start(config: &Config) -> Result<Embedded, ServerError> {
+    let dir = dir(config);
+    let (mut tokens, admin) = data::parse_tokens(
+        data::DEMO_TOKENS,
+        std::path::Path::new("config/backoffice.toml"),
+    )?;
+    tokens.insert(config.backoffice.token.clone(), config.terminal.id.clone());
+    let opts = ServerOptions {
+        db: dir.join("backoffice.sqlite"),
+        catalogue: data::demo_catalogue()?,
+        residents: data::demo_residents()?,
+        terminal_tokens: tokens,
+        admin_token: admin,
+        faults: FaultSettings::default(),
+        tamper_signature: false,
+        today: None,
+    };
+    let state = tokio::task::spawn_blocking(move || build_state(opts))
+        .await
+        .map_err(|e| ServerError::Tls(format!("startup worker: {e}")))??;
+    let bound = bind(&config.backoffice.embedded_listen, None).await?;
+    let url = format!("http://{}/", bound.addr);
+    let url_file = dir.join("url");
+    if let Err(e) = crate::config::save_atomic(&url_file, url.as_bytes()) {
+        log::warn!("cannot write {}: {e}", url_file.display());
+    }
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(serve(bound, state.clone(), rx));
+    log::info!("embedded back office at {url}");
+    Ok(Embedded {
+        url,
+        public_key: state.verifying_key(),
+        state,
+        shutdown: tx,
+        url_file,
+    })
+}

@@ -1,0 +1,747 @@
+//! The reference back office: the whole `/api/v1` contract over HTTP(S), SQLite, demo data, fault injection.
+//!
+//! Used as the `civic-backoffice` binary and, when `backoffice.url = "embedded"`, inside
+//! the terminal's own process ([`embedded`]). Connections are served by our own accept
+//! loop (hyper) so that fault injection can close a connection without any answer.
+
+pub mod data;
+pub mod embedded;
+pub mod faults;
+pub mod store;
+
+use axum::extract::{Path as AxPath, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use chrono::NaiveDate;
+use ed25519_dalek::SigningKey;
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::api::*;
+use faults::{ConnKill, Faults};
+use store::{Store, StoreError};
+
+/// Everything the server needs to start.
+pub struct ServerOptions {
+    /// SQLite file; the signing key is kept beside it (`<db>.key`).
+    pub db: PathBuf,
+    pub catalogue: Catalogue,
+    pub residents: Vec<ResidentRecord>,
+    /// token → terminal id.
+    pub terminal_tokens: HashMap<String, String>,
+    pub admin_token: Option<String>,
+    pub faults: faults::FaultSettings,
+    /// Corrupt every signature (for the terminal's refusal test).
+    pub tamper_signature: bool,
+    /// Fixed "today" for eligibility and expiry (tests); `None` means the local date.
+    pub today: Option<NaiveDate>,
+}
+
+/// Shared state of a running server.
+pub struct AppState {
+    store: Mutex<Store>,
+    catalogue_body: Vec<u8>,
+    catalogue_etag: String,
+    catalogue: Catalogue,
+    tokens: HashMap<String, String>,
+    admin_token: Option<String>,
+    key: SigningKey,
+    tamper: bool,
+    today: Option<NaiveDate>,
+    faults: Faults,
+}
+
+impl AppState {
+    fn today(&self) -> NaiveDate {
+        self.today
+            .unwrap_or_else(|| chrono::Local::now().date_naive())
+    }
+
+    /// Runs a store operation off the async workers.
+    async fn with_store<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut Store, NaiveDate) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, ApiFailure> {
+        let state = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let today = state.today();
+            let mut store = state.store.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut store, today)
+        })
+        .await
+        .map_err(|e| ApiFailure::internal(format!("worker: {e}")))?
+        .map_err(ApiFailure::from)
+    }
+}
+
+/// A startup failure, naming the file or setting.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("{path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("database {path}: {source}")]
+    Db {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("listen {addr}: {source}")]
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("TLS: {0}")]
+    Tls(String),
+}
+
+/// Loads the signing key beside the database, creating it on first start.
+pub fn load_or_create_key(db: &Path) -> Result<SigningKey, ServerError> {
+    let path = key_path(db);
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let arr: [u8; 32] = bytes.try_into().map_err(|_| ServerError::File {
+                path: path.clone(),
+                message: "signing key must be 32 bytes; remove it to create a new one (old cards then fail to verify)".into(),
+            })?;
+            Ok(SigningKey::from_bytes(&arr))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = SigningKey::generate(&mut rand::rngs::OsRng);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| ServerError::File {
+                    path: dir.to_path_buf(),
+                    message: e.to_string(),
+                })?;
+            }
+            write_private(&path, &key.to_bytes()).map_err(|e| ServerError::File {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            Ok(key)
+        }
+        Err(e) => Err(ServerError::File {
+            path,
+            message: e.to_string(),
+        }),
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+pub fn key_path(db: &Path) -> PathBuf {
+    let mut p = db.as_os_str().to_owned();
+    p.push(".key");
+    PathBuf::from(p)
+}
+
+/// Opens the store, loads the residents and the key, and builds the state.
+pub fn build_state(opts: ServerOptions) -> Result<Arc<AppState>, ServerError> {
+    if let Some(dir) = opts.db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| ServerError::File {
+            path: dir.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    }
+    let mut store = Store::open(&opts.db).map_err(|source| ServerError::Db {
+        path: opts.db.clone(),
+        source,
+    })?;
+    store
+        .load_residents(&opts.residents)
+        .map_err(|source| ServerError::Db {
+            path: opts.db.clone(),
+            source,
+        })?;
+    let key = load_or_create_key(&opts.db)?;
+    let catalogue_body = serde_json::to_vec(&opts.catalogue).unwrap_or_default();
+    let catalogue_etag = data::strong_etag(&catalogue_body);
+    Ok(Arc::new(AppState {
+        store: Mutex::new(store),
+        catalogue_body,
+        catalogue_etag,
+        catalogue: opts.catalogue,
+        tokens: opts.terminal_tokens,
+        admin_token: opts.admin_token,
+        key,
+        tamper: opts.tamper_signature,
+        today: opts.today,
+        faults: Faults::new(opts.faults),
+    }))
+}
+
+impl AppState {
+    pub fn public_key_text(&self) -> String {
+        offline_code::public_key_text(&self.key.verifying_key())
+    }
+    pub fn verifying_key(&self) -> ed25519_dalek::VerifyingKey {
+        self.key.verifying_key()
+    }
+}
+
+// ---------------------------------------------------------------- errors
+
+/// An error answer: status plus the contract's error body.
+#[derive(Debug)]
+pub struct ApiFailure {
+    status: StatusCode,
+    body: ApiError,
+}
+
+impl ApiFailure {
+    fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            body: ApiError {
+                error: code.into(),
+                message: message.into(),
+            },
+        }
+    }
+    fn internal(message: String) -> Self {
+        log::error!("internal error: {message}");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "内部错误 / internal error",
+        )
+    }
+}
+
+impl From<StoreError> for ApiFailure {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Api {
+                status,
+                code,
+                message,
+            } => Self::new(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                code,
+                message,
+            ),
+            StoreError::Db(e) => Self::internal(format!("database: {e}")),
+        }
+    }
+}
+
+impl IntoResponse for ApiFailure {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
+    }
+}
+
+type ApiResult<T> = Result<Json<T>, ApiFailure>;
+
+/// A JSON body extractor whose rejection is the contract's error shape.
+struct Body<T>(T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for Body<T> {
+    type Rejection = ApiFailure;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Body(v)),
+            Err(e) => Err(ApiFailure::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                e.body_text(),
+            )),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- auth
+
+/// The terminal a request's token belongs to.
+#[derive(Clone)]
+struct TerminalId(String);
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+}
+
+fn unauthorized() -> Response {
+    ApiFailure::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "missing or unknown bearer token",
+    )
+    .into_response()
+}
+
+async fn terminal_auth(
+    State(state): State<Arc<AppState>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let Some(id) = bearer(req.headers())
+        .and_then(|t| state.tokens.get(t))
+        .cloned()
+    else {
+        return unauthorized();
+    };
+    req.extensions_mut().insert(TerminalId(id));
+    next.run(req).await
+}
+
+async fn admin_auth(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let ok = match (&state.admin_token, bearer(req.headers())) {
+        (Some(admin), Some(given)) => constant_time_eq(admin.as_bytes(), given.as_bytes()),
+        _ => false,
+    };
+    if !ok {
+        return unauthorized();
+    }
+    next.run(req).await
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+// ---------------------------------------------------------------- router
+
+/// The router for the whole contract, with auth and fault injection.
+pub fn router(state: Arc<AppState>) -> Router {
+    let terminal = Router::new()
+        .route("/api/v1/ping", get(ping))
+        .route("/api/v1/items", get(items))
+        .route("/api/v1/items/{code}", get(item))
+        .route("/api/v1/bundles", get(bundles))
+        .route("/api/v1/bundles/{code}", get(bundle))
+        .route("/api/v1/faq", get(faq))
+        .route("/api/v1/residents/lookup", post(lookup))
+        .route("/api/v1/offline-codes", post(issue))
+        .route("/api/v1/offline-codes/report-lost", post(report_lost))
+        .route("/api/v1/offline-codes/{card_id}", get(card_status))
+        .route("/api/v1/ratings", post(ratings))
+        .route("/api/v1/terminal/heartbeat", post(heartbeat))
+        .route("/api/v1/terminal/config", get(terminal_config))
+        .route("/api/v1/terminal/help", post(help))
+        .route_layer(middleware::from_fn_with_state(state.clone(), terminal_auth));
+    let admin = Router::new()
+        .route("/api/v1/admin/signing-key", get(signing_key))
+        .route("/api/v1/admin/terminals", get(terminals))
+        .route("/api/v1/admin/terminals/{id}/ratings/stats", get(stats))
+        .route("/api/v1/admin/terminals/{id}/config", put(set_config))
+        .route("/api/v1/admin/residents", post(add_resident))
+        .route_layer(middleware::from_fn_with_state(state.clone(), admin_auth));
+    Router::new()
+        .merge(terminal)
+        .merge(admin)
+        .fallback(|| async {
+            ApiFailure::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+        })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            faults::inject,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(4 * 1024 * 1024))
+        .with_state(state)
+}
+
+async fn ping(axum::Extension(TerminalId(id)): axum::Extension<TerminalId>) -> Json<Ping> {
+    Json(Ping {
+        server_time: chrono::Utc::now(),
+        server_version: env!("CARGO_PKG_VERSION").into(),
+        terminal_id: id,
+    })
+}
+
+async fn items(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let etag = &state.catalogue_etag;
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let tag = HeaderValue::from_str(etag).unwrap_or(HeaderValue::from_static("\"0\""));
+    if matches {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, tag)]).into_response();
+    }
+    (
+        StatusCode::OK,
+        [
+            (header::ETAG, tag),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+        ],
+        state.catalogue_body.clone(),
+    )
+        .into_response()
+}
+
+async fn item(
+    State(state): State<Arc<AppState>>,
+    AxPath(code): AxPath<String>,
+) -> ApiResult<ServiceItem> {
+    state
+        .catalogue
+        .items
+        .iter()
+        .find(|i| i.code == code)
+        .cloned()
+        .map(Json)
+        .ok_or_else(|| {
+            ApiFailure::new(
+                StatusCode::NOT_FOUND,
+                "item_not_found",
+                format!("没有事项 {code} / no item {code}"),
+            )
+        })
+}
+
+async fn bundles(State(state): State<Arc<AppState>>) -> Json<Vec<Bundle>> {
+    Json(state.catalogue.bundles.clone())
+}
+
+async fn bundle(
+    State(state): State<Arc<AppState>>,
+    AxPath(code): AxPath<String>,
+) -> ApiResult<Bundle> {
+    state
+        .catalogue
+        .bundles
+        .iter()
+        .find(|b| b.code == code)
+        .cloned()
+        .map(Json)
+        .ok_or_else(|| {
+            ApiFailure::new(
+                StatusCode::NOT_FOUND,
+                "bundle_not_found",
+                format!("没有一件事 {code} / no bundle {code}"),
+            )
+        })
+}
+
+async fn faq(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Json<FaqSearch> {
+    let query = q.get("q").cloned().unwrap_or_default();
+    let terms: Vec<&str> = query.split_whitespace().collect();
+    let mut scored: Vec<(usize, &Faq)> = state
+        .catalogue
+        .faqs
+        .iter()
+        .filter_map(|f| {
+            let score = terms
+                .iter()
+                .map(|t| {
+                    usize::from(f.question.contains(t)) * 2
+                        + usize::from(f.answer.contains(t) || f.theme.contains(t))
+                })
+                .sum::<usize>();
+            (score > 0 || terms.is_empty()).then_some((score, f))
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.id.cmp(&b.1.id)));
+    Json(FaqSearch {
+        query,
+        entries: scored
+            .into_iter()
+            .take(20)
+            .map(|(_, f)| f.clone())
+            .collect(),
+    })
+}
+
+async fn lookup(
+    State(state): State<Arc<AppState>>,
+    Body(req): Body<ResidentLookupRequest>,
+) -> ApiResult<ResidentLookup> {
+    state
+        .with_store(move |s, today| s.lookup(&req.id_number, today))
+        .await
+        .map(Json)
+}
+
+async fn issue(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(TerminalId(term)): axum::Extension<TerminalId>,
+    Body(req): Body<IssueCodeRequest>,
+) -> ApiResult<IssuedCode> {
+    let signer = state.clone();
+    let issued = state
+        .with_store(move |s, today| {
+            s.issue(&term, &req, today, |payload| {
+                let code = offline_code::sign(payload, &signer.key);
+                if signer.tamper { tamper(&code) } else { code }
+            })
+        })
+        .await?;
+    log::info!("issued card {} for {}", issued.card_id, issued.masked_id);
+    Ok(Json(issued))
+}
+
+/// Flips one character of the signature part.
+fn tamper(code: &str) -> String {
+    let mut bytes = code.as_bytes().to_vec();
+    if let Some(last) = bytes.last_mut() {
+        *last = if *last == b'A' { b'B' } else { b'A' };
+    }
+    let n = bytes.len();
+    if n > 10 {
+        bytes[n - 10] = if bytes[n - 10] == b'Q' { b'R' } else { b'Q' };
+    }
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+async fn report_lost(
+    State(state): State<Arc<AppState>>,
+    Body(req): Body<ReportLostRequest>,
+) -> ApiResult<CardStatus> {
+    state
+        .with_store(move |s, today| s.report_lost(&req.id_number, today))
+        .await
+        .map(Json)
+}
+
+async fn card_status(
+    State(state): State<Arc<AppState>>,
+    AxPath(card): AxPath<String>,
+) -> ApiResult<CardStatus> {
+    state
+        .with_store(move |s, today| s.card_status(&card, today))
+        .await
+        .map(Json)
+}
+
+async fn ratings(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(TerminalId(term)): axum::Extension<TerminalId>,
+    Body(batch): Body<RatingBatch>,
+) -> ApiResult<RatingBatchResult> {
+    if batch.ratings.len() > 1000 {
+        return Err(ApiFailure::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            "at most 1000 ratings per batch",
+        ));
+    }
+    state
+        .with_store(move |s, _| s.store_ratings(&term, &batch))
+        .await
+        .map(Json)
+}
+
+async fn heartbeat(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(TerminalId(term)): axum::Extension<TerminalId>,
+    Body(hb): Body<Heartbeat>,
+) -> ApiResult<HeartbeatAck> {
+    if hb.terminal_id != term {
+        return Err(ApiFailure::new(
+            StatusCode::BAD_REQUEST,
+            "terminal_mismatch",
+            "terminal_id does not match the token",
+        ));
+    }
+    let version = state
+        .with_store(move |s, _| s.record_heartbeat(&term, &hb))
+        .await?;
+    Ok(Json(HeartbeatAck {
+        server_time: chrono::Utc::now(),
+        config_version: version,
+    }))
+}
+
+async fn terminal_config(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(TerminalId(term)): axum::Extension<TerminalId>,
+) -> ApiResult<RemoteConfig> {
+    state
+        .with_store(move |s, _| s.remote_config(&term))
+        .await
+        .map(Json)
+}
+
+async fn help(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(TerminalId(term)): axum::Extension<TerminalId>,
+    Body(req): Body<HelpRequest>,
+) -> ApiResult<HelpAck> {
+    let id = req.id;
+    log::info!("help requested at terminal {term}, page {}", req.page);
+    state
+        .with_store(move |s, _| s.record_help(&term, &req))
+        .await?;
+    Ok(Json(HelpAck {
+        id,
+        message: "工作人员马上就到，请稍候 / A member of staff is on the way".into(),
+    }))
+}
+
+async fn signing_key(State(state): State<Arc<AppState>>) -> Json<PublicKeyInfo> {
+    Json(PublicKeyInfo {
+        algorithm: "ed25519".into(),
+        public_key: state.public_key_text(),
+    })
+}
+
+async fn terminals(State(state): State<Arc<AppState>>) -> ApiResult<Vec<TerminalSummary>> {
+    state.with_store(|s, _| s.terminals()).await.map(Json)
+}
+
+async fn stats(
+    State(state): State<Arc<AppState>>,
+    AxPath(id): AxPath<String>,
+) -> ApiResult<RatingStats> {
+    state
+        .with_store(move |s, _| s.rating_stats(&id))
+        .await
+        .map(Json)
+}
+
+async fn set_config(
+    State(state): State<Arc<AppState>>,
+    AxPath(id): AxPath<String>,
+    Body(settings): Body<BTreeMap<String, serde_json::Value>>,
+) -> ApiResult<RemoteConfig> {
+    state
+        .with_store(move |s, _| s.set_remote_config(&id, &settings))
+        .await
+        .map(Json)
+}
+
+async fn add_resident(
+    State(state): State<Arc<AppState>>,
+    Body(rec): Body<ResidentRecord>,
+) -> ApiResult<ResidentLookup> {
+    state
+        .with_store(move |s, today| {
+            s.upsert_resident(&rec.id_number, &rec.name, rec.disabled)?;
+            s.lookup(&rec.id_number, today)
+        })
+        .await
+        .map(Json)
+}
+
+// ---------------------------------------------------------------- serving
+
+/// TLS material for HTTPS.
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+fn tls_acceptor(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor, ServerError> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert)
+        .map_err(|e| ServerError::Tls(format!("{}: {e}", files.cert.display())))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| ServerError::Tls(format!("{}: {e}", files.cert.display())))?;
+    let key = PrivateKeyDer::from_pem_file(&files.key)
+        .map_err(|e| ServerError::Tls(format!("{}: {e}", files.key.display())))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ServerError::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| ServerError::Tls(e.to_string()))?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+/// A server bound to its port, ready to run.
+pub struct Bound {
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    pub addr: SocketAddr,
+}
+
+pub async fn bind(addr: &str, tls: Option<&TlsFiles>) -> Result<Bound, ServerError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Listen {
+            addr: addr.into(),
+            source,
+        })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| ServerError::Listen {
+            addr: addr.into(),
+            source,
+        })?;
+    let tls = tls.map(tls_acceptor).transpose()?;
+    Ok(Bound {
+        listener,
+        tls,
+        addr: local,
+    })
+}
+
+/// Serves until `shutdown` turns true; connections in flight are then dropped.
+pub async fn serve(bound: Bound, state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
+    let app = router(state);
+    loop {
+        let accepted = tokio::select! {
+            a = bound.listener.accept() => a,
+            _ = shutdown.wait_for(|s| *s) => break,
+        };
+        let (stream, _peer) = match accepted {
+            Ok(s) => s,
+            Err(e) => {
+                log::warn!("accept: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let app = app.clone();
+        let tls = bound.tls.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            match tls {
+                Some(acceptor) => match acceptor.accept(stream).await {
+                    Ok(s) => serve_connection(s, app, shutdown).await,
+                    Err(e) => log::debug!("TLS handshake: {e}"),
+                },
+                None => serve_connection(stream, app, shutdown).await,
+            }
+        });
+    }
+}
+
+async fn serve_connection<IO>(io: IO, app: Router, mut shutdown: watch::Receiver<bool>)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let kill = ConnKill::default();
+    let k = kill.clone();
+    let service =
+        tower::ServiceExt::map_request(app, move |mut req: Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(k.clone());
+            req
+        });
+    let service = hyper_util::service::TowerToHyperService::new(service);
+    let conn = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(hyper_util::rt::TokioIo::new(io), service);
+    tokio::select! {
+        r = conn => { if let Err(e) = r { log::debug!("connection: {e}"); } }
+        _ = kill.killed() => { log::debug!("connection closed by fault injection"); }
+        _ = shutdown.wait_for(|s| *s) => {}
+    }
+}

@@ -1,0 +1,674 @@
+//! The reference back office's SQLite store: residents, cards, ratings (idempotent by id), heartbeats, remote config, help requests.
+
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::BTreeMap;
+use std::path::Path;
+use uuid::Uuid;
+
+use crate::api::*;
+use crate::identity::{IdNumber, PersonName};
+
+/// Days a card is valid, counting the issue day.
+pub const CARD_VALID_DAYS: u64 = 180;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS residents (
+    id_number TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    disabled INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS cards (
+    card_id TEXT PRIMARY KEY,
+    id_number TEXT NOT NULL,
+    terminal_id TEXT NOT NULL,
+    request_id TEXT NOT NULL UNIQUE,
+    issued_on TEXT NOT NULL,
+    expires_on TEXT NOT NULL,
+    voided_reason TEXT,
+    qr TEXT NOT NULL,
+    staff TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS cards_by_person ON cards(id_number);
+CREATE TABLE IF NOT EXISTS ratings (
+    id TEXT PRIMARY KEY,
+    terminal_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    level INTEGER NOT NULL,
+    bad_with_callback INTEGER NOT NULL,
+    received_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rating_counters (
+    terminal_id TEXT PRIMARY KEY,
+    duplicates INTEGER NOT NULL DEFAULT 0,
+    rejected INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS heartbeats (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    terminal_id TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS remote_config (
+    terminal_id TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    settings TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS help_requests (
+    id TEXT PRIMARY KEY,
+    terminal_id TEXT NOT NULL,
+    page TEXT NOT NULL,
+    requested_at TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    open INTEGER NOT NULL DEFAULT 1
+);
+";
+
+/// A failure the HTTP layer turns into a status and an [`ApiError`].
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{message}")]
+    Api {
+        status: u16,
+        code: &'static str,
+        message: String,
+    },
+    #[error("database: {0}")]
+    Db(#[from] rusqlite::Error),
+}
+
+impl StoreError {
+    fn api(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        StoreError::Api {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+pub struct Store {
+    conn: Connection,
+}
+
+/// Why a resident may or may not have a card, on `today`.
+pub fn eligibility(
+    id: &IdNumber,
+    disabled: bool,
+    today: NaiveDate,
+) -> Result<EligibilityBasis, String> {
+    let age = id.age_on(today);
+    if age >= 60 {
+        Ok(EligibilityBasis::Senior)
+    } else if age < 18 {
+        Ok(EligibilityBasis::Minor)
+    } else if disabled {
+        Ok(EligibilityBasis::Disabled)
+    } else {
+        Err(format!(
+            "离线码卡片面向60周岁及以上老年人、未满18周岁未成年人和持证残疾人，您（{age}周岁）暂不符合申领条件，可使用手机随申码 / Cards are for residents aged 60 or more, under 18, or registered disabled; you ({age}) can use the mobile code"
+        ))
+    }
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Self, rusqlite::Error> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self { conn })
+    }
+
+    pub fn upsert_resident(
+        &mut self,
+        id: &IdNumber,
+        name: &PersonName,
+        disabled: bool,
+    ) -> Result<(), rusqlite::Error> {
+        self.conn.execute(
+            "INSERT INTO residents(id_number, name, disabled) VALUES (?1, ?2, ?3)
+             ON CONFLICT(id_number) DO UPDATE SET name = excluded.name, disabled = excluded.disabled",
+            params![id.expose_id_number(), name.expose_name(), disabled],
+        )?;
+        Ok(())
+    }
+
+    /// Loads many residents in one transaction.
+    pub fn load_residents(&mut self, records: &[ResidentRecord]) -> Result<(), rusqlite::Error> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare(
+                "INSERT INTO residents(id_number, name, disabled) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(id_number) DO UPDATE SET name = excluded.name, disabled = excluded.disabled",
+            )?;
+            for r in records {
+                stmt.execute(params![
+                    r.id_number.expose_id_number(),
+                    r.name.expose_name(),
+                    r.disabled
+                ])?;
+            }
+        }
+        tx.commit()
+    }
+
+    fn resident(&self, id: &IdNumber) -> Result<Option<(PersonName, bool)>, rusqlite::Error> {
+        self.conn
+            .query_row(
+                "SELECT name, disabled FROM residents WHERE id_number = ?1",
+                params![id.expose_id_number()],
+                |r| {
+                    Ok((
+                        PersonName::new(r.get::<_, String>(0)?),
+                        r.get::<_, bool>(1)?,
+                    ))
+                },
+            )
+            .optional()
+    }
+
+    fn active_card(
+        &self,
+        id: &IdNumber,
+        today: NaiveDate,
+    ) -> Result<Option<(String, NaiveDate)>, rusqlite::Error> {
+        self.conn
+            .query_row(
+                "SELECT card_id, expires_on FROM cards WHERE id_number = ?1 AND voided_reason IS NULL
+                 AND expires_on >= ?2 ORDER BY created_at DESC LIMIT 1",
+                params![id.expose_id_number(), today.to_string()],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+            )
+            .optional()
+            .map(|o| o.and_then(|(c, e)| Some((c, e.parse().ok()?))))
+    }
+
+    pub fn lookup(&self, id: &IdNumber, today: NaiveDate) -> Result<ResidentLookup, StoreError> {
+        let Some((name, disabled)) = self.resident(id)? else {
+            return Err(not_found());
+        };
+        let active = self.active_card(id, today)?.map(|(c, _)| c);
+        Ok(match eligibility(id, disabled, today) {
+            Ok(basis) => ResidentLookup {
+                masked_name: name.masked(),
+                masked_id: id.masked(),
+                eligible: true,
+                basis: Some(basis),
+                reason: None,
+                active_card: active,
+            },
+            Err(reason) => ResidentLookup {
+                masked_name: name.masked(),
+                masked_id: id.masked(),
+                eligible: false,
+                basis: None,
+                reason: Some(reason),
+                active_card: active,
+            },
+        })
+    }
+
+    /// Issues a card. `sign` turns the payload into the QR string. The same `request_id`
+    /// always answers the same card, so a retried request never issues twice.
+    pub fn issue(
+        &mut self,
+        terminal_id: &str,
+        req: &IssueCodeRequest,
+        today: NaiveDate,
+        sign: impl FnOnce(&offline_code::CodePayload) -> String,
+    ) -> Result<IssuedCode, StoreError> {
+        let tx = self.conn.transaction()?;
+        let existing: Option<(String, String, String, String, String)> = tx
+            .query_row(
+                "SELECT card_id, qr, issued_on, expires_on, id_number FROM cards WHERE request_id = ?1",
+                params![req.request_id.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()?;
+        let name: Option<(String, bool)> = tx
+            .query_row(
+                "SELECT name, disabled FROM residents WHERE id_number = ?1",
+                params![req.id_number.expose_id_number()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((name, disabled)) = name else {
+            return Err(not_found());
+        };
+        let name = PersonName::new(name);
+        if let Some((card_id, qr, iss, exp, holder)) = existing {
+            if holder != req.id_number.expose_id_number() {
+                return Err(StoreError::api(
+                    409,
+                    "request_id_reused",
+                    "request_id was already used for another resident",
+                ));
+            }
+            return Ok(IssuedCode {
+                card_id,
+                qr,
+                masked_name: name.masked(),
+                masked_id: req.id_number.masked(),
+                issued_on: iss.parse().unwrap_or(today),
+                expires_on: exp.parse().unwrap_or(today),
+                voided_card: None,
+            });
+        }
+        if let Err(reason) = eligibility(&req.id_number, disabled, today) {
+            return Err(StoreError::api(403, "not_eligible", reason));
+        }
+        let active: Option<(String, String)> = tx
+            .query_row(
+                "SELECT card_id, expires_on FROM cards WHERE id_number = ?1 AND voided_reason IS NULL
+                 AND expires_on >= ?2 ORDER BY created_at DESC LIMIT 1",
+                params![req.id_number.expose_id_number(), today.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let mut voided = None;
+        if let Some((card, exp)) = active {
+            if !req.reissue {
+                return Err(StoreError::api(
+                    409,
+                    "card_exists",
+                    format!(
+                        "您已有有效的离线码卡片（有效期至{exp}），如卡片遗失或损坏请选择补办 / You already have a valid card (until {exp}); choose reissue if it was lost or damaged"
+                    ),
+                ));
+            }
+            tx.execute(
+                "UPDATE cards SET voided_reason = 'reissued' WHERE card_id = ?1",
+                params![card],
+            )?;
+            voided = Some(card);
+        }
+        let card_id = new_card_id();
+        let expires = today
+            .checked_add_days(Days::new(CARD_VALID_DAYS - 1))
+            .unwrap_or(today);
+        let payload = offline_code::CodePayload {
+            card: card_id.clone(),
+            mid: req.id_number.masked(),
+            iss: today,
+            exp: expires,
+            term: terminal_id.to_string(),
+        };
+        let qr = sign(&payload);
+        tx.execute(
+            "INSERT INTO cards(card_id, id_number, terminal_id, request_id, issued_on, expires_on, qr, staff, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                card_id,
+                req.id_number.expose_id_number(),
+                terminal_id,
+                req.request_id.to_string(),
+                today.to_string(),
+                expires.to_string(),
+                qr,
+                req.staff,
+                Utc::now().to_rfc3339()
+            ],
+        )?;
+        tx.commit()?;
+        Ok(IssuedCode {
+            card_id,
+            qr,
+            masked_name: name.masked(),
+            masked_id: req.id_number.masked(),
+            issued_on: today,
+            expires_on: expires,
+            voided_card: voided,
+        })
+    }
+
+    pub fn card_status(&self, card_id: &str, today: NaiveDate) -> Result<CardStatus, StoreError> {
+        let row: Option<(String, String, String, Option<String>)> = self
+            .conn
+            .query_row(
+                "SELECT id_number, issued_on, expires_on, voided_reason FROM cards WHERE card_id = ?1",
+                params![card_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        let Some((id, iss, exp, voided)) = row else {
+            return Err(StoreError::api(
+                404,
+                "card_not_found",
+                "没有这张卡片 / No such card",
+            ));
+        };
+        let expires_on: NaiveDate = exp.parse().unwrap_or(today);
+        let state = if voided.is_some() {
+            CardState::Voided
+        } else if expires_on < today {
+            CardState::Expired
+        } else {
+            CardState::Valid
+        };
+        Ok(CardStatus {
+            card_id: card_id.to_string(),
+            state,
+            masked_id: IdNumber::parse_on(&id, today)
+                .map(|i| i.masked())
+                .unwrap_or_default(),
+            issued_on: iss.parse().unwrap_or(today),
+            expires_on,
+            voided_reason: voided,
+        })
+    }
+
+    pub fn report_lost(
+        &mut self,
+        id: &IdNumber,
+        today: NaiveDate,
+    ) -> Result<CardStatus, StoreError> {
+        if self.resident(id)?.is_none() {
+            return Err(not_found());
+        }
+        let Some((card, _)) = self.active_card(id, today)? else {
+            return Err(StoreError::api(
+                404,
+                "no_valid_card",
+                "您没有有效的离线码卡片 / You have no valid card",
+            ));
+        };
+        self.conn.execute(
+            "UPDATE cards SET voided_reason = 'reported_lost' WHERE card_id = ?1",
+            params![card],
+        )?;
+        self.card_status(&card, today)
+    }
+
+    /// Stores a batch; each rating is stored once by id. A rating seen before with the
+    /// same content is a duplicate (a retry); with other content it is rejected.
+    pub fn store_ratings(
+        &mut self,
+        terminal_id: &str,
+        batch: &RatingBatch,
+    ) -> Result<RatingBatchResult, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut results = Vec::with_capacity(batch.ratings.len());
+        let mut dups = 0u64;
+        let mut rejected = 0u64;
+        for r in &batch.ratings {
+            if let Err(reason) = check_rating(terminal_id, r) {
+                rejected += 1;
+                results.push(RatingResult {
+                    id: r.id,
+                    outcome: RatingOutcome::Rejected,
+                    reason: Some(reason),
+                });
+                continue;
+            }
+            let body = serde_json::to_string(r).unwrap_or_default();
+            let previous: Option<String> = tx
+                .query_row(
+                    "SELECT body FROM ratings WHERE id = ?1",
+                    params![r.id.to_string()],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            match previous {
+                Some(prev) if prev == body => {
+                    dups += 1;
+                    results.push(RatingResult {
+                        id: r.id,
+                        outcome: RatingOutcome::Duplicate,
+                        reason: None,
+                    });
+                }
+                Some(_) => {
+                    rejected += 1;
+                    results.push(RatingResult {
+                        id: r.id,
+                        outcome: RatingOutcome::Rejected,
+                        reason: Some("id already used by a rating with other content".into()),
+                    });
+                }
+                None => {
+                    let bad_cb = r.level.is_bad() && r.callback.as_ref().is_some_and(|c| c.consent);
+                    tx.execute(
+                        "INSERT INTO ratings(id, terminal_id, body, level, bad_with_callback, received_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        params![r.id.to_string(), terminal_id, body, r.level as u8, bad_cb, Utc::now().to_rfc3339()],
+                    )?;
+                    results.push(RatingResult {
+                        id: r.id,
+                        outcome: RatingOutcome::Stored,
+                        reason: None,
+                    });
+                }
+            }
+        }
+        tx.execute(
+            "INSERT INTO rating_counters(terminal_id, duplicates, rejected) VALUES (?1, ?2, ?3)
+             ON CONFLICT(terminal_id) DO UPDATE SET duplicates = duplicates + excluded.duplicates,
+             rejected = rejected + excluded.rejected",
+            params![terminal_id, dups as i64, rejected as i64],
+        )?;
+        tx.commit()?;
+        Ok(RatingBatchResult { results })
+    }
+
+    pub fn rating_stats(&self, terminal_id: &str) -> Result<RatingStats, StoreError> {
+        let mut per_level: BTreeMap<String, u64> = (1..=5).map(|l| (l.to_string(), 0)).collect();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT level, COUNT(*) FROM ratings WHERE terminal_id = ?1 GROUP BY level")?;
+        let rows = stmt.query_map(params![terminal_id], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        let mut total = 0;
+        for row in rows {
+            let (level, n) = row?;
+            per_level.insert(level.to_string(), n as u64);
+            total += n as u64;
+        }
+        let bad_with_callback: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM ratings WHERE terminal_id = ?1 AND bad_with_callback = 1",
+            params![terminal_id],
+            |r| r.get(0),
+        )?;
+        let (duplicates, rejected): (i64, i64) = self
+            .conn
+            .query_row(
+                "SELECT duplicates, rejected FROM rating_counters WHERE terminal_id = ?1",
+                params![terminal_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+            .unwrap_or((0, 0));
+        Ok(RatingStats {
+            terminal_id: terminal_id.to_string(),
+            total,
+            per_level,
+            bad_with_callback: bad_with_callback as u64,
+            duplicates_seen: duplicates as u64,
+            rejected: rejected as u64,
+        })
+    }
+
+    /// Every stored rating of a terminal, as uploaded (for tests and audits).
+    pub fn ratings_of(&self, terminal_id: &str) -> Result<Vec<Rating>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT body FROM ratings WHERE terminal_id = ?1 ORDER BY id")?;
+        let rows = stmt.query_map(params![terminal_id], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for body in rows {
+            if let Ok(r) = serde_json::from_str(&body?) {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn record_heartbeat(
+        &mut self,
+        terminal_id: &str,
+        hb: &Heartbeat,
+    ) -> Result<u64, StoreError> {
+        self.conn.execute(
+            "INSERT INTO heartbeats(terminal_id, received_at, body) VALUES (?1, ?2, ?3)",
+            params![
+                terminal_id,
+                Utc::now().to_rfc3339(),
+                serde_json::to_string(hb).unwrap_or_default()
+            ],
+        )?;
+        Ok(self.remote_config(terminal_id)?.version)
+    }
+
+    pub fn remote_config(&self, terminal_id: &str) -> Result<RemoteConfig, StoreError> {
+        let row: Option<(i64, String)> = self
+            .conn
+            .query_row(
+                "SELECT version, settings FROM remote_config WHERE terminal_id = ?1",
+                params![terminal_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(match row {
+            Some((v, s)) => RemoteConfig {
+                version: v as u64,
+                settings: serde_json::from_str(&s).unwrap_or_default(),
+            },
+            None => RemoteConfig {
+                version: 0,
+                settings: BTreeMap::new(),
+            },
+        })
+    }
+
+    pub fn set_remote_config(
+        &mut self,
+        terminal_id: &str,
+        settings: &BTreeMap<String, serde_json::Value>,
+    ) -> Result<RemoteConfig, StoreError> {
+        self.conn.execute(
+            "INSERT INTO remote_config(terminal_id, version, settings) VALUES (?1, 1, ?2)
+             ON CONFLICT(terminal_id) DO UPDATE SET version = version + 1, settings = excluded.settings",
+            params![terminal_id, serde_json::to_string(settings).unwrap_or_default()],
+        )?;
+        self.remote_config(terminal_id)
+    }
+
+    pub fn record_help(&mut self, terminal_id: &str, req: &HelpRequest) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO help_requests(id, terminal_id, page, requested_at, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                req.id.to_string(),
+                terminal_id,
+                req.page,
+                req.requested_at.to_rfc3339(),
+                Utc::now().to_rfc3339()
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Terminals seen (heartbeat, rating, help or config), with their latest heartbeat.
+    pub fn terminals(&self) -> Result<Vec<TerminalSummary>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT terminal_id FROM heartbeats UNION SELECT terminal_id FROM ratings
+             UNION SELECT terminal_id FROM help_requests UNION SELECT terminal_id FROM remote_config
+             ORDER BY 1",
+        )?;
+        let ids: Vec<String> = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut out = Vec::new();
+        for id in ids {
+            let last: Option<(String, String)> = self
+                .conn
+                .query_row(
+                    "SELECT received_at, body FROM heartbeats WHERE terminal_id = ?1 ORDER BY seq DESC LIMIT 1",
+                    params![id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let heartbeats: i64 = self.conn.query_row(
+                "SELECT COUNT(*) FROM heartbeats WHERE terminal_id = ?1",
+                params![id],
+                |r| r.get(0),
+            )?;
+            let open: i64 = self.conn.query_row(
+                "SELECT COUNT(*) FROM help_requests WHERE terminal_id = ?1 AND open = 1",
+                params![id],
+                |r| r.get(0),
+            )?;
+            out.push(TerminalSummary {
+                last_heartbeat: last
+                    .as_ref()
+                    .and_then(|(t, _)| DateTime::parse_from_rfc3339(t).ok())
+                    .map(|t| t.with_timezone(&Utc)),
+                last_heartbeat_body: last.and_then(|(_, b)| serde_json::from_str(&b).ok()),
+                heartbeats: heartbeats as u64,
+                open_help_requests: open as u64,
+                config_version: self.remote_config(&id)?.version,
+                terminal_id: id,
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn not_found() -> StoreError {
+    StoreError::api(
+        404,
+        "resident_not_found",
+        "未找到户籍信息，请到窗口办理 / No household registration found; please go to a service window",
+    )
+}
+
+fn new_card_id() -> String {
+    // 80 random bits in Crockford-like base32: opaque, unguessable, short enough to print.
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let bytes: [u8; 10] = rand::random();
+    let mut bits: u128 = 0;
+    for b in bytes {
+        bits = (bits << 8) | u128::from(b);
+    }
+    let mut s = String::from("C");
+    for i in (0..16).rev() {
+        s.push(ALPHABET[((bits >> (i * 5)) & 31) as usize] as char);
+    }
+    s
+}
+
+fn check_rating(terminal_id: &str, r: &Rating) -> Result<(), String> {
+    if r.terminal_id != terminal_id {
+        return Err(format!(
+            "terminal_id '{}' does not match the token's terminal",
+            r.terminal_id
+        ));
+    }
+    if r.id.get_version_num() != 7 {
+        return Err("id must be a UUIDv7 created when the rating was made".into());
+    }
+    if r.item_code.trim().is_empty() {
+        return Err("item_code is empty".into());
+    }
+    if !r.level.is_bad() && !r.reasons.is_empty() {
+        return Err("reasons are only given with a 差评 (level 1 or 2)".into());
+    }
+    if r.comment.as_ref().is_some_and(|c| c.chars().count() > 500) {
+        return Err("comment is longer than 500 characters".into());
+    }
+    if r.callback.as_ref().is_some_and(|c| !c.consent) {
+        return Err("callback given without the resident's consent".into());
+    }
+    if r.rated_at > Utc::now() + chrono::Duration::hours(24) {
+        return Err("rated_at is more than a day in the future".into());
+    }
+    Ok(())
+}
+
+/// A fresh UUIDv7 (time-ordered), as ratings and requests use.
+pub fn new_id() -> Uuid {
+    Uuid::now_v7()
+}

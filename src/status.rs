@@ -1,0 +1,215 @@
+//! The `civic-kiosk status` report: config, back-office reachability and clock skew, printers, local store.
+//!
+//! Works whether or not the terminal runs. JSON shape: `docs/cli.md`. Every failure is a
+//! value in the report, never a crash.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::backoffice::{Client, ClientOptions, ErrorKind};
+use crate::config::{Config, PrinterRole};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    pub terminal_id: String,
+    pub terminal_name: String,
+    pub version: String,
+    pub config_path: String,
+    pub generated_at: DateTime<Utc>,
+    pub backoffice: BackofficeStatus,
+    pub printers: Vec<PrinterStatus>,
+    pub store: StoreStatus,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BackofficeStatus {
+    /// `embedded` or `remote`.
+    pub mode: String,
+    pub url: Option<String>,
+    pub reachable: bool,
+    pub latency_ms: Option<u64>,
+    /// This machine's clock minus the back office's, in milliseconds.
+    pub clock_skew_ms: Option<i64>,
+    pub error_kind: Option<ErrorKind>,
+    pub error: Option<String>,
+    /// Embedded mode with no terminal running: the probe started one in this process.
+    pub started_for_probe: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PrinterStatus {
+    pub role: String,
+    pub uri: String,
+    pub reachable: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreStatus {
+    pub data_dir: String,
+    pub exists: bool,
+    pub writable: bool,
+}
+
+/// Probes one back office URL with the config's token and timeouts.
+pub async fn probe_backoffice(config: &Config, url: &str) -> BackofficeStatus {
+    let mut s = BackofficeStatus {
+        mode: if config.is_embedded() {
+            "embedded"
+        } else {
+            "remote"
+        }
+        .into(),
+        url: Some(url.to_string()),
+        reachable: false,
+        latency_ms: None,
+        clock_skew_ms: None,
+        error_kind: None,
+        error: None,
+        started_for_probe: false,
+    };
+    let client = match Client::new(&ClientOptions::from_config(config, url)) {
+        Ok(c) => c,
+        Err(e) => {
+            s.error_kind = Some(e.kind);
+            s.error = Some(e.message);
+            return s;
+        }
+    };
+    let started = Instant::now();
+    match client.ping().await {
+        Ok((_, date)) => {
+            s.reachable = true;
+            s.latency_ms = Some(started.elapsed().as_millis() as u64);
+            s.clock_skew_ms = date.map(|d| (Utc::now() - d).num_milliseconds());
+        }
+        Err(e) => {
+            s.error_kind = Some(e.kind);
+            s.error = Some(e.message);
+        }
+    }
+    s
+}
+
+async fn backoffice_status(config: &Config) -> BackofficeStatus {
+    match crate::app::reach_backoffice(config).await {
+        Ok(reached) => {
+            let mut s = probe_backoffice(config, &reached.url).await;
+            s.started_for_probe = reached.embedded.is_some();
+            s
+        }
+        Err(err) => BackofficeStatus {
+            mode: if config.is_embedded() {
+                "embedded"
+            } else {
+                "remote"
+            }
+            .into(),
+            url: (!config.is_embedded()).then(|| config.backoffice.url.clone()),
+            reachable: false,
+            latency_ms: None,
+            clock_skew_ms: None,
+            error_kind: Some(match &err {
+                crate::app::AppError::Client(e) => e.kind,
+                _ => ErrorKind::Setup,
+            }),
+            error: Some(err.to_string()),
+            started_for_probe: config.is_embedded(),
+        },
+    }
+}
+
+fn store_status(dir: &Path) -> StoreStatus {
+    let exists = dir.is_dir();
+    let writable = exists && {
+        let p = dir.join(".status-probe");
+        let ok = std::fs::write(&p, b"").is_ok();
+        let _ = std::fs::remove_file(&p);
+        ok
+    };
+    StoreStatus {
+        data_dir: dir.display().to_string(),
+        exists,
+        writable,
+    }
+}
+
+/// Builds the whole report.
+pub async fn report(config: &Config, config_path: &Path) -> StatusReport {
+    let printer_timeout = Duration::from_secs(2);
+    let (backoffice, printers) = tokio::join!(backoffice_status(config), async {
+        let mut out = Vec::new();
+        for role in PrinterRole::ALL {
+            let uri = config.printer_uri(role);
+            let p = crate::print::probe(&uri, printer_timeout).await;
+            out.push(PrinterStatus {
+                role: role.name().into(),
+                uri: config.printer(role).uri.clone(),
+                reachable: p.reachable,
+                detail: p.detail,
+            });
+        }
+        out
+    });
+    StatusReport {
+        terminal_id: config.terminal.id.clone(),
+        terminal_name: config.terminal.name.clone(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        config_path: config_path.display().to_string(),
+        generated_at: Utc::now(),
+        backoffice,
+        printers,
+        store: store_status(&config.data_dir()),
+    }
+}
+
+impl StatusReport {
+    /// Plain text for a technician's terminal.
+    pub fn human(&self) -> String {
+        let mut s = String::new();
+        let yes_no = |b: bool| if b { "ok" } else { "FAILED" };
+        s.push_str(&format!(
+            "terminal   {} ({})\n",
+            self.terminal_id, self.terminal_name
+        ));
+        s.push_str(&format!("version    {}\n", self.version));
+        s.push_str(&format!("config     {}\n", self.config_path));
+        let b = &self.backoffice;
+        s.push_str(&format!(
+            "backoffice {} {} {}{}\n",
+            b.mode,
+            b.url.as_deref().unwrap_or("-"),
+            yes_no(b.reachable),
+            match (&b.error_kind, &b.error) {
+                (Some(k), Some(e)) => format!(" ({k:?}: {e})"),
+                _ => b
+                    .clock_skew_ms
+                    .map(|ms| format!(" (clock skew {ms} ms)"))
+                    .unwrap_or_default(),
+            }
+        ));
+        for p in &self.printers {
+            s.push_str(&format!(
+                "printer    {:<8} {} {} ({})\n",
+                p.role,
+                p.uri,
+                yes_no(p.reachable),
+                p.detail
+            ));
+        }
+        s.push_str(&format!(
+            "store      {} {}\n",
+            self.store.data_dir,
+            if self.store.writable {
+                "ok"
+            } else if self.store.exists {
+                "NOT WRITABLE"
+            } else {
+                "not created yet"
+            }
+        ));
+        s
+    }
+}

@@ -1,0 +1,220 @@
+//! The terminal's local SQLite store (`<data_dir>/kiosk.sqlite`): WAL, `synchronous=FULL`, embedded versioned migrations.
+//!
+//! One file holds what must survive a power cut: the catalogue cache now, and the tables
+//! later capabilities add through new migrations (never by editing an applied one).
+
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::{Path, PathBuf};
+
+/// Migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &["
+    CREATE TABLE catalogue_cache (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        etag TEXT,
+        version TEXT NOT NULL,
+        fetched_at TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE TABLE sync_state (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("local store {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("local store: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error(
+        "local store {path} has schema version {found}, newer than this build knows ({known}); install the newer civic-kiosk"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+}
+
+pub struct Store {
+    conn: Connection,
+}
+
+/// The cached catalogue as stored.
+#[derive(Debug, Clone)]
+pub struct CachedCatalogue {
+    pub etag: Option<String>,
+    pub version: String,
+    pub fetched_at: chrono::DateTime<chrono::Utc>,
+    pub body: String,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `data_dir` and applies pending migrations.
+    pub fn open_in(data_dir: &Path) -> Result<Self, StoreError> {
+        let path = data_dir.join("kiosk.sqlite");
+        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Open {
+            path: path.clone(),
+            source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
+        })?;
+        Self::open(&path)
+    }
+
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let open_err = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut conn = Connection::open(path).map_err(open_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(open_err)?;
+        let found: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(open_err)?;
+        let known = MIGRATIONS.len() as i64;
+        if found > known {
+            return Err(StoreError::TooNew {
+                path: path.to_path_buf(),
+                found,
+                known,
+            });
+        }
+        for (n, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            let tx = conn.transaction().map_err(open_err)?;
+            tx.execute_batch(sql).map_err(open_err)?;
+            tx.pragma_update(None, "user_version", (n + 1) as i64)
+                .map_err(open_err)?;
+            tx.commit().map_err(open_err)?;
+        }
+        Ok(Self { conn })
+    }
+
+    /// Journal mode and synchronous level in force, for tests and diagnostics.
+    pub fn settings(&self) -> Result<(String, i64), StoreError> {
+        let mode: String = self
+            .conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))?;
+        let sync: i64 = self
+            .conn
+            .pragma_query_value(None, "synchronous", |r| r.get(0))?;
+        Ok((mode, sync))
+    }
+
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    pub fn cached_catalogue(&self) -> Result<Option<CachedCatalogue>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT etag, version, fetched_at, body FROM catalogue_cache WHERE id = 1",
+                [],
+                |r| {
+                    Ok((
+                        r.get::<_, Option<String>>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                    ))
+                },
+            )
+            .optional()?
+            .map(|(etag, version, fetched, body)| CachedCatalogue {
+                etag,
+                version,
+                fetched_at: chrono::DateTime::parse_from_rfc3339(&fetched)
+                    .map(|t| t.with_timezone(&chrono::Utc))
+                    .unwrap_or_default(),
+                body,
+            }))
+    }
+
+    pub fn save_catalogue(&mut self, c: &CachedCatalogue) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO catalogue_cache(id, etag, version, fetched_at, body) VALUES (1, ?1, ?2, ?3, ?4)
+             ON CONFLICT(id) DO UPDATE SET etag = excluded.etag, version = excluded.version,
+             fetched_at = excluded.fetched_at, body = excluded.body",
+            params![c.etag, c.version, c.fetched_at.to_rfc3339(), c.body],
+        )?;
+        Ok(())
+    }
+
+    /// Marks the cached copy as confirmed current (a 304) without rewriting the body.
+    pub fn touch_catalogue(&mut self, at: chrono::DateTime<chrono::Utc>) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE catalogue_cache SET fetched_at = ?1 WHERE id = 1",
+            params![at.to_rfc3339()],
+        )?;
+        Ok(())
+    }
+
+    pub fn get_state(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT value FROM sync_state WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    pub fn set_state(&mut self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO sync_state(name, value) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+            params![name, value],
+        )?;
+        Ok(())
+    }
+
+    /// `PRAGMA integrity_check`: "ok" when the file is sound.
+    pub fn integrity_check(&self) -> Result<String, StoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opens_with_wal_full_and_migrates_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open_in(dir.path()).unwrap();
+        assert_eq!(s.settings().unwrap(), ("wal".to_string(), 2));
+        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        drop(s);
+        let mut s = Store::open_in(dir.path()).unwrap();
+        assert_eq!(s.integrity_check().unwrap(), "ok");
+        s.set_state("k", "v").unwrap();
+        assert_eq!(s.get_state("k").unwrap().as_deref(), Some("v"));
+    }
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Store::open_in(dir.path()).unwrap());
+        let conn = Connection::open(dir.path().join("kiosk.sqlite")).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+        assert!(matches!(
+            Store::open_in(dir.path()),
+            Err(StoreError::TooNew { found: 99, .. })
+        ));
+    }
+}
