@@ -36,4 +36,35 @@ pub enum Command {
     },
     /// Print the version.
     Version,
+    /// The 一网通办 catalogue: sync with the back office, search and browse the local copy.
+    #[command(subcommand)]
+    Catalogue(CatalogueCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogueCommand {
+    /// Fetch the catalogue now (only if it changed: ETag) and keep it in the local store.
+    Sync,
+    /// Search the local copy as a resident would (汉字, pinyin, initials, item codes).
+    Search {
+        query: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// At most this many results.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Browse the local copy: themes and departments with counts, or the items of one theme.
+    Browse {
+        /// personal (个人) or legal (法人).
+        #[arg(long, default_value = "personal")]
+        audience: String,
+        /// List the items of this theme.
+        #[arg(long)]
+        theme: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }

@@ -6,6 +6,7 @@
 //! - `backoffice` — HTTP client of the contract: token, timeouts, size limits, errors by kind
 //! - `catalog`    — 一网通办 catalogue: local cache, sync (ETag), search index (汉字/pinyin/initials), browse, 一件事, FAQ
 //! - `cli`        — command-line interface (clap)
+//! - `commands`   — technician subcommands (status, catalogue …): load config, do one job, print
 //! - `config`     — layered TOML config, validation naming field and fix, atomic save, live watch
 //! - `identity`   — ID number (GB 11643), name and phone types that mask themselves
 //! - `logging`    — stderr + size-rotated file logger with an ID/phone scrubber
@@ -19,6 +20,7 @@ pub mod app;
 pub mod backoffice;
 pub mod catalog;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod identity;
 pub mod logging;

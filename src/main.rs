@@ -36,41 +36,7 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Status { json } => status(&config_path, json),
+        Command::Status { json } => civic_kiosk::commands::status(&config_path, json),
+        Command::Catalogue(cmd) => civic_kiosk::commands::catalogue(&config_path, cmd),
     }
-}
-
-fn status(config_path: &std::path::Path, json: bool) -> ExitCode {
-    let config = match config::load(config_path) {
-        Ok(c) => c,
-        Err(e) => {
-            for line in e.lines() {
-                eprintln!("{line}");
-            }
-            return ExitCode::from(1);
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("civic-kiosk: runtime: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let report = runtime.block_on(civic_kiosk::status::report(&config, config_path));
-    if json {
-        match serde_json::to_string_pretty(&report) {
-            Ok(s) => println!("{s}"),
-            Err(e) => {
-                eprintln!("civic-kiosk: {e}");
-                return ExitCode::from(2);
-            }
-        }
-    } else {
-        print!("{}", report.human());
-    }
-    ExitCode::SUCCESS
 }

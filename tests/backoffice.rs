@@ -583,3 +583,126 @@ fn https_with_a_test_ca() {
         assert_eq!(e.kind, ErrorKind::Tls, "{e}");
     });
 }
+
+/// A terminal config pointing at `bo` over loopback HTTP, with data in `dir`.
+fn terminal_config(dir: &Path, bo: &Backoffice) -> std::path::PathBuf {
+    let shipped =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/kiosk.toml"))
+            .unwrap();
+    let text = shipped
+        .replace(
+            "\nurl = \"embedded\"\n",
+            &format!(
+                "\nurl = \"{}\"\npublic_key = \"{}\"\n",
+                bo.url(),
+                bo.public_key
+            ),
+        )
+        .replace(
+            "data_dir = \"../data\"",
+            &format!("data_dir = {:?}", dir.join("data")),
+        )
+        .replace(
+            "dir = \"../logs\"",
+            &format!("dir = {:?}", dir.join("logs")),
+        );
+    let path = dir.join("kiosk.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn kiosk(config: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_civic-kiosk"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn catalogue_is_cached_and_works_with_the_back_office_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let bo = Backoffice::start(&dir.path().join("bo.sqlite"), &[]);
+    let config = terminal_config(dir.path(), &bo);
+    let served = rt().block_on(async {
+        match bo.client(TOKEN).catalogue(None).await.unwrap() {
+            CatalogueFetch::Fresh { catalogue, .. } => catalogue,
+            CatalogueFetch::NotModified => unreachable!(),
+        }
+    });
+
+    let (ok, out, err) = kiosk(&config, &["catalogue", "sync"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(&format!("{} items", served.items.len())),
+        "{out}"
+    );
+    // Unchanged data: the second sync transfers no catalogue body (304).
+    let (ok, out, err) = kiosk(&config, &["catalogue", "sync"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("304, no catalogue body transferred"), "{out}");
+    drop(bo);
+
+    // Back office gone: a fresh process browses and searches the whole catalogue.
+    let (ok, out, err) = kiosk(&config, &["catalogue", "search", "jzz", "--json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        v["answer"]["items"][0]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("居住证"),
+        "{out}"
+    );
+    let mut total = 0;
+    for audience in ["personal", "legal"] {
+        let (ok, out, err) = kiosk(
+            &config,
+            &["catalogue", "browse", "--audience", audience, "--json"],
+        );
+        assert!(ok, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let themes = v["themes"].as_array().unwrap();
+        total += themes
+            .iter()
+            .map(|g| g["count"].as_u64().unwrap())
+            .sum::<u64>();
+        let first = themes[0]["name"].as_str().unwrap();
+        let (ok, out, _) = kiosk(
+            &config,
+            &[
+                "catalogue",
+                "browse",
+                "--audience",
+                audience,
+                "--theme",
+                first,
+                "--json",
+            ],
+        );
+        assert!(ok);
+        let items: Vec<ServiceItem> = serde_json::from_str(&out).unwrap();
+        assert_eq!(items.len() as u64, themes[0]["count"].as_u64().unwrap());
+    }
+    assert_eq!(total as usize, served.items.len());
+    let (ok, out, _) = kiosk(&config, &["catalogue", "search", "qqqzzzxxx"]);
+    assert!(ok);
+    assert!(
+        out.contains("没有找到") && out.contains("小申问答"),
+        "{out}"
+    );
+    // The in-process view of the same cache: every item and FAQ is there.
+    let store = civic_kiosk::store::Store::open_in(&dir.path().join("data")).unwrap();
+    let (catalog, meta) = civic_kiosk::catalog::sync::load_cached(&std::sync::Mutex::new(store))
+        .unwrap()
+        .unwrap();
+    assert_eq!(catalog.data.items, served.items);
+    assert_eq!(catalog.data.faqs.len(), served.faqs.len());
+    assert_eq!(meta.version, served.version);
+}

@@ -55,10 +55,16 @@ pub struct Hit {
 pub struct SearchIndex {
     keys: Vec<Key>,
     suffixes: Vec<Suffix>,
+    /// The suffixes that start a key, for one- and two-letter queries: so few letters
+    /// match the start of a name or word, not every syllable in the catalogue.
+    heads: Vec<Suffix>,
     high_frequency: Vec<bool>,
-    /// Per document: its normalized name and its full pinyin / initials forms, for "exact".
-    exact_forms: Vec<Vec<String>>,
+    /// Precomputed answers to every one- and two-letter query that matches anything.
+    short_cache: std::collections::HashMap<String, Vec<Hit>>,
 }
+
+/// How many results are kept for each one- or two-letter query.
+const SHORT_CACHED: usize = 200;
 
 /// At most this many pinyin spellings per key (polyphonic characters multiply them).
 const MAX_VARIANTS: usize = 16;
@@ -143,24 +149,24 @@ impl SearchIndex {
     pub fn build(docs: &[DocKeys]) -> Self {
         let mut keys = Vec::new();
         let mut suffixes = Vec::new();
-        let mut exact_forms = Vec::with_capacity(docs.len());
-        let mut add = |keys: &mut Vec<Key>,
-                       text: String,
-                       doc: u32,
-                       source: Source,
-                       starts: &mut dyn Iterator<Item = u32>| {
+        fn add(
+            keys: &mut Vec<Key>,
+            suffixes: &mut Vec<Suffix>,
+            text: String,
+            doc: u32,
+            source: Source,
+            starts: impl IntoIterator<Item = u32>,
+        ) {
             if text.is_empty() {
                 return;
             }
             let key = keys.len() as u32;
-            for offset in starts {
-                suffixes.push(Suffix { key, offset });
-            }
+            suffixes.extend(starts.into_iter().map(|offset| Suffix { key, offset }));
             keys.push(Key { text, doc, source });
-        };
+        }
         for (d, doc) in docs.iter().enumerate() {
             let d = d as u32;
-            let mut exact = Vec::new();
+            let first_suffix = suffixes.len();
             let texts = std::iter::once((&doc.name, Source::Name))
                 .chain(doc.also.iter().map(|a| (a, Source::Also)));
             for (text, source) in texts {
@@ -170,20 +176,13 @@ impl SearchIndex {
                 }
                 // The text itself, cut at every character.
                 let starts: Vec<u32> = n.char_indices().map(|(i, _)| i as u32).collect();
-                add(&mut keys, n.clone(), d, source, &mut starts.into_iter());
+                add(&mut keys, &mut suffixes, n.clone(), d, source, starts);
                 if n.chars().any(is_han) {
                     for (full, syllables, initials) in spellings(&n) {
-                        if source == Source::Name {
-                            exact.push(full.clone());
-                            exact.push(initials.clone());
-                        }
-                        add(&mut keys, full, d, source, &mut syllables.into_iter());
+                        add(&mut keys, &mut suffixes, full, d, source, syllables);
                         let starts: Vec<u32> = (0..initials.len() as u32).collect();
-                        add(&mut keys, initials, d, source, &mut starts.into_iter());
+                        add(&mut keys, &mut suffixes, initials, d, source, starts);
                     }
-                }
-                if source == Source::Name {
-                    exact.push(n);
                 }
             }
             if let Some(code) = &doc.code {
@@ -192,21 +191,62 @@ impl SearchIndex {
                     .chain(c.match_indices('-').map(|(i, _)| i as u32 + 1))
                     .filter(|&i| (i as usize) < c.len())
                     .collect();
-                add(&mut keys, c, d, Source::Code, &mut starts.into_iter());
+                add(&mut keys, &mut suffixes, c, d, Source::Code, starts);
             }
-            exact_forms.push(exact);
+            // Spellings of one document share most suffixes: keep each string once, the
+            // one that counts as a name prefix when there is a choice.
+            let text = |s: &Suffix| &keys[s.key as usize].text[s.offset as usize..];
+            let not_prefix =
+                |s: &Suffix| !(s.offset == 0 && keys[s.key as usize].source == Source::Name);
+            let own = &mut suffixes[first_suffix..];
+            own.sort_unstable_by(|a, b| {
+                text(a).cmp(text(b)).then(not_prefix(a).cmp(&not_prefix(b)))
+            });
+            let mut kept = first_suffix;
+            for i in first_suffix..suffixes.len() {
+                if kept == first_suffix || text(&suffixes[kept - 1]) != text(&suffixes[i]) {
+                    suffixes[kept] = suffixes[i];
+                    kept += 1;
+                }
+            }
+            suffixes.truncate(kept);
         }
-        suffixes.sort_unstable_by(|a, b| {
+        let by_text = |a: &Suffix, b: &Suffix| {
             let sa = &keys[a.key as usize].text[a.offset as usize..];
             let sb = &keys[b.key as usize].text[b.offset as usize..];
             sa.cmp(sb)
-        });
-        Self {
+        };
+        suffixes.sort_unstable_by(by_text);
+        let heads: Vec<Suffix> = suffixes.iter().copied().filter(|s| s.offset == 0).collect();
+        let mut index = Self {
             keys,
             suffixes,
+            heads,
             high_frequency: docs.iter().map(|d| d.high_frequency).collect(),
-            exact_forms,
+            short_cache: std::collections::HashMap::new(),
+        };
+        // The first keystrokes match thousands of keys: answer every one- and two-letter
+        // query that has any match once, here (one pass over the heads in all).
+        let mut short: Vec<String> = Vec::new();
+        for h in &index.heads {
+            let text = index.suffix(*h).as_bytes();
+            for n in 1..=2 {
+                if text.len() >= n && text[..n].iter().all(u8::is_ascii_alphanumeric) {
+                    let p = String::from_utf8_lossy(&text[..n]).into_owned();
+                    if short.last() != Some(&p) && !short.contains(&p) {
+                        short.push(p);
+                    }
+                }
+            }
         }
+        index.short_cache = short
+            .into_iter()
+            .map(|p| {
+                let hits = index.search_uncached(&p, SHORT_CACHED);
+                (p, hits)
+            })
+            .collect();
+        index
     }
 
     pub fn len(&self) -> usize {
@@ -224,6 +264,19 @@ impl SearchIndex {
     /// The best `limit` documents for `query`, best first. An empty query finds nothing.
     pub fn search(&self, query: &str, limit: usize) -> Vec<Hit> {
         let q = normalize(query);
+        if q.len() <= 2 && limit <= SHORT_CACHED && q.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            // Cached, or nothing starts with these letters.
+            return self
+                .short_cache
+                .get(&q)
+                .map(|h| h.iter().take(limit).copied().collect())
+                .unwrap_or_default();
+        }
+        self.search_uncached(&q, limit)
+    }
+
+    fn search_uncached(&self, query: &str, limit: usize) -> Vec<Hit> {
+        let q = normalize(query);
         if q.is_empty() || limit == 0 {
             return Vec::new();
         }
@@ -240,7 +293,8 @@ impl SearchIndex {
             let key = &self.keys[s.key as usize];
             let doc = key.doc;
             let tier = if s.offset == 0 && key.source == Source::Name {
-                1
+                // The whole name (or a whole spelling of it) equals the query: exact.
+                if key.text.len() == q.len() { 0 } else { 1 }
             } else if self.high_frequency[doc as usize] {
                 2
             } else {
@@ -257,14 +311,9 @@ impl SearchIndex {
         }
         let mut hits: Vec<Hit> = touched
             .into_iter()
-            .map(|doc| {
-                let tier = best[doc as usize];
-                let tier = if tier == 1 && self.exact_forms[doc as usize].contains(&q) {
-                    0
-                } else {
-                    tier
-                };
-                Hit { doc, tier }
+            .map(|doc| Hit {
+                doc,
+                tier: best[doc as usize],
             })
             .collect();
         let order = |h: &Hit| (h.tier, !self.high_frequency[h.doc as usize], h.doc);

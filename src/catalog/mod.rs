@@ -49,6 +49,16 @@ pub struct BundleView<'a> {
     pub materials: Vec<CombinedMaterial>,
 }
 
+/// What a search shows a resident: the items, or, when none match, a way on to the FAQ.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SearchAnswer<'a> {
+    pub query: String,
+    pub items: Vec<&'a ServiceItem>,
+    /// Filled only when no item matches: 小申问答 entries for the same words.
+    pub faq: Vec<&'a Faq>,
+    pub no_match: bool,
+}
+
 /// Name variants from the alias list: 居民身份证 in a name also answers 身份证, and back.
 fn alias_variants(name: &str, aliases: &[(String, String)]) -> Vec<String> {
     let mut out = Vec::new();
@@ -135,6 +145,23 @@ impl Catalog {
             .into_iter()
             .map(|h| &self.data.faqs[h.doc as usize])
             .collect()
+    }
+
+    /// The answer to a resident's query: items best first; with none, FAQ entries instead.
+    pub fn answer(&self, query: &str, limit: usize) -> SearchAnswer<'_> {
+        let items = self.search_items(query, limit);
+        let no_match = items.is_empty() && !index::normalize(query).is_empty();
+        let faq = if no_match {
+            self.search_faq(query, 5)
+        } else {
+            Vec::new()
+        };
+        SearchAnswer {
+            query: query.to_string(),
+            items,
+            faq,
+            no_match,
+        }
     }
 
     /// 高频事项, in catalogue order.

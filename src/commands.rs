@@ -1,0 +1,230 @@
+//! Technician subcommands other than `run`: they load the config, do one job, print, and return an exit status.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use crate::api::Audience;
+use crate::catalog::{self, Catalog, sync::CatalogMeta};
+use crate::cli::CatalogueCommand;
+use crate::config::{self, Config};
+use crate::store::Store;
+
+/// Prints a config error, one line per problem.
+fn config_or_exit(path: &Path) -> Result<Config, ExitCode> {
+    config::load(path).map_err(|e| {
+        for line in e.lines() {
+            eprintln!("{line}");
+        }
+        ExitCode::from(1)
+    })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("civic-kiosk: runtime: {e}");
+            ExitCode::from(2)
+        })
+}
+
+fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("civic-kiosk: {msg}");
+    ExitCode::from(1)
+}
+
+/// `civic-kiosk status [--json]`.
+pub fn status(config_path: &Path, json: bool) -> ExitCode {
+    let (config, rt) = match (config_or_exit(config_path), runtime()) {
+        (Ok(c), Ok(r)) => (c, r),
+        (Err(code), _) | (_, Err(code)) => return code,
+    };
+    let report = rt.block_on(crate::status::report(&config, config_path));
+    if json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(s) => println!("{s}"),
+            Err(e) => return fail(e),
+        }
+    } else {
+        print!("{}", report.human());
+    }
+    ExitCode::SUCCESS
+}
+
+/// `civic-kiosk catalogue …`.
+pub fn catalogue(config_path: &Path, cmd: CatalogueCommand) -> ExitCode {
+    let (config, rt) = match (config_or_exit(config_path), runtime()) {
+        (Ok(c), Ok(r)) => (c, r),
+        (Err(code), _) | (_, Err(code)) => return code,
+    };
+    let store = match Store::open_in(&config.data_dir()) {
+        Ok(s) => Arc::new(Mutex::new(s)),
+        Err(e) => return fail(e),
+    };
+    match cmd {
+        CatalogueCommand::Sync => match rt.block_on(sync(&config, &store)) {
+            Ok(line) => {
+                println!("{line}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
+        CatalogueCommand::Search { query, json, limit } => {
+            let (catalog, meta) = match local_or_sync(&config, &store, &rt) {
+                Ok(x) => x,
+                Err(code) => return code,
+            };
+            let answer = catalog.answer(&query, limit);
+            if json {
+                let out = serde_json::json!({
+                    "catalogue_version": meta.version,
+                    "catalogue_fetched_at": meta.fetched_at,
+                    "answer": answer,
+                });
+                println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+            } else {
+                print_staleness(&config, &meta);
+                if answer.no_match {
+                    println!("没有找到“{query}”相关事项 / No item matches “{query}”.");
+                    if answer.faq.is_empty() {
+                        println!(
+                            "试试小申问答，或换个说法 / Try the FAQ (小申问答) or other words."
+                        );
+                    } else {
+                        println!("小申问答里可能有答案 / The FAQ may help:");
+                        for f in &answer.faq {
+                            println!("  {}  {}", f.id, f.question);
+                        }
+                    }
+                }
+                for (n, item) in answer.items.iter().enumerate() {
+                    let hf = if item.high_frequency {
+                        "  [高频]"
+                    } else {
+                        ""
+                    };
+                    println!("{:>2}. {}  {}{hf}", n + 1, item.name, item.code);
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        CatalogueCommand::Browse {
+            audience,
+            theme,
+            json,
+        } => {
+            let audience = match audience.as_str() {
+                "personal" | "个人" => Audience::Personal,
+                "legal" | "法人" => Audience::Legal,
+                other => {
+                    return fail(format!(
+                        "--audience '{other}': use personal (个人) or legal (法人)"
+                    ));
+                }
+            };
+            let (catalog, meta) = match local_or_sync(&config, &store, &rt) {
+                Ok(x) => x,
+                Err(code) => return code,
+            };
+            browse(&config, &catalog, &meta, audience, theme.as_deref(), json)
+        }
+    }
+}
+
+async fn sync(config: &Config, store: &Arc<Mutex<Store>>) -> Result<String, String> {
+    let reached = crate::app::reach_backoffice(config)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (outcome, _) = catalog::sync::sync_once(&reached.client, store)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(match outcome {
+        catalog::sync::SyncOutcome::Updated { version, items } => {
+            format!("catalogue {version}: updated, {items} items stored locally")
+        }
+        catalog::sync::SyncOutcome::NotModified => {
+            "catalogue unchanged: the back office answered 304, no catalogue body transferred"
+                .into()
+        }
+    })
+}
+
+/// The local copy; without one, a sync first (as the terminal does at start).
+fn local_or_sync(
+    config: &Config,
+    store: &Arc<Mutex<Store>>,
+    rt: &tokio::runtime::Runtime,
+) -> Result<(Catalog, CatalogMeta), ExitCode> {
+    match catalog::sync::load_cached(store) {
+        Ok(Some(x)) => return Ok(x),
+        Ok(None) => eprintln!("no local catalogue yet; syncing with the back office"),
+        Err(e) => eprintln!("{e}; syncing with the back office"),
+    }
+    rt.block_on(sync(config, store)).map_err(fail)?;
+    match catalog::sync::load_cached(store) {
+        Ok(Some(x)) => Ok(x),
+        Ok(None) => Err(fail("the back office sent no catalogue")),
+        Err(e) => Err(fail(e)),
+    }
+}
+
+fn print_staleness(config: &Config, meta: &CatalogMeta) {
+    let stale_after = std::time::Duration::from_secs(config.catalogue.stale_after_s.max(0) as u64);
+    if meta.is_stale(chrono::Utc::now(), stale_after) {
+        let local = meta.fetched_at.with_timezone(&chrono::Local);
+        println!(
+            "目录更新于 {} / Catalogue as of {}",
+            local.format("%Y-%m-%d %H:%M"),
+            local.format("%Y-%m-%d %H:%M")
+        );
+    }
+}
+
+fn browse(
+    config: &Config,
+    catalog: &Catalog,
+    meta: &CatalogMeta,
+    audience: Audience,
+    theme: Option<&str>,
+    json: bool,
+) -> ExitCode {
+    if let Some(theme) = theme {
+        let items = catalog.items_in(audience, Some(theme), None);
+        if items.is_empty() {
+            return fail(format!(
+                "no items in theme '{theme}' for this audience; list themes with `catalogue browse`"
+            ));
+        }
+        if json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&items).unwrap_or_default()
+            );
+        } else {
+            print_staleness(config, meta);
+            for i in items {
+                println!("{}  {}", i.name, i.code);
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
+    let themes = catalog.themes(audience);
+    let departments = catalog.departments(audience);
+    if json {
+        let out = serde_json::json!({ "version": meta.version, "themes": themes, "departments": departments });
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    } else {
+        print_staleness(config, meta);
+        println!("主题 / themes:");
+        for g in &themes {
+            println!("  {} ({})", g.name, g.count);
+        }
+        println!("部门 / departments:");
+        for g in &departments {
+            println!("  {} ({})", g.name, g.count);
+        }
+    }
+    ExitCode::SUCCESS
+}
