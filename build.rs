@@ -1,4 +1,9 @@
 fn main() {
-    let config = slint_build::CompilerConfiguration::new().with_style("fluent".into());
+    let config = slint_build::CompilerConfiguration::new()
+        .with_style("fluent".into())
+        // The CJK font travels inside the binary: the terminal has no font of its own.
+        .embed_resources(slint_build::EmbedResourcesKind::EmbedFiles)
+        // Element ids for the headless UI tests (find_by_element_id).
+        .with_debug_info(true);
     slint_build::compile_with_config("ui/app.slint", config).expect("ui/app.slint compiles");
 }

@@ -60,15 +60,21 @@ fi
 echo "fonttools: $("$PYTHON" -c 'import fontTools; print(fontTools.version)')"
 
 # --- subset -----------------------------------------------------------------
-unicodes="U+0020-007E,U+00A0-00FF,U+2000-206F,U+2100-214F,U+2190-21FF,\
-U+2460-24FF,U+25A0-25FF,U+2600-26FF,U+3000-303F,U+3200-32FF,U+3400-4DBF,\
+# Latin with pinyin tone letters, IPA/modifier tone marks, Greek, Cyrillic, number forms
+# (Roman numerals), maths, box drawing, bopomofo and the katakana middle dot are in
+# GB 2312 and appear on forms; the CJK blocks cover GB 2312, GBK and Extension A.
+unicodes="U+0020-007E,U+00A0-017F,U+01CD-01DC,U+0250-02DF,U+0391-03C9,U+0401-0451,\
+U+2000-206F,U+2100-218F,U+2190-21FF,U+2200-22FF,U+2460-24FF,U+2500-257F,U+25A0-25FF,\
+U+2600-26FF,U+3000-303F,U+30FB,U+3100-312F,U+3200-32FF,U+3400-4DBF,\
 U+4E00-9FFF,U+F900-FAFF,U+FE30-FE4F,U+FF00-FFEF"
 
 mkdir -p "$out_dir"
 tmp="$(mktemp "$out_dir/.NotoSansSC-Kiosk.XXXXXX.otf")"
 trap 'rm -f "$tmp"' EXIT
 
-# Default layout features are kept (pyftsubset's default list).
+# Default layout features are kept (pyftsubset's default list) except 'locl': it only
+# swaps in Japanese, Korean and Traditional shapes for text tagged with those languages,
+# and its ~18,000 extra glyphs would nearly double the file.
 # --name-IDs/--name-languages/--name-legacy: keep the whole name table
 # (copyright, licence, trademark, zh-CN names) unchanged.
 # --notdef-outline: keep the .notdef box so missing characters are visible.
@@ -76,6 +82,7 @@ trap 'rm -f "$tmp"' EXIT
     --font-number="$face" \
     --unicodes="$unicodes" \
     --no-hinting \
+    --layout-features-='locl' \
     --name-IDs='*' \
     --name-languages='*' \
     --name-legacy \

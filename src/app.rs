@@ -97,11 +97,56 @@ pub fn run(config_path: &Path) -> Result<(), AppError> {
         ));
     }
     let core = start_core(config_path, true)?;
-    let window = crate::ui::MainWindow::new().map_err(|e| AppError::NoDisplay(e.to_string()))?;
     let config = core.config.current();
-    window.set_terminal_name(config.terminal.name.clone().into());
+    let store = Arc::new(std::sync::Mutex::new(crate::store::Store::open_in(
+        &config.data_dir(),
+    )?));
+    let client = Client::new(&ClientOptions::from_config(&config, &core.backoffice_url))?;
+    let (catalog_tx, catalog_rx) =
+        tokio::sync::watch::channel(crate::catalog::sync::CatalogState::default());
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let (_refresh_tx, refresh_rx) = tokio::sync::mpsc::channel(1);
+    {
+        // The cached copy first (the terminal works with the back office down), then syncs.
+        let store = store.clone();
+        let client = client.clone();
+        let config_rx = core.config.subscribe();
+        core.runtime.spawn(async move {
+            let s = store.clone();
+            match tokio::task::spawn_blocking(move || crate::catalog::sync::load_cached(&s)).await {
+                Ok(Ok(Some((catalog, meta)))) => catalog_tx.send_modify(|st| {
+                    st.catalog = Some(Arc::new(catalog));
+                    st.meta = Some(meta);
+                }),
+                Ok(Ok(None)) => log::info!("no cached catalogue yet"),
+                Ok(Err(e)) => log::warn!("cached catalogue: {e}"),
+                Err(e) => log::warn!("cached catalogue: {e}"),
+            }
+            crate::catalog::sync::run_worker(
+                client,
+                store,
+                catalog_tx,
+                config_rx,
+                shutdown_rx,
+                refresh_rx,
+            )
+            .await;
+        });
+    }
+    let window = crate::ui::MainWindow::new().map_err(|e| AppError::NoDisplay(e.to_string()))?;
+    let _controller = crate::ui::connect(
+        &window,
+        crate::ui::UiDeps {
+            runtime: core.runtime.handle().clone(),
+            config: core.config.subscribe(),
+            catalog: catalog_rx,
+            client: Some(client),
+            clock: crate::ui::system_clock(),
+        },
+    );
     window.run().map_err(|e| AppError::Ui(e.to_string()))?;
     log::info!("window closed; stopping");
+    let _ = shutdown_tx.send(true);
     if let Some(e) = &core.embedded {
         e.stop();
     }

@@ -36,6 +36,24 @@ pub enum Command {
     },
     /// Print the version.
     Version,
+    /// Render pages headless (software renderer) to PNG, with demo data.
+    Screenshot {
+        /// A page name, or `all` (then --out is a folder).
+        #[arg(long, default_value = "all")]
+        page: String,
+        /// 长者模式: large type, large targets, high contrast.
+        #[arg(long)]
+        large_font: bool,
+        /// Language (zh_CN; en arrives with the bundled translations).
+        #[arg(long, default_value = "zh_CN")]
+        lang: String,
+        /// Window size in pixels, WxH.
+        #[arg(long, default_value = "1080x1920")]
+        size: String,
+        /// Output PNG file, or folder with --page all.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
     /// The 一网通办 catalogue: sync with the back office, search and browse the local copy.
     #[command(subcommand)]
     Catalogue(CatalogueCommand),

@@ -228,3 +228,50 @@ fn browse(
     }
     ExitCode::SUCCESS
 }
+
+/// `civic-kiosk screenshot`.
+pub fn screenshot(
+    config_path: &Path,
+    page: &str,
+    large_font: bool,
+    lang: &str,
+    size: &str,
+    out: std::path::PathBuf,
+) -> ExitCode {
+    let config = match config_or_exit(config_path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if lang != "zh_CN" {
+        return fail(format!("--lang {lang}: only zh_CN is bundled so far"));
+    }
+    let Some((w, h)) = size
+        .split_once('x')
+        .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
+    else {
+        return fail(format!(
+            "--size '{size}': write WIDTHxHEIGHT, e.g. 1080x1920"
+        ));
+    };
+    if !(240..=8192).contains(&w) || !(240..=8192).contains(&h) {
+        return fail(format!(
+            "--size '{size}': each side must be 240 to 8192 pixels"
+        ));
+    }
+    let opts = crate::ui::snapshot::ScreenshotOptions {
+        page: page.to_string(),
+        large_font,
+        width: w,
+        height: h,
+        out,
+    };
+    match crate::ui::snapshot::screenshot(Arc::new(config), &opts) {
+        Ok(files) => {
+            for f in files {
+                println!("{}", f.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}

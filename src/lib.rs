@@ -12,8 +12,10 @@
 //! - `logging`    — stderr + size-rotated file logger with an ID/phone scrubber
 //! - `print`      — printer URIs and probes (drivers: later)
 //! - `server`     — the reference back office (axum + SQLite, fault injection, embedded mode)
+//! - `session`    — resident session rules: idle timer with countdown, entries, wipe
 //! - `status`     — the `status` report (config, back office, printers, store)
 //! - `store`      — the terminal's local SQLite store (WAL, synchronous=FULL, versioned migrations)
+//! - `ui`         — Slint types and the adapters connecting pages to controllers; headless snapshots
 
 pub mod api;
 pub mod app;
@@ -26,13 +28,10 @@ pub mod identity;
 pub mod logging;
 pub mod print;
 pub mod server;
+pub mod session;
 pub mod status;
 pub mod store;
-
-/// The Slint-generated UI types (`MainWindow` and the `*Adapter` globals).
-pub mod ui {
-    slint::include_modules!();
-}
+pub mod ui;
 
 /// Exit status of a technician's deliberate exit: the service unit does not restart on it.
 pub const EXIT_TECHNICIAN: i32 = 64;

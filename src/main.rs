@@ -37,6 +37,13 @@ fn main() -> ExitCode {
             }
         }
         Command::Status { json } => civic_kiosk::commands::status(&config_path, json),
+        Command::Screenshot {
+            page,
+            large_font,
+            lang,
+            size,
+            out,
+        } => civic_kiosk::commands::screenshot(&config_path, &page, large_font, &lang, &size, out),
         Command::Catalogue(cmd) => civic_kiosk::commands::catalogue(&config_path, cmd),
     }
 }

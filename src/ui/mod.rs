@@ -1,0 +1,13 @@
+//! The touch UI: Slint-generated types and the adapters that connect pages to controllers.
+//!
+//! Adapters translate between controllers (plain Rust: catalogue, session, entries) and the
+//! Slint globals. Slow work (search, loading) runs on the tokio runtime; results come back
+//! with `upgrade_in_event_loop`. No resident-facing text is made here: it lives in `.slint`
+//! with `@tr`, or comes from data.
+
+slint::include_modules!();
+
+pub mod adapters;
+pub mod snapshot;
+
+pub use adapters::{UiController, UiDeps, connect, system_clock};

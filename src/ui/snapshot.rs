@@ -1,0 +1,279 @@
+//! Headless rendering through Slint's testing backend and software renderer: `civic-kiosk screenshot`, reviews and UI tests.
+
+use slint::ComponentHandle;
+use std::path::Path;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::*;
+use crate::catalog::Catalog;
+use crate::catalog::sync::CatalogState;
+use crate::config::Config;
+
+/// Installs the headless platform (once per process). With `mock_time`, Slint's timers
+/// follow [`i_slint_backend_testing::mock_elapsed_time`] and so does the idle clock.
+pub fn init_headless(mock_time: bool) {
+    let backend = i_slint_backend_testing::TestingBackend::new(
+        i_slint_backend_testing::TestingBackendOptions {
+            mock_time,
+            threading: true,
+            renderer_name: Some("software".into()),
+        },
+    );
+    let _ = slint::platform::set_platform(Box::new(backend));
+}
+
+/// The clock the idle timer should use on the headless platform.
+pub fn headless_clock(mock_time: bool) -> Rc<dyn Fn() -> Duration> {
+    if mock_time {
+        Rc::new(|| Duration::from_millis(i_slint_backend_testing::get_mocked_time()))
+    } else {
+        crate::ui::system_clock()
+    }
+}
+
+/// A window with its controller, running headless.
+pub struct Headless {
+    pub window: MainWindow,
+    pub controller: Rc<UiController>,
+    pub runtime: Arc<tokio::runtime::Runtime>,
+    pub config: tokio::sync::watch::Sender<Arc<Config>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("UI: {0}")]
+    Ui(String),
+    #[error("{0}: {1}")]
+    Io(std::path::PathBuf, std::io::Error),
+    #[error("PNG: {0}")]
+    Png(String),
+    #[error("unknown page '{0}'; use one of: {1}")]
+    UnknownPage(String, String),
+}
+
+impl Headless {
+    /// A window of `width`×`height` with the given catalogue and (optional) back-office client.
+    pub fn new(
+        config: Arc<Config>,
+        catalog: Option<Arc<Catalog>>,
+        client: Option<crate::backoffice::Client>,
+        width: u32,
+        height: u32,
+        mock_time: bool,
+    ) -> Result<Self, SnapshotError> {
+        let runtime = Arc::new(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .map_err(|e| SnapshotError::Ui(e.to_string()))?,
+        );
+        let window = MainWindow::new().map_err(|e| SnapshotError::Ui(e.to_string()))?;
+        window
+            .window()
+            .set_size(slint::PhysicalSize::new(width, height));
+        let (config_tx, config_rx) = tokio::sync::watch::channel(config);
+        let (_cat_tx, cat_rx) = tokio::sync::watch::channel(CatalogState::default());
+        let controller = connect(
+            &window,
+            UiDeps {
+                runtime: runtime.handle().clone(),
+                config: config_rx,
+                catalog: cat_rx,
+                client,
+                clock: headless_clock(mock_time),
+            },
+        );
+        if let Some(c) = catalog {
+            controller.apply_catalog(&window, c, false, String::new());
+        }
+        window
+            .show()
+            .map_err(|e| SnapshotError::Ui(e.to_string()))?;
+        Ok(Self {
+            window,
+            controller,
+            runtime,
+            config: config_tx,
+        })
+    }
+
+    /// Runs the event loop until `done` holds or `timeout` passes (results posted from the
+    /// runtime arrive through the event loop).
+    pub fn pump_until(&self, timeout: Duration, done: impl Fn(&MainWindow) -> bool) -> bool {
+        let start = std::time::Instant::now();
+        loop {
+            let _ = slint::invoke_from_event_loop(|| {
+                let _ = slint::quit_event_loop();
+            });
+            let _ = slint::run_event_loop();
+            if done(&self.window) {
+                return true;
+            }
+            if start.elapsed() > timeout {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Renders the window and writes a PNG.
+    pub fn save_png(&self, path: &Path) -> Result<(), SnapshotError> {
+        let buffer = self
+            .window
+            .window()
+            .take_snapshot()
+            .map_err(|e| SnapshotError::Ui(e.to_string()))?;
+        write_png(path, buffer.width(), buffer.height(), buffer.as_bytes())
+    }
+}
+
+fn write_png(path: &Path, width: u32, height: u32, rgba: &[u8]) -> Result<(), SnapshotError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| SnapshotError::Io(dir.to_path_buf(), e))?;
+    }
+    let file = std::fs::File::create(path).map_err(|e| SnapshotError::Io(path.to_path_buf(), e))?;
+    let mut enc = png::Encoder::new(std::io::BufWriter::new(file), width, height);
+    enc.set_color(png::ColorType::Rgba);
+    enc.set_depth(png::BitDepth::Eight);
+    let mut w = enc
+        .write_header()
+        .map_err(|e| SnapshotError::Png(e.to_string()))?;
+    w.write_image_data(rgba)
+        .map_err(|e| SnapshotError::Png(e.to_string()))?;
+    w.finish().map_err(|e| SnapshotError::Png(e.to_string()))
+}
+
+/// Every page `screenshot` knows, with how to reach it from a fresh session.
+pub const PAGES: &[&str] = &[
+    "attract",
+    "home",
+    "catalogue",
+    "catalogue-theme",
+    "item",
+    "bundle",
+    "search",
+    "search-no-match",
+    "faq",
+    "offline-code",
+    "offline-code-error",
+    "rating",
+    "technician",
+    "idle-countdown",
+    "call-staff",
+];
+
+/// Puts the window on `page` with demo content. Returns false for an unknown name.
+pub fn show_page(h: &Headless, page: &str) -> bool {
+    let w = &h.window;
+    let s = w.global::<SessionAdapter>();
+    let ctl = &h.controller;
+    ctl.wipe_session();
+    if page != "attract" {
+        s.invoke_wake();
+    }
+    match page {
+        "attract" | "home" => {}
+        "catalogue" => s.invoke_go(Page::Catalogue),
+        "catalogue-theme" => {
+            s.invoke_go(Page::Catalogue);
+            let first = w.global::<CatalogAdapter>().get_themes();
+            if let Some(g) = slint::Model::row_data(&first, 0) {
+                ctl.open_theme(&g.name);
+            }
+        }
+        "item" => {
+            let hf = w.global::<CatalogAdapter>().get_high_frequency();
+            if let Some(i) = slint::Model::row_data(&hf, 0) {
+                ctl.open_item(&i.code);
+            }
+        }
+        "bundle" => {
+            let b = w.global::<CatalogAdapter>().get_bundles();
+            if let Some(b) = slint::Model::row_data(&b, 0) {
+                ctl.open_bundle(&b.code);
+            }
+        }
+        "search" | "search-no-match" => {
+            s.invoke_go(Page::Search);
+            let c = w.global::<CatalogAdapter>();
+            let keys = if page == "search" { "jzz" } else { "qqqzzx" };
+            for k in keys.chars() {
+                c.invoke_type_key(k.to_string().into());
+            }
+            h.pump_until(Duration::from_secs(3), |w| {
+                let c = w.global::<CatalogAdapter>();
+                slint::Model::row_count(&c.get_results()) > 0 || c.get_no_match()
+            });
+        }
+        "faq" => s.invoke_go(Page::Faq),
+        "offline-code" | "offline-code-error" => {
+            s.invoke_go(Page::OfflineCode);
+            let o = w.global::<OfflineCodeAdapter>();
+            let digits = if page == "offline-code" {
+                "3101051950"
+            } else {
+                "310105195001011232"
+            };
+            for d in digits.chars() {
+                o.invoke_key(d.to_string().into());
+            }
+            if page == "offline-code-error" {
+                o.invoke_submit();
+            }
+        }
+        "rating" => s.invoke_go(Page::Rating),
+        "technician" => s.invoke_hidden_gesture(),
+        "idle-countdown" => s.set_countdown(7),
+        "call-staff" => s.set_help_state(1),
+        _ => return false,
+    }
+    true
+}
+
+/// Options of `civic-kiosk screenshot`.
+pub struct ScreenshotOptions {
+    pub page: String,
+    pub large_font: bool,
+    pub width: u32,
+    pub height: u32,
+    pub out: std::path::PathBuf,
+}
+
+/// Renders one page (to the file `out`) or all (into the folder `out`, one PNG each).
+pub fn screenshot(
+    config: Arc<Config>,
+    opts: &ScreenshotOptions,
+) -> Result<Vec<std::path::PathBuf>, SnapshotError> {
+    init_headless(false);
+    let catalog =
+        crate::server::data::demo_catalogue().map_err(|e| SnapshotError::Ui(e.to_string()))?;
+    let catalog = Arc::new(Catalog::new(catalog));
+    let h = Headless::new(config, Some(catalog), None, opts.width, opts.height, false)?;
+    // Show the state of a terminal whose back office and printer are fine.
+    h.window.global::<StatusAdapter>().set_backoffice_up(true);
+    let pages: Vec<&str> = if opts.page == "all" {
+        PAGES.to_vec()
+    } else {
+        vec![opts.page.as_str()]
+    };
+    let mut written = Vec::new();
+    for page in pages {
+        if !show_page(&h, page) {
+            return Err(SnapshotError::UnknownPage(page.into(), PAGES.join(", ")));
+        }
+        h.window.global::<Theme>().set_large(opts.large_font);
+        let path = if opts.page == "all" {
+            let suffix = if opts.large_font { "-large" } else { "" };
+            opts.out
+                .join(format!("{page}-{}x{}{suffix}.png", opts.width, opts.height))
+        } else {
+            opts.out.clone()
+        };
+        h.save_png(&path)?;
+        written.push(path);
+    }
+    Ok(written)
+}

@@ -1,0 +1,423 @@
+//! Headless UI tests (Slint testing backend, software renderer, mock time). One test
+//! function: the testing backend is initialised once per process.
+
+use slint::{ComponentHandle, Model};
+use std::sync::Arc;
+use std::time::Duration;
+
+use civic_kiosk::catalog::Catalog;
+use civic_kiosk::config::Config;
+use civic_kiosk::ui::snapshot::{Headless, init_headless};
+use civic_kiosk::ui::*;
+
+fn config() -> Arc<Config> {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/kiosk.toml")).unwrap();
+    let layers = civic_kiosk::config::Layers::from_parts(
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config/kiosk.toml")),
+        &text,
+        Vec::<(String, String)>::new(),
+    )
+    .unwrap();
+    Arc::new(layers.effective().unwrap())
+}
+
+fn demo_catalog() -> Arc<Catalog> {
+    Arc::new(Catalog::new(
+        civic_kiosk::server::data::demo_catalogue().unwrap(),
+    ))
+}
+
+fn page(h: &Headless) -> Page {
+    h.window.global::<SessionAdapter>().get_page()
+}
+
+fn click_label(h: &Headless, label: &str) {
+    let found = i_slint_backend_testing::ElementHandle::find_by_accessible_label(&h.window, label)
+        .collect::<Vec<_>>();
+    let el = found
+        .first()
+        .unwrap_or_else(|| panic!("no element labelled {label:?}"));
+    el.invoke_accessible_default_action();
+}
+
+fn tap(h: &Headless, x: f32, y: f32) {
+    use slint::platform::{PointerEventButton, WindowEvent};
+    let position = slint::LogicalPosition::new(x, y);
+    let w = h.window.window();
+    w.dispatch_event(WindowEvent::PointerPressed {
+        position,
+        button: PointerEventButton::Left,
+    });
+    w.dispatch_event(WindowEvent::PointerReleased {
+        position,
+        button: PointerEventButton::Left,
+    });
+}
+
+fn luminance(c: slint::Color) -> f64 {
+    let ch = |v: u8| {
+        let v = v as f64 / 255.0;
+        if v <= 0.03928 {
+            v / 12.92
+        } else {
+            ((v + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    0.2126 * ch(c.red()) + 0.7152 * ch(c.green()) + 0.0722 * ch(c.blue())
+}
+
+fn contrast(a: slint::Color, b: slint::Color) -> f64 {
+    let (la, lb) = (luminance(a), luminance(b));
+    (la.max(lb) + 0.05) / (la.min(lb) + 0.05)
+}
+
+#[test]
+fn resident_ui_headless() {
+    init_headless(true);
+    let cfg = config();
+    let h = Headless::new(cfg.clone(), Some(demo_catalog()), None, 1080, 1920, true).unwrap();
+
+    // ---- theme tokens at the configured dpi, both modes
+    let theme = h.window.global::<Theme>();
+    let dpi = cfg.display.dpi;
+    let px_per_mm = dpi / 25.4;
+    let px_per_pt = dpi / 72.0;
+    for (large, target_mm, body_pt, heading_pt, min_ratio) in
+        [(false, 15.0, 12.0, 0.0, 4.5), (true, 20.0, 18.0, 30.0, 7.0)]
+    {
+        theme.set_large(large);
+        assert!(
+            theme.get_touch_target() as f64 >= target_mm * px_per_mm - 0.01,
+            "touch target, large={large}"
+        );
+        assert!(
+            theme.get_body() as f64 >= body_pt * px_per_pt - 0.01,
+            "body size, large={large}"
+        );
+        assert!(
+            theme.get_small() as f64 >= body_pt * px_per_pt - 0.01,
+            "small text, large={large}"
+        );
+        assert!(
+            theme.get_heading() as f64 >= heading_pt * px_per_pt - 0.01,
+            "heading, large={large}"
+        );
+        let p = theme.get_colors();
+        for (what, fg, bg) in [
+            ("text on background", p.text, p.background),
+            ("text on surface", p.text, p.surface),
+            ("muted text on surface", p.text_muted, p.surface),
+            ("muted text on background", p.text_muted, p.background),
+            ("on-primary on primary", p.on_primary, p.primary),
+            ("danger on surface", p.danger, p.surface),
+            ("on-primary on danger", p.on_primary, p.danger),
+            ("disabled text on surface", p.disabled, p.surface),
+            ("accent on background", p.accent, p.background),
+        ] {
+            let r = contrast(fg, bg);
+            assert!(
+                r >= min_ratio,
+                "{what}: contrast {r:.2} < {min_ratio}, large={large}"
+            );
+        }
+    }
+    theme.set_large(false);
+
+    // ---- the first touch on attract only wakes
+    assert_eq!(page(&h), Page::Attract);
+    // Where home shows its first button (搜索事项) once awake.
+    tap(&h, 270.0, 140.0);
+    assert_eq!(
+        page(&h),
+        Page::Home,
+        "the first touch wakes to home, nothing more"
+    );
+    // The touch really was where home's 搜索事项 button now is.
+    let search =
+        i_slint_backend_testing::ElementHandle::find_by_accessible_label(&h.window, "搜索事项")
+            .next()
+            .unwrap();
+    let (pos, size) = (search.absolute_position(), search.size());
+    assert!(
+        (pos.x..pos.x + size.width).contains(&270.0)
+            && (pos.y..pos.y + size.height).contains(&140.0),
+        "搜索事项 is at {pos:?} {size:?}"
+    );
+    tap(&h, 270.0, 140.0);
+    assert_eq!(page(&h), Page::Search, "the second touch acts");
+
+    // ---- typing "jzz" shows 居住证 items (search runs on the runtime)
+    for k in ["j", "z", "z"] {
+        click_label(&h, k);
+    }
+    assert!(h.pump_until(Duration::from_secs(5), |w| {
+        w.global::<CatalogAdapter>().get_results().row_count() > 0
+    }));
+    let results = h.window.global::<CatalogAdapter>().get_results();
+    assert!(
+        results.row_data(0).unwrap().name.starts_with("居住证"),
+        "{}",
+        results.row_data(0).unwrap().name
+    );
+    assert_eq!(h.window.global::<CatalogAdapter>().get_query(), "jzz");
+
+    // ---- home → catalogue → theme → item detail
+    click_label(&h, "首页");
+    assert_eq!(page(&h), Page::Home);
+    click_label(&h, "办事指南");
+    assert_eq!(page(&h), Page::Catalogue);
+    let themes = h.window.global::<CatalogAdapter>().get_themes();
+    let first_theme = themes.row_data(0).unwrap();
+    click_label(&h, &first_theme.name);
+    let items = h.window.global::<CatalogAdapter>().get_theme_items();
+    assert_eq!(items.row_count() as i32, first_theme.count);
+    let first_item = items.row_data(0).unwrap();
+    click_label(&h, &first_item.name);
+    assert_eq!(page(&h), Page::Item);
+    assert_eq!(
+        h.window.global::<CatalogAdapter>().get_item().code,
+        first_item.code
+    );
+    click_label(&h, "返回");
+    assert_eq!(page(&h), Page::Catalogue);
+
+    // ---- 长者模式 changes the type scale
+    let body = theme.get_body();
+    click_label(&h, "长者模式");
+    assert!(theme.get_large());
+    assert!(
+        theme.get_body() > body * 1.4,
+        "{} vs {}",
+        theme.get_body(),
+        body
+    );
+    click_label(&h, "标准模式");
+    assert_eq!(theme.get_body(), body);
+
+    // ---- the idle countdown and timeout wipe an entered ID (mock time)
+    click_label(&h, "首页");
+    // Honest state: with no back office the tile is unavailable and says why.
+    assert!(!h.window.global::<StatusAdapter>().get_backoffice_up());
+    click_label(&h, "离线码打印");
+    assert_eq!(page(&h), Page::Home, "an unavailable tile does nothing");
+    h.window.global::<StatusAdapter>().set_backoffice_up(true);
+    click_label(&h, "离线码打印");
+    assert_eq!(page(&h), Page::OfflineCode, "offline code page reachable");
+    for d in "3101051950".chars() {
+        click_label(&h, &d.to_string());
+    }
+    assert_eq!(
+        h.window.global::<OfflineCodeAdapter>().get_id_entry(),
+        "310105 1950"
+    );
+    let idle = Duration::from_secs(cfg.display.idle_timeout_s as u64);
+    i_slint_backend_testing::mock_elapsed_time(idle - Duration::from_secs(1));
+    h.pump_until(Duration::from_millis(50), |_| false);
+    assert_eq!(
+        h.window.global::<SessionAdapter>().get_countdown(),
+        0,
+        "no dialog before the timeout"
+    );
+    i_slint_backend_testing::mock_elapsed_time(Duration::from_secs(2));
+    h.pump_until(Duration::from_millis(50), |_| false);
+    let left = h.window.global::<SessionAdapter>().get_countdown();
+    assert!((8..=10).contains(&left), "countdown shows {left}");
+    // "需要，继续办理" keeps everything.
+    click_label(&h, "需要，继续办理");
+    assert_eq!(h.window.global::<SessionAdapter>().get_countdown(), 0);
+    assert_eq!(
+        h.window.global::<OfflineCodeAdapter>().get_id_entry(),
+        "310105 1950"
+    );
+    // Then nobody touches anything: timeout plus the countdown.
+    i_slint_backend_testing::mock_elapsed_time(idle + Duration::from_secs(11));
+    h.pump_until(Duration::from_millis(50), |_| false);
+    assert_eq!(page(&h), Page::Attract);
+    assert_eq!(h.window.global::<OfflineCodeAdapter>().get_id_entry(), "");
+    assert_eq!(h.window.global::<CatalogAdapter>().get_query(), "");
+    assert_eq!(
+        h.window
+            .global::<CatalogAdapter>()
+            .get_results()
+            .row_count(),
+        0
+    );
+
+    // ---- ID validation messages on the keypad
+    h.window.global::<SessionAdapter>().invoke_wake();
+    click_label(&h, "离线码打印");
+    for d in "310105195001011232".chars() {
+        click_label(&h, &d.to_string());
+    }
+    click_label(&h, "下一步");
+    assert_eq!(
+        h.window.global::<OfflineCodeAdapter>().get_error(),
+        5,
+        "check digit error"
+    );
+
+    // ---- rating page: nothing preselected
+    click_label(&h, "首页");
+    click_label(&h, "好差评");
+    assert_eq!(page(&h), Page::Rating);
+    assert_eq!(h.window.global::<RatingAdapter>().get_level(), 0);
+
+    // ---- hidden gesture: a 5-second press on the top-left corner
+    click_label(&h, "首页");
+    use slint::platform::{PointerEventButton, WindowEvent};
+    let corner = slint::LogicalPosition::new(5.0, 5.0);
+    h.window
+        .window()
+        .dispatch_event(WindowEvent::PointerPressed {
+            position: corner,
+            button: PointerEventButton::Left,
+        });
+    i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(2000));
+    h.pump_until(Duration::from_millis(20), |_| false);
+    assert_eq!(page(&h), Page::Home, "2 s is not enough");
+    i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(3100));
+    h.pump_until(Duration::from_millis(20), |_| false);
+    h.window
+        .window()
+        .dispatch_event(WindowEvent::PointerReleased {
+            position: corner,
+            button: PointerEventButton::Left,
+        });
+    assert_eq!(page(&h), Page::Technician);
+
+    // ---- call-staff reaches the reference back office
+    let dir = tempfile::tempdir().unwrap();
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (url, admin) = server_rt.block_on(async {
+        let (mut tokens, admin) = civic_kiosk::server::data::parse_tokens(
+            civic_kiosk::server::data::DEMO_TOKENS,
+            std::path::Path::new("config/backoffice.toml"),
+        )
+        .unwrap();
+        tokens.insert(cfg.backoffice.token.clone(), cfg.terminal.id.clone());
+        let state = civic_kiosk::server::build_state(civic_kiosk::server::ServerOptions {
+            db: dir.path().join("bo.sqlite"),
+            catalogue: civic_kiosk::server::data::demo_catalogue().unwrap(),
+            residents: Vec::new(),
+            terminal_tokens: tokens,
+            admin_token: admin.clone(),
+            faults: Default::default(),
+            tamper_signature: false,
+            today: None,
+        })
+        .unwrap();
+        let bound = civic_kiosk::server::bind("127.0.0.1:0", None)
+            .await
+            .unwrap();
+        let url = format!("http://{}/", bound.addr);
+        let (_tx, rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            let _keep = _tx;
+            civic_kiosk::server::serve(bound, state, rx).await
+        });
+        (url, admin.unwrap())
+    });
+    let client = |token: &str| {
+        civic_kiosk::backoffice::Client::new(&civic_kiosk::backoffice::ClientOptions {
+            base_url: url.clone(),
+            token: token.into(),
+            connect_timeout: Duration::from_secs(2),
+            total_timeout: Duration::from_secs(5),
+            ca_file: None,
+            max_body_bytes: 8 << 20,
+        })
+        .unwrap()
+    };
+    drop(h);
+    let h = Headless::new(
+        cfg.clone(),
+        Some(demo_catalog()),
+        Some(client(&cfg.backoffice.token)),
+        1080,
+        1920,
+        true,
+    )
+    .unwrap();
+    h.window.global::<SessionAdapter>().invoke_wake();
+    click_label(&h, "呼叫工作人员");
+    assert!(h.pump_until(
+        Duration::from_secs(5),
+        |w| w.global::<SessionAdapter>().get_help_state() != 0
+    ));
+    assert_eq!(
+        h.window.global::<SessionAdapter>().get_help_state(),
+        1,
+        "help confirmed by the back office"
+    );
+    let terminals = server_rt.block_on(client(&admin).terminals()).unwrap();
+    let me = terminals
+        .iter()
+        .find(|t| t.terminal_id == cfg.terminal.id)
+        .expect("terminal known to the back office");
+    assert_eq!(me.open_help_requests, 1);
+
+    // ---- a rendered page shows Chinese glyphs (the bundled font is in use)
+    let shot = h.window.window().take_snapshot().unwrap();
+    let distinct: std::collections::HashSet<[u8; 4]> = shot
+        .as_bytes()
+        .chunks_exact(4)
+        .map(|p| [p[0], p[1], p[2], p[3]])
+        .collect();
+    assert!(
+        distinct.len() > 50,
+        "the page rendered almost nothing: {} colours",
+        distinct.len()
+    );
+}
+
+#[test]
+fn bundled_font_covers_gb2312_gbk_ext_a_and_names() {
+    let data = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/assets/fonts/NotoSansSC-Kiosk.otf"
+    ))
+    .unwrap();
+    let face = ttf_parser::Face::parse(&data, 0).unwrap();
+    let has = |c: char| face.glyph_index(c).is_some();
+    let mut gb2312 = (0, 0);
+    let mut gbk = (0, 0);
+    for lead in 0x81u8..=0xFE {
+        for trail in 0x40u8..=0xFE {
+            if trail == 0x7F {
+                continue;
+            }
+            let bytes = [lead, trail];
+            let (text, _, bad) = encoding_rs::GBK.decode(&bytes);
+            let Some(c) = text.chars().next().filter(|_| !bad) else {
+                continue;
+            };
+            let ideograph = matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF);
+            if !ideograph {
+                continue;
+            }
+            gbk.1 += 1;
+            gbk.0 += usize::from(has(c));
+            if (0xB0..=0xF7).contains(&lead) && (0xA1..=0xFE).contains(&trail) {
+                gb2312.1 += 1;
+                gb2312.0 += usize::from(has(c));
+            }
+        }
+    }
+    assert_eq!(gb2312, (6763, 6763), "GB 2312 hanzi");
+    assert_eq!(gbk.0, gbk.1, "GBK ideographs");
+    let ext_a = (0x3400u32..=0x4DB5)
+        .filter(|&u| has(char::from_u32(u).unwrap()))
+        .count();
+    assert_eq!(ext_a, 6582, "CJK Extension A (Unicode 3.0 block)");
+    for c in "堃喆赟昇燊淼垚彧犇玥暠旻珺甦翀弢婧祎瑄炜".chars() {
+        assert!(has(c), "name character {c}");
+    }
+    for c in ('0'..='9').chain('a'..='z').chain('A'..='Z') {
+        assert!(has(c), "{c}");
+    }
+}
