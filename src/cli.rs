@@ -44,7 +44,7 @@ pub enum Command {
         /// 长者模式: large type, large targets, high contrast.
         #[arg(long)]
         large_font: bool,
-        /// Language (zh_CN; en arrives with the bundled translations).
+        /// Language: zh_CN or en.
         #[arg(long, default_value = "zh_CN")]
         lang: String,
         /// Window size in pixels, WxH.

@@ -242,9 +242,11 @@ pub fn screenshot(
         Ok(c) => c,
         Err(code) => return code,
     };
-    if lang != "zh_CN" {
-        return fail(format!("--lang {lang}: only zh_CN is bundled so far"));
-    }
+    let english = match lang {
+        "zh_CN" | "zh" => false,
+        "en" => true,
+        other => return fail(format!("--lang {other}: use zh_CN or en")),
+    };
     let Some((w, h)) = size
         .split_once('x')
         .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
@@ -261,6 +263,7 @@ pub fn screenshot(
     let opts = crate::ui::snapshot::ScreenshotOptions {
         page: page.to_string(),
         large_font,
+        english,
         width: w,
         height: h,
         out,

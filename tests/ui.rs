@@ -286,6 +286,25 @@ fn resident_ui_headless() {
         });
     assert_eq!(page(&h), Page::Technician);
 
+    // ---- the language switch changes the strings, and back
+    click_label(&h, "首页");
+    click_label(&h, "language");
+    assert!(h.window.global::<SessionAdapter>().get_english());
+    let labels = |h: &Headless, l: &str| {
+        i_slint_backend_testing::ElementHandle::find_by_accessible_label(&h.window, l).count()
+    };
+    for (zh, en) in [
+        ("首页", "Home"),
+        ("搜索事项", "Search"),
+        ("呼叫工作人员", "Call staff"),
+    ] {
+        assert_eq!(labels(&h, zh), 0, "{zh} still shown in English mode");
+        assert!(labels(&h, en) >= 1, "{en} not shown");
+    }
+    click_label(&h, "language");
+    assert!(!h.window.global::<SessionAdapter>().get_english());
+    assert!(labels(&h, "首页") >= 1 && labels(&h, "Home") == 0);
+
     // ---- call-staff reaches the reference back office
     let dir = tempfile::tempdir().unwrap();
     let server_rt = tokio::runtime::Builder::new_multi_thread()
@@ -420,4 +439,53 @@ fn bundled_font_covers_gb2312_gbk_ext_a_and_names() {
     for c in ('0'..='9').chain('a'..='z').chain('A'..='Z') {
         assert!(has(c), "{c}");
     }
+}
+
+#[test]
+fn every_ui_string_has_an_english_translation() {
+    let po = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/translations/en/LC_MESSAGES/civic-kiosk.po"
+    ))
+    .unwrap();
+    let mut translated = std::collections::HashMap::new();
+    let mut lines = po.lines();
+    while let Some(line) = lines.next() {
+        if let Some(id) = line
+            .strip_prefix("msgid \"")
+            .and_then(|l| l.strip_suffix('"'))
+        {
+            let s = lines
+                .next()
+                .and_then(|l| l.strip_prefix("msgstr \""))
+                .and_then(|l| l.strip_suffix('"'))
+                .unwrap_or("");
+            translated.insert(id.replace("\\\"", "\""), s.to_string());
+        }
+    }
+    let mut missing = Vec::new();
+    let mut count = 0;
+    let mut stack = vec![std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/ui"
+    ))];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let text = std::fs::read_to_string(&p).unwrap();
+            for part in text.split("@tr(\"").skip(1) {
+                let id = part.split('"').next().unwrap();
+                count += 1;
+                if translated.get(id).is_none_or(|s| s.is_empty()) {
+                    missing.push(format!("{}: {id}", p.display()));
+                }
+            }
+        }
+    }
+    assert!(count > 50, "found only {count} @tr strings");
+    assert!(missing.is_empty(), "untranslated: {missing:#?}");
 }

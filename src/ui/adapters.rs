@@ -214,6 +214,15 @@ pub fn connect(window: &MainWindow, deps: UiDeps) -> Rc<UiController> {
     }
     {
         let ctl = ctl.clone();
+        s.on_toggle_language(move || {
+            ctl.with_window(|w| {
+                let s = w.global::<SessionAdapter>();
+                set_language(w, !s.get_english());
+            })
+        });
+    }
+    {
+        let ctl = ctl.clone();
         s.on_more_time(move || {
             ctl.idle.borrow_mut().activity((ctl.clock)());
             ctl.with_window(|w| w.global::<SessionAdapter>().set_countdown(0));
@@ -367,6 +376,15 @@ pub fn connect(window: &MainWindow, deps: UiDeps) -> Rc<UiController> {
         ctl.tick();
     }
     ctl
+}
+
+/// Switches the UI language at run time (bundled translations; zh_CN is the original).
+pub fn set_language(w: &MainWindow, english: bool) {
+    let lang = if english { "en" } else { "" };
+    match slint::select_bundled_translation(lang) {
+        Ok(()) => w.global::<SessionAdapter>().set_english(english),
+        Err(e) => log::warn!("language {lang:?}: {e}"),
+    }
 }
 
 thread_local! {
@@ -624,6 +642,7 @@ impl UiController {
         self.idle.borrow_mut().disarm();
         self.search_seq.set(self.search_seq.get() + 1);
         let large_default = self.config.borrow().display.large_font;
+        let english_default = self.config.borrow().display.language == "en";
         self.with_window(|w| {
             let c = w.global::<CatalogAdapter>();
             c.set_query("".into());
@@ -646,6 +665,7 @@ impl UiController {
             s.set_help_state(0);
             s.set_page(Page::Attract);
             w.global::<Theme>().set_large(large_default);
+            set_language(w, english_default);
         });
         log::info!("resident session ended; fields wiped");
     }

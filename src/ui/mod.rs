@@ -10,4 +10,4 @@ slint::include_modules!();
 pub mod adapters;
 pub mod snapshot;
 
-pub use adapters::{UiController, UiDeps, connect, system_clock};
+pub use adapters::{UiController, UiDeps, connect, set_language, system_clock};

@@ -237,6 +237,7 @@ pub fn show_page(h: &Headless, page: &str) -> bool {
 pub struct ScreenshotOptions {
     pub page: String,
     pub large_font: bool,
+    pub english: bool,
     pub width: u32,
     pub height: u32,
     pub out: std::path::PathBuf,
@@ -265,8 +266,13 @@ pub fn screenshot(
             return Err(SnapshotError::UnknownPage(page.into(), PAGES.join(", ")));
         }
         h.window.global::<Theme>().set_large(opts.large_font);
+        super::adapters::set_language(&h.window, opts.english);
         let path = if opts.page == "all" {
-            let suffix = if opts.large_font { "-large" } else { "" };
+            let suffix = format!(
+                "{}{}",
+                if opts.large_font { "-large" } else { "" },
+                if opts.english { "-en" } else { "" }
+            );
             opts.out
                 .join(format!("{page}-{}x{}{suffix}.png", opts.width, opts.height))
         } else {
