@@ -18,7 +18,7 @@ pub enum AppError {
     #[error("{0}")]
     Config(#[from] ConfigError),
     #[error(
-        "no display: set DISPLAY (X11) or WAYLAND_DISPLAY, e.g. run under the `cage` kiosk compositor, or try it under `xvfb-run` ({0})"
+        "no display: set DISPLAY (X11) or WAYLAND_DISPLAY, e.g. run under the `cage` kiosk compositor, or try it under `xvfb-run`; `civic-kiosk screenshot` renders pages without a display ({0})"
     )]
     NoDisplay(String),
     #[error("embedded back office: {0}")]
@@ -133,6 +133,7 @@ pub fn run(config_path: &Path) -> Result<(), AppError> {
             .await;
         });
     }
+    let client_for_health = client.clone();
     let window = crate::ui::MainWindow::new().map_err(|e| AppError::NoDisplay(e.to_string()))?;
     let _controller = crate::ui::connect(
         &window,
@@ -140,10 +141,11 @@ pub fn run(config_path: &Path) -> Result<(), AppError> {
             runtime: core.runtime.handle().clone(),
             config: core.config.subscribe(),
             catalog: catalog_rx,
-            client: Some(client),
+            client: Some(client.clone()),
             clock: crate::ui::system_clock(),
         },
     );
+    spawn_health(&core, &window, client_for_health);
     window.run().map_err(|e| AppError::Ui(e.to_string()))?;
     log::info!("window closed; stopping");
     let _ = shutdown_tx.send(true);
@@ -151,6 +153,38 @@ pub fn run(config_path: &Path) -> Result<(), AppError> {
         e.stop();
     }
     Ok(())
+}
+
+/// Every 15 s: is the back office answering, can the card printer be reached? The home
+/// screen shows tiles that depend on them as unavailable, with the reason, instead of
+/// letting a resident fail five taps later.
+fn spawn_health(core: &Core, window: &crate::ui::MainWindow, client: Client) {
+    let weak = window.as_weak();
+    let config = core.config.clone();
+    core.runtime.spawn(async move {
+        loop {
+            let backoffice_up = client.ping().await.is_ok();
+            let c = config.current();
+            let probe = crate::print::probe(
+                &c.printer_uri(crate::config::PrinterRole::Card),
+                std::time::Duration::from_secs(3),
+            )
+            .await;
+            if !probe.reachable {
+                log::warn!("card printer: {}", probe.detail);
+            }
+            let printer_ready = probe.reachable;
+            let sent = weak.upgrade_in_event_loop(move |w| {
+                let s = w.global::<crate::ui::StatusAdapter>();
+                s.set_backoffice_up(backoffice_up);
+                s.set_printer_ready(printer_ready);
+            });
+            if sent.is_err() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(15)).await;
+        }
+    });
 }
 
 /// A back office reached by a one-shot command (CLI).

@@ -1,5 +1,7 @@
 //! The reference back office over real loopback HTTP(S), seen through the terminal's own client.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -586,29 +588,15 @@ fn https_with_a_test_ca() {
 
 /// A terminal config pointing at `bo` over loopback HTTP, with data in `dir`.
 fn terminal_config(dir: &Path, bo: &Backoffice) -> std::path::PathBuf {
-    let shipped =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/kiosk.toml"))
-            .unwrap();
-    let text = shipped
-        .replace(
-            "\nurl = \"embedded\"\n",
-            &format!(
-                "\nurl = \"{}\"\npublic_key = \"{}\"\n",
-                bo.url(),
-                bo.public_key
-            ),
-        )
-        .replace(
-            "data_dir = \"../data\"",
-            &format!("data_dir = {:?}", dir.join("data")),
-        )
-        .replace(
-            "dir = \"../logs\"",
-            &format!("dir = {:?}", dir.join("logs")),
-        );
-    let path = dir.join("kiosk.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    let text = common::shipped_config().replace(
+        "\nurl = \"embedded\"\n",
+        &format!(
+            "\nurl = \"{}\"\npublic_key = \"{}\"\n",
+            bo.url(),
+            bo.public_key
+        ),
+    );
+    common::config_in(dir, &text)
 }
 
 fn kiosk(config: &Path, args: &[&str]) -> (bool, String, String) {

@@ -1,6 +1,9 @@
 //! Foundation: the contract document against the wire types, privacy of logs, and the CLI.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{config_in, shipped_config};
+use std::path::Path;
 use std::process::Command;
 
 use civic_kiosk::api::*;
@@ -165,27 +168,6 @@ fn no_clear_pii_reaches_the_log_at_trace_level() {
 
 fn kiosk() -> Command {
     Command::new(env!("CARGO_BIN_EXE_civic-kiosk"))
-}
-
-fn shipped_config() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/kiosk.toml"))
-        .unwrap()
-}
-
-/// The shipped config with data and logs moved into `dir`.
-fn config_in(dir: &Path, text: &str) -> PathBuf {
-    let text = text
-        .replace(
-            "data_dir = \"../data\"",
-            &format!("data_dir = {:?}", dir.join("data")),
-        )
-        .replace(
-            "dir = \"../logs\"",
-            &format!("dir = {:?}", dir.join("logs")),
-        );
-    let path = dir.join("kiosk.toml");
-    std::fs::write(&path, text).unwrap();
-    path
 }
 
 #[test]

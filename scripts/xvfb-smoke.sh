@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs the release terminal under Xvfb at 1080x1920 as a new user would (`cargo run
+# --release`, shipped config: embedded demo back office), checks that the attract screen
+# shows, touches the screen, and checks that home shows. Writes the two screenshots to
+# ${OUT:-target/xvfb-smoke}. Needs: xvfb, xdotool, imagemagick (import, convert).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${OUT:-target/xvfb-smoke}
+mkdir -p "$out"
+display=:${XVFB_DISPLAY:-97}
+Xvfb "$display" -screen 0 1080x1920x24 -nolisten tcp >/dev/null 2>&1 &
+xvfb=$!
+trap 'kill "${app:-}" "$xvfb" 2>/dev/null || true' EXIT
+export DISPLAY=$display
+sleep 1
+cargo build --release --quiet
+started=$(date +%s.%N)
+./target/release/civic-kiosk >"$out/run.log" 2>&1 &
+app=$!
+
+pixel() { convert "$1" -format '%[pixel:p{600,4}]' info:; }
+# The attract screen is the primary blue edge to edge; home has a white status bar.
+for _ in $(seq 1 100); do
+  import -window root "$out/attract.png" 2>/dev/null || true
+  if [ -f "$out/attract.png" ] && [ "$(pixel "$out/attract.png")" = "srgb(11,79,163)" ]; then break; fi
+  sleep 0.1
+done
+shown=$(date +%s.%N)
+[ "$(pixel "$out/attract.png")" = "srgb(11,79,163)" ] || { echo "attract screen not shown"; exit 1; }
+printf 'attract screen shown %.2f s after start\n' "$(echo "$shown - $started" | bc)"
+
+xdotool mousemove 540 960 click 1
+for _ in $(seq 1 50); do
+  sleep 0.1
+  import -window root "$out/home.png"
+  if [ "$(pixel "$out/home.png")" = "srgb(255,255,255)" ]; then break; fi
+done
+[ "$(pixel "$out/home.png")" = "srgb(255,255,255)" ] || { echo "home not shown after a touch"; exit 1; }
+echo "home shown after one touch; screenshots in $out"
+kill "$app"
+wait "$app" 2>/dev/null || true
+grep -q "embedded back office at" "$out/run.log" && echo "embedded back office started (see $out/run.log)"
