@@ -10,7 +10,8 @@
 //! - `config`     — layered TOML config, validation naming field and fix, atomic save, live watch
 //! - `identity`   — ID number (GB 11643), name and phone types that mask themselves
 //! - `logging`    — stderr + size-rotated file logger with an ID/phone scrubber
-//! - `print`      — printer URIs and probes (drivers: later)
+//! - `offline_code` — 离线码 on the terminal: verify an issued code against the trusted key, card layout
+//! - `print`      — document model, ESC/POS (GB18030, QR, status), TCP job lifecycle, URIs and probes
 //! - `server`     — the reference back office (axum + SQLite, fault injection, embedded mode)
 //! - `session`    — resident session rules: idle timer with countdown, entries, wipe
 //! - `status`     — the `status` report (config, back office, printers, store)
@@ -26,6 +27,7 @@ pub mod commands;
 pub mod config;
 pub mod identity;
 pub mod logging;
+pub mod offline_code;
 pub mod print;
 pub mod server;
 pub mod session;

@@ -1,5 +1,8 @@
-//! Printing: printer URIs and reachability probes (drivers for ESC/POS, IPP and PDF arrive with the printer issue).
+//! Printing: the document model, ESC/POS encoding and status, the TCP transport and job lifecycle, printer URIs and probes.
 
+pub mod document;
+pub mod escpos;
+pub mod job;
 pub mod uri;
 
 use serde::Serialize;

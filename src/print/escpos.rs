@@ -1,0 +1,296 @@
+//! ESC/POS: encoding a [`Document`] to bytes (GB18030 Chinese mode, native or raster QR, cut) and reading status (DLE EOT).
+//!
+//! Commands follow the Epson ESC/POS reference (the command set Chinese thermal and card
+//! printers clone). They are written here directly: the `escpos` crate's status query sends
+//! `10 04 n 00` (a stray byte that some printers take as the start of the next command).
+
+use super::document::{Align, Bitmap, Block, Document, TextSize};
+use crate::config::QrMode;
+
+/// ESC @: initialize.
+const INIT: [u8; 2] = [0x1B, 0x40];
+/// FS &: select Chinese character mode (two-byte GB18030 from here on).
+const CHINESE_ON: [u8; 2] = [0x1C, 0x26];
+/// FS .: cancel Chinese character mode.
+const CHINESE_OFF: [u8; 2] = [0x1C, 0x2E];
+/// GS V 66 n: feed n and partial cut.
+const CUT: [u8; 4] = [0x1D, 0x56, 0x42, 0x03];
+
+/// DLE EOT n: real-time status, answered by one byte without waiting for the buffer.
+pub fn status_query(n: u8) -> [u8; 3] {
+    [0x10, 0x04, n]
+}
+
+/// What the printer reported.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Status {
+    /// DLE EOT 1, bit 3.
+    pub offline: bool,
+    /// DLE EOT 2, bit 2.
+    pub cover_open: bool,
+    /// DLE EOT 2 bit 5, or DLE EOT 4 bits 5–6.
+    pub paper_end: bool,
+    /// DLE EOT 4, bits 2–3.
+    pub paper_near_end: bool,
+    /// DLE EOT 2, bit 6 (an error occurred: cutter, overheating …).
+    pub error: bool,
+}
+
+impl Status {
+    /// Reads the answers to DLE EOT 1, 2 and 4.
+    pub fn from_bytes(printer: u8, offline_cause: u8, paper: u8) -> Self {
+        Self {
+            offline: printer & 0b0000_1000 != 0,
+            cover_open: offline_cause & 0b0000_0100 != 0,
+            paper_end: offline_cause & 0b0010_0000 != 0 || paper & 0b0110_0000 != 0,
+            paper_near_end: paper & 0b0000_1100 != 0,
+            error: offline_cause & 0b0100_0000 != 0,
+        }
+    }
+
+    /// Whether a job may start: paper, cover closed, no error. Near-end still prints.
+    pub fn can_print(&self) -> bool {
+        !(self.paper_end || self.cover_open || self.error)
+    }
+
+    /// `ready`, `paper_out`, `cover_open`, `error`, `offline` or `paper_near_end`: for the
+    /// heartbeat and the technician.
+    pub fn state_name(&self) -> &'static str {
+        if self.paper_end {
+            "paper_out"
+        } else if self.cover_open {
+            "cover_open"
+        } else if self.error {
+            "error"
+        } else if self.offline {
+            "offline"
+        } else if self.paper_near_end {
+            "paper_near_end"
+        } else {
+            "ready"
+        }
+    }
+
+    /// Which status and bit, for the technician.
+    pub fn technician_detail(&self) -> String {
+        let mut parts = Vec::new();
+        if self.paper_end {
+            parts.push("paper end (DLE EOT 2 bit 5 / DLE EOT 4 bits 5-6)");
+        }
+        if self.cover_open {
+            parts.push("cover open (DLE EOT 2 bit 2)");
+        }
+        if self.error {
+            parts.push("error (DLE EOT 2 bit 6)");
+        }
+        if self.offline {
+            parts.push("offline (DLE EOT 1 bit 3)");
+        }
+        if self.paper_near_end {
+            parts.push("paper near end (DLE EOT 4 bits 2-3)");
+        }
+        if parts.is_empty() {
+            "ready".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+/// Whether GB 2312 (the built-in Chinese font of these printers) can show `text`.
+pub fn gb2312_can_show(text: &str) -> bool {
+    text.chars().all(|c| {
+        if c.is_ascii() {
+            return true;
+        }
+        let mut buf = [0u8; 4];
+        let (bytes, _, bad) = encoding_rs::GBK.encode(c.encode_utf8(&mut buf));
+        // GB 2312 is the GBK range with both bytes in A1..FE.
+        !bad && bytes.len() == 2
+            && (0xA1..=0xFE).contains(&bytes[0])
+            && (0xA1..=0xFE).contains(&bytes[1])
+    })
+}
+
+fn push_text(out: &mut Vec<u8>, text: &str) {
+    if text.is_ascii() {
+        out.extend_from_slice(text.as_bytes());
+    } else {
+        let (bytes, _, _) = encoding_rs::GB18030.encode(text);
+        out.extend_from_slice(&CHINESE_ON);
+        out.extend_from_slice(&bytes);
+        out.extend_from_slice(&CHINESE_OFF);
+    }
+}
+
+/// GS ( k: QR code model 2, module size, error correction M, store, print.
+fn push_native_qr(out: &mut Vec<u8>, data: &str, module: u8) {
+    // Function 165: model 2.
+    out.extend_from_slice(&[0x1D, 0x28, 0x6B, 0x04, 0x00, 0x31, 0x41, 0x32, 0x00]);
+    // Function 167: module size in dots.
+    out.extend_from_slice(&[0x1D, 0x28, 0x6B, 0x03, 0x00, 0x31, 0x43, module]);
+    // Function 169: error correction level M (49).
+    out.extend_from_slice(&[0x1D, 0x28, 0x6B, 0x03, 0x00, 0x31, 0x45, 0x31]);
+    // Function 180: store data; pL pH count the 3 bytes "1 P 0" plus the data.
+    let len = data.len() + 3;
+    out.extend_from_slice(&[
+        0x1D,
+        0x28,
+        0x6B,
+        (len & 0xFF) as u8,
+        (len >> 8) as u8,
+        0x31,
+        0x50,
+        0x30,
+    ]);
+    out.extend_from_slice(data.as_bytes());
+    // Function 181: print the stored symbol.
+    out.extend_from_slice(&[0x1D, 0x28, 0x6B, 0x03, 0x00, 0x31, 0x51, 0x30]);
+}
+
+/// GS v 0: raster bit image, normal density.
+pub fn push_raster(out: &mut Vec<u8>, b: &Bitmap) {
+    let bytes_per_row = b.width.div_ceil(8);
+    out.extend_from_slice(&[0x1D, 0x76, 0x30, 0x00]);
+    out.extend_from_slice(&[(bytes_per_row & 0xFF) as u8, (bytes_per_row >> 8) as u8]);
+    out.extend_from_slice(&[(b.height & 0xFF) as u8, (b.height >> 8) as u8]);
+    for y in 0..b.height {
+        for xb in 0..bytes_per_row {
+            let mut byte = 0u8;
+            for bit in 0..8 {
+                let x = xb * 8 + bit;
+                if x < b.width && b.pixels[(y * b.width + x) as usize] {
+                    byte |= 0x80 >> bit;
+                }
+            }
+            out.push(byte);
+        }
+    }
+}
+
+/// Encodes a document for an ESC/POS printer.
+pub fn encode(doc: &Document, qr: QrMode) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(1024);
+    out.extend_from_slice(&INIT);
+    for block in &doc.blocks {
+        match block {
+            Block::Text {
+                text,
+                size,
+                bold,
+                align,
+            } => {
+                out.extend_from_slice(&[
+                    0x1B,
+                    0x61,
+                    match align {
+                        Align::Left => 0,
+                        Align::Center => 1,
+                        Align::Right => 2,
+                    },
+                ]);
+                out.extend_from_slice(&[0x1B, 0x45, u8::from(*bold)]);
+                out.extend_from_slice(&[
+                    0x1D,
+                    0x21,
+                    if *size == TextSize::Large { 0x11 } else { 0x00 },
+                ]);
+                push_text(&mut out, text);
+                out.push(b'\n');
+                out.extend_from_slice(&[0x1D, 0x21, 0x00, 0x1B, 0x45, 0x00]);
+            }
+            Block::Qr { data } => {
+                out.extend_from_slice(&[0x1B, 0x61, 1]);
+                match qr {
+                    QrMode::Native => push_native_qr(&mut out, data, 6),
+                    QrMode::Raster => push_raster(&mut out, &Bitmap::qr(data, 6)?),
+                }
+                out.push(b'\n');
+            }
+            Block::Image(b) => {
+                out.extend_from_slice(&[0x1B, 0x61, 1]);
+                push_raster(&mut out, b);
+            }
+            Block::Feed(n) => out.extend_from_slice(&[0x1B, 0x64, *n]),
+            Block::Cut => out.extend_from_slice(&CUT),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+        hay.windows(needle.len()).position(|w| w == needle)
+    }
+
+    #[test]
+    fn chinese_text_is_gb18030_inside_chinese_mode() {
+        let doc = Document::default().title("离线码").text("abc");
+        let bytes = encode(&doc, QrMode::Native).unwrap();
+        assert_eq!(&bytes[..2], &INIT);
+        let (gb, _, _) = encoding_rs::GB18030.encode("离线码");
+        let at = find(&bytes, &gb).expect("GB18030 bytes");
+        assert_eq!(&bytes[at - 2..at], &CHINESE_ON);
+        assert_eq!(&bytes[at + gb.len()..at + gb.len() + 2], &CHINESE_OFF);
+        assert!(find(&bytes, b"abc\n").is_some());
+        assert!(
+            find(&bytes, &[0x1D, 0x21, 0x11]).is_some(),
+            "double size title"
+        );
+    }
+
+    #[test]
+    fn native_qr_stores_exactly_the_data_and_prints() {
+        let data = "CK1.eyJjIjoxfQ.c2ln";
+        let bytes = encode(&Document::default().qr(data).cut(), QrMode::Native).unwrap();
+        let store = find(&bytes, &[0x1D, 0x28, 0x6B]).unwrap();
+        let len = data.len() + 3;
+        let header = [0x1D, 0x28, 0x6B, len as u8, 0, 0x31, 0x50, 0x30];
+        let at = find(&bytes[store..], &header).unwrap() + store + header.len();
+        assert_eq!(&bytes[at..at + data.len()], data.as_bytes());
+        assert!(find(&bytes, &[0x1D, 0x28, 0x6B, 0x03, 0x00, 0x31, 0x51, 0x30]).is_some());
+        assert!(bytes.ends_with(&CUT));
+    }
+
+    #[test]
+    fn raster_qr_is_gs_v_0_with_the_right_size() {
+        let bytes = encode(&Document::default().qr("CK1.a.b"), QrMode::Raster).unwrap();
+        let at = find(&bytes, &[0x1D, 0x76, 0x30, 0x00]).unwrap();
+        let bmp = Bitmap::qr("CK1.a.b", 6).unwrap();
+        let (x, y) = (
+            bytes[at + 4] as u32 | (bytes[at + 5] as u32) << 8,
+            bytes[at + 6] as u32 | (bytes[at + 7] as u32) << 8,
+        );
+        assert_eq!((x, y), (bmp.width.div_ceil(8), bmp.height));
+        assert!(bytes.len() >= at + 8 + (x * y) as usize);
+        assert!(
+            find(&bytes, &[0x1D, 0x28, 0x6B]).is_none(),
+            "no native QR command in raster mode"
+        );
+    }
+
+    #[test]
+    fn status_bits_follow_the_reference() {
+        assert!(Status::from_bytes(0x12, 0x12, 0x12).can_print());
+        let s = Status::from_bytes(0x12, 0x12 | 0x04, 0x12);
+        assert!(s.cover_open && !s.can_print());
+        assert_eq!(s.state_name(), "cover_open");
+        let s = Status::from_bytes(0x12, 0x12 | 0x20, 0x12 | 0x60);
+        assert!(s.paper_end && !s.can_print());
+        assert!(s.technician_detail().contains("DLE EOT 2 bit 5"));
+        let s = Status::from_bytes(0x12, 0x12, 0x12 | 0x0C);
+        assert!(s.paper_near_end && s.can_print());
+        assert!(Status::from_bytes(0x12 | 0x08, 0x12, 0x12).offline);
+        assert_eq!(status_query(2), [0x10, 0x04, 0x02]);
+    }
+
+    #[test]
+    fn gb2312_coverage_check() {
+        assert!(gb2312_can_show("王秀英 310***1231"));
+        assert!(!gb2312_can_show("李堃"), "堃 is outside GB 2312");
+        assert!(!gb2312_can_show("陈赟"));
+    }
+}

@@ -1,0 +1,284 @@
+//! Printing 离线码 cards to an ESC/POS printer on TCP: a scripted printer that answers
+//! DLE EOT from its state (paper, cover) and records every job's bytes, and the reference
+//! back office issuing real signed codes.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use civic_kiosk::api::{IssueCodeRequest, IssuedCode};
+use civic_kiosk::backoffice::{Client, ClientOptions};
+use civic_kiosk::config::QrMode;
+use civic_kiosk::identity::IdNumber;
+use civic_kiosk::offline_code::{CardError, card_document, verify_issued};
+use civic_kiosk::print::escpos;
+use civic_kiosk::print::job::{EscposTcp, JobState, run_job};
+
+/// Status bytes as a printer answers them: bits 1 and 4 are always set.
+const OK: u8 = 0x12;
+
+#[derive(Default)]
+struct Sim {
+    dle: [u8; 3],
+    jobs: Vec<Vec<u8>>,
+}
+
+/// A scripted ESC/POS printer on 127.0.0.1:0.
+async fn start_printer(state: Arc<Mutex<Sim>>) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            let state = state.clone();
+            tokio::spawn(async move {
+                let mut job = Vec::new();
+                let mut buf = [0u8; 4096];
+                let mut pending: Vec<u8> = Vec::new();
+                loop {
+                    let n = match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    pending.extend_from_slice(&buf[..n]);
+                    let mut i = 0;
+                    while i < pending.len() {
+                        if pending[i] == 0x10 && pending.get(i + 1) == Some(&0x04) {
+                            let Some(&q) = pending.get(i + 2) else { break };
+                            let answer = {
+                                let st = state.lock().unwrap();
+                                match q {
+                                    1 => st.dle[0],
+                                    2 => st.dle[1],
+                                    _ => st.dle[2],
+                                }
+                            };
+                            let _ = s.write_all(&[answer]).await;
+                            i += 3;
+                        } else {
+                            job.push(pending[i]);
+                            i += 1;
+                        }
+                    }
+                    pending.drain(..i);
+                }
+                if !job.is_empty() {
+                    state.lock().unwrap().jobs.push(job);
+                }
+            });
+        }
+    });
+    port
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+struct Backoffice {
+    url: String,
+    key: ed25519_dalek::VerifyingKey,
+    _shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+async fn start_backoffice(dir: &std::path::Path, tamper: bool) -> Backoffice {
+    let (tokens, admin) = civic_kiosk::server::data::parse_tokens(
+        civic_kiosk::server::data::DEMO_TOKENS,
+        std::path::Path::new("config/backoffice.toml"),
+    )
+    .unwrap();
+    let state = civic_kiosk::server::build_state(civic_kiosk::server::ServerOptions {
+        db: dir.join(if tamper { "tamper.sqlite" } else { "bo.sqlite" }),
+        catalogue: civic_kiosk::server::data::demo_catalogue().unwrap(),
+        residents: civic_kiosk::server::data::demo_residents().unwrap(),
+        terminal_tokens: tokens,
+        admin_token: admin,
+        faults: Default::default(),
+        tamper_signature: tamper,
+        today: None,
+    })
+    .unwrap();
+    let key = state.verifying_key();
+    let bound = civic_kiosk::server::bind("127.0.0.1:0", None)
+        .await
+        .unwrap();
+    let url = format!("http://{}/", bound.addr);
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(civic_kiosk::server::serve(bound, state, rx));
+    Backoffice {
+        url,
+        key,
+        _shutdown: tx,
+    }
+}
+
+async fn issue(bo: &Backoffice, id: &str) -> IssuedCode {
+    let client = Client::new(&ClientOptions {
+        base_url: bo.url.clone(),
+        token: "demo-token-CN-TSL-001".into(),
+        connect_timeout: Duration::from_secs(2),
+        total_timeout: Duration::from_secs(5),
+        ca_file: None,
+        max_body_bytes: 8 << 20,
+    })
+    .unwrap();
+    let req = IssueCodeRequest {
+        id_number: IdNumber::parse(id).unwrap(),
+        reissue: false,
+        request_id: uuid::Uuid::now_v7(),
+        staff: None,
+    };
+    client.issue_code(&req).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn card_prints_on_escpos_and_is_held_while_paper_is_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let bo = start_backoffice(dir.path(), false).await;
+    let today = chrono::Local::now().date_naive();
+    let issued = issue(&bo, "310105195001011231").await;
+    verify_issued(&issued, &bo.key, today).expect("a genuine code verifies");
+    let bytes = escpos::encode(
+        &card_document(&issued, "天山路街道社区事务受理服务中心"),
+        QrMode::Native,
+    )
+    .unwrap();
+
+    let sim = Arc::new(Mutex::new(Sim {
+        dle: [OK, OK, OK],
+        jobs: Vec::new(),
+    }));
+    let port = start_printer(sim.clone()).await;
+    let printer = EscposTcp {
+        host: "127.0.0.1".into(),
+        port,
+        timeout: Duration::from_secs(2),
+    };
+    let (_never, no_cancel) = tokio::sync::watch::channel(false);
+
+    // Ready: the card prints, and the bytes are right.
+    let state = run_job(
+        &printer,
+        &bytes,
+        no_cancel.clone(),
+        Duration::from_millis(50),
+        |_| {},
+    )
+    .await;
+    assert!(matches!(state, JobState::Printed(_)), "{state:?}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let job = sim.lock().unwrap().jobs[0].clone();
+    let (title, _, _) = encoding_rs::GB18030.encode("上海市离线码");
+    let at = find(&job, &title).expect("title in GB18030");
+    assert_eq!(
+        &job[at - 2..at],
+        &[0x1C, 0x26],
+        "Chinese mode (FS &) before Chinese text"
+    );
+    let header = [
+        0x1D,
+        0x28,
+        0x6B,
+        ((issued.qr.len() + 3) & 0xFF) as u8,
+        ((issued.qr.len() + 3) >> 8) as u8,
+        0x31,
+        0x50,
+        0x30,
+    ];
+    let q = find(&job, &header).expect("GS ( k store") + header.len();
+    assert_eq!(
+        &job[q..q + issued.qr.len()],
+        issued.qr.as_bytes(),
+        "the QR holds exactly the signed string"
+    );
+    let name_line = format!("姓名 {}", issued.masked_name);
+    let (masked, _, _) = encoding_rs::GB18030.encode(&name_line);
+    assert!(find(&job, &masked).is_some());
+    assert!(
+        find(&job, "310105195001011231".as_bytes()).is_none(),
+        "no full ID on the card"
+    );
+    assert!(job.ends_with(&[0x1D, 0x56, 0x42, 0x03]), "cut at the end");
+
+    // Paper out: the job is held with the technician's detail, nothing prints; after
+    // recovery it prints.
+    sim.lock().unwrap().dle = [OK, OK | 0x20, OK | 0x60];
+    let (held_tx, mut held_rx) = tokio::sync::mpsc::unbounded_channel();
+    let p2 = printer.clone();
+    let b2 = bytes.clone();
+    let c2 = no_cancel.clone();
+    let task = tokio::spawn(async move {
+        run_job(&p2, &b2, c2, Duration::from_millis(50), move |s| {
+            let _ = held_tx.send(s.clone());
+        })
+        .await
+    });
+    match held_rx.recv().await.unwrap() {
+        JobState::Held(status) => {
+            assert!(status.paper_end);
+            assert_eq!(status.state_name(), "paper_out");
+            assert!(status.technician_detail().contains("DLE EOT 2 bit 5"));
+        }
+        other => panic!("expected held, got {other:?}"),
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        sim.lock().unwrap().jobs.len(),
+        1,
+        "nothing printed while paper is out"
+    );
+    sim.lock().unwrap().dle = [OK, OK, OK];
+    let done = tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(done, JobState::Printed(_)));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(sim.lock().unwrap().jobs.len(), 2);
+
+    // Cover open, then the session is wiped: the job is cancelled and never prints.
+    sim.lock().unwrap().dle = [OK, OK | 0x04, OK];
+    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+    let (held_tx, mut held_rx) = tokio::sync::mpsc::unbounded_channel();
+    let p3 = printer.clone();
+    let b3 = bytes.clone();
+    let task = tokio::spawn(async move {
+        run_job(&p3, &b3, cancel_rx, Duration::from_millis(50), move |s| {
+            let _ = held_tx.send(s.clone());
+        })
+        .await
+    });
+    assert!(matches!(held_rx.recv().await.unwrap(), JobState::Held(s) if s.cover_open));
+    cancel_tx.send(true).unwrap();
+    let done = tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done, JobState::Cancelled);
+    sim.lock().unwrap().dle = [OK, OK, OK];
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        sim.lock().unwrap().jobs.len(),
+        2,
+        "a cancelled card never prints"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_code_is_refused_before_printing() {
+    let dir = tempfile::tempdir().unwrap();
+    let bo = start_backoffice(dir.path(), true).await;
+    let issued = issue(&bo, "310105201209097896").await;
+    let refused = verify_issued(&issued, &bo.key, chrono::Local::now().date_naive());
+    assert!(
+        matches!(
+            refused,
+            Err(CardError::Code(
+                civic_kiosk::api::offline_code::CodeError::BadSignature
+            ))
+        ),
+        "{refused:?}"
+    );
+}
