@@ -36,6 +36,21 @@ pub enum Command {
     },
     /// Print the version.
     Version,
+    /// Assisted issuance of a 离线码 card (帮办): look the resident up, confirm, issue, verify, print.
+    OfflineCode {
+        /// The resident's ID number.
+        #[arg(long)]
+        id: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+        /// Void the resident's valid card and issue a new one.
+        #[arg(long)]
+        reissue: bool,
+        /// Print here instead of printers.card (a printer URI).
+        #[arg(long)]
+        printer: Option<String>,
+    },
     /// Render pages headless (software renderer) to PNG, with demo data.
     Screenshot {
         /// A page name, or `all` (then --out is a folder).

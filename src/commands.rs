@@ -278,3 +278,154 @@ pub fn screenshot(
         Err(e) => fail(e),
     }
 }
+
+/// The key issued codes must verify against: the configured one, or in embedded mode the
+/// embedded back office's own key (kept beside its database).
+fn trusted_key(config: &Config) -> Result<ed25519_dalek::VerifyingKey, String> {
+    match &config.backoffice.public_key {
+        Some(k) => crate::api::offline_code::parse_public_key(k)
+            .map_err(|e| format!("backoffice.public_key: {e}")),
+        None if config.is_embedded() => {
+            let db = config
+                .data_dir()
+                .join("backoffice")
+                .join("backoffice.sqlite");
+            crate::server::load_or_create_key(&db)
+                .map(|k| k.verifying_key())
+                .map_err(|e| e.to_string())
+        }
+        None => Err("backoffice.public_key is not set".into()),
+    }
+}
+
+/// `civic-kiosk offline-code --id ID [--yes] [--reissue] [--printer URI]`.
+pub fn offline_code(
+    config_path: &Path,
+    id: &str,
+    yes: bool,
+    reissue: bool,
+    printer: Option<&str>,
+) -> ExitCode {
+    let (config, rt) = match (config_or_exit(config_path), runtime()) {
+        (Ok(c), Ok(r)) => (c, r),
+        (Err(code), _) | (_, Err(code)) => return code,
+    };
+    let id = match crate::identity::IdNumber::parse(id) {
+        Ok(id) => id,
+        Err(e) => return fail(format!("--id: {e}")),
+    };
+    let uri = match printer {
+        Some(u) => match crate::print::uri::PrinterUri::parse(u) {
+            Ok(crate::print::uri::PrinterUri::Pdf { dir }) if dir.is_relative() => {
+                crate::print::uri::PrinterUri::Pdf {
+                    dir: config.data_dir().join(dir),
+                }
+            }
+            Ok(u) => u,
+            Err(e) => return fail(format!("--printer: {e}")),
+        },
+        None => config.printer_uri(crate::config::PrinterRole::Card),
+    };
+    let result = rt.block_on(async {
+        let reached = crate::app::reach_backoffice(&config)
+            .await
+            .map_err(|e| e.to_string())?;
+        let key = trusted_key(&config)?;
+        let who = reached
+            .client
+            .lookup_resident(&crate::api::ResidentLookupRequest {
+                id_number: id.clone(),
+            })
+            .await
+            .map_err(|e| e.message)?;
+        println!("{}  {}", who.masked_name, who.masked_id);
+        if !who.eligible {
+            return Err(who.reason.unwrap_or_else(|| "not eligible".into()));
+        }
+        if !yes
+            && !confirm(&format!(
+                "{}，是您本人吗？ Issue a card? [y/N] ",
+                who.masked_name
+            ))
+        {
+            return Err("not confirmed; nothing issued".into());
+        }
+        let req = crate::api::IssueCodeRequest {
+            id_number: id.clone(),
+            reissue,
+            request_id: uuid::Uuid::now_v7(),
+            staff: None,
+        };
+        let issued = reached
+            .client
+            .issue_code(&req)
+            .await
+            .map_err(|e| e.message)?;
+        let today = chrono::Local::now().date_naive();
+        if let Err(e) = crate::offline_code::verify_issued(&issued, &key, today) {
+            log::warn!("offline code {} refused: {e}", issued.card_id);
+            return Err(format!(
+                "the code from the back office was refused ({e}); nothing printed"
+            ));
+        }
+        log::info!(
+            "offline code {} issued for {}",
+            issued.card_id,
+            issued.masked_id
+        );
+        print_card(&config, &uri, &issued).await
+    });
+    match result {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+fn confirm(prompt: &str) -> bool {
+    use std::io::Write;
+    print!("{prompt}");
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).is_ok() && matches!(answer.trim(), "y" | "Y" | "yes")
+}
+
+async fn print_card(
+    config: &Config,
+    uri: &crate::print::uri::PrinterUri,
+    issued: &crate::api::IssuedCode,
+) -> Result<String, String> {
+    use crate::print::uri::PrinterUri;
+    match uri {
+        PrinterUri::Pdf { dir } => {
+            let pdf = {
+                let issued = issued.clone();
+                let centre = config.location.centre.clone();
+                tokio::task::spawn_blocking(move || crate::print::pdf::card_pdf(&issued, &centre))
+                    .await
+                    .map_err(|e| e.to_string())??
+            };
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let path = dir.join(format!("card-{}.pdf", issued.card_id));
+            config::save_atomic(&path, &pdf).map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok(format!("printed {}", path.display()))
+        }
+        PrinterUri::EscposTcp { host, port } => {
+            let qr = config.printer(crate::config::PrinterRole::Card).qr;
+            let doc = crate::offline_code::card_document(issued, &config.location.centre);
+            let bytes = crate::print::escpos::encode(&doc, qr)?;
+            let printer = crate::print::job::EscposTcp {
+                host: host.clone(),
+                port: *port,
+                timeout: std::time::Duration::from_secs(5),
+            };
+            printer.print(&bytes).await.map_err(|e| e.to_string())?;
+            Ok(format!("printed on {host}:{port}"))
+        }
+        other => Err(format!(
+            "printing cards to {other} is not supported yet; use pdf:// or escpos+tcp://"
+        )),
+    }
+}

@@ -37,6 +37,14 @@ fn main() -> ExitCode {
             }
         }
         Command::Status { json } => civic_kiosk::commands::status(&config_path, json),
+        Command::OfflineCode {
+            id,
+            yes,
+            reissue,
+            printer,
+        } => {
+            civic_kiosk::commands::offline_code(&config_path, &id, yes, reissue, printer.as_deref())
+        }
         Command::Screenshot {
             page,
             large_font,

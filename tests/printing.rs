@@ -282,3 +282,137 @@ async fn a_tampered_code_is_refused_before_printing() {
         "{refused:?}"
     );
 }
+
+mod common;
+
+/// `civic-backoffice` as a child process; its address and public key.
+fn backoffice_child(
+    dir: &std::path::Path,
+    extra: &[&str],
+) -> (std::process::Child, String, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_civic-backoffice"))
+        .args(["--listen", "127.0.0.1:0", "--log-level", "warn", "--db"])
+        .arg(dir.join("bo.sqlite"))
+        .args(extra)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = lines.next().unwrap().unwrap();
+    let key = lines
+        .next()
+        .unwrap()
+        .unwrap()
+        .trim_start_matches("public_key ")
+        .to_string();
+    (child, format!("http://{addr}/"), key)
+}
+
+fn card_config(dir: &std::path::Path, url: &str, key: &str) -> std::path::PathBuf {
+    let text = common::shipped_config()
+        .replace(
+            "\nurl = \"embedded\"\n",
+            &format!("\nurl = \"{url}\"\npublic_key = \"{key}\"\n"),
+        )
+        .replace(
+            "uri = \"pdf://spool/card\"",
+            &format!("uri = \"pdf://{}\"", dir.join("cards").display()),
+        );
+    common::config_in(dir, &text)
+}
+
+#[test]
+fn assisted_issuance_prints_a_card_pdf_whose_qr_is_the_signed_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut bo, url, key) = backoffice_child(dir.path(), &[]);
+    let config = card_config(dir.path(), &url, &key);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_civic-kiosk"))
+        .arg("--config")
+        .arg(&config)
+        .args(["offline-code", "--id", "310105195001011231", "--yes"])
+        .output()
+        .unwrap();
+    let _ = bo.kill();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("王*英") && !stdout.contains("王秀英"),
+        "{stdout}"
+    );
+    let pdf = std::fs::read_dir(dir.path().join("cards"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+
+    // Card size: 85.6 × 54 mm = 242.65 × 153.07 pt.
+    let info = std::process::Command::new("pdfinfo")
+        .arg(&pdf)
+        .output()
+        .expect("pdfinfo (poppler-utils)");
+    let info = String::from_utf8_lossy(&info.stdout);
+    assert!(
+        info.contains("Page size:       242.6") && info.contains("x 153.07"),
+        "{info}"
+    );
+
+    // Render as a printer would and scan the QR code.
+    let png = dir.path().join("card");
+    let st = std::process::Command::new("pdftoppm")
+        .args(["-r", "200", "-png", "-singlefile"])
+        .arg(&pdf)
+        .arg(&png)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let scan = std::process::Command::new("zbarimg")
+        .args(["-q", "--raw"])
+        .arg(png.with_extension("png"))
+        .output()
+        .expect("zbarimg (zbar-tools)");
+    let code = String::from_utf8_lossy(&scan.stdout).trim().to_string();
+    assert!(code.starts_with("CK1."), "scanned {code:?}");
+    let key = civic_kiosk::api::offline_code::parse_public_key(&key).unwrap();
+    let payload =
+        civic_kiosk::api::offline_code::verify(&code, &key).expect("the scanned code verifies");
+    assert_eq!(payload.mid, "310***********1231");
+    assert!(
+        pdf.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .contains(&payload.card)
+    );
+}
+
+#[test]
+fn a_tampered_code_prints_nothing_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut bo, url, key) = backoffice_child(dir.path(), &["--tamper-signature"]);
+    let config = card_config(dir.path(), &url, &key);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_civic-kiosk"))
+        .arg("--config")
+        .arg(&config)
+        .args(["offline-code", "--id", "310105195001011231", "--yes"])
+        .output()
+        .unwrap();
+    let _ = bo.kill();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("refused") && stderr.contains("nothing printed"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("cards").exists()
+            || std::fs::read_dir(dir.path().join("cards"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
+}

@@ -3,6 +3,7 @@
 pub mod document;
 pub mod escpos;
 pub mod job;
+pub mod pdf;
 pub mod uri;
 
 use serde::Serialize;
