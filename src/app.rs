@@ -143,6 +143,13 @@ pub fn run(config_path: &Path) -> Result<(), AppError> {
             catalog: catalog_rx,
             client: Some(client.clone()),
             clock: crate::ui::system_clock(),
+            trusted_key: match crate::offline_code::trusted_key(&config) {
+                Ok(k) => Some(k),
+                Err(e) => {
+                    log::error!("offline-code cards unavailable: {e}");
+                    None
+                }
+            },
         },
     );
     spawn_health(&core, &window, client_for_health);

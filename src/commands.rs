@@ -279,25 +279,6 @@ pub fn screenshot(
     }
 }
 
-/// The key issued codes must verify against: the configured one, or in embedded mode the
-/// embedded back office's own key (kept beside its database).
-fn trusted_key(config: &Config) -> Result<ed25519_dalek::VerifyingKey, String> {
-    match &config.backoffice.public_key {
-        Some(k) => crate::api::offline_code::parse_public_key(k)
-            .map_err(|e| format!("backoffice.public_key: {e}")),
-        None if config.is_embedded() => {
-            let db = config
-                .data_dir()
-                .join("backoffice")
-                .join("backoffice.sqlite");
-            crate::server::load_or_create_key(&db)
-                .map(|k| k.verifying_key())
-                .map_err(|e| e.to_string())
-        }
-        None => Err("backoffice.public_key is not set".into()),
-    }
-}
-
 /// `civic-kiosk offline-code --id ID [--yes] [--reissue] [--printer URI]`.
 pub fn offline_code(
     config_path: &Path,
@@ -330,7 +311,7 @@ pub fn offline_code(
         let reached = crate::app::reach_backoffice(&config)
             .await
             .map_err(|e| e.to_string())?;
-        let key = trusted_key(&config)?;
+        let key = crate::offline_code::trusted_key(&config)?;
         let who = reached
             .client
             .lookup_resident(&crate::api::ResidentLookupRequest {
@@ -373,7 +354,7 @@ pub fn offline_code(
             issued.card_id,
             issued.masked_id
         );
-        print_card(&config, &uri, &issued).await
+        crate::offline_code::print_card(&config, &uri, &issued, None).await
     });
     match result {
         Ok(line) => {
@@ -390,42 +371,4 @@ fn confirm(prompt: &str) -> bool {
     let _ = std::io::stdout().flush();
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer).is_ok() && matches!(answer.trim(), "y" | "Y" | "yes")
-}
-
-async fn print_card(
-    config: &Config,
-    uri: &crate::print::uri::PrinterUri,
-    issued: &crate::api::IssuedCode,
-) -> Result<String, String> {
-    use crate::print::uri::PrinterUri;
-    match uri {
-        PrinterUri::Pdf { dir } => {
-            let pdf = {
-                let issued = issued.clone();
-                let centre = config.location.centre.clone();
-                tokio::task::spawn_blocking(move || crate::print::pdf::card_pdf(&issued, &centre))
-                    .await
-                    .map_err(|e| e.to_string())??
-            };
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-            let path = dir.join(format!("card-{}.pdf", issued.card_id));
-            config::save_atomic(&path, &pdf).map_err(|e| format!("{}: {e}", path.display()))?;
-            Ok(format!("printed {}", path.display()))
-        }
-        PrinterUri::EscposTcp { host, port } => {
-            let qr = config.printer(crate::config::PrinterRole::Card).qr;
-            let doc = crate::offline_code::card_document(issued, &config.location.centre);
-            let bytes = crate::print::escpos::encode(&doc, qr)?;
-            let printer = crate::print::job::EscposTcp {
-                host: host.clone(),
-                port: *port,
-                timeout: std::time::Duration::from_secs(5),
-            };
-            printer.print(&bytes).await.map_err(|e| e.to_string())?;
-            Ok(format!("printed on {host}:{port}"))
-        }
-        other => Err(format!(
-            "printing cards to {other} is not supported yet; use pdf:// or escpos+tcp://"
-        )),
-    }
 }

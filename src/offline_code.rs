@@ -54,6 +54,86 @@ pub fn card_document(issued: &IssuedCode, centre: &str) -> Document {
         .cut()
 }
 
+/// The key issued codes must verify against: the configured one, or in embedded mode the
+/// embedded back office's own key (kept beside its database).
+pub fn trusted_key(config: &crate::config::Config) -> Result<VerifyingKey, String> {
+    match &config.backoffice.public_key {
+        Some(k) => {
+            offline_code::parse_public_key(k).map_err(|e| format!("backoffice.public_key: {e}"))
+        }
+        None if config.is_embedded() => {
+            let db = config
+                .data_dir()
+                .join("backoffice")
+                .join("backoffice.sqlite");
+            crate::server::load_or_create_key(&db)
+                .map(|k| k.verifying_key())
+                .map_err(|e| e.to_string())
+        }
+        None => Err("backoffice.public_key is not set".into()),
+    }
+}
+
+/// Prints a verified card on `uri`. On ESC/POS the job is held while the printer cannot
+/// print and is cancelled (nothing printed) when `cancel` turns true.
+pub async fn print_card(
+    config: &crate::config::Config,
+    uri: &crate::print::uri::PrinterUri,
+    issued: &IssuedCode,
+    cancel: Option<tokio::sync::watch::Receiver<bool>>,
+) -> Result<String, String> {
+    use crate::print::uri::PrinterUri;
+    match uri {
+        PrinterUri::Pdf { dir } => {
+            let pdf = {
+                let issued = issued.clone();
+                let centre = config.location.centre.clone();
+                tokio::task::spawn_blocking(move || crate::print::pdf::card_pdf(&issued, &centre))
+                    .await
+                    .map_err(|e| e.to_string())??
+            };
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let path = dir.join(format!("card-{}.pdf", issued.card_id));
+            crate::config::save_atomic(&path, &pdf)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok(format!("printed {}", path.display()))
+        }
+        PrinterUri::EscposTcp { host, port } => {
+            let qr = config.printer(crate::config::PrinterRole::Card).qr;
+            let doc = card_document(issued, &config.location.centre);
+            let bytes = crate::print::escpos::encode(&doc, qr)?;
+            let printer = crate::print::job::EscposTcp {
+                host: host.clone(),
+                port: *port,
+                timeout: std::time::Duration::from_secs(5),
+            };
+            let cancel = cancel.unwrap_or_else(|| tokio::sync::watch::channel(false).1);
+            match crate::print::job::run_job(
+                &printer,
+                &bytes,
+                cancel,
+                std::time::Duration::from_secs(2),
+                |s| log::info!("card {} job: {s:?}", issued.card_id),
+            )
+            .await
+            {
+                crate::print::job::JobState::Printed(_) => Ok(format!("printed on {host}:{port}")),
+                crate::print::job::JobState::Cancelled => {
+                    log::warn!(
+                        "card {} cancelled: the session ended before it printed",
+                        issued.card_id
+                    );
+                    Err("cancelled: the session ended before the card printed".into())
+                }
+                other => Err(format!("{other:?}")),
+            }
+        }
+        other => Err(format!(
+            "printing cards to {other} is not supported yet; use pdf:// or escpos+tcp://"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -76,7 +76,16 @@ fn contrast(a: slint::Color, b: slint::Color) -> f64 {
 fn resident_ui_headless() {
     init_headless(true);
     let cfg = config();
-    let h = Headless::new(cfg.clone(), Some(demo_catalog()), None, 1080, 1920, true).unwrap();
+    let h = Headless::new(
+        cfg.clone(),
+        Some(demo_catalog()),
+        None,
+        None,
+        1080,
+        1920,
+        true,
+    )
+    .unwrap();
 
     // ---- theme tokens at the configured dpi, both modes
     let theme = h.window.global::<Theme>();
@@ -312,7 +321,7 @@ fn resident_ui_headless() {
         .enable_all()
         .build()
         .unwrap();
-    let (url, admin) = server_rt.block_on(async {
+    let (url, admin, key) = server_rt.block_on(async {
         let (mut tokens, admin) = civic_kiosk::server::data::parse_tokens(
             civic_kiosk::server::data::DEMO_TOKENS,
             std::path::Path::new("config/backoffice.toml"),
@@ -322,7 +331,7 @@ fn resident_ui_headless() {
         let state = civic_kiosk::server::build_state(civic_kiosk::server::ServerOptions {
             db: dir.path().join("bo.sqlite"),
             catalogue: civic_kiosk::server::data::demo_catalogue().unwrap(),
-            residents: Vec::new(),
+            residents: civic_kiosk::server::data::demo_residents().unwrap(),
             terminal_tokens: tokens,
             admin_token: admin.clone(),
             faults: Default::default(),
@@ -330,6 +339,7 @@ fn resident_ui_headless() {
             today: None,
         })
         .unwrap();
+        let key = state.verifying_key();
         let bound = civic_kiosk::server::bind("127.0.0.1:0", None)
             .await
             .unwrap();
@@ -339,7 +349,7 @@ fn resident_ui_headless() {
             let _keep = _tx;
             civic_kiosk::server::serve(bound, state, rx).await
         });
-        (url, admin.unwrap())
+        (url, admin.unwrap(), key)
     });
     let client = |token: &str| {
         civic_kiosk::backoffice::Client::new(&civic_kiosk::backoffice::ClientOptions {
@@ -353,10 +363,14 @@ fn resident_ui_headless() {
         .unwrap()
     };
     drop(h);
+    let spool = dir.path().join("cards");
+    let mut with_spool = (*cfg).clone();
+    with_spool.printers.card.uri = format!("pdf://{}", spool.display());
     let h = Headless::new(
-        cfg.clone(),
+        Arc::new(with_spool),
         Some(demo_catalog()),
         Some(client(&cfg.backoffice.token)),
+        Some(key),
         1080,
         1920,
         true,
@@ -379,6 +393,59 @@ fn resident_ui_headless() {
         .find(|t| t.terminal_id == cfg.terminal.id)
         .expect("terminal known to the back office");
     assert_eq!(me.open_help_requests, 1);
+
+    // ---- the 离线码 flow on the keypad, to a card in the pdf:// spool
+    click_label(&h, "知道了");
+    click_label(&h, "离线码打印");
+    for d in "310105195001011231".chars() {
+        click_label(&h, &d.to_string());
+    }
+    click_label(&h, "下一步");
+    let o = || h.window.global::<OfflineCodeAdapter>();
+    assert!(
+        h.pump_until(Duration::from_secs(5), |w| w
+            .global::<OfflineCodeAdapter>()
+            .get_step()
+            == 2),
+        "step {}",
+        o().get_step()
+    );
+    assert_eq!(o().get_masked_name(), "王*英");
+    click_label(&h, "是本人，打印卡片");
+    assert!(
+        h.pump_until(Duration::from_secs(10), |w| w
+            .global::<OfflineCodeAdapter>()
+            .get_step()
+            >= 5),
+        "step {}",
+        o().get_step()
+    );
+    assert_eq!(
+        o().get_step(),
+        5,
+        "failure {} {}",
+        o().get_failure(),
+        o().get_reason()
+    );
+    let cards: Vec<_> = std::fs::read_dir(&spool)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(cards.len(), 1);
+    assert!(std::fs::read(&cards[0]).unwrap().starts_with(b"%PDF-"));
+    // An ineligible resident gets the back office's reason, and nothing prints.
+    click_label(&h, "完成");
+    click_label(&h, "离线码打印");
+    for d in "310105199006154563".chars() {
+        click_label(&h, &d.to_string());
+    }
+    click_label(&h, "下一步");
+    assert!(h.pump_until(
+        Duration::from_secs(5),
+        |w| w.global::<OfflineCodeAdapter>().get_step() == 3
+    ));
+    assert!(o().get_reason().contains("60周岁"), "{}", o().get_reason());
+    assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 1);
 
     // ---- a rendered page shows Chinese glyphs (the bundled font is in use)
     let shot = h.window.window().take_snapshot().unwrap();

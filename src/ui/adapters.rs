@@ -25,6 +25,8 @@ pub struct UiDeps {
     pub client: Option<Client>,
     /// Monotonic time for the idle timer (Slint's mocked time in tests).
     pub clock: Rc<dyn Fn() -> Duration>,
+    /// The key offline codes must verify against; `None`: printing cards is unavailable.
+    pub trusted_key: Option<ed25519_dalek::VerifyingKey>,
 }
 
 /// The real monotonic clock.
@@ -45,6 +47,9 @@ pub struct UiController {
     search_seq: Cell<u64>,
     ticker: slint::Timer,
     clock: Rc<dyn Fn() -> Duration>,
+    trusted_key: Option<ed25519_dalek::VerifyingKey>,
+    /// Fires when the session ends: a card job still waiting is cancelled, never printed.
+    session_end: RefCell<watch::Sender<bool>>,
 }
 
 fn item_row(i: &ServiceItem) -> ItemRow {
@@ -140,6 +145,8 @@ pub fn connect(window: &MainWindow, deps: UiDeps) -> Rc<UiController> {
         search_seq: Cell::new(0),
         ticker: slint::Timer::default(),
         clock: deps.clock.clone(),
+        trusted_key: deps.trusted_key,
+        session_end: RefCell::new(watch::channel(false).0),
     });
 
     // Catalogue: every new copy is applied on the UI thread; the copy itself was built off it.
@@ -201,7 +208,21 @@ pub fn connect(window: &MainWindow, deps: UiDeps) -> Rc<UiController> {
     }
     {
         let ctl = ctl.clone();
-        s.on_go(move |page| ctl.with_window(|w| w.global::<SessionAdapter>().set_page(page)));
+        s.on_go(move |page| {
+            // The ID typed for a card is kept only while that flow is open.
+            let leaving_card_flow = ctl.window.upgrade().is_some_and(|w| {
+                w.global::<SessionAdapter>().get_page() == Page::OfflineCode
+                    && page != Page::OfflineCode
+            });
+            if page == Page::OfflineCode || leaving_card_flow {
+                ctl.edit_id(|e| e.clear());
+                ctl.with_window(|w| {
+                    UiController::set_offline_step(w, 0, 0, "");
+                    w.global::<OfflineCodeAdapter>().set_masked_name("".into());
+                });
+            }
+            ctl.with_window(|w| w.global::<SessionAdapter>().set_page(page))
+        });
     }
     {
         let ctl = ctl.clone();
@@ -315,11 +336,22 @@ pub fn connect(window: &MainWindow, deps: UiDeps) -> Rc<UiController> {
     {
         let ctl = ctl.clone();
         o.on_submit(move || {
-            let code = match ctl.fields.borrow().id.parse() {
-                Ok(_) => 6,
-                Err(e) => id_error_code(&e),
-            };
-            ctl.with_window(|w| w.global::<OfflineCodeAdapter>().set_error(code));
+            let parsed = ctl.fields.borrow().id.parse();
+            match parsed {
+                Ok(id) => ctl.lookup_resident(id),
+                Err(e) => ctl.with_window(|w| {
+                    w.global::<OfflineCodeAdapter>()
+                        .set_error(id_error_code(&e))
+                }),
+            }
+        });
+    }
+    {
+        let ctl = ctl.clone();
+        o.on_confirm(move || {
+            if let Ok(id) = ctl.fields.borrow().id.parse() {
+                ctl.issue_and_print(id);
+            }
         });
     }
 
@@ -587,6 +619,7 @@ impl UiController {
             let o = w.global::<OfflineCodeAdapter>();
             o.set_id_entry(shown.into());
             o.set_complete(complete);
+            o.set_step(0);
             o.set_error(0);
         });
     }
@@ -601,6 +634,102 @@ impl UiController {
             let t = w.global::<TechnicianAdapter>();
             t.set_pin_length(n as i32);
             t.set_state(0);
+        });
+    }
+
+    pub(crate) fn set_offline_step(w: &MainWindow, step: i32, failure: i32, reason: &str) {
+        let o = w.global::<OfflineCodeAdapter>();
+        o.set_step(step);
+        o.set_failure(failure);
+        o.set_reason(reason.into());
+    }
+
+    /// Asks the back office who this is (masked name) and whether a card may be printed.
+    fn lookup_resident(&self, id: crate::identity::IdNumber) {
+        let Some(client) = self.client.clone() else {
+            self.with_window(|w| Self::set_offline_step(w, 6, 1, ""));
+            return;
+        };
+        self.with_window(|w| Self::set_offline_step(w, 1, 0, ""));
+        let weak = self.window.clone();
+        self.runtime.spawn(async move {
+            let answer = client
+                .lookup_resident(&crate::api::ResidentLookupRequest { id_number: id })
+                .await;
+            let _ = weak.upgrade_in_event_loop(move |w| match answer {
+                Ok(who) => {
+                    w.global::<OfflineCodeAdapter>()
+                        .set_masked_name(who.masked_name.as_str().into());
+                    if who.eligible {
+                        Self::set_offline_step(&w, 2, 0, "");
+                    } else {
+                        Self::set_offline_step(&w, 3, 0, who.reason.as_deref().unwrap_or(""));
+                    }
+                }
+                Err(e) if e.is_retryable() || e.status.is_none() => {
+                    Self::set_offline_step(&w, 6, 1, "")
+                }
+                Err(e) => Self::set_offline_step(&w, 6, 4, &e.message),
+            });
+        });
+    }
+
+    /// Issues the code, refuses it unless it verifies with the trusted key, and prints the
+    /// card; a job still waiting when the session ends is cancelled.
+    fn issue_and_print(&self, id: crate::identity::IdNumber) {
+        let (Some(client), Some(key)) = (self.client.clone(), self.trusted_key) else {
+            self.with_window(|w| Self::set_offline_step(w, 6, 1, ""));
+            return;
+        };
+        self.with_window(|w| Self::set_offline_step(w, 4, 0, ""));
+        let config = self.config.borrow().clone();
+        let cancel = self.session_end.borrow().subscribe();
+        let weak = self.window.clone();
+        self.runtime.spawn(async move {
+            let req = crate::api::IssueCodeRequest {
+                id_number: id,
+                reissue: false,
+                request_id: uuid::Uuid::now_v7(),
+                staff: None,
+            };
+            let (step, failure, reason) = match client.issue_code(&req).await {
+                Err(e) if e.is_retryable() || e.status.is_none() => (6, 1, String::new()),
+                Err(e) => (6, 4, e.message),
+                Ok(issued) => match crate::offline_code::verify_issued(
+                    &issued,
+                    &key,
+                    chrono::Local::now().date_naive(),
+                ) {
+                    Err(e) => {
+                        log::warn!(
+                            "offline code {} refused: {e}; nothing printed",
+                            issued.card_id
+                        );
+                        (6, 2, String::new())
+                    }
+                    Ok(_) => {
+                        let uri = config.printer_uri(crate::config::PrinterRole::Card);
+                        match crate::offline_code::print_card(&config, &uri, &issued, Some(cancel))
+                            .await
+                        {
+                            Ok(done) => {
+                                log::info!(
+                                    "offline code {} for {}: {done}",
+                                    issued.card_id,
+                                    issued.masked_id
+                                );
+                                (5, 0, String::new())
+                            }
+                            Err(e) => {
+                                log::warn!("offline code {} not printed: {e}", issued.card_id);
+                                (6, 3, String::new())
+                            }
+                        }
+                    }
+                },
+            };
+            let _ = weak
+                .upgrade_in_event_loop(move |w| Self::set_offline_step(&w, step, failure, &reason));
         });
     }
 
@@ -638,6 +767,9 @@ impl UiController {
     /// Ends the resident session: every typed or chosen value is wiped from the
     /// controllers and from the UI's properties, then the attract screen shows.
     pub fn wipe_session(&self) {
+        // A card still waiting for the printer belongs to this session: cancel it.
+        let _ = self.session_end.borrow().send(true);
+        *self.session_end.borrow_mut() = watch::channel(false).0;
         self.fields.borrow_mut().wipe();
         self.idle.borrow_mut().disarm();
         self.search_seq.set(self.search_seq.get() + 1);
@@ -654,6 +786,10 @@ impl UiController {
             o.set_id_entry("".into());
             o.set_complete(false);
             o.set_error(0);
+            o.set_step(0);
+            o.set_masked_name("".into());
+            o.set_reason("".into());
+            o.set_failure(0);
             let r = w.global::<RatingAdapter>();
             r.set_level(0);
             r.set_service_name("".into());

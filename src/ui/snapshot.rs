@@ -59,6 +59,7 @@ impl Headless {
         config: Arc<Config>,
         catalog: Option<Arc<Catalog>>,
         client: Option<crate::backoffice::Client>,
+        trusted_key: Option<ed25519_dalek::VerifyingKey>,
         width: u32,
         height: u32,
         mock_time: bool,
@@ -84,6 +85,7 @@ impl Headless {
                 catalog: cat_rx,
                 client,
                 clock: headless_clock(mock_time),
+                trusted_key,
             },
         );
         if let Some(c) = catalog {
@@ -159,6 +161,8 @@ pub const PAGES: &[&str] = &[
     "faq",
     "offline-code",
     "offline-code-error",
+    "offline-code-confirm",
+    "offline-code-take-card",
     "rating",
     "technician",
     "idle-countdown",
@@ -224,6 +228,12 @@ pub fn show_page(h: &Headless, page: &str) -> bool {
                 o.invoke_submit();
             }
         }
+        "offline-code-confirm" | "offline-code-take-card" => {
+            s.invoke_go(Page::OfflineCode);
+            let o = w.global::<OfflineCodeAdapter>();
+            o.set_masked_name("王*英".into());
+            o.set_step(if page == "offline-code-confirm" { 2 } else { 5 });
+        }
         "rating" => s.invoke_go(Page::Rating),
         "technician" => s.invoke_hidden_gesture(),
         "idle-countdown" => s.set_countdown(7),
@@ -252,7 +262,15 @@ pub fn screenshot(
     let catalog =
         crate::server::data::demo_catalogue().map_err(|e| SnapshotError::Ui(e.to_string()))?;
     let catalog = Arc::new(Catalog::new(catalog));
-    let h = Headless::new(config, Some(catalog), None, opts.width, opts.height, false)?;
+    let h = Headless::new(
+        config,
+        Some(catalog),
+        None,
+        None,
+        opts.width,
+        opts.height,
+        false,
+    )?;
     // Show the state of a terminal whose back office and printer are fine.
     h.window.global::<StatusAdapter>().set_backoffice_up(true);
     let pages: Vec<&str> = if opts.page == "all" {
