@@ -77,42 +77,9 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-struct Backoffice {
-    url: String,
-    key: ed25519_dalek::VerifyingKey,
-    _shutdown: tokio::sync::watch::Sender<bool>,
-}
+mod common;
 
-async fn start_backoffice(dir: &std::path::Path, tamper: bool) -> Backoffice {
-    let (tokens, admin) = civic_kiosk::server::data::parse_tokens(
-        civic_kiosk::server::data::DEMO_TOKENS,
-        std::path::Path::new("config/backoffice.toml"),
-    )
-    .unwrap();
-    let state = civic_kiosk::server::build_state(civic_kiosk::server::ServerOptions {
-        db: dir.join(if tamper { "tamper.sqlite" } else { "bo.sqlite" }),
-        catalogue: civic_kiosk::server::data::demo_catalogue().unwrap(),
-        residents: civic_kiosk::server::data::demo_residents().unwrap(),
-        terminal_tokens: tokens,
-        admin_token: admin,
-        faults: Default::default(),
-        tamper_signature: tamper,
-        today: None,
-    })
-    .unwrap();
-    let key = state.verifying_key();
-    let bound = civic_kiosk::server::bind("127.0.0.1:0", None)
-        .await
-        .unwrap();
-    let url = format!("http://{}/", bound.addr);
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(civic_kiosk::server::serve(bound, state, rx));
-    Backoffice {
-        url,
-        key,
-        _shutdown: tx,
-    }
-}
+use common::{InProcessBackoffice as Backoffice, start_backoffice};
 
 async fn issue(bo: &Backoffice, id: &str) -> IssuedCode {
     let client = Client::new(&ClientOptions {
@@ -136,7 +103,7 @@ async fn issue(bo: &Backoffice, id: &str) -> IssuedCode {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn card_prints_on_escpos_and_is_held_while_paper_is_out() {
     let dir = tempfile::tempdir().unwrap();
-    let bo = start_backoffice(dir.path(), false).await;
+    let bo = start_backoffice(&dir.path().join("bo.sqlite"), false, None).await;
     let today = chrono::Local::now().date_naive();
     let issued = issue(&bo, "310105195001011231").await;
     verify_issued(&issued, &bo.key, today).expect("a genuine code verifies");
@@ -269,7 +236,7 @@ async fn card_prints_on_escpos_and_is_held_while_paper_is_out() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tampered_code_is_refused_before_printing() {
     let dir = tempfile::tempdir().unwrap();
-    let bo = start_backoffice(dir.path(), true).await;
+    let bo = start_backoffice(&dir.path().join("tamper.sqlite"), true, None).await;
     let issued = issue(&bo, "310105201209097896").await;
     let refused = verify_issued(&issued, &bo.key, chrono::Local::now().date_naive());
     assert!(
@@ -282,8 +249,6 @@ async fn a_tampered_code_is_refused_before_printing() {
         "{refused:?}"
     );
 }
-
-mod common;
 
 /// `civic-backoffice` as a child process; its address and public key.
 fn backoffice_child(
@@ -322,17 +287,22 @@ fn card_config(dir: &std::path::Path, url: &str, key: &str) -> std::path::PathBu
     common::config_in(dir, &text)
 }
 
+/// `civic-kiosk offline-code --id ID --yes` with `config`.
+fn offline_code(config: &std::path::Path, id: &str) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_civic-kiosk"))
+        .arg("--config")
+        .arg(config)
+        .args(["offline-code", "--id", id, "--yes"])
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn assisted_issuance_prints_a_card_pdf_whose_qr_is_the_signed_code() {
     let dir = tempfile::tempdir().unwrap();
     let (mut bo, url, key) = backoffice_child(dir.path(), &[]);
     let config = card_config(dir.path(), &url, &key);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_civic-kiosk"))
-        .arg("--config")
-        .arg(&config)
-        .args(["offline-code", "--id", "310105195001011231", "--yes"])
-        .output()
-        .unwrap();
+    let out = offline_code(&config, "310105195001011231");
     let _ = bo.kill();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -395,12 +365,7 @@ fn a_tampered_code_prints_nothing_and_says_why() {
     let dir = tempfile::tempdir().unwrap();
     let (mut bo, url, key) = backoffice_child(dir.path(), &["--tamper-signature"]);
     let config = card_config(dir.path(), &url, &key);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_civic-kiosk"))
-        .arg("--config")
-        .arg(&config)
-        .args(["offline-code", "--id", "310105195001011231", "--yes"])
-        .output()
-        .unwrap();
+    let out = offline_code(&config, "310105195001011231");
     let _ = bo.kill();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);

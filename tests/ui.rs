@@ -1,6 +1,8 @@
 //! Headless UI tests (Slint testing backend, software renderer, mock time). One test
 //! function: the testing backend is initialised once per process.
 
+mod common;
+
 use slint::{ComponentHandle, Model};
 use std::sync::Arc;
 use std::time::Duration;
@@ -321,36 +323,12 @@ fn resident_ui_headless() {
         .enable_all()
         .build()
         .unwrap();
-    let (url, admin, key) = server_rt.block_on(async {
-        let (mut tokens, admin) = civic_kiosk::server::data::parse_tokens(
-            civic_kiosk::server::data::DEMO_TOKENS,
-            std::path::Path::new("config/backoffice.toml"),
-        )
-        .unwrap();
-        tokens.insert(cfg.backoffice.token.clone(), cfg.terminal.id.clone());
-        let state = civic_kiosk::server::build_state(civic_kiosk::server::ServerOptions {
-            db: dir.path().join("bo.sqlite"),
-            catalogue: civic_kiosk::server::data::demo_catalogue().unwrap(),
-            residents: civic_kiosk::server::data::demo_residents().unwrap(),
-            terminal_tokens: tokens,
-            admin_token: admin.clone(),
-            faults: Default::default(),
-            tamper_signature: false,
-            today: None,
-        })
-        .unwrap();
-        let key = state.verifying_key();
-        let bound = civic_kiosk::server::bind("127.0.0.1:0", None)
-            .await
-            .unwrap();
-        let url = format!("http://{}/", bound.addr);
-        let (_tx, rx) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            let _keep = _tx;
-            civic_kiosk::server::serve(bound, state, rx).await
-        });
-        (url, admin.unwrap(), key)
-    });
+    let bo = server_rt.block_on(common::start_backoffice(
+        &dir.path().join("bo.sqlite"),
+        false,
+        Some((&cfg.backoffice.token, &cfg.terminal.id)),
+    ));
+    let (url, admin, key) = (bo.url.clone(), bo.admin_token.clone(), bo.key);
     let client = |token: &str| {
         civic_kiosk::backoffice::Client::new(&civic_kiosk::backoffice::ClientOptions {
             base_url: url.clone(),

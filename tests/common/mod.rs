@@ -24,3 +24,51 @@ pub fn config_in(dir: &Path, text: &str) -> PathBuf {
     std::fs::write(&path, text).unwrap();
     path
 }
+
+/// The reference back office running in this process (demo data, demo tokens plus
+/// `extra_token` → `extra_terminal`), on the current tokio runtime. Stops when dropped.
+pub struct InProcessBackoffice {
+    pub url: String,
+    pub key: ed25519_dalek::VerifyingKey,
+    pub admin_token: String,
+    _shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+pub async fn start_backoffice(
+    db: &Path,
+    tamper: bool,
+    extra: Option<(&str, &str)>,
+) -> InProcessBackoffice {
+    let (mut tokens, admin) = civic_kiosk::server::data::parse_tokens(
+        civic_kiosk::server::data::DEMO_TOKENS,
+        Path::new("config/backoffice.toml"),
+    )
+    .unwrap();
+    if let Some((token, terminal)) = extra {
+        tokens.insert(token.to_string(), terminal.to_string());
+    }
+    let state = civic_kiosk::server::build_state(civic_kiosk::server::ServerOptions {
+        db: db.to_path_buf(),
+        catalogue: civic_kiosk::server::data::demo_catalogue().unwrap(),
+        residents: civic_kiosk::server::data::demo_residents().unwrap(),
+        terminal_tokens: tokens,
+        admin_token: admin.clone(),
+        faults: Default::default(),
+        tamper_signature: tamper,
+        today: None,
+    })
+    .unwrap();
+    let key = state.verifying_key();
+    let bound = civic_kiosk::server::bind("127.0.0.1:0", None)
+        .await
+        .unwrap();
+    let url = format!("http://{}/", bound.addr);
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(civic_kiosk::server::serve(bound, state, rx));
+    InProcessBackoffice {
+        url,
+        key,
+        admin_token: admin.unwrap_or_default(),
+        _shutdown: tx,
+    }
+}
