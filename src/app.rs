@@ -143,6 +143,7 @@ pub fn run(config_path: &Path) -> Result<(), AppError> {
             catalog: catalog_rx,
             client: Some(client.clone()),
             clock: crate::ui::system_clock(),
+            store: Some(store.clone()),
             trusted_key: match crate::offline_code::trusted_key(&config) {
                 Ok(k) => Some(k),
                 Err(e) => {

@@ -307,6 +307,19 @@ pub fn offline_code(
         },
         None => config.printer_uri(crate::config::PrinterRole::Card),
     };
+    let mut store = match Store::open_in(&config.data_dir()) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    match crate::offline_code::already_issued_today(&store, &config.terminal.id, &id) {
+        Ok(true) if !reissue => {
+            return fail(
+                "a card was already printed here today for this resident; use --reissue if it was lost or damaged",
+            );
+        }
+        Ok(_) => {}
+        Err(e) => return fail(e),
+    }
     let result = rt.block_on(async {
         let reached = crate::app::reach_backoffice(&config)
             .await
@@ -345,6 +358,15 @@ pub fn offline_code(
         let today = chrono::Local::now().date_naive();
         if let Err(e) = crate::offline_code::verify_issued(&issued, &key, today) {
             log::warn!("offline code {} refused: {e}", issued.card_id);
+            let _ = crate::offline_code::record_issuance(
+                &mut store,
+                &config.terminal.id,
+                &id,
+                &issued,
+                reissue,
+                "refused",
+                None,
+            );
             return Err(format!(
                 "the code from the back office was refused ({e}); nothing printed"
             ));
@@ -354,7 +376,24 @@ pub fn offline_code(
             issued.card_id,
             issued.masked_id
         );
-        crate::offline_code::print_card(&config, &uri, &issued, None).await
+        let printed = crate::offline_code::print_card(&config, &uri, &issued, None, |_| {}).await;
+        let outcome = if printed.is_ok() {
+            "printed"
+        } else {
+            "print_failed"
+        };
+        if let Err(e) = crate::offline_code::record_issuance(
+            &mut store,
+            &config.terminal.id,
+            &id,
+            &issued,
+            reissue,
+            outcome,
+            None,
+        ) {
+            log::error!("audit: {e}");
+        }
+        printed
     });
     match result {
         Ok(line) => {

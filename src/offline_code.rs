@@ -54,6 +54,51 @@ pub fn card_document(issued: &IssuedCode, centre: &str) -> Document {
         .cut()
 }
 
+/// The key for the one-card-per-day rule: SHA-256 of terminal id and ID number, so the
+/// local store never holds the number itself.
+pub fn person_key(terminal_id: &str, id: &crate::identity::IdNumber) -> String {
+    use sha2::Digest;
+    let digest =
+        sha2::Sha256::digest(format!("{terminal_id}\u{1f}{}", id.expose_id_number()).as_bytes());
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether this terminal already printed a (non-reissue) card for this person today.
+pub fn already_issued_today(
+    store: &crate::store::Store,
+    terminal_id: &str,
+    id: &crate::identity::IdNumber,
+) -> Result<bool, crate::store::StoreError> {
+    let day = chrono::Local::now().date_naive().to_string();
+    Ok(store.cards_issued(&day, &person_key(terminal_id, id))? > 0)
+}
+
+/// Records a printed card and audits the issuance (masked ID only).
+pub fn record_issuance(
+    store: &mut crate::store::Store,
+    terminal_id: &str,
+    id: &crate::identity::IdNumber,
+    issued: &IssuedCode,
+    reissue: bool,
+    result: &str,
+    staff: Option<&str>,
+) -> Result<(), crate::store::StoreError> {
+    if result == "printed" {
+        let day = chrono::Local::now().date_naive().to_string();
+        store.record_card(&day, &person_key(terminal_id, id), &issued.card_id, reissue)?;
+    }
+    store.audit(
+        "offline_code_issued",
+        &format!(
+            "terminal {terminal_id} card {} for {}: {result}{}",
+            issued.card_id,
+            issued.masked_id,
+            if reissue { " (reissue)" } else { "" }
+        ),
+        staff,
+    )
+}
+
 /// The key issued codes must verify against: the configured one, or in embedded mode the
 /// embedded back office's own key (kept beside its database).
 pub fn trusted_key(config: &crate::config::Config) -> Result<VerifyingKey, String> {
@@ -81,6 +126,7 @@ pub async fn print_card(
     uri: &crate::print::uri::PrinterUri,
     issued: &IssuedCode,
     cancel: Option<tokio::sync::watch::Receiver<bool>>,
+    mut on_state: impl FnMut(&crate::print::job::JobState) + Send,
 ) -> Result<String, String> {
     use crate::print::uri::PrinterUri;
     match uri {
@@ -113,7 +159,10 @@ pub async fn print_card(
                 &bytes,
                 cancel,
                 std::time::Duration::from_secs(2),
-                |s| log::info!("card {} job: {s:?}", issued.card_id),
+                |s| {
+                    log::info!("card {} job: {s:?}", issued.card_id);
+                    on_state(s)
+                },
             )
             .await
             {

@@ -7,7 +7,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 
 /// Migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE catalogue_cache (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         etag TEXT,
@@ -19,7 +20,29 @@ const MIGRATIONS: &[&str] = &["
         name TEXT PRIMARY KEY,
         value TEXT NOT NULL
     );
-"];
+",
+    "
+    -- Audit log: maintenance, PIN failures, config changes, offline-code issuance.
+    -- Never a full ID number, name or phone number.
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        actor TEXT,
+        shipped INTEGER NOT NULL DEFAULT 0
+    );
+    -- Cards printed here, for the one-card-per-person-per-day rule: a salted hash of the
+    -- ID number, not the number.
+    CREATE TABLE card_issues (
+        day TEXT NOT NULL,
+        person TEXT NOT NULL,
+        card_id TEXT NOT NULL,
+        reissue INTEGER NOT NULL,
+        PRIMARY KEY (day, person, card_id)
+    );
+",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -176,6 +199,66 @@ impl Store {
         self.conn.execute(
             "INSERT INTO sync_state(name, value) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
             params![name, value],
+        )?;
+        Ok(())
+    }
+
+    /// Appends an audit entry.
+    pub fn audit(
+        &mut self,
+        kind: &str,
+        detail: &str,
+        actor: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO audit(at, kind, detail, actor) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                chrono::Utc::now().to_rfc3339(),
+                kind,
+                crate::logging::scrub(detail),
+                actor
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The newest `n` audit entries, newest first.
+    pub fn audit_tail(&self, n: usize) -> Result<Vec<crate::api::AuditEntry>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT at, kind, detail, actor FROM audit ORDER BY seq DESC LIMIT ?1")?;
+        let rows = stmt.query_map(params![n as i64], |r| {
+            Ok(crate::api::AuditEntry {
+                at: chrono::DateTime::parse_from_rfc3339(&r.get::<_, String>(0)?)
+                    .map(|t| t.with_timezone(&chrono::Utc))
+                    .unwrap_or_default(),
+                kind: r.get(1)?,
+                detail: r.get(2)?,
+                actor: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Cards (not reissues) printed here today for this person.
+    pub fn cards_issued(&self, day: &str, person: &str) -> Result<u32, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FROM card_issues WHERE day = ?1 AND person = ?2 AND reissue = 0",
+            params![day, person],
+            |r| r.get(0),
+        )?)
+    }
+
+    pub fn record_card(
+        &mut self,
+        day: &str,
+        person: &str,
+        card_id: &str,
+        reissue: bool,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO card_issues(day, person, card_id, reissue) VALUES (?1, ?2, ?3, ?4)",
+            params![day, person, card_id, reissue],
         )?;
         Ok(())
     }

@@ -303,7 +303,18 @@ fn assisted_issuance_prints_a_card_pdf_whose_qr_is_the_signed_code() {
     let (mut bo, url, key) = backoffice_child(dir.path(), &[]);
     let config = card_config(dir.path(), &url, &key);
     let out = offline_code(&config, "310105195001011231");
+    // One card per person per terminal per day, unless it is a reissue.
+    let again = offline_code(&config, "310105195001011231");
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already printed here today"));
     let _ = bo.kill();
+    // The issuance is audited with the masked ID only.
+    let store = civic_kiosk::store::Store::open_in(&dir.path().join("data")).unwrap();
+    let audit = store.audit_tail(10).unwrap();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0].kind, "offline_code_issued");
+    assert!(audit[0].detail.contains("310***********1231") && audit[0].detail.contains("printed"));
+    assert!(!audit[0].detail.contains("310105195001011231"));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

@@ -27,6 +27,8 @@ pub struct UiDeps {
     pub clock: Rc<dyn Fn() -> Duration>,
     /// The key offline codes must verify against; `None`: printing cards is unavailable.
     pub trusted_key: Option<ed25519_dalek::VerifyingKey>,
+    /// The local store (issuance audit, one card per person per day); `None` in demos.
+    pub store: Option<Arc<std::sync::Mutex<crate::store::Store>>>,
 }
 
 /// The real monotonic clock.
@@ -48,6 +50,7 @@ pub struct UiController {
     ticker: slint::Timer,
     clock: Rc<dyn Fn() -> Duration>,
     trusted_key: Option<ed25519_dalek::VerifyingKey>,
+    store: Option<Arc<std::sync::Mutex<crate::store::Store>>>,
     /// Fires when the session ends: a card job still waiting is cancelled, never printed.
     session_end: RefCell<watch::Sender<bool>>,
 }
@@ -146,6 +149,7 @@ pub fn connect(window: &MainWindow, deps: UiDeps) -> Rc<UiController> {
         ticker: slint::Timer::default(),
         clock: deps.clock.clone(),
         trusted_key: deps.trusted_key,
+        store: deps.store,
         session_end: RefCell::new(watch::channel(false).0),
     });
 
@@ -683,34 +687,61 @@ impl UiController {
         };
         self.with_window(|w| Self::set_offline_step(w, 4, 0, ""));
         let config = self.config.borrow().clone();
+        let store = self.store.clone();
         let cancel = self.session_end.borrow().subscribe();
         let weak = self.window.clone();
         self.runtime.spawn(async move {
+            let terminal = config.terminal.id.clone();
+            // One card per person per terminal per day (a lost card goes through a reissue).
+            if let Some(store) = store.clone() {
+                let (t, i) = (terminal.clone(), id.clone());
+                let already = tokio::task::spawn_blocking(move || {
+                    let s = store.lock().unwrap_or_else(|p| p.into_inner());
+                    crate::offline_code::already_issued_today(&s, &t, &i).unwrap_or(false)
+                })
+                .await
+                .unwrap_or(false);
+                if already {
+                    let _ = weak.upgrade_in_event_loop(|w| Self::set_offline_step(&w, 6, 5, ""));
+                    return;
+                }
+            }
             let req = crate::api::IssueCodeRequest {
-                id_number: id,
+                id_number: id.clone(),
                 reissue: false,
                 request_id: uuid::Uuid::now_v7(),
                 staff: None,
             };
-            let (step, failure, reason) = match client.issue_code(&req).await {
-                Err(e) if e.is_retryable() || e.status.is_none() => (6, 1, String::new()),
-                Err(e) => (6, 4, e.message),
-                Ok(issued) => match crate::offline_code::verify_issued(
-                    &issued,
-                    &key,
-                    chrono::Local::now().date_naive(),
-                ) {
+            let today = chrono::Local::now().date_naive();
+            let (step, failure, reason, outcome) = match client.issue_code(&req).await {
+                Err(e) if e.is_retryable() || e.status.is_none() => (6, 1, String::new(), None),
+                Err(e) => (6, 4, e.message, None),
+                Ok(issued) => match crate::offline_code::verify_issued(&issued, &key, today) {
                     Err(e) => {
                         log::warn!(
                             "offline code {} refused: {e}; nothing printed",
                             issued.card_id
                         );
-                        (6, 2, String::new())
+                        (6, 2, String::new(), Some((issued, "refused")))
                     }
                     Ok(_) => {
                         let uri = config.printer_uri(crate::config::PrinterRole::Card);
-                        match crate::offline_code::print_card(&config, &uri, &issued, Some(cancel))
-                            .await
+                        let held_weak = weak.clone();
+                        let on_state = move |s: &crate::print::job::JobState| {
+                            use crate::print::job::JobState;
+                            let held = matches!(s, JobState::Held(_) | JobState::Retrying(_));
+                            let _ = held_weak.upgrade_in_event_loop(move |w| {
+                                w.global::<OfflineCodeAdapter>().set_held(held)
+                            });
+                        };
+                        match crate::offline_code::print_card(
+                            &config,
+                            &uri,
+                            &issued,
+                            Some(cancel),
+                            on_state,
+                        )
+                        .await
                         {
                             Ok(done) => {
                                 log::info!(
@@ -718,18 +749,32 @@ impl UiController {
                                     issued.card_id,
                                     issued.masked_id
                                 );
-                                (5, 0, String::new())
+                                (5, 0, String::new(), Some((issued, "printed")))
                             }
                             Err(e) => {
                                 log::warn!("offline code {} not printed: {e}", issued.card_id);
-                                (6, 3, String::new())
+                                (6, 3, String::new(), Some((issued, "print_failed")))
                             }
                         }
                     }
                 },
             };
-            let _ = weak
-                .upgrade_in_event_loop(move |w| Self::set_offline_step(&w, step, failure, &reason));
+            if let (Some(store), Some((issued, result))) = (store, outcome) {
+                let _ = tokio::task::spawn_blocking(move || {
+                    let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
+                    let recorded = crate::offline_code::record_issuance(
+                        &mut s, &terminal, &id, &issued, false, result, None,
+                    );
+                    if let Err(e) = recorded {
+                        log::error!("audit: {e}");
+                    }
+                })
+                .await;
+            }
+            let _ = weak.upgrade_in_event_loop(move |w| {
+                w.global::<OfflineCodeAdapter>().set_held(false);
+                Self::set_offline_step(&w, step, failure, &reason)
+            });
         });
     }
 

@@ -86,6 +86,7 @@ impl Headless {
                 client,
                 clock: headless_clock(mock_time),
                 trusted_key,
+                store: None,
             },
         );
         if let Some(c) = catalog {
