@@ -178,14 +178,19 @@ pub async fn run_worker(
                 });
             }
         }
-        let interval = Duration::from_secs(
-            config.borrow_and_update().catalogue.sync_interval_s.max(30) as u64,
-        );
-        tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
-            Some(()) = refresh.recv() => {}
-            _ = shutdown.wait_for(|s| *s) => return,
-            Ok(()) = config.changed() => {}
+        // Wait for the next sync. A config change only moves the deadline (a new interval);
+        // it does not trigger a sync of its own.
+        let synced = tokio::time::Instant::now();
+        loop {
+            let interval = Duration::from_secs(
+                config.borrow_and_update().catalogue.sync_interval_s.max(30) as u64,
+            );
+            tokio::select! {
+                _ = tokio::time::sleep_until(synced + interval) => break,
+                Some(()) = refresh.recv() => break,
+                _ = shutdown.wait_for(|s| *s) => return,
+                Ok(()) = config.changed() => continue,
+            }
         }
     }
 }
