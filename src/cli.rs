@@ -69,6 +69,13 @@ pub enum Command {
         #[arg(long)]
         out: std::path::PathBuf,
     },
+    /// Upload the pending 好差评 ratings now, with progress. Exit 0 when none is pending;
+    /// exit 3 with the pending count when the back office did not take them in time.
+    Sync {
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
+    },
     /// The 一网通办 catalogue: sync with the back office, search and browse the local copy.
     #[command(subcommand)]
     Catalogue(CatalogueCommand),

@@ -411,3 +411,108 @@ fn confirm(prompt: &str) -> bool {
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer).is_ok() && matches!(answer.trim(), "y" | "Y" | "yes")
 }
+
+/// Exit status of `civic-kiosk sync` when ratings are still pending at the deadline.
+pub const EXIT_SYNC_PENDING: u8 = 3;
+
+/// `civic-kiosk sync [--timeout S]`: drains the ratings outbox now, with progress.
+pub fn sync_ratings(config_path: &Path, timeout_s: u64) -> ExitCode {
+    use crate::ratings::sync::{self, Round};
+    let (config, rt) = match (config_or_exit(config_path), runtime()) {
+        (Ok(c), Ok(r)) => (c, r),
+        (Err(code), _) | (_, Err(code)) => return code,
+    };
+    let store = match Store::open_in(&config.data_dir()) {
+        Ok(s) => Arc::new(Mutex::new(s)),
+        Err(e) => return fail(e),
+    };
+    rt.block_on(async {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(timeout_s);
+        let counts = match sync::counts(&store).await {
+            Ok(c) => c,
+            Err(e) => return fail(e),
+        };
+        println!(
+            "ratings: {} pending, {} sent, {} dead",
+            counts.pending, counts.sent, counts.dead
+        );
+        let policy = sync::Policy::from_config(&config.ratings);
+        let mut last_error = None;
+        if counts.pending > 0 {
+            match crate::app::reach_backoffice(&config).await {
+                Err(e) => last_error = Some(e.to_string()),
+                Ok(reached) => {
+                    let mut failures = 0u32;
+                    let mut rng = rand::thread_rng();
+                    while tokio::time::Instant::now() < deadline {
+                        match sync::round(&store, &reached.client, &policy, true).await {
+                            Err(e) => return fail(e),
+                            Ok(Round::Idle) => break,
+                            Ok(Round::Answered {
+                                stored,
+                                duplicate,
+                                rejected,
+                                unanswered,
+                            }) => {
+                                failures = 0;
+                                last_error = None;
+                                let left = sync::counts(&store).await.map(|c| c.pending);
+                                println!(
+                                    "uploaded: {stored} stored, {duplicate} already there, {rejected} rejected{}; {} pending",
+                                    if unanswered > 0 {
+                                        format!(", {unanswered} unanswered")
+                                    } else {
+                                        String::new()
+                                    },
+                                    left.map(|n| n.to_string()).unwrap_or_else(|e| e.to_string())
+                                );
+                            }
+                            Ok(Round::Failed { error, batch }) => {
+                                failures += 1;
+                                // A technician is waiting: never more than 10 s between tries.
+                                let wait = policy
+                                    .backoff(failures, &mut rng)
+                                    .min(std::time::Duration::from_secs(10))
+                                    .min(deadline.saturating_duration_since(
+                                        tokio::time::Instant::now(),
+                                    ));
+                                println!(
+                                    "upload of {batch} failed ({error}); retrying in {:.1} s",
+                                    wait.as_secs_f64()
+                                );
+                                last_error = Some(error.to_string());
+                                tokio::time::sleep(wait).await;
+                            }
+                        }
+                    }
+                    if let Some(e) = reached.embedded {
+                        e.stop();
+                    }
+                }
+            }
+        }
+        let counts = match sync::counts(&store).await {
+            Ok(c) => c,
+            Err(e) => return fail(e),
+        };
+        if counts.dead > 0 {
+            println!(
+                "{} rating(s) were rejected by the back office and kept as dead letters (see `civic-kiosk status`)",
+                counts.dead
+            );
+        }
+        if counts.pending == 0 {
+            println!("all ratings uploaded: {} sent, {} dead", counts.sent, counts.dead);
+            ExitCode::SUCCESS
+        } else {
+            eprintln!(
+                "civic-kiosk: {} rating(s) still pending after {timeout_s} s{}",
+                counts.pending,
+                last_error
+                    .map(|e| format!("; last error: {e}"))
+                    .unwrap_or_default()
+            );
+            ExitCode::from(EXIT_SYNC_PENDING)
+        }
+    })
+}

@@ -31,6 +31,7 @@ pub struct Config {
     pub printers: PrintersSection,
     pub display: DisplaySection,
     pub catalogue: CatalogueSection,
+    pub ratings: RatingsSection,
     pub technician: TechnicianSection,
     pub storage: StorageSection,
     pub log: LogSection,
@@ -109,6 +110,22 @@ pub struct CatalogueSection {
     pub stale_after_s: i64,
 }
 
+/// 好差评 on this terminal: the reason tags offered with a 差评 and the outbox sync.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RatingsSection {
+    /// Reason tags offered with 不满意 / 非常不满意 (the back office may change them).
+    pub reasons: Vec<String>,
+    /// Seconds between outbox sync rounds when nothing new wakes the worker.
+    pub sync_interval_s: i64,
+    /// Ratings per upload (the back office takes at most 1000).
+    pub batch_size: i64,
+    /// First retry delay after a failed upload, in milliseconds; doubled per failure.
+    pub retry_base_ms: i64,
+    /// Longest retry delay, in seconds.
+    pub retry_max_s: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TechnicianSection {
@@ -139,6 +156,7 @@ impl Default for Config {
             printers: PrintersSection::default(),
             display: DisplaySection::default(),
             catalogue: CatalogueSection::default(),
+            ratings: RatingsSection::default(),
             technician: TechnicianSection::default(),
             storage: StorageSection::default(),
             log: LogSection::default(),
@@ -214,6 +232,26 @@ impl Default for CatalogueSection {
         Self {
             sync_interval_s: 900,
             stale_after_s: 86400,
+        }
+    }
+}
+impl Default for RatingsSection {
+    fn default() -> Self {
+        Self {
+            reasons: [
+                "办事指南不清晰",
+                "材料繁琐",
+                "等候时间长",
+                "服务态度差",
+                "系统故障",
+                "其他",
+            ]
+            .map(String::from)
+            .to_vec(),
+            sync_interval_s: 60,
+            batch_size: 200,
+            retry_base_ms: 1000,
+            retry_max_s: 300,
         }
     }
 }
@@ -732,6 +770,58 @@ impl Config {
                 format!(
                     "{} is not an age; use a positive number of seconds, e.g. 86400 (one day)",
                     self.catalogue.stale_after_s
+                ),
+            );
+        }
+        let r = &self.ratings;
+        if r.reasons.is_empty() {
+            err(
+                "ratings.reasons",
+                "is empty; a 差评 needs at least one reason to choose, e.g. [\"其他\"]".into(),
+            );
+        } else if let Some(bad) = r
+            .reasons
+            .iter()
+            .find(|t| t.trim().is_empty() || t.chars().count() > 12)
+        {
+            err(
+                "ratings.reasons",
+                format!("'{bad}' is not a reason tag; use 1 to 12 characters, e.g. \"等候时间长\""),
+            );
+        }
+        if r.sync_interval_s < 5 {
+            err(
+                "ratings.sync_interval_s",
+                format!(
+                    "{} is too often; use at least 5 seconds, e.g. 60",
+                    r.sync_interval_s
+                ),
+            );
+        }
+        if !(1..=1000).contains(&r.batch_size) {
+            err(
+                "ratings.batch_size",
+                format!(
+                    "{} ratings per upload is outside 1..1000 (the back office's limit); use e.g. 200",
+                    r.batch_size
+                ),
+            );
+        }
+        if r.retry_base_ms < 10 {
+            err(
+                "ratings.retry_base_ms",
+                format!(
+                    "{} ms is too short a first retry; use at least 10, e.g. 1000",
+                    r.retry_base_ms
+                ),
+            );
+        }
+        if r.retry_max_s < 1 || r.retry_max_s * 1000 < r.retry_base_ms {
+            err(
+                "ratings.retry_max_s",
+                format!(
+                    "{} s must be at least 1 and not below ratings.retry_base_ms; use e.g. 300",
+                    r.retry_max_s
                 ),
             );
         }

@@ -7,11 +7,13 @@
 //! - `catalog`    — 一网通办 catalogue: local cache, sync (ETag), search index (汉字/pinyin/initials), browse, 一件事, FAQ
 //! - `cli`        — command-line interface (clap)
 //! - `commands`   — technician subcommands (status, catalogue …): load config, do one job, print
+//! - `failpoint`  — named kill points for crash tests (armed only by an environment variable)
 //! - `config`     — layered TOML config, validation naming field and fix, atomic save, live watch
 //! - `identity`   — ID number (GB 11643), name and phone types that mask themselves
 //! - `logging`    — stderr + size-rotated file logger with an ID/phone scrubber
 //! - `offline_code` — 离线码 on the terminal: verify an issued code against the trusted key, card layout
 //! - `print`      — document model, ESC/POS (GB18030, QR, status), TCP job lifecycle, URIs and probes
+//! - `ratings`    — 好差评: drafts and their rules, the durable outbox, the idempotent upload worker
 //! - `server`     — the reference back office (axum + SQLite, fault injection, embedded mode)
 //! - `session`    — resident session rules: idle timer with countdown, entries, wipe
 //! - `status`     — the `status` report (config, back office, printers, store)
@@ -25,10 +27,12 @@ pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod failpoint;
 pub mod identity;
 pub mod logging;
 pub mod offline_code;
 pub mod print;
+pub mod ratings;
 pub mod server;
 pub mod session;
 pub mod status;

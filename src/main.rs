@@ -52,6 +52,7 @@ fn main() -> ExitCode {
             size,
             out,
         } => civic_kiosk::commands::screenshot(&config_path, &page, large_font, &lang, &size, out),
+        Command::Sync { timeout } => civic_kiosk::commands::sync_ratings(&config_path, timeout),
         Command::Catalogue(cmd) => civic_kiosk::commands::catalogue(&config_path, cmd),
     }
 }

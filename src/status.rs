@@ -21,6 +21,8 @@ pub struct StatusReport {
     pub backoffice: BackofficeStatus,
     pub printers: Vec<PrinterStatus>,
     pub store: StoreStatus,
+    /// 好差评 outbox: pending, sent and dead counts, last sync and last error.
+    pub ratings: RatingsStatus,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -51,6 +53,34 @@ pub struct StoreStatus {
     pub data_dir: String,
     pub exists: bool,
     pub writable: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RatingsStatus {
+    #[serde(flatten)]
+    pub counts: crate::ratings::OutboxCounts,
+    /// Why the counts could not be read, if they could not.
+    pub error: Option<String>,
+}
+
+/// The outbox counts from the local store (zeros when no store was created yet).
+pub fn ratings_status(data_dir: &Path) -> RatingsStatus {
+    if !data_dir.join("kiosk.sqlite").exists() {
+        return RatingsStatus {
+            counts: Default::default(),
+            error: None,
+        };
+    }
+    match crate::store::Store::open_in(data_dir).and_then(|s| crate::ratings::counts(&s)) {
+        Ok(counts) => RatingsStatus {
+            counts,
+            error: None,
+        },
+        Err(e) => RatingsStatus {
+            counts: Default::default(),
+            error: Some(e.to_string()),
+        },
+    }
 }
 
 /// Probes one back office URL with the config's token and timeouts.
@@ -162,6 +192,7 @@ pub async fn report(config: &Config, config_path: &Path) -> StatusReport {
         backoffice,
         printers,
         store: store_status(&config.data_dir()),
+        ratings: ratings_status(&config.data_dir()),
     }
 }
 
@@ -208,6 +239,19 @@ impl StatusReport {
                 "NOT WRITABLE"
             } else {
                 "not created yet"
+            }
+        ));
+        let r = &self.ratings;
+        s.push_str(&format!(
+            "ratings    {} pending, {} sent, {} dead; last sync {}{}\n",
+            r.counts.pending,
+            r.counts.sent,
+            r.counts.dead,
+            r.counts.last_sync.as_deref().unwrap_or("never"),
+            match (&r.error, &r.counts.last_error) {
+                (Some(e), _) => format!(" (store: {e})"),
+                (None, Some(e)) => format!(" (last error: {e})"),
+                _ => String::new(),
             }
         ));
         s

@@ -42,6 +42,33 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (day, person, card_id)
     );
 ",
+    "
+    -- 好差评, stored here first. body is the wire Rating as JSON, written once when the
+    -- rating is made and sent unchanged on every try, so a retry is recognisably the same.
+    -- Once the back office confirms it, the callback phone number leaves body (see
+    -- docs/architecture.md, Ratings outbox).
+    CREATE TABLE ratings (
+        id TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        level INTEGER NOT NULL CHECK (level BETWEEN 1 AND 5),
+        item_code TEXT NOT NULL,
+        callback INTEGER NOT NULL,
+        body TEXT NOT NULL
+    );
+    -- One entry per rating, made in the same transaction. state: pending → sent, or dead
+    -- (the back office rejected it; never retried, kept with its reason).
+    CREATE TABLE rating_outbox (
+        rating_id TEXT PRIMARY KEY REFERENCES ratings(id),
+        state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'dead')),
+        bad INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_try_ms INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        outcome TEXT,
+        done_at TEXT
+    );
+    CREATE INDEX rating_outbox_due ON rating_outbox(state, bad DESC, rating_id);
+",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -131,6 +158,15 @@ impl Store {
             .conn
             .pragma_query_value(None, "synchronous", |r| r.get(0))?;
         Ok((mode, sync))
+    }
+
+    /// The connection, for the modules that keep their tables here (ratings).
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub(crate) fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
     }
 
     pub fn schema_version(&self) -> Result<i64, StoreError> {

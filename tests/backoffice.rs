@@ -2,9 +2,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use civic_kiosk::api::offline_code;
@@ -14,7 +13,6 @@ use civic_kiosk::identity::{IdNumber, PhoneNumber};
 
 const TOKEN: &str = "demo-token-CN-TSL-001";
 const ADMIN: &str = "demo-admin-token";
-const TODAY: &str = "2026-11-26";
 /// Demo residents (config/demo/residents.jsonl): aged 76, aged 36, aged 14, disabled aged 41.
 const SENIOR: &str = "310105195001011231";
 const ADULT: &str = "310105199006154563";
@@ -23,61 +21,7 @@ const DISABLED: &str = "310105198503202461";
 /// Valid checksum, not in the registry.
 const UNKNOWN: &str = "110101197001010032";
 
-/// A `civic-backoffice` child process, killed on drop.
-struct Backoffice {
-    child: Child,
-    addr: String,
-    public_key: String,
-}
-
-impl Drop for Backoffice {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Backoffice {
-    fn start(db: &Path, extra: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_civic-backoffice"))
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--today",
-                TODAY,
-                "--log-level",
-                "warn",
-                "--db",
-            ])
-            .arg(db)
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("civic-backoffice starts");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let addr = lines.next().expect("prints its address").unwrap();
-        let key_line = lines.next().expect("prints its key").unwrap();
-        let public_key = key_line.strip_prefix("public_key ").unwrap().to_string();
-        assert!(
-            addr.starts_with("127.0.0.1:") && !addr.ends_with(":0"),
-            "{addr}"
-        );
-        Self {
-            child,
-            addr,
-            public_key,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}/", self.addr)
-    }
-
-    fn client(&self, token: &str) -> Client {
-        client_for(&self.url(), token, Duration::from_secs(5), None)
-    }
-}
+use common::Backoffice;
 
 fn client_for(url: &str, token: &str, total: Duration, ca: Option<&Path>) -> Client {
     Client::new(&ClientOptions {

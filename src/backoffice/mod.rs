@@ -259,6 +259,18 @@ impl Client {
         body: Option<&dyn erased::JsonBody>,
         headers: HeaderMap,
     ) -> Result<Answer, ClientError> {
+        self.send_marked(method, path, body, headers, None).await
+    }
+
+    /// [`send`](Self::send), hitting `failpoint` once the answer's headers have arrived.
+    async fn send_marked(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&dyn erased::JsonBody>,
+        headers: HeaderMap,
+        failpoint: Option<&str>,
+    ) -> Result<Answer, ClientError> {
         let url = self.url(path)?;
         let mut req = self
             .http
@@ -271,6 +283,10 @@ impl Client {
                 .body(b.to_json());
         }
         let mut resp = req.send().await.map_err(|e| self.classify(e))?;
+        if let Some(point) = failpoint {
+            // The request was delivered and answered; its answer is not read yet.
+            crate::failpoint::hit(point);
+        }
         let status = resp.status();
         let headers = resp.headers().clone();
         if let Some(len) = resp.content_length()
@@ -456,7 +472,16 @@ impl Client {
         &self,
         batch: &RatingBatch,
     ) -> Result<RatingBatchResult, ClientError> {
-        self.post("api/v1/ratings", batch).await
+        let a = self
+            .send_marked(
+                Method::POST,
+                "api/v1/ratings",
+                Some(&erased::Json(batch)),
+                HeaderMap::new(),
+                Some(crate::failpoint::AFTER_UPLOAD_SENT),
+            )
+            .await?;
+        self.decode(&a)
     }
 
     /// Sends a heartbeat; also answers the back office's clock from its `Date` header.

@@ -1,7 +1,9 @@
 //! Helpers shared by the integration test binaries.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 
 /// The shipped `config/kiosk.toml`, as text.
 pub fn shipped_config() -> String {
@@ -70,5 +72,70 @@ pub async fn start_backoffice(
         key,
         admin_token: admin.unwrap_or_default(),
         _shutdown: tx,
+    }
+}
+
+/// A `civic-backoffice` child process, killed on drop.
+pub struct Backoffice {
+    pub child: Child,
+    pub addr: String,
+    pub public_key: String,
+}
+
+impl Drop for Backoffice {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Backoffice {
+    /// Starts `civic-backoffice` on a free loopback port with `--today 2026-11-26`.
+    pub fn start(db: &Path, extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_civic-backoffice"))
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--today",
+                "2026-11-26",
+                "--log-level",
+                "warn",
+                "--db",
+            ])
+            .arg(db)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("civic-backoffice starts");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let addr = lines.next().expect("prints its address").unwrap();
+        let key_line = lines.next().expect("prints its key").unwrap();
+        let public_key = key_line.strip_prefix("public_key ").unwrap().to_string();
+        assert!(
+            addr.starts_with("127.0.0.1:") && !addr.ends_with(":0"),
+            "{addr}"
+        );
+        Self {
+            child,
+            addr,
+            public_key,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    pub fn client(&self, token: &str) -> civic_kiosk::backoffice::Client {
+        civic_kiosk::backoffice::Client::new(&civic_kiosk::backoffice::ClientOptions {
+            base_url: self.url(),
+            token: token.into(),
+            connect_timeout: std::time::Duration::from_secs(2),
+            total_timeout: std::time::Duration::from_secs(5),
+            ca_file: None,
+            max_body_bytes: 8 << 20,
+        })
+        .unwrap()
     }
 }

@@ -1,0 +1,430 @@
+//! The ratings upload: claims due outbox entries (差评 first, then the oldest), sends them as
+//! one batch, and records each rating's verdict. Nothing is marked done before the back
+//! office has answered for it:
+//! - `stored` or `duplicate` → sent (the back office has it; a duplicate is a retry whose
+//!   first answer was lost);
+//! - `rejected` → dead letter, kept with the back office's reason, never retried;
+//! - no answer for the batch (5xx, timeout, dropped connection, unreadable answer, even a
+//!   4xx for the whole batch) → every rating in it stays pending and is retried after a
+//!   jittered exponential backoff, capped.
+//!
+//! There are no leases: if a technician's `civic-kiosk sync` runs beside the terminal's own
+//! worker, a rating may be sent twice at the same moment, and the back office (idempotent
+//! by rating id) stores it once and answers `duplicate` to the other.
+
+use super::OutboxCounts;
+use crate::api::{Rating, RatingBatch, RatingOutcome};
+use crate::backoffice::{Client, ClientError};
+use crate::config::{Config, RatingsSection};
+use crate::store::{Store, StoreError};
+use chrono::Utc;
+use rand::Rng;
+use rusqlite::params;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+
+/// `sync_state` row: time of the last round the back office answered (RFC 3339).
+pub const STATE_LAST_SYNC: &str = "ratings.last_sync";
+/// `sync_state` row: the last failed round's error ("" after a good round).
+pub const STATE_LAST_ERROR: &str = "ratings.last_error";
+
+/// How the uploader paces itself, from `[ratings]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub batch_size: usize,
+    pub interval: Duration,
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+}
+
+impl Policy {
+    pub fn from_config(r: &RatingsSection) -> Self {
+        Self {
+            batch_size: r.batch_size.clamp(1, 1000) as usize,
+            interval: Duration::from_secs(r.sync_interval_s.max(5) as u64),
+            retry_base: Duration::from_millis(r.retry_base_ms.max(10) as u64),
+            retry_max: Duration::from_secs(r.retry_max_s.max(1) as u64),
+        }
+    }
+
+    /// Delay before try `attempts + 1` after `attempts` failures: exponential from
+    /// `retry_base`, capped at `retry_max`, with "equal jitter" (between half and all of
+    /// it) so a district's terminals do not retry in step after an outage.
+    pub fn backoff(&self, attempts: u32, rng: &mut impl Rng) -> Duration {
+        let exp = attempts.saturating_sub(1).min(30);
+        let full = self
+            .retry_base
+            .saturating_mul(1u32 << exp)
+            .min(self.retry_max);
+        let half = full / 2;
+        half + rng.gen_range(Duration::ZERO..=half)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("local store task failed: {0}")]
+    Task(String),
+}
+
+/// What one round did.
+#[derive(Debug)]
+pub enum Round {
+    /// Nothing was due.
+    Idle,
+    /// The back office answered for the batch.
+    Answered {
+        stored: usize,
+        duplicate: usize,
+        rejected: usize,
+        /// Ratings of the batch the answer did not mention (kept pending).
+        unanswered: usize,
+    },
+    /// No answer for the batch; its ratings stay pending and back off.
+    Failed { error: ClientError, batch: usize },
+}
+
+fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
+    store.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, SyncError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| SyncError::Task(e.to_string()))?
+        .map_err(SyncError::from)
+}
+
+/// Due entries, 差评 first then oldest (UUIDv7 ids sort by time). `all` ignores backoff
+/// (a technician's "sync now").
+fn claim(store: &Store, limit: usize, all: bool) -> Result<Vec<(String, String)>, StoreError> {
+    let mut stmt = store.conn().prepare_cached(
+        "SELECT o.rating_id, r.body FROM rating_outbox o JOIN ratings r ON r.id = o.rating_id
+         WHERE o.state = 'pending' AND (?1 OR o.next_try_ms <= ?2)
+         ORDER BY o.bad DESC, o.rating_id ASC LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![all, now_ms(), limit as i64], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Milliseconds until the earliest pending entry is due (0: now), or None if none pending.
+pub fn next_due_in(store: &Store) -> Result<Option<Duration>, StoreError> {
+    let next: Option<i64> = store.conn().query_row(
+        "SELECT MIN(next_try_ms) FROM rating_outbox WHERE state = 'pending'",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(next.map(|t| Duration::from_millis((t - now_ms()).max(0) as u64)))
+}
+
+/// Records the verdicts in one transaction. Returns (stored, duplicate, rejected, unanswered).
+fn ack(
+    store: &mut Store,
+    claimed: &[String],
+    verdicts: &HashMap<String, (RatingOutcome, Option<String>)>,
+    policy: &Policy,
+) -> Result<(usize, usize, usize, usize), StoreError> {
+    let mut counts = (0, 0, 0, 0);
+    let now = Utc::now().to_rfc3339();
+    let mut rng = rand::thread_rng();
+    let tx = store.conn_mut().transaction()?;
+    {
+        let mut sent = tx.prepare_cached(
+            "UPDATE rating_outbox SET state = 'sent', outcome = ?2, done_at = ?3, last_error = NULL
+             WHERE rating_id = ?1 AND state = 'pending'",
+        )?;
+        // Once the back office has the rating, the callback number is not kept here.
+        let mut forget_phone = tx.prepare_cached(
+            "UPDATE ratings SET body = json_remove(body, '$.callback.phone')
+             WHERE id = ?1 AND callback = 1",
+        )?;
+        let mut dead = tx.prepare_cached(
+            "UPDATE rating_outbox SET state = 'dead', outcome = ?2, done_at = ?3
+             WHERE rating_id = ?1 AND state = 'pending'",
+        )?;
+        let mut later = tx.prepare_cached(
+            "UPDATE rating_outbox SET attempts = attempts + 1, next_try_ms = ?2, last_error = ?3
+             WHERE rating_id = ?1 AND state = 'pending'",
+        )?;
+        let mut attempts_of =
+            tx.prepare_cached("SELECT attempts FROM rating_outbox WHERE rating_id = ?1")?;
+        for id in claimed {
+            match verdicts.get(id) {
+                Some((outcome @ (RatingOutcome::Stored | RatingOutcome::Duplicate), _)) => {
+                    let word = if *outcome == RatingOutcome::Stored {
+                        counts.0 += 1;
+                        "stored"
+                    } else {
+                        counts.1 += 1;
+                        "duplicate"
+                    };
+                    sent.execute(params![id, word, now])?;
+                    forget_phone.execute(params![id])?;
+                }
+                Some((RatingOutcome::Rejected, reason)) => {
+                    counts.2 += 1;
+                    let reason = reason.as_deref().unwrap_or("rejected without a reason");
+                    log::warn!("rating {id} rejected by the back office: {reason}");
+                    dead.execute(params![id, format!("rejected: {reason}"), now])?;
+                }
+                None => {
+                    counts.3 += 1;
+                    let attempts: u32 = attempts_of.query_row(params![id], |r| r.get(0))?;
+                    let wait = policy.backoff(attempts + 1, &mut rng);
+                    later.execute(params![
+                        id,
+                        now_ms() + wait.as_millis() as i64,
+                        "the back office's answer did not mention this rating"
+                    ])?;
+                }
+            }
+        }
+    }
+    crate::failpoint::hit(crate::failpoint::BEFORE_ACK_COMMIT);
+    tx.commit()?;
+    Ok(counts)
+}
+
+/// Every rating of a failed batch backs off; the error is kept for status and maintenance.
+fn fail(
+    store: &mut Store,
+    claimed: &[String],
+    error: &ClientError,
+    policy: &Policy,
+) -> Result<(), StoreError> {
+    let mut rng = rand::thread_rng();
+    let text = error.to_string();
+    let tx = store.conn_mut().transaction()?;
+    {
+        let mut later = tx.prepare_cached(
+            "UPDATE rating_outbox SET attempts = attempts + 1, next_try_ms = ?2, last_error = ?3
+             WHERE rating_id = ?1 AND state = 'pending' RETURNING attempts",
+        )?;
+        for id in claimed {
+            // The delay grows with this rating's own failures.
+            let attempts: Option<u32> = later
+                .query_row(params![id, now_ms(), text], |r| r.get(0))
+                .ok();
+            if let Some(a) = attempts {
+                let wait = policy.backoff(a, &mut rng);
+                tx.execute(
+                    "UPDATE rating_outbox SET next_try_ms = ?2 WHERE rating_id = ?1",
+                    params![id, now_ms() + wait.as_millis() as i64],
+                )?;
+            }
+        }
+    }
+    tx.execute(
+        "INSERT INTO sync_state(name, value) VALUES (?1, ?2)
+         ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+        params![
+            STATE_LAST_ERROR,
+            format!("{} {text}", Utc::now().to_rfc3339())
+        ],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// One round: claim up to a batch of due ratings, upload, record the verdicts.
+pub async fn round(
+    store: &Arc<Mutex<Store>>,
+    client: &Client,
+    policy: &Policy,
+    ignore_backoff: bool,
+) -> Result<Round, SyncError> {
+    let limit = policy.batch_size;
+    let s = store.clone();
+    let claimed = blocking(move || claim(&lock(&s), limit, ignore_backoff)).await?;
+    if claimed.is_empty() {
+        return Ok(Round::Idle);
+    }
+    let mut ids = Vec::with_capacity(claimed.len());
+    let mut ratings = Vec::with_capacity(claimed.len());
+    let mut unreadable = Vec::new();
+    for (id, body) in claimed {
+        match serde_json::from_str::<Rating>(&body) {
+            Ok(r) => {
+                ids.push(id);
+                ratings.push(r);
+            }
+            Err(e) => unreadable.push((id, e.to_string())),
+        }
+    }
+    if !unreadable.is_empty() {
+        // A body this build cannot read will never upload: a dead letter, with the reason.
+        let s = store.clone();
+        blocking(move || {
+            let st = lock(&s);
+            let now = Utc::now().to_rfc3339();
+            for (id, why) in unreadable {
+                log::error!("rating {id}: stored body unreadable ({why}); dead letter");
+                st.conn().execute(
+                    "UPDATE rating_outbox SET state = 'dead', outcome = ?2, done_at = ?3
+                     WHERE rating_id = ?1 AND state = 'pending'",
+                    params![id, format!("unreadable on this terminal: {why}"), now],
+                )?;
+            }
+            Ok(())
+        })
+        .await?;
+    }
+    if ratings.is_empty() {
+        return Ok(Round::Answered {
+            stored: 0,
+            duplicate: 0,
+            rejected: 0,
+            unanswered: 0,
+        });
+    }
+    let batch = RatingBatch { ratings };
+    let n = batch.ratings.len();
+    log::debug!("uploading {n} rating(s)");
+    match client.upload_ratings(&batch).await {
+        Ok(answer) => {
+            let verdicts: HashMap<String, (RatingOutcome, Option<String>)> = answer
+                .results
+                .into_iter()
+                .map(|r| (r.id.to_string(), (r.outcome, r.reason)))
+                .collect();
+            let s = store.clone();
+            let p = policy.clone();
+            let (stored, duplicate, rejected, unanswered) = blocking(move || {
+                let mut st = lock(&s);
+                let counts = ack(&mut st, &ids, &verdicts, &p)?;
+                st.set_state(STATE_LAST_SYNC, &Utc::now().to_rfc3339())?;
+                st.set_state(STATE_LAST_ERROR, "")?;
+                Ok(counts)
+            })
+            .await?;
+            log::info!(
+                "ratings uploaded: {stored} stored, {duplicate} already there, {rejected} rejected, {unanswered} unanswered"
+            );
+            Ok(Round::Answered {
+                stored,
+                duplicate,
+                rejected,
+                unanswered,
+            })
+        }
+        Err(error) => {
+            log::warn!("ratings upload of {n} failed, will retry: {error}");
+            let s = store.clone();
+            let p = policy.clone();
+            let e = error.clone();
+            blocking(move || fail(&mut lock(&s), &ids, &e, &p)).await?;
+            Ok(Round::Failed { error, batch: n })
+        }
+    }
+}
+
+/// Current counts, off the caller's thread.
+pub async fn counts(store: &Arc<Mutex<Store>>) -> Result<OutboxCounts, SyncError> {
+    let s = store.clone();
+    blocking(move || super::counts(&lock(&s))).await
+}
+
+/// Wakes the uploader when a rating has been stored.
+#[derive(Debug, Clone, Default)]
+pub struct Waker(Arc<Notify>);
+
+impl Waker {
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// The terminal's uploader: a round whenever a rating is stored, when the earliest backoff
+/// ends, and at least every `ratings.sync_interval_s`; stops when `shutdown` turns true.
+pub async fn run_worker(
+    client: Client,
+    store: Arc<Mutex<Store>>,
+    waker: Waker,
+    mut config: watch::Receiver<Arc<Config>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let policy = Policy::from_config(&config.borrow_and_update().ratings);
+        let wait = match round(&store, &client, &policy, false).await {
+            // More may be due at once: go on without sleeping.
+            Ok(Round::Answered { .. }) => Duration::ZERO,
+            Ok(Round::Idle) | Ok(Round::Failed { .. }) => {
+                let s = store.clone();
+                match blocking(move || next_due_in(&lock(&s))).await {
+                    Ok(Some(d)) => d.min(policy.interval),
+                    Ok(None) => policy.interval,
+                    Err(e) => {
+                        log::error!("ratings outbox: {e}");
+                        policy.interval
+                    }
+                }
+            }
+            Err(e) => {
+                log::error!("ratings outbox: {e}");
+                policy.interval
+            }
+        };
+        if wait.is_zero() {
+            if *shutdown.borrow() {
+                return;
+            }
+            continue;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = waker.0.notified() => {}
+            _ = shutdown.wait_for(|s| *s) => return,
+            Ok(()) = config.changed() => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        let p = Policy {
+            batch_size: 10,
+            interval: Duration::from_secs(60),
+            retry_base: Duration::from_millis(1000),
+            retry_max: Duration::from_secs(300),
+        };
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
+        for (attempts, full_ms) in [(1u32, 1000u64), (2, 2000), (3, 4000), (9, 256_000)] {
+            for _ in 0..50 {
+                let d = p.backoff(attempts, &mut rng).as_millis() as u64;
+                assert!(
+                    (full_ms / 2..=full_ms).contains(&d),
+                    "attempt {attempts}: {d} ms not in [{}, {full_ms}]",
+                    full_ms / 2
+                );
+            }
+        }
+        for attempts in [10, 20, 1000, u32::MAX] {
+            let d = p.backoff(attempts, &mut rng);
+            assert!(
+                d <= p.retry_max && d >= p.retry_max / 2,
+                "{attempts}: {d:?}"
+            );
+        }
+        // Jitter: not all the same.
+        let spread: std::collections::HashSet<_> =
+            (0..20).map(|_| p.backoff(5, &mut rng)).collect();
+        assert!(spread.len() > 10);
+    }
+}
