@@ -133,6 +133,15 @@ pub fn run(config_path: &Path) -> Result<(), AppError> {
             .await;
         });
     }
+    // 好差评 uploader: woken by each new rating, paced by backoff and the interval.
+    let ratings_waker = crate::ratings::sync::Waker::default();
+    core.runtime.spawn(crate::ratings::sync::run_worker(
+        client.clone(),
+        store.clone(),
+        ratings_waker.clone(),
+        core.config.subscribe(),
+        shutdown_tx.subscribe(),
+    ));
     let client_for_health = client.clone();
     let window = crate::ui::MainWindow::new().map_err(|e| AppError::NoDisplay(e.to_string()))?;
     let _controller = crate::ui::connect(
@@ -144,6 +153,7 @@ pub fn run(config_path: &Path) -> Result<(), AppError> {
             client: Some(client.clone()),
             clock: crate::ui::system_clock(),
             store: Some(store.clone()),
+            ratings_waker: Some(ratings_waker),
             trusted_key: match crate::offline_code::trusted_key(&config) {
                 Ok(k) => Some(k),
                 Err(e) => {

@@ -152,7 +152,12 @@ pub struct ResidentFields {
     pub query: String,
     pub id: IdEntry,
     pub pin: PinEntry,
-    pub rating_level: u8,
+    /// The 好差评 being made (level, reasons, callback number).
+    pub rating: crate::ratings::Draft,
+    /// Services rated in this session: one rating per service session (一次一评).
+    pub rated: Vec<String>,
+    /// The item whose 办事指南 is (or was last) shown.
+    pub shown_item: Option<String>,
 }
 
 impl ResidentFields {
@@ -209,10 +214,19 @@ mod tests {
         let mut f = ResidentFields {
             id: e,
             query: "jzz".into(),
-            rating_level: 2,
+            rating: crate::ratings::Draft {
+                phone: "13800138000".into(),
+                ..Default::default()
+            },
+            rated: vec!["x".into()],
             ..Default::default()
         };
         f.wipe();
-        assert!(f.id.is_empty() && f.query.is_empty() && f.rating_level == 0);
+        assert!(
+            f.id.is_empty()
+                && f.query.is_empty()
+                && f.rating.phone.is_empty()
+                && f.rated.is_empty()
+        );
     }
 }

@@ -16,6 +16,8 @@ use crate::config::Config;
 use crate::identity::IdNumberError;
 use crate::session::{IdleState, IdleTimer, ResidentFields};
 
+mod rating;
+
 /// What the UI needs from the rest of the terminal.
 pub struct UiDeps {
     pub runtime: tokio::runtime::Handle,
@@ -29,6 +31,8 @@ pub struct UiDeps {
     pub trusted_key: Option<ed25519_dalek::VerifyingKey>,
     /// The local store (issuance audit, one card per person per day); `None` in demos.
     pub store: Option<Arc<std::sync::Mutex<crate::store::Store>>>,
+    /// Wakes the ratings uploader when a rating is stored; `None` when none runs.
+    pub ratings_waker: Option<crate::ratings::sync::Waker>,
 }
 
 /// The real monotonic clock.
@@ -51,6 +55,7 @@ pub struct UiController {
     clock: Rc<dyn Fn() -> Duration>,
     trusted_key: Option<ed25519_dalek::VerifyingKey>,
     store: Option<Arc<std::sync::Mutex<crate::store::Store>>>,
+    ratings_waker: Option<crate::ratings::sync::Waker>,
     /// Fires when the session ends: a card job still waiting is cancelled, never printed.
     session_end: RefCell<watch::Sender<bool>>,
 }
@@ -150,6 +155,7 @@ pub fn connect(window: &MainWindow, deps: UiDeps) -> Rc<UiController> {
         clock: deps.clock.clone(),
         trusted_key: deps.trusted_key,
         store: deps.store,
+        ratings_waker: deps.ratings_waker,
         session_end: RefCell::new(watch::channel(false).0),
     });
 
@@ -359,14 +365,7 @@ pub fn connect(window: &MainWindow, deps: UiDeps) -> Rc<UiController> {
         });
     }
 
-    let r = window.global::<RatingAdapter>();
-    {
-        let ctl = ctl.clone();
-        r.on_choose(move |level| {
-            ctl.fields.borrow_mut().rating_level = level.clamp(1, 5) as u8;
-            ctl.with_window(|w| w.global::<RatingAdapter>().set_level(level.clamp(1, 5)));
-        });
-    }
+    ctl.connect_rating(window);
 
     let t = window.global::<TechnicianAdapter>();
     {
@@ -528,14 +527,13 @@ impl UiController {
         let Some(item) = catalog.item(code) else {
             return;
         };
+        self.fields.borrow_mut().shown_item = Some(item.code.clone());
         self.with_window(|w| {
             let s = w.global::<SessionAdapter>();
             if s.get_page() != Page::Item {
                 s.set_item_return(s.get_page());
             }
             w.global::<CatalogAdapter>().set_item(item_detail(item));
-            w.global::<RatingAdapter>()
-                .set_service_name(item.name.as_str().into());
             s.set_page(Page::Item);
         });
     }
@@ -836,8 +834,14 @@ impl UiController {
             o.set_reason("".into());
             o.set_failure(0);
             let r = w.global::<RatingAdapter>();
+            r.set_step(0);
             r.set_level(0);
+            r.set_error(0);
+            r.set_service_kind(0);
             r.set_service_name("".into());
+            r.set_reasons(model(Vec::new()));
+            r.set_callback(false);
+            r.set_phone_entry("".into());
             let t = w.global::<TechnicianAdapter>();
             t.set_pin_length(0);
             t.set_state(0);

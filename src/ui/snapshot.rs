@@ -64,6 +64,27 @@ impl Headless {
         height: u32,
         mock_time: bool,
     ) -> Result<Self, SnapshotError> {
+        Self::with_store(
+            config,
+            catalog,
+            client,
+            trusted_key,
+            None,
+            (width, height),
+            mock_time,
+        )
+    }
+
+    /// As [`new`](Self::new), with the terminal's local store (ratings, issuance audit).
+    pub fn with_store(
+        config: Arc<Config>,
+        catalog: Option<Arc<Catalog>>,
+        client: Option<crate::backoffice::Client>,
+        trusted_key: Option<ed25519_dalek::VerifyingKey>,
+        store: Option<Arc<std::sync::Mutex<crate::store::Store>>>,
+        (width, height): (u32, u32),
+        mock_time: bool,
+    ) -> Result<Self, SnapshotError> {
         let runtime = Arc::new(
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
@@ -86,7 +107,8 @@ impl Headless {
                 client,
                 clock: headless_clock(mock_time),
                 trusted_key,
-                store: None,
+                store,
+                ratings_waker: None,
             },
         );
         if let Some(c) = catalog {
