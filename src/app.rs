@@ -142,6 +142,10 @@ pub fn run(config_path: &Path) -> Result<(), AppError> {
         core.config.subscribe(),
         shutdown_tx.subscribe(),
     ));
+    core.runtime.spawn(crate::heartbeat::run_worker(
+        crate::heartbeat::Heart::new(client.clone(), store.clone(), core.config.clone()),
+        shutdown_tx.subscribe(),
+    ));
     let client_for_health = client.clone();
     let window = crate::ui::MainWindow::new().map_err(|e| AppError::NoDisplay(e.to_string()))?;
     let _controller = crate::ui::connect(

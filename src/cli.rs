@@ -76,9 +76,26 @@ pub enum Command {
         #[arg(long, default_value_t = 120)]
         timeout: u64,
     },
+    /// Check each part a technician can fix (back office, TLS, clock, printers, disk, store);
+    /// exit 1 naming the broken parts.
+    Diagnose {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change one setting in the config file: validated like check-config, saved
+    /// atomically, audited. KEY is section.field, e.g. display.idle_timeout_s.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// The 一网通办 catalogue: sync with the back office, search and browse the local copy.
     #[command(subcommand)]
     Catalogue(CatalogueCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Set KEY to VALUE (TOML syntax: 120, true, "text", ["a", "b"]; a bare word is a string).
+    Set { key: String, value: String },
 }
 
 #[derive(Debug, Subcommand)]

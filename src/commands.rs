@@ -516,3 +516,155 @@ pub fn sync_ratings(config_path: &Path, timeout_s: u64) -> ExitCode {
         }
     })
 }
+
+/// `civic-kiosk diagnose [--json]`: one line per part; exit 1 naming the broken ones.
+pub fn diagnose(config_path: &Path, json: bool) -> ExitCode {
+    let (config, rt) = match (config_or_exit(config_path), runtime()) {
+        (Ok(c), Ok(r)) => (c, r),
+        (Err(code), _) | (_, Err(code)) => return code,
+    };
+    let checks = rt.block_on(crate::diagnose::run(&config));
+    let broken: Vec<&str> = checks
+        .iter()
+        .filter(|c| !c.ok)
+        .map(|c| c.part.as_str())
+        .collect();
+    if json {
+        let out = serde_json::json!({ "ok": broken.is_empty(), "checks": checks });
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    } else {
+        for c in &checks {
+            println!(
+                "{:<4} {:<17} {}",
+                if c.ok { "ok" } else { "FAIL" },
+                c.part,
+                c.detail
+            );
+            if let Some(fix) = &c.fix {
+                println!("     {:<17} → {fix}", "");
+            }
+        }
+        if broken.is_empty() {
+            println!("all parts work");
+        } else {
+            println!("broken: {}", broken.join(", "));
+        }
+    }
+    if broken.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// Keys `config set` refuses, with the way to change them instead.
+const NOT_SET_HERE: [(&str, &str); 1] = [(
+    "technician.pin_hash",
+    "a PIN is never typed on a command line; use `civic-kiosk set-pin`",
+)];
+
+/// `civic-kiosk config set KEY VALUE`: edits the file (comments kept), validates the whole
+/// config as `check-config` would, saves atomically, audits.
+pub fn config_set(config_path: &Path, key: &str, value: &str) -> ExitCode {
+    if let Some((_, why)) = NOT_SET_HERE.iter().find(|(k, _)| *k == key) {
+        return fail(format!("{key}: {why}"));
+    }
+    let text = match std::fs::read_to_string(config_path) {
+        Ok(t) => t,
+        Err(e) => return fail(format!("{}: {e}", config_path.display())),
+    };
+    let mut doc: toml_edit::DocumentMut = match text.parse() {
+        Ok(d) => d,
+        Err(e) => return fail(format!("{}: {e}", config_path.display())),
+    };
+    let parts: Vec<&str> = key.split('.').collect();
+    if parts.len() < 2 || parts.iter().any(|p| p.trim().is_empty()) {
+        return fail(format!(
+            "'{key}' is not a setting; write section.field, e.g. display.idle_timeout_s"
+        ));
+    }
+    // A TOML value as written (120, true, "text", ["a"]); anything else is a string.
+    let new_value: toml_edit::Value = value
+        .parse()
+        .unwrap_or_else(|_| toml_edit::Value::from(value));
+    let mut table = doc.as_table_mut();
+    for section in &parts[..parts.len() - 1] {
+        let entry = table
+            .entry(section)
+            .or_insert_with(|| toml_edit::Item::Table(toml_edit::Table::new()));
+        match entry.as_table_mut() {
+            Some(t) => table = t,
+            None => return fail(format!("{key}: '{section}' is not a section")),
+        }
+    }
+    let field = parts[parts.len() - 1];
+    let old = table
+        .get(field)
+        .and_then(|i| i.as_value())
+        .map(|v| v.to_string().trim().to_string());
+    match table.get_mut(field).and_then(|i| i.as_value_mut()) {
+        // Replace the value in place: the key, and the comment above it, stay.
+        Some(existing) => {
+            let decor = existing.decor().clone();
+            *existing = new_value;
+            *existing.decor_mut() = decor;
+        }
+        None => {
+            table.insert(field, toml_edit::value(new_value));
+        }
+    }
+    let new_text = doc.to_string();
+    let env = std::env::vars().filter(|(k, _)| k.starts_with(config::ENV_PREFIX));
+    let config =
+        match config::Layers::from_parts(config_path, &new_text, env).and_then(|l| l.effective()) {
+            Ok(c) => c,
+            Err(e) => {
+                for line in e.lines() {
+                    eprintln!("{line}");
+                }
+                eprintln!("civic-kiosk: nothing saved");
+                return ExitCode::from(1);
+            }
+        };
+    // The new value must be one the config actually reads (not a typo'd key the file keeps).
+    let reread: toml::Table = match toml::to_string(&config).map(|s| s.parse()) {
+        Ok(Ok(t)) => t,
+        _ => toml::Table::new(),
+    };
+    let mut known = Some(&reread);
+    for section in &parts[..parts.len() - 1] {
+        known = known
+            .and_then(|t| t.get(*section))
+            .and_then(|v| v.as_table());
+    }
+    if known.is_none_or(|t| !t.contains_key(field)) {
+        return fail(format!(
+            "'{key}' is not a setting civic-kiosk reads; nothing saved"
+        ));
+    }
+    if let Err(e) = config::save_atomic(config_path, new_text.as_bytes()) {
+        return fail(format!("{}: {e}; nothing saved", config_path.display()));
+    }
+    let actor = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".into());
+    let detail = format!(
+        "{key}: {} → {value} (civic-kiosk config set)",
+        old.as_deref().unwrap_or("(default)")
+    );
+    match Store::open_in(&config.data_dir()) {
+        Ok(mut s) => {
+            if let Err(e) = s.audit(
+                "config_changed",
+                &detail,
+                Some(&format!("technician ({actor})")),
+            ) {
+                eprintln!("civic-kiosk: saved, but not audited: {e}");
+            }
+        }
+        Err(e) => eprintln!("civic-kiosk: saved, but not audited: {e}"),
+    }
+    println!("{}: {detail}", config_path.display());
+    println!("a running terminal applies it when restarted (systemctl restart civic-kiosk)");
+    ExitCode::SUCCESS
+}

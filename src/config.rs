@@ -32,6 +32,7 @@ pub struct Config {
     pub display: DisplaySection,
     pub catalogue: CatalogueSection,
     pub ratings: RatingsSection,
+    pub heartbeat: HeartbeatSection,
     pub technician: TechnicianSection,
     pub storage: StorageSection,
     pub log: LogSection,
@@ -101,6 +102,8 @@ pub struct DisplaySection {
     pub idle_timeout_s: i64,
     pub language: String,
     pub large_font: bool,
+    /// Notices shown on the home screen (e.g. "12月1日起…"); the back office may set them.
+    pub notices: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -124,6 +127,13 @@ pub struct RatingsSection {
     pub retry_base_ms: i64,
     /// Longest retry delay, in seconds.
     pub retry_max_s: i64,
+}
+
+/// The heartbeat to the back office (health, audit entries, remote config).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HeartbeatSection {
+    pub interval_s: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -157,6 +167,7 @@ impl Default for Config {
             display: DisplaySection::default(),
             catalogue: CatalogueSection::default(),
             ratings: RatingsSection::default(),
+            heartbeat: HeartbeatSection::default(),
             technician: TechnicianSection::default(),
             storage: StorageSection::default(),
             log: LogSection::default(),
@@ -224,6 +235,7 @@ impl Default for DisplaySection {
             idle_timeout_s: 90,
             language: "zh_CN".into(),
             large_font: false,
+            notices: Vec::new(),
         }
     }
 }
@@ -253,6 +265,11 @@ impl Default for RatingsSection {
             retry_base_ms: 1000,
             retry_max_s: 300,
         }
+    }
+}
+impl Default for HeartbeatSection {
+    fn default() -> Self {
+        Self { interval_s: 60 }
     }
 }
 impl Default for StorageSection {
@@ -770,6 +787,35 @@ impl Config {
                 format!(
                     "{} is not an age; use a positive number of seconds, e.g. 86400 (one day)",
                     self.catalogue.stale_after_s
+                ),
+            );
+        }
+        if d.notices.len() > 5 {
+            err(
+                "display.notices",
+                format!(
+                    "{} notices do not fit on the home screen; use at most 5",
+                    d.notices.len()
+                ),
+            );
+        } else if let Some(n) = d
+            .notices
+            .iter()
+            .find(|n| n.trim().is_empty() || n.chars().count() > 80)
+        {
+            err(
+                "display.notices",
+                format!(
+                    "'{n}' is not a notice; use 1 to 80 characters, e.g. \"12月1日起本机可打印离线码卡片\""
+                ),
+            );
+        }
+        if !(10..=3600).contains(&self.heartbeat.interval_s) {
+            err(
+                "heartbeat.interval_s",
+                format!(
+                    "{} is outside 10..3600 seconds; use e.g. 60",
+                    self.heartbeat.interval_s
                 ),
             );
         }

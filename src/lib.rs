@@ -7,8 +7,10 @@
 //! - `catalog`    — 一网通办 catalogue: local cache, sync (ETag), search index (汉字/pinyin/initials), browse, 一件事, FAQ
 //! - `cli`        — command-line interface (clap)
 //! - `commands`   — technician subcommands (status, catalogue …): load config, do one job, print
+//! - `diagnose`   — `civic-kiosk diagnose`: which part is broken (back office, clock, printers, disk, store) and the fix
 //! - `failpoint`  — named kill points for crash tests (armed only by an environment variable)
 //! - `config`     — layered TOML config, validation naming field and fix, atomic save, live watch
+//! - `heartbeat`  — heartbeat to the back office (health, audit entries) and the whitelisted remote config
 //! - `identity`   — ID number (GB 11643), name and phone types that mask themselves
 //! - `logging`    — stderr + size-rotated file logger with an ID/phone scrubber
 //! - `offline_code` — 离线码 on the terminal: verify an issued code against the trusted key, card layout
@@ -27,7 +29,9 @@ pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod diagnose;
 pub mod failpoint;
+pub mod heartbeat;
 pub mod identity;
 pub mod logging;
 pub mod offline_code;

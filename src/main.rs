@@ -53,6 +53,10 @@ fn main() -> ExitCode {
             out,
         } => civic_kiosk::commands::screenshot(&config_path, &page, large_font, &lang, &size, out),
         Command::Sync { timeout } => civic_kiosk::commands::sync_ratings(&config_path, timeout),
+        Command::Diagnose { json } => civic_kiosk::commands::diagnose(&config_path, json),
+        Command::Config(civic_kiosk::cli::ConfigCommand::Set { key, value }) => {
+            civic_kiosk::commands::config_set(&config_path, &key, &value)
+        }
         Command::Catalogue(cmd) => civic_kiosk::commands::catalogue(&config_path, cmd),
     }
 }

@@ -23,6 +23,10 @@ pub struct StatusReport {
     pub store: StoreStatus,
     /// 好差评 outbox: pending, sent and dead counts, last sync and last error.
     pub ratings: RatingsStatus,
+    /// The cached 一网通办 catalogue.
+    pub catalogue: CatalogueStatus,
+    /// Heartbeats to the back office and the remote config applied.
+    pub heartbeat: crate::heartbeat::HeartbeatStatus,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -63,24 +67,61 @@ pub struct RatingsStatus {
     pub error: Option<String>,
 }
 
-/// The outbox counts from the local store (zeros when no store was created yet).
-pub fn ratings_status(data_dir: &Path) -> RatingsStatus {
-    if !data_dir.join("kiosk.sqlite").exists() {
-        return RatingsStatus {
-            counts: Default::default(),
-            error: None,
-        };
-    }
-    match crate::store::Store::open_in(data_dir).and_then(|s| crate::ratings::counts(&s)) {
-        Ok(counts) => RatingsStatus {
-            counts,
-            error: None,
-        },
-        Err(e) => RatingsStatus {
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CatalogueStatus {
+    pub version: Option<String>,
+    /// When the copy in use was last fetched or confirmed (304).
+    pub fetched_at: Option<DateTime<Utc>>,
+    pub age_s: Option<i64>,
+    /// Older than `catalogue.stale_after_s`: residents see "目录更新于 …".
+    pub stale: bool,
+}
+
+/// Ratings, catalogue and heartbeat state from the local store (empty when no store was
+/// created yet).
+pub fn local_state(
+    config: &Config,
+) -> (
+    RatingsStatus,
+    CatalogueStatus,
+    crate::heartbeat::HeartbeatStatus,
+) {
+    let data_dir = config.data_dir();
+    let store = if data_dir.join("kiosk.sqlite").exists() {
+        Some(crate::store::Store::open_in(&data_dir))
+    } else {
+        None
+    };
+    let (store, error) = match store {
+        Some(Ok(s)) => (Some(s), None),
+        Some(Err(e)) => (None, Some(e.to_string())),
+        None => (None, None),
+    };
+    let ratings = match store.as_ref().map(crate::ratings::counts) {
+        Some(Ok(counts)) => RatingsStatus { counts, error },
+        Some(Err(e)) => RatingsStatus {
             counts: Default::default(),
             error: Some(e.to_string()),
         },
-    }
+        None => RatingsStatus {
+            counts: Default::default(),
+            error,
+        },
+    };
+    let cached = store
+        .as_ref()
+        .and_then(|s| s.cached_catalogue().ok().flatten());
+    let now = Utc::now();
+    let catalogue = CatalogueStatus {
+        version: cached.as_ref().map(|c| c.version.clone()),
+        fetched_at: cached.as_ref().map(|c| c.fetched_at),
+        age_s: cached.as_ref().map(|c| (now - c.fetched_at).num_seconds()),
+        stale: cached
+            .as_ref()
+            .is_some_and(|c| (now - c.fetched_at).num_seconds() > config.catalogue.stale_after_s),
+    };
+    let heartbeat = crate::heartbeat::status(config, store.as_ref());
+    (ratings, catalogue, heartbeat)
 }
 
 /// Probes one back office URL with the config's token and timeouts.
@@ -123,7 +164,7 @@ pub async fn probe_backoffice(config: &Config, url: &str) -> BackofficeStatus {
     s
 }
 
-async fn backoffice_status(config: &Config) -> BackofficeStatus {
+pub async fn backoffice_status(config: &Config) -> BackofficeStatus {
     match crate::app::reach_backoffice(config).await {
         Ok(reached) => {
             let mut s = probe_backoffice(config, &reached.url).await;
@@ -183,6 +224,7 @@ pub async fn report(config: &Config, config_path: &Path) -> StatusReport {
         }
         out
     });
+    let (ratings, catalogue, heartbeat) = local_state(config);
     StatusReport {
         terminal_id: config.terminal.id.clone(),
         terminal_name: config.terminal.name.clone(),
@@ -192,7 +234,9 @@ pub async fn report(config: &Config, config_path: &Path) -> StatusReport {
         backoffice,
         printers,
         store: store_status(&config.data_dir()),
-        ratings: ratings_status(&config.data_dir()),
+        ratings,
+        catalogue,
+        heartbeat,
     }
 }
 
@@ -253,6 +297,26 @@ impl StatusReport {
                 (None, Some(e)) => format!(" (last error: {e})"),
                 _ => String::new(),
             }
+        ));
+        let c = &self.catalogue;
+        s.push_str(&format!(
+            "catalogue  {}{}\n",
+            c.version.as_deref().unwrap_or("none cached yet"),
+            match (c.age_s, c.stale) {
+                (Some(a), true) => format!(", {a} s old: STALE"),
+                (Some(a), false) => format!(", {a} s old"),
+                _ => String::new(),
+            }
+        ));
+        let h = &self.heartbeat;
+        s.push_str(&format!(
+            "heartbeat  every {} s; last ok {}{}\n",
+            h.interval_s,
+            h.last_ok.as_deref().unwrap_or("never"),
+            h.last_error
+                .as_deref()
+                .map(|e| format!(" (last error: {e})"))
+                .unwrap_or_default()
         ));
         s
     }

@@ -276,6 +276,39 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Audit entries not yet shipped with a heartbeat, oldest first, with their sequence.
+    pub fn audit_unshipped(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(i64, crate::api::AuditEntry)>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT seq, at, kind, detail, actor FROM audit WHERE shipped = 0 ORDER BY seq LIMIT ?1",
+        )?;
+        let rows = stmt.query_map(params![limit as i64], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                crate::api::AuditEntry {
+                    at: chrono::DateTime::parse_from_rfc3339(&r.get::<_, String>(1)?)
+                        .map(|t| t.with_timezone(&chrono::Utc))
+                        .unwrap_or_default(),
+                    kind: r.get(2)?,
+                    detail: r.get(3)?,
+                    actor: r.get(4)?,
+                },
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Marks audit entries up to `seq` as shipped (the back office acknowledged them).
+    pub fn mark_audit_shipped(&mut self, seq: i64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE audit SET shipped = 1 WHERE seq <= ?1 AND shipped = 0",
+            params![seq],
+        )?;
+        Ok(())
+    }
+
     /// Cards (not reissues) printed here today for this person.
     pub fn cards_issued(&self, day: &str, person: &str) -> Result<u32, StoreError> {
         Ok(self.conn.query_row(

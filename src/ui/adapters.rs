@@ -159,6 +159,26 @@ pub fn connect(window: &MainWindow, deps: UiDeps) -> Rc<UiController> {
         session_end: RefCell::new(watch::channel(false).0),
     });
 
+    // Settings that may change live (the back office's remote config): notices on home.
+    {
+        let weak = window.as_weak();
+        let mut rx = deps.config.clone();
+        window
+            .global::<StatusAdapter>()
+            .set_notices(strings(&config.display.notices));
+        deps.runtime.spawn(async move {
+            while rx.changed().await.is_ok() {
+                let notices = rx.borrow_and_update().display.notices.clone();
+                let sent = weak.upgrade_in_event_loop(move |w| {
+                    w.global::<StatusAdapter>().set_notices(strings(&notices));
+                });
+                if sent.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+
     // Catalogue: every new copy is applied on the UI thread; the copy itself was built off it.
     {
         let weak = window.as_weak();

@@ -1,0 +1,158 @@
+//! `civic-kiosk diagnose`: checks each part a technician can fix and says which is broken
+//! and what to do: back office (reachability, TLS, token), clock, printers (with ESC/POS
+//! status bits), disk, local store.
+
+use crate::backoffice::ErrorKind;
+use crate::config::{Config, PrinterRole};
+use crate::print::uri::PrinterUri;
+use std::time::Duration;
+
+/// Free space below this on the data dir's file system is a fault (the store, spool, logs).
+pub const MIN_FREE_DISK: u64 = 200 * 1024 * 1024;
+/// A clock further than this from the back office's is a fault (cards carry dates,
+/// ratings carry times).
+pub const MAX_CLOCK_SKEW_MS: i64 = 60_000;
+
+/// One part checked.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Check {
+    pub part: String,
+    pub ok: bool,
+    pub detail: String,
+    /// What to do, when broken.
+    pub fix: Option<String>,
+}
+
+/// A printer's state as the heartbeat and `diagnose` name it, with the detail (for
+/// ESC/POS on TCP: the DLE EOT status bits).
+pub async fn printer_state(uri: &PrinterUri, timeout: Duration) -> (String, String) {
+    if let PrinterUri::EscposTcp { host, port } = uri {
+        let p = crate::print::job::EscposTcp {
+            host: host.clone(),
+            port: *port,
+            timeout,
+        };
+        return match p.status().await {
+            Ok(s) => (s.state_name().to_string(), s.technician_detail()),
+            Err(e) => ("offline".into(), e.to_string()),
+        };
+    }
+    let probe = crate::print::probe(uri, timeout).await;
+    (
+        if probe.reachable { "ready" } else { "offline" }.into(),
+        probe.detail,
+    )
+}
+
+fn printer_fix(state: &str) -> &'static str {
+    match state {
+        "paper_out" => "load a new paper roll / card stack and close the cover",
+        "cover_open" => "close the printer cover",
+        "error" => "clear the jam or let the print head cool, then switch the printer off and on",
+        "paper_near_end" => "paper is running low: load a new roll soon",
+        _ => "check power, cable and the URI in [printers]; `civic-kiosk print-test` to try it",
+    }
+}
+
+fn backoffice_fix(kind: Option<ErrorKind>) -> &'static str {
+    match kind {
+        Some(ErrorKind::Tls) => {
+            "the certificate was refused: check backoffice.ca_file and the server's certificate"
+        }
+        Some(ErrorKind::Unauthorized) => {
+            "the token was refused: set backoffice.token to the token issued for this terminal"
+        }
+        Some(ErrorKind::Timeout) | Some(ErrorKind::Dropped) => {
+            "the back office is slow or the network drops: check the network; raise backoffice.total_timeout_s if it stays slow"
+        }
+        Some(ErrorKind::Setup) => "fix backoffice.ca_file (a readable PEM file)",
+        _ => "check the network cable / Wi-Fi and backoffice.url",
+    }
+}
+
+/// Runs every check.
+pub async fn run(config: &Config) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let b = crate::status::backoffice_status(config).await;
+    checks.push(Check {
+        part: "backoffice".into(),
+        ok: b.reachable,
+        detail: format!(
+            "{} {}: {}",
+            b.mode,
+            b.url.as_deref().unwrap_or("-"),
+            if b.reachable {
+                format!("answers in {} ms", b.latency_ms.unwrap_or(0))
+            } else {
+                format!(
+                    "{} ({})",
+                    b.error_kind
+                        .map(|k| format!("{k:?}").to_lowercase())
+                        .unwrap_or_else(|| "unreachable".into()),
+                    b.error.as_deref().unwrap_or("no answer")
+                )
+            }
+        ),
+        fix: (!b.reachable).then(|| backoffice_fix(b.error_kind).to_string()),
+    });
+    if let Some(skew) = b.clock_skew_ms {
+        let ok = skew.abs() <= MAX_CLOCK_SKEW_MS;
+        checks.push(Check {
+            part: "clock".into(),
+            ok,
+            detail: format!("{skew} ms from the back office's clock"),
+            fix: (!ok).then(|| "set the time: enable NTP (timedatectl set-ntp true)".into()),
+        });
+    }
+    for role in PrinterRole::ALL {
+        let (state, detail) =
+            printer_state(&config.printer_uri(role), Duration::from_secs(3)).await;
+        let ok = state == "ready" || state == "paper_near_end";
+        checks.push(Check {
+            part: format!("printer {}", role.name()),
+            ok,
+            detail: format!("{}: {state} ({detail})", config.printer(role).uri),
+            fix: (!ok || state == "paper_near_end").then(|| printer_fix(&state).to_string()),
+        });
+    }
+    let data = config.data_dir();
+    match crate::heartbeat::free_disk_bytes(&data) {
+        Some(free) => {
+            let ok = free >= MIN_FREE_DISK;
+            checks.push(Check {
+                part: "disk".into(),
+                ok,
+                detail: format!("{} MB free for {}", free / (1024 * 1024), data.display()),
+                fix: (!ok).then(|| {
+                    "free space: old logs in log.dir, the pdf:// spool folders; at least 200 MB"
+                        .into()
+                }),
+            });
+        }
+        None => checks.push(Check {
+            part: "disk".into(),
+            ok: false,
+            detail: format!("cannot read free space for {}", data.display()),
+            fix: Some("check storage.data_dir".into()),
+        }),
+    }
+    let integrity = tokio::task::spawn_blocking(move || {
+        crate::store::Store::open_in(&data).and_then(|s| s.integrity_check())
+    })
+    .await;
+    let (ok, detail) = match integrity {
+        Ok(Ok(r)) if r == "ok" => (true, "integrity check ok".to_string()),
+        Ok(Ok(r)) => (false, format!("integrity check: {r}")),
+        Ok(Err(e)) => (false, e.to_string()),
+        Err(e) => (false, e.to_string()),
+    };
+    checks.push(Check {
+        part: "store".into(),
+        ok,
+        detail,
+        fix: (!ok).then(|| {
+            "stop the terminal, copy kiosk.sqlite aside and restore it from a backup; pending ratings are in it".into()
+        }),
+    });
+    checks
+}
