@@ -11,6 +11,7 @@
 //! - `identity`   — ID number (GB 11643), name and phone types that mask themselves
 //! - `logging`    — stderr + size-rotated file logger with an ID/phone scrubber
 //! - `offline_code` — 离线码 on the terminal: verify an issued code against the trusted key, card layout
+//! - `pin`        — technician and 帮办 staff PINs: argon2id hashes, lockout surviving restarts, audits
 //! - `print`      — document model, ESC/POS (GB18030, QR, status), TCP job lifecycle, URIs and probes
 //! - `server`     — the reference back office (axum + SQLite, fault injection, embedded mode)
 //! - `session`    — resident session rules: idle timer with countdown, entries, wipe
@@ -28,6 +29,7 @@ pub mod config;
 pub mod identity;
 pub mod logging;
 pub mod offline_code;
+pub mod pin;
 pub mod print;
 pub mod server;
 pub mod session;

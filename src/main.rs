@@ -53,5 +53,10 @@ fn main() -> ExitCode {
             out,
         } => civic_kiosk::commands::screenshot(&config_path, &page, large_font, &lang, &size, out),
         Command::Catalogue(cmd) => civic_kiosk::commands::catalogue(&config_path, cmd),
+        Command::SetPin {
+            staff,
+            remove,
+            list,
+        } => civic_kiosk::commands::set_pin(&config_path, staff.as_deref(), remove, list),
     }
 }

@@ -42,6 +42,28 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (day, person, card_id)
     );
 ",
+    "
+    -- PINs of the technician (name '') and of 帮办 staff (name: their staff id): argon2id
+    -- PHC strings written by `civic-kiosk set-pin`, never a PIN.
+    CREATE TABLE pins (
+        role TEXT NOT NULL CHECK (role IN ('technician', 'staff')),
+        name TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        set_at TEXT NOT NULL,
+        PRIMARY KEY (role, name)
+    );
+    -- The on-screen PIN pad: wrong PINs in a row, and the lock they caused. Kept here so a
+    -- restart neither resets the count nor lifts the lock. The lock's start is kept as
+    -- wall-clock time and as time since boot (with the boot's id): within one boot the
+    -- latter is used, so setting the clock moves nothing.
+    CREATE TABLE pin_lock (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        failures INTEGER NOT NULL DEFAULT 0,
+        locked_at TEXT,
+        boot_id TEXT,
+        boot_ms INTEGER
+    );
+",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +142,11 @@ impl Store {
             tx.commit().map_err(open_err)?;
         }
         Ok(Self { conn })
+    }
+
+    /// The connection, for modules that own their tables (`pin`).
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
     }
 
     /// Journal mode and synchronous level in force, for tests and diagnostics.
