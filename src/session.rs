@@ -153,6 +153,10 @@ pub struct ResidentFields {
     pub id: IdEntry,
     pub pin: PinEntry,
     pub rating_level: u8,
+    /// 帮办: the staff member who signed in with their PIN to help this resident. Audits
+    /// of what happens in the session (offline-code issuance) name them; the session's
+    /// end (sign-out or idle) signs them out.
+    pub staff: Option<crate::pin::StaffId>,
 }
 
 impl ResidentFields {
@@ -210,9 +214,11 @@ mod tests {
             id: e,
             query: "jzz".into(),
             rating_level: 2,
+            staff: crate::pin::StaffId::parse("S1024").ok(),
             ..Default::default()
         };
         f.wipe();
         assert!(f.id.is_empty() && f.query.is_empty() && f.rating_level == 0);
+        assert!(f.staff.is_none(), "the session's end signs staff out");
     }
 }

@@ -53,6 +53,18 @@ pub enum SnapshotError {
     UnknownPage(String, String),
 }
 
+/// What a headless window is built with, beyond its config.
+pub struct HeadlessOptions {
+    pub catalog: Option<Arc<Catalog>>,
+    pub client: Option<crate::backoffice::Client>,
+    pub trusted_key: Option<ed25519_dalek::VerifyingKey>,
+    /// The local store (PINs, audits, one card a day); `None`: none, as in screenshots.
+    pub store: Option<Arc<std::sync::Mutex<crate::store::Store>>>,
+    pub width: u32,
+    pub height: u32,
+    pub mock_time: bool,
+}
+
 impl Headless {
     /// A window of `width`×`height` with the given catalogue and (optional) back-office client.
     pub fn new(
@@ -64,6 +76,31 @@ impl Headless {
         height: u32,
         mock_time: bool,
     ) -> Result<Self, SnapshotError> {
+        Self::with_options(
+            config,
+            HeadlessOptions {
+                catalog,
+                client,
+                trusted_key,
+                store: None,
+                width,
+                height,
+                mock_time,
+            },
+        )
+    }
+
+    /// A window built from [`HeadlessOptions`].
+    pub fn with_options(config: Arc<Config>, opts: HeadlessOptions) -> Result<Self, SnapshotError> {
+        let HeadlessOptions {
+            catalog,
+            client,
+            trusted_key,
+            store,
+            width,
+            height,
+            mock_time,
+        } = opts;
         let runtime = Arc::new(
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
@@ -86,7 +123,7 @@ impl Headless {
                 client,
                 clock: headless_clock(mock_time),
                 trusted_key,
-                store: None,
+                store,
             },
         );
         if let Some(c) = catalog {
