@@ -22,7 +22,12 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the touch UI (the default).
-    Run,
+    Run {
+        /// No display: Slint's testing backend with a real event loop (tests, checks of
+        /// the whole process; nothing is drawn on a screen).
+        #[arg(long)]
+        headless: bool,
+    },
     /// Validate a config file; prints one line per problem (field and fix), exit 1 if any.
     CheckConfig {
         /// File to check (default: the --config file or the default path).

@@ -18,6 +18,7 @@
 //! - `status`     — the `status` report (config, back office, printers, store)
 //! - `store`      — the terminal's local SQLite store (WAL, synchronous=FULL, versioned migrations)
 //! - `ui`         — Slint types and the adapters connecting pages to controllers; headless snapshots
+//! - `watchdog`   — systemd sd_notify (READY, WATCHDOG from the UI event loop) and the freeze failpoint
 
 pub mod api;
 pub mod app;
@@ -36,6 +37,10 @@ pub mod session;
 pub mod status;
 pub mod store;
 pub mod ui;
+pub mod watchdog;
 
-/// Exit status of a technician's deliberate exit: the service unit does not restart on it.
-pub const EXIT_TECHNICIAN: i32 = 64;
+/// Exit status of a technician's deliberate exit (maintenance page, 关闭终端程序): the
+/// service unit does not restart on it (`RestartPreventExitStatus=64`). 64 is the first
+/// status above the shell's and sysexits' common ones that this program uses for nothing
+/// else (0 closed, 1 a command failed, 2 could not start).
+pub const EXIT_TECHNICIAN: u8 = 64;

@@ -9,9 +9,12 @@ use civic_kiosk::config;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let config_path = cli.config.clone().unwrap_or_else(config::default_path);
-    match cli.command.unwrap_or(Command::Run) {
-        Command::Run => match civic_kiosk::app::run(&config_path) {
-            Ok(()) => ExitCode::SUCCESS,
+    match cli.command.unwrap_or(Command::Run { headless: false }) {
+        Command::Run { headless } => match civic_kiosk::app::run(&config_path, headless) {
+            Ok(civic_kiosk::app::RunEnd::Closed) => ExitCode::SUCCESS,
+            Ok(civic_kiosk::app::RunEnd::TechnicianExit) => {
+                ExitCode::from(civic_kiosk::EXIT_TECHNICIAN)
+            }
             Err(e) => {
                 eprintln!("civic-kiosk: {e}");
                 ExitCode::from(2)

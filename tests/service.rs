@@ -1,12 +1,148 @@
-//! The terminal as a service: `set-pin` over a pipe.
+//! The terminal as a service: systemd notifications from the UI event loop (a fake
+//! NOTIFY_SOCKET), the freeze failpoint, and `set-pin` over a pipe.
 
 mod common;
 
 use std::io::Write;
+use std::os::unix::net::UnixDatagram;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_civic-kiosk");
+
+/// Kills the terminal when the test ends, however it ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `civic-kiosk run --headless` with systemd's variables pointing at `socket`.
+fn start(dir: &Path, socket: &str, failpoint: Option<&str>) -> Running {
+    let config = common::config_in(dir, &common::shipped_config());
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--config"])
+        .arg(&config)
+        .args(["run", "--headless"])
+        .env("NOTIFY_SOCKET", socket)
+        // 400 ms: a ping every 200 ms.
+        .env("WATCHDOG_USEC", "400000")
+        .env_remove("WATCHDOG_PID")
+        .env_remove("CIVIC_KIOSK_FAILPOINT")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some(f) = failpoint {
+        cmd.env("CIVIC_KIOSK_FAILPOINT", f);
+    }
+    Running(cmd.spawn().unwrap())
+}
+
+/// Messages received until `until`, each with the time it arrived.
+fn receive(rx: &UnixDatagram, until: Instant) -> Vec<(Instant, String)> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 512];
+    loop {
+        let now = Instant::now();
+        if now >= until {
+            return got;
+        }
+        rx.set_read_timeout(Some(until - now)).unwrap();
+        match rx.recv(&mut buf) {
+            Ok(n) => got.push((
+                Instant::now(),
+                String::from_utf8_lossy(&buf[..n]).into_owned(),
+            )),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return got;
+            }
+            Err(e) => panic!("recv: {e}"),
+        }
+    }
+}
+
+/// Waits for READY=1 (the first message); returns when it came.
+fn wait_ready(rx: &UnixDatagram, app: &mut Running) -> Instant {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut buf = [0u8; 512];
+    rx.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    loop {
+        assert!(Instant::now() < deadline, "no READY=1 within 90 s");
+        if let Some(status) = app.0.try_wait().unwrap() {
+            panic!("the terminal exited before READY: {status}");
+        }
+        if let Ok(n) = rx.recv(&mut buf) {
+            let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+            assert!(
+                msg.lines().next() == Some("READY=1"),
+                "the first message is READY=1, got {msg:?}"
+            );
+            assert!(msg.contains("STATUS="), "{msg:?}");
+            return Instant::now();
+        }
+    }
+}
+
+#[test]
+fn ready_then_watchdog_pings_and_a_frozen_ui_stops_them() {
+    // A path socket, a healthy UI: READY, then pings every 200 ms.
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("notify.sock");
+    let rx = UnixDatagram::bind(&sock).unwrap();
+    let mut app = start(dir.path(), sock.to_str().unwrap(), None);
+    let ready = wait_ready(&rx, &mut app);
+    let got = receive(&rx, ready + Duration::from_millis(1500));
+    let pings = got.iter().filter(|(_, m)| m == "WATCHDOG=1").count();
+    assert!(pings >= 3, "pings in 1.5 s: {got:?}");
+    assert!(
+        app.0.try_wait().unwrap().is_none(),
+        "the terminal keeps running"
+    );
+    drop(app);
+
+    // An abstract socket (`@name`), and the UI thread hangs 1.5 s after start: the pings stop,
+    // the process stays (hung, for systemd to kill).
+    use std::os::linux::net::SocketAddrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("civic-kiosk-notify-{}", std::process::id());
+    let rx = UnixDatagram::bind_addr(
+        &std::os::unix::net::SocketAddr::from_abstract_name(&name).unwrap(),
+    )
+    .unwrap();
+    let mut app = start(
+        dir.path(),
+        &format!("@{name}"),
+        Some("freeze-event-loop:1.5"),
+    );
+    let ready = wait_ready(&rx, &mut app);
+    let got = receive(&rx, ready + Duration::from_secs(5));
+    let pings: Vec<Instant> = got
+        .iter()
+        .filter(|(_, m)| m == "WATCHDOG=1")
+        .map(|(t, _)| *t)
+        .collect();
+    assert!(pings.len() >= 2, "pings before the freeze: {got:?}");
+    let last = *pings.last().unwrap();
+    assert!(
+        last < ready + Duration::from_millis(2500),
+        "pings went on after the freeze: last {:?} after READY",
+        last - ready
+    );
+    assert!(
+        app.0.try_wait().unwrap().is_none(),
+        "a frozen UI does not exit by itself; systemd kills it"
+    );
+}
 
 fn set_pin(config: &Path, args: &[&str], stdin: &str) -> (i32, String, String) {
     let mut child = Command::new(BIN)
