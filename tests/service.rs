@@ -1,5 +1,5 @@
 //! The terminal as a service: systemd notifications from the UI event loop (a fake
-//! NOTIFY_SOCKET), the freeze failpoint, and `set-pin` over a pipe.
+//! NOTIFY_SOCKET), the freeze failpoint, `set-pin` over a pipe, and the packaging files.
 
 mod common;
 
@@ -229,4 +229,109 @@ fn set_pin_writes_argon2_hashes_and_audits_never_the_pin() {
     let (code, _, err) = set_pin(&config, &["--staff", "S1024", "--remove"], "");
     assert_eq!(code, 1);
     assert!(err.contains("no PIN is set"), "{err}");
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()
+}
+
+#[test]
+fn packaging_unit_config_and_deb_metadata_agree() {
+    let unit = read("packaging/civic-kiosk.service");
+    let key = |k: &str| -> Vec<String> {
+        unit.lines()
+            .filter_map(|l| l.strip_prefix(&format!("{k}=")))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(key("Type"), ["notify"]);
+    assert_eq!(key("NotifyAccess"), ["main"]);
+    assert_eq!(key("Restart"), ["always"]);
+    assert_eq!(
+        key("RestartPreventExitStatus"),
+        [civic_kiosk::EXIT_TECHNICIAN.to_string()]
+    );
+    let watchdog: u64 = key("WatchdogSec")[0].parse().unwrap();
+    assert!((10..=120).contains(&watchdog));
+    assert_eq!(
+        key("ExecStart"),
+        ["/usr/bin/civic-kiosk --config /etc/civic-kiosk/kiosk.toml run"]
+    );
+
+    // The packaged config: installed paths, and check-config names exactly what a
+    // technician must fill in.
+    let dir = tempfile::tempdir().unwrap();
+    let packaged = read("packaging/kiosk.toml");
+    assert!(packaged.contains("data_dir = \"/var/lib/civic-kiosk\""));
+    assert!(packaged.contains("dir = \"/var/log/civic-kiosk\""));
+    let path = dir.path().join("kiosk.toml");
+    std::fs::write(&path, &packaged).unwrap();
+    let out = Command::new(BIN)
+        .args(["check-config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let mut fields: Vec<&str> = err.lines().filter_map(|l| l.split(": ").nth(1)).collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "backoffice.public_key",
+            "backoffice.token",
+            "location.centre",
+            "terminal.id",
+            "terminal.name"
+        ],
+        "{err}"
+    );
+    // Filled in, it is valid.
+    let filled = packaged
+        .replace("\nid = \"\"", "\nid = \"CN-TSL-009\"")
+        .replace("\nname = \"\"", "\nname = \"9号机\"")
+        .replace(
+            "\ncentre = \"\"",
+            "\ncentre = \"天山路街道社区事务受理服务中心\"",
+        )
+        .replace("\ntoken = \"\"", "\ntoken = \"t-009\"")
+        .replace(
+            "# public_key = \"…44 characters of base64…\"",
+            "public_key = \"11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\"",
+        );
+    std::fs::write(&path, &filled).unwrap();
+    let out = Command::new(BIN)
+        .args(["check-config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The .deb metadata ships these files; each exists.
+    let cargo: toml::Table = read("Cargo.toml").parse().unwrap();
+    let deb = &cargo["package"]["metadata"]["deb"];
+    for asset in deb["assets"].as_array().unwrap() {
+        let src = asset[0].as_str().unwrap();
+        if !src.starts_with("target/") {
+            assert!(
+                Path::new(env!("CARGO_MANIFEST_DIR")).join(src).exists(),
+                "{src}"
+            );
+        }
+    }
+    assert_eq!(
+        deb["conf-files"].as_array().unwrap()[0].as_str(),
+        Some("/etc/civic-kiosk/kiosk.toml")
+    );
+    for script in ["postinst", "postrm"] {
+        let text = read(&format!("packaging/debian/{script}"));
+        assert!(text.contains("#DEBHELPER#"), "{script}");
+    }
+    assert!(
+        read("packaging/debian/postinst").contains("/var/lib/civic-kiosk /var/log/civic-kiosk")
+    );
 }
