@@ -203,6 +203,9 @@ pub const PAGES: &[&str] = &[
     "offline-code-take-card",
     "rating",
     "technician",
+    "technician-locked",
+    "maintenance",
+    "staff",
     "idle-countdown",
     "call-staff",
 ];
@@ -274,6 +277,27 @@ pub fn show_page(h: &Headless, page: &str) -> bool {
         }
         "rating" => s.invoke_go(Page::Rating),
         "technician" => s.invoke_hidden_gesture(),
+        "technician-locked" => {
+            s.invoke_hidden_gesture();
+            let t = w.global::<TechnicianAdapter>();
+            t.set_minutes_left(4);
+            t.set_state(4);
+        }
+        "maintenance" => {
+            s.invoke_hidden_gesture();
+            let t = w.global::<TechnicianAdapter>();
+            let config = h.config.borrow().clone();
+            t.set_terminal_id(config.terminal.id.as_str().into());
+            t.set_terminal_name(config.terminal.name.as_str().into());
+            t.set_version(env!("CARGO_PKG_VERSION").into());
+            t.set_backoffice_url("https://backoffice.example.gov.cn/".into());
+            t.set_last_error(
+                "2026-11-26T08:00:00.000Z WARN  civic_kiosk::app: card printer: connection refused"
+                    .into(),
+            );
+            t.set_unlocked(true);
+        }
+        "staff" => s.set_staff("S1024".into()),
         "idle-countdown" => s.set_countdown(7),
         "call-staff" => s.set_help_state(1),
         _ => return false,
