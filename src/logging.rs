@@ -76,7 +76,8 @@ impl FileSink {
     }
 }
 
-/// The last warning or error logged (scrubbed, with its time), for the maintenance screen.
+/// The last warning or error this crate logged (scrubbed, with its time), for the
+/// maintenance screen.
 static LAST_PROBLEM: Mutex<Option<String>> = Mutex::new(None);
 
 /// The last warning or error this process logged, as written (time, level, target, message).
@@ -151,7 +152,9 @@ impl log::Log for Logger {
             record.target(),
             scrub(&record.args().to_string())
         );
-        if record.level() <= log::Level::Warn {
+        // Ours only: a library's complaint (winit about XSETTINGS, say) is not what a
+        // technician should read as the terminal's last error.
+        if record.level() <= log::Level::Warn && record.target().starts_with("civic_kiosk") {
             *LAST_PROBLEM.lock().unwrap_or_else(|p| p.into_inner()) =
                 Some(line.trim_end().to_string());
         }
@@ -273,8 +276,15 @@ mod tests {
         logger.log(
             &log::Record::builder()
                 .level(log::Level::Warn)
-                .target("t")
+                .target("civic_kiosk::print")
                 .args(format_args!("printer gone for 31010519500101123X"))
+                .build(),
+        );
+        logger.log(
+            &log::Record::builder()
+                .level(log::Level::Error)
+                .target("winit::platform_impl")
+                .args(format_args!("display is 0mm"))
                 .build(),
         );
         let p = last_problem().unwrap();
