@@ -246,6 +246,20 @@ fn pin_pad_maintenance_staff_and_lockout() {
             .any(|e| e.kind == "staff_signed_out" && e.detail.contains("idle"))
     }));
 
+    // ---- maintenance left open closes on idle, audited
+    s.invoke_hidden_gesture();
+    enter_pin(&h, TECH_PIN);
+    assert!(tech(&h).get_unlocked());
+    i_slint_backend_testing::mock_elapsed_time(Duration::from_secs(idle));
+    h.pump_until(Duration::from_millis(50), |_| false);
+    assert_eq!(page(&h), Page::Attract);
+    assert!(!tech(&h).get_unlocked());
+    assert!(h.pump_until(Duration::from_secs(5), |_| {
+        audits(&store)
+            .iter()
+            .any(|e| e.kind == "maintenance_left" && e.detail.contains("idle"))
+    }));
+
     // ---- the technician's exit: confirmed, audited, then the event loop ends
     s.invoke_hidden_gesture();
     enter_pin(&h, TECH_PIN);

@@ -336,9 +336,17 @@ impl UiController {
         );
     }
 
-    /// Part of wiping a session: a staff member still signed in is signed out (idle).
+    /// Part of wiping a session: maintenance closes (audited if it was open: idle), the
+    /// staff member's name leaves the status bar.
     pub(super) fn end_staff_and_maintenance(&self, w: &MainWindow) {
-        self.tech.unlocked.set(false);
+        if self.tech.unlocked.replace(false) {
+            self.audit_then(
+                "maintenance_left",
+                "maintenance mode closed: the session ended (idle)".into(),
+                Some(Holder::Technician.actor()),
+                |_| {},
+            );
+        }
         let t = w.global::<TechnicianAdapter>();
         t.set_pin_length(0);
         t.set_state(STATE_NONE);
