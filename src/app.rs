@@ -86,9 +86,24 @@ pub fn start_core(config_path: &Path, log_to_stderr: bool) -> Result<Core, AppEr
     })
 }
 
-/// `civic-kiosk run`: the touch UI until the window closes.
-pub fn run(config_path: &Path) -> Result<(), AppError> {
-    if std::env::var_os("DISPLAY").is_none()
+/// How the touch UI ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunEnd {
+    /// The window was closed (or the event loop ended otherwise).
+    Closed,
+    /// The technician stopped the terminal from the maintenance page: exit with
+    /// [`crate::EXIT_TECHNICIAN`], which the service unit does not restart on.
+    TechnicianExit,
+}
+
+/// `civic-kiosk run [--headless]`: the touch UI until the window closes or the technician
+/// stops it. `headless`: Slint's testing backend with a real event loop and no display
+/// (everything runs, nothing is drawn on a screen): for tests of the process as a whole.
+pub fn run(config_path: &Path, headless: bool) -> Result<RunEnd, AppError> {
+    if headless {
+        crate::ui::snapshot::init_headless(false);
+    } else if !cfg!(feature = "backend-linuxkms")
+        && std::env::var_os("DISPLAY").is_none()
         && std::env::var_os("WAYLAND_DISPLAY").is_none()
         && std::env::var_os("SLINT_BACKEND").is_none()
     {
@@ -148,7 +163,7 @@ pub fn run(config_path: &Path) -> Result<(), AppError> {
     ));
     let client_for_health = client.clone();
     let window = crate::ui::MainWindow::new().map_err(|e| AppError::NoDisplay(e.to_string()))?;
-    let _controller = crate::ui::connect(
+    let controller = crate::ui::connect(
         &window,
         crate::ui::UiDeps {
             runtime: core.runtime.handle().clone(),
@@ -168,13 +183,37 @@ pub fn run(config_path: &Path) -> Result<(), AppError> {
         },
     );
     spawn_health(&core, &window, client_for_health);
-    window.run().map_err(|e| AppError::Ui(e.to_string()))?;
-    log::info!("window closed; stopping");
+    window.show().map_err(|e| AppError::Ui(e.to_string()))?;
+    // READY and the watchdog pings come from the event loop itself: a hung UI thread
+    // stops them and systemd restarts the terminal.
+    let notifier = crate::watchdog::Notifier::from_env().map(std::rc::Rc::new);
+    let watchdog = crate::watchdog::UiWatchdog::start(
+        notifier.clone(),
+        crate::watchdog::ping_interval(),
+        crate::watchdog::failpoint_from_env(),
+    );
+    let ran = slint::run_event_loop().map_err(|e| AppError::Ui(e.to_string()));
+    drop(watchdog);
+    let _ = window.hide();
+    if let Some(n) = &notifier {
+        let _ = n.notify("STOPPING=1");
+    }
+    ran?;
+    let end = if controller.exit_requested() {
+        log::warn!(
+            "stopped by the technician; exit status {}",
+            crate::EXIT_TECHNICIAN
+        );
+        RunEnd::TechnicianExit
+    } else {
+        log::info!("window closed; stopping");
+        RunEnd::Closed
+    };
     let _ = shutdown_tx.send(true);
     if let Some(e) = &core.embedded {
         e.stop();
     }
-    Ok(())
+    Ok(end)
 }
 
 /// Every 15 s: is the back office answering, can the card printer be reached? The home

@@ -22,7 +22,12 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the touch UI (the default).
-    Run,
+    Run {
+        /// No display: Slint's testing backend with a real event loop (tests, checks of
+        /// the whole process; nothing is drawn on a screen).
+        #[arg(long)]
+        headless: bool,
+    },
     /// Validate a config file; prints one line per problem (field and fix), exit 1 if any.
     CheckConfig {
         /// File to check (default: the --config file or the default path).
@@ -90,6 +95,20 @@ pub enum Command {
     /// The 一网通办 catalogue: sync with the back office, search and browse the local copy.
     #[command(subcommand)]
     Catalogue(CatalogueCommand),
+    /// Set the maintenance (technician) PIN, or a 帮办 staff member's with --staff: typed
+    /// twice without echo (or two lines on stdin), 6 to 8 digits, stored as an argon2id hash.
+    SetPin {
+        /// The staff member's id (工号 or login name: letters, digits, '.', '_', '-'; not a
+        /// personal name). Without it: the technician PIN.
+        #[arg(long, value_name = "NAME")]
+        staff: Option<String>,
+        /// Remove this staff member's PIN instead (with --staff).
+        #[arg(long, requires = "staff")]
+        remove: bool,
+        /// List the staff ids that have a PIN, and whether a technician PIN is set.
+        #[arg(long, conflicts_with_all = ["staff", "remove"])]
+        list: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

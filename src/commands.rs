@@ -668,3 +668,157 @@ pub fn config_set(config_path: &Path, key: &str, value: &str) -> ExitCode {
     println!("a running terminal applies it when restarted (systemctl restart civic-kiosk)");
     ExitCode::SUCCESS
 }
+
+/// `civic-kiosk set-pin [--staff NAME] [--remove] [--list]`.
+pub fn set_pin(config_path: &Path, staff: Option<&str>, remove: bool, list: bool) -> ExitCode {
+    use crate::pin::{self, Holder, StaffId};
+    let config = match config_or_exit(config_path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if let Err(e) = become_data_dir_owner(&config.data_dir()) {
+        return fail(format!(
+            "cannot act as the owner of {}: {e}",
+            config.data_dir().display()
+        ));
+    }
+    let store = match Store::open_in(&config.data_dir()) {
+        Ok(s) => Mutex::new(s),
+        Err(e) => return fail(e),
+    };
+    let config_hash = config.technician.pin_hash.as_deref();
+    if list {
+        let s = store.lock().unwrap_or_else(|p| p.into_inner());
+        let (tech, staff) = match (pin::technician_set(&s, config_hash), pin::staff(&s)) {
+            (Ok(t), Ok(s)) => (t, s),
+            (Err(e), _) | (_, Err(e)) => return fail(e),
+        };
+        println!("technician PIN: {}", if tech { "set" } else { "not set" });
+        for (id, at) in staff {
+            println!("staff {id}: set {at}");
+        }
+        return ExitCode::SUCCESS;
+    }
+    let holder = match staff.map(StaffId::parse) {
+        None => Holder::Technician,
+        Some(Ok(id)) => Holder::Staff(id),
+        Some(Err(e)) => return fail(e),
+    };
+    let actor = format!(
+        "cli:{}",
+        std::env::var("SUDO_USER")
+            .or_else(|_| std::env::var("USER"))
+            .unwrap_or_else(|_| "unknown".into())
+    );
+    if remove {
+        let Holder::Staff(id) = &holder else {
+            return fail("--remove needs --staff NAME");
+        };
+        return match pin::remove_staff(&store, id, &actor) {
+            Ok(()) => {
+                println!("staff {id}: PIN removed");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        };
+    }
+    let whose = match &holder {
+        Holder::Technician => "maintenance (technician) PIN".to_string(),
+        Holder::Staff(id) => format!("PIN for staff {id}"),
+    };
+    let first = match read_secret(&format!("New {whose}, 6 to 8 digits: ")) {
+        Ok(p) => p,
+        Err(e) => return fail(format!("reading the PIN: {e}")),
+    };
+    if let Err(e) = pin::check_new(&first) {
+        return fail(e);
+    }
+    let second = match read_secret("Again: ") {
+        Ok(p) => p,
+        Err(e) => return fail(format!("reading the PIN: {e}")),
+    };
+    if first != second {
+        return fail(pin::PinError::Mismatch);
+    }
+    match pin::set(&store, &holder, &first, &actor, config_hash) {
+        Ok(()) => {
+            println!("{whose} set (argon2id hash in the local store; audited)");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// One line from stdin. On a terminal the prompt goes to stderr and the line is not echoed;
+/// piped input is read as it comes (scripts, tests).
+fn read_secret(prompt: &str) -> std::io::Result<String> {
+    use std::io::{BufRead, Write};
+
+    /// Puts the terminal's settings back however the read ends.
+    struct Restore(libc::termios);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            // SAFETY: restores settings read by tcgetattr on the same descriptor.
+            unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &self.0) };
+        }
+    }
+
+    let fd = libc::STDIN_FILENO;
+    // SAFETY: isatty only inspects the descriptor.
+    let tty = unsafe { libc::isatty(fd) } == 1;
+    let mut _restore = None;
+    if tty {
+        eprint!("{prompt}");
+        let _ = std::io::stderr().flush();
+        let mut t = std::mem::MaybeUninit::<libc::termios>::zeroed();
+        // SAFETY: tcgetattr fills the termios it is given; it is used only when that succeeded.
+        if unsafe { libc::tcgetattr(fd, t.as_mut_ptr()) } == 0 {
+            let saved = unsafe { t.assume_init() };
+            let mut quiet = saved;
+            quiet.c_lflag &= !libc::ECHO;
+            quiet.c_lflag |= libc::ECHONL;
+            _restore = Some(Restore(saved));
+            // SAFETY: a termios derived from the one just read.
+            unsafe { libc::tcsetattr(fd, libc::TCSANOW, &quiet) };
+        }
+    }
+    let mut line = String::new();
+    let n = std::io::stdin().lock().read_line(&mut line)?;
+    if n == 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "no PIN given",
+        ));
+    }
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// Run as root (`sudo civic-kiosk set-pin`) against a data dir owned by the service user,
+/// this process becomes that user before touching the store: SQLite files (and their WAL)
+/// created by root would lock the service out of its own store.
+fn become_data_dir_owner(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(());
+    }
+    let Ok(meta) = std::fs::metadata(dir) else {
+        return Ok(());
+    };
+    if meta.uid() == 0 {
+        return Ok(());
+    }
+    // SAFETY: plain syscalls on this process's credentials; groups first, then gid, then
+    // uid (after setuid the others could not be changed).
+    let rc = unsafe {
+        if libc::setgroups(0, std::ptr::null()) != 0 || libc::setgid(meta.gid()) != 0 {
+            -1
+        } else {
+            libc::setuid(meta.uid())
+        }
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -874,7 +874,7 @@ impl Config {
         if let Some(h) = &self.technician.pin_hash
             && !h.starts_with("$argon2")
         {
-            err("technician.pin_hash", "is not an argon2 hash; write one with `civic-kiosk set-pin` (never put a PIN here in plain text)".into());
+            err("technician.pin_hash", "is not an argon2 hash (a PHC string starting with $argon2); set PINs with `civic-kiosk set-pin`, never a PIN here in plain text".into());
         }
         if self.storage.data_dir.as_os_str().is_empty() {
             err(

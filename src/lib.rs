@@ -14,6 +14,7 @@
 //! - `identity`   — ID number (GB 11643), name and phone types that mask themselves
 //! - `logging`    — stderr + size-rotated file logger with an ID/phone scrubber
 //! - `offline_code` — 离线码 on the terminal: verify an issued code against the trusted key, card layout
+//! - `pin`        — technician and 帮办 staff PINs: argon2id hashes, lockout surviving restarts, audits
 //! - `print`      — document model, ESC/POS (GB18030, QR, status), TCP job lifecycle, URIs and probes
 //! - `ratings`    — 好差评: drafts and their rules, the durable outbox, the idempotent upload worker
 //! - `server`     — the reference back office (axum + SQLite, fault injection, embedded mode)
@@ -21,6 +22,7 @@
 //! - `status`     — the `status` report (config, back office, printers, store)
 //! - `store`      — the terminal's local SQLite store (WAL, synchronous=FULL, versioned migrations)
 //! - `ui`         — Slint types and the adapters connecting pages to controllers; headless snapshots
+//! - `watchdog`   — systemd sd_notify (READY, WATCHDOG from the UI event loop) and the freeze failpoint
 
 pub mod api;
 pub mod app;
@@ -35,6 +37,7 @@ pub mod heartbeat;
 pub mod identity;
 pub mod logging;
 pub mod offline_code;
+pub mod pin;
 pub mod print;
 pub mod ratings;
 pub mod server;
@@ -42,6 +45,10 @@ pub mod session;
 pub mod status;
 pub mod store;
 pub mod ui;
+pub mod watchdog;
 
-/// Exit status of a technician's deliberate exit: the service unit does not restart on it.
-pub const EXIT_TECHNICIAN: i32 = 64;
+/// Exit status of a technician's deliberate exit (maintenance page, 关闭终端程序): the
+/// service unit does not restart on it (`RestartPreventExitStatus=64`). 64 is the first
+/// status above the shell's and sysexits' common ones that this program uses for nothing
+/// else (0 closed, 1 a command failed, 2 could not start).
+pub const EXIT_TECHNICIAN: u8 = 64;

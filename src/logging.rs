@@ -76,6 +76,18 @@ impl FileSink {
     }
 }
 
+/// The last warning or error this crate logged (scrubbed, with its time), for the
+/// maintenance screen.
+static LAST_PROBLEM: Mutex<Option<String>> = Mutex::new(None);
+
+/// The last warning or error this process logged, as written (time, level, target, message).
+pub fn last_problem() -> Option<String> {
+    LAST_PROBLEM
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+}
+
 /// The process logger.
 pub struct Logger {
     level: log::LevelFilter,
@@ -140,6 +152,12 @@ impl log::Log for Logger {
             record.target(),
             scrub(&record.args().to_string())
         );
+        // Ours only: a library's complaint (winit about XSETTINGS, say) is not what a
+        // technician should read as the terminal's last error.
+        if record.level() <= log::Level::Warn && record.target().starts_with("civic_kiosk") {
+            *LAST_PROBLEM.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(line.trim_end().to_string());
+        }
         if self.stderr {
             let _ = std::io::stderr().write_all(line.as_bytes());
         }
@@ -251,5 +269,26 @@ mod tests {
         );
         let last = tail(dir.path(), 1).unwrap();
         assert!(last[0].contains("line 299"), "{last:?}");
+        assert!(
+            last_problem().is_none_or(|p| !p.contains("line 2")),
+            "info lines are not problems"
+        );
+        logger.log(
+            &log::Record::builder()
+                .level(log::Level::Warn)
+                .target("civic_kiosk::print")
+                .args(format_args!("printer gone for 31010519500101123X"))
+                .build(),
+        );
+        logger.log(
+            &log::Record::builder()
+                .level(log::Level::Error)
+                .target("winit::platform_impl")
+                .args(format_args!("display is 0mm"))
+                .build(),
+        );
+        let p = last_problem().unwrap();
+        assert!(p.contains("WARN") && p.contains("printer gone"), "{p}");
+        assert!(p.contains("310***********123X"), "scrubbed: {p}");
     }
 }

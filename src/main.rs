@@ -9,9 +9,12 @@ use civic_kiosk::config;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let config_path = cli.config.clone().unwrap_or_else(config::default_path);
-    match cli.command.unwrap_or(Command::Run) {
-        Command::Run => match civic_kiosk::app::run(&config_path) {
-            Ok(()) => ExitCode::SUCCESS,
+    match cli.command.unwrap_or(Command::Run { headless: false }) {
+        Command::Run { headless } => match civic_kiosk::app::run(&config_path, headless) {
+            Ok(civic_kiosk::app::RunEnd::Closed) => ExitCode::SUCCESS,
+            Ok(civic_kiosk::app::RunEnd::TechnicianExit) => {
+                ExitCode::from(civic_kiosk::EXIT_TECHNICIAN)
+            }
             Err(e) => {
                 eprintln!("civic-kiosk: {e}");
                 ExitCode::from(2)
@@ -58,5 +61,10 @@ fn main() -> ExitCode {
             civic_kiosk::commands::config_set(&config_path, &key, &value)
         }
         Command::Catalogue(cmd) => civic_kiosk::commands::catalogue(&config_path, cmd),
+        Command::SetPin {
+            staff,
+            remove,
+            list,
+        } => civic_kiosk::commands::set_pin(&config_path, staff.as_deref(), remove, list),
     }
 }

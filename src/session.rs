@@ -158,6 +158,10 @@ pub struct ResidentFields {
     pub rated: Vec<String>,
     /// The item whose 办事指南 is (or was last) shown.
     pub shown_item: Option<String>,
+    /// 帮办: the staff member who signed in with their PIN to help this resident. Audits
+    /// of what happens in the session (offline-code issuance) name them; the session's
+    /// end (sign-out or idle) signs them out.
+    pub staff: Option<crate::pin::StaffId>,
 }
 
 impl ResidentFields {
@@ -219,6 +223,7 @@ mod tests {
                 ..Default::default()
             },
             rated: vec!["x".into()],
+            staff: crate::pin::StaffId::parse("S1024").ok(),
             ..Default::default()
         };
         f.wipe();
@@ -228,5 +233,6 @@ mod tests {
                 && f.rating.phone.is_empty()
                 && f.rated.is_empty()
         );
+        assert!(f.staff.is_none(), "the session's end signs staff out");
     }
 }

@@ -69,6 +69,28 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX rating_outbox_due ON rating_outbox(state, bad DESC, rating_id);
 ",
+    "
+    -- PINs of the technician (name '') and of 帮办 staff (name: their staff id): argon2id
+    -- PHC strings written by `civic-kiosk set-pin`, never a PIN.
+    CREATE TABLE pins (
+        role TEXT NOT NULL CHECK (role IN ('technician', 'staff')),
+        name TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        set_at TEXT NOT NULL,
+        PRIMARY KEY (role, name)
+    );
+    -- The on-screen PIN pad: wrong PINs in a row, and the lock they caused. Kept here so a
+    -- restart neither resets the count nor lifts the lock. The lock's start is kept as
+    -- wall-clock time and as time since boot (with the boot's id): within one boot the
+    -- latter is used, so setting the clock moves nothing.
+    CREATE TABLE pin_lock (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        failures INTEGER NOT NULL DEFAULT 0,
+        locked_at TEXT,
+        boot_id TEXT,
+        boot_ms INTEGER
+    );
+",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -149,6 +171,11 @@ impl Store {
         Ok(Self { conn })
     }
 
+    /// The connection, for modules that own their tables (`pin`, `ratings`).
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
     /// Journal mode and synchronous level in force, for tests and diagnostics.
     pub fn settings(&self) -> Result<(String, i64), StoreError> {
         let mode: String = self
@@ -158,11 +185,6 @@ impl Store {
             .conn
             .pragma_query_value(None, "synchronous", |r| r.get(0))?;
         Ok((mode, sync))
-    }
-
-    /// The connection, for the modules that keep their tables here (ratings).
-    pub(crate) fn conn(&self) -> &Connection {
-        &self.conn
     }
 
     pub(crate) fn conn_mut(&mut self) -> &mut Connection {

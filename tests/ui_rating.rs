@@ -12,7 +12,7 @@ use civic_kiosk::api::{Rating, RatingLevel};
 use civic_kiosk::config::Config;
 use civic_kiosk::logging::{self, LogSettings};
 use civic_kiosk::store::Store;
-use civic_kiosk::ui::snapshot::{Headless, init_headless};
+use civic_kiosk::ui::snapshot::{Headless, HeadlessOptions, init_headless};
 use civic_kiosk::ui::*;
 
 const PHONE: &str = "13912345678";
@@ -95,14 +95,17 @@ fn rating_flow_headless() {
     let catalog = Arc::new(civic_kiosk::catalog::Catalog::new(
         civic_kiosk::server::data::demo_catalogue().unwrap(),
     ));
-    let h = Headless::with_store(
+    let h = Headless::with_options(
         config.clone(),
-        Some(catalog.clone()),
-        None,
-        None,
-        Some(store.clone()),
-        (1080, 1920),
-        true,
+        HeadlessOptions {
+            catalog: Some(catalog.clone()),
+            client: None,
+            trusted_key: None,
+            store: Some(store.clone()),
+            width: 1080,
+            height: 1920,
+            mock_time: true,
+        },
     )
     .unwrap();
     let r = || h.window.global::<RatingAdapter>();

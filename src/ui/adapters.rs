@@ -17,6 +17,7 @@ use crate::identity::IdNumberError;
 use crate::session::{IdleState, IdleTimer, ResidentFields};
 
 mod rating;
+mod technician;
 
 /// What the UI needs from the rest of the terminal.
 pub struct UiDeps {
@@ -58,6 +59,8 @@ pub struct UiController {
     ratings_waker: Option<crate::ratings::sync::Waker>,
     /// Fires when the session ends: a card job still waiting is cancelled, never printed.
     session_end: RefCell<watch::Sender<bool>>,
+    /// The PIN pad and the maintenance page.
+    tech: technician::TechState,
 }
 
 fn item_row(i: &ServiceItem) -> ItemRow {
@@ -157,6 +160,7 @@ pub fn connect(window: &MainWindow, deps: UiDeps) -> Rc<UiController> {
         store: deps.store,
         ratings_waker: deps.ratings_waker,
         session_end: RefCell::new(watch::channel(false).0),
+        tech: technician::TechState::default(),
     });
 
     // Settings that may change live (the back office's remote config): notices on home.
@@ -244,6 +248,13 @@ pub fn connect(window: &MainWindow, deps: UiDeps) -> Rc<UiController> {
                 w.global::<SessionAdapter>().get_page() == Page::OfflineCode
                     && page != Page::OfflineCode
             });
+            let leaving_technician = ctl.window.upgrade().is_some_and(|w| {
+                w.global::<SessionAdapter>().get_page() == Page::Technician
+                    && page != Page::Technician
+            });
+            if leaving_technician {
+                ctl.technician_page_left();
+            }
             if page == Page::OfflineCode || leaving_card_flow {
                 ctl.edit_id(|e| e.clear());
                 ctl.with_window(|w| {
@@ -291,14 +302,7 @@ pub fn connect(window: &MainWindow, deps: UiDeps) -> Rc<UiController> {
     }
     {
         let ctl = ctl.clone();
-        s.on_hidden_gesture(move || {
-            ctl.fields.borrow_mut().pin.clear();
-            ctl.with_window(|w| {
-                w.global::<TechnicianAdapter>().set_pin_length(0);
-                w.global::<TechnicianAdapter>().set_state(0);
-                w.global::<SessionAdapter>().set_page(Page::Technician);
-            })
-        });
+        s.on_hidden_gesture(move || ctl.open_pin_pad());
     }
 
     let c = window.global::<CatalogAdapter>();
@@ -387,34 +391,7 @@ pub fn connect(window: &MainWindow, deps: UiDeps) -> Rc<UiController> {
 
     ctl.connect_rating(window);
 
-    let t = window.global::<TechnicianAdapter>();
-    {
-        let ctl = ctl.clone();
-        t.on_key(move |k| ctl.edit_pin(|p| p.key(&k)));
-    }
-    {
-        let ctl = ctl.clone();
-        t.on_backspace(move || ctl.edit_pin(|p| p.backspace()));
-    }
-    {
-        let ctl = ctl.clone();
-        t.on_clear(move || ctl.edit_pin(|p| p.clear()));
-    }
-    {
-        let ctl = ctl.clone();
-        t.on_submit(move || {
-            let _pin = ctl.fields.borrow_mut().pin.take();
-            let state = if ctl.config.borrow().technician.pin_hash.is_none() {
-                1
-            } else {
-                2
-            };
-            ctl.with_window(|w| {
-                w.global::<TechnicianAdapter>().set_pin_length(0);
-                w.global::<TechnicianAdapter>().set_state(state);
-            });
-        });
-    }
+    technician::connect(window, &ctl);
 
     // One ticker: the clock and the idle timer.
     {
@@ -646,19 +623,6 @@ impl UiController {
         });
     }
 
-    fn edit_pin(&self, f: impl FnOnce(&mut crate::session::PinEntry)) {
-        let n = {
-            let mut fields = self.fields.borrow_mut();
-            f(&mut fields.pin);
-            fields.pin.len()
-        };
-        self.with_window(|w| {
-            let t = w.global::<TechnicianAdapter>();
-            t.set_pin_length(n as i32);
-            t.set_state(0);
-        });
-    }
-
     pub(crate) fn set_offline_step(w: &MainWindow, step: i32, failure: i32, reason: &str) {
         let o = w.global::<OfflineCodeAdapter>();
         o.set_step(step);
@@ -707,6 +671,7 @@ impl UiController {
         let config = self.config.borrow().clone();
         let store = self.store.clone();
         let cancel = self.session_end.borrow().subscribe();
+        let staff = self.staff();
         let weak = self.window.clone();
         self.runtime.spawn(async move {
             let terminal = config.terminal.id.clone();
@@ -728,7 +693,7 @@ impl UiController {
                 id_number: id.clone(),
                 reissue: false,
                 request_id: uuid::Uuid::now_v7(),
-                staff: None,
+                staff: staff.as_ref().map(|s| s.to_string()),
             };
             let today = chrono::Local::now().date_naive();
             let (step, failure, reason, outcome) = match client.issue_code(&req).await {
@@ -780,8 +745,15 @@ impl UiController {
             if let (Some(store), Some((issued, result))) = (store, outcome) {
                 let _ = tokio::task::spawn_blocking(move || {
                     let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
+                    let actor = staff.map(|s| crate::pin::Holder::Staff(s).actor());
                     let recorded = crate::offline_code::record_issuance(
-                        &mut s, &terminal, &id, &issued, false, result, None,
+                        &mut s,
+                        &terminal,
+                        &id,
+                        &issued,
+                        false,
+                        result,
+                        actor.as_deref(),
                     );
                     if let Err(e) = recorded {
                         log::error!("audit: {e}");
@@ -833,6 +805,9 @@ impl UiController {
         // A card still waiting for the printer belongs to this session: cancel it.
         let _ = self.session_end.borrow().send(true);
         *self.session_end.borrow_mut() = watch::channel(false).0;
+        if let Some(staff) = self.fields.borrow_mut().staff.take() {
+            self.audit_staff_session_end(staff);
+        }
         self.fields.borrow_mut().wipe();
         self.idle.borrow_mut().disarm();
         self.search_seq.set(self.search_seq.get() + 1);
@@ -862,9 +837,7 @@ impl UiController {
             r.set_reasons(model(Vec::new()));
             r.set_callback(false);
             r.set_phone_entry("".into());
-            let t = w.global::<TechnicianAdapter>();
-            t.set_pin_length(0);
-            t.set_state(0);
+            self.end_staff_and_maintenance(w);
             let s = w.global::<SessionAdapter>();
             s.set_countdown(0);
             s.set_help_state(0);

@@ -53,6 +53,18 @@ pub enum SnapshotError {
     UnknownPage(String, String),
 }
 
+/// What a headless window is built with, beyond its config.
+pub struct HeadlessOptions {
+    pub catalog: Option<Arc<Catalog>>,
+    pub client: Option<crate::backoffice::Client>,
+    pub trusted_key: Option<ed25519_dalek::VerifyingKey>,
+    /// The local store (PINs, audits, one card a day); `None`: none, as in screenshots.
+    pub store: Option<Arc<std::sync::Mutex<crate::store::Store>>>,
+    pub width: u32,
+    pub height: u32,
+    pub mock_time: bool,
+}
+
 impl Headless {
     /// A window of `width`×`height` with the given catalogue and (optional) back-office client.
     pub fn new(
@@ -64,27 +76,31 @@ impl Headless {
         height: u32,
         mock_time: bool,
     ) -> Result<Self, SnapshotError> {
-        Self::with_store(
+        Self::with_options(
             config,
-            catalog,
-            client,
-            trusted_key,
-            None,
-            (width, height),
-            mock_time,
+            HeadlessOptions {
+                catalog,
+                client,
+                trusted_key,
+                store: None,
+                width,
+                height,
+                mock_time,
+            },
         )
     }
 
-    /// As [`new`](Self::new), with the terminal's local store (ratings, issuance audit).
-    pub fn with_store(
-        config: Arc<Config>,
-        catalog: Option<Arc<Catalog>>,
-        client: Option<crate::backoffice::Client>,
-        trusted_key: Option<ed25519_dalek::VerifyingKey>,
-        store: Option<Arc<std::sync::Mutex<crate::store::Store>>>,
-        (width, height): (u32, u32),
-        mock_time: bool,
-    ) -> Result<Self, SnapshotError> {
+    /// A window built from [`HeadlessOptions`].
+    pub fn with_options(config: Arc<Config>, opts: HeadlessOptions) -> Result<Self, SnapshotError> {
+        let HeadlessOptions {
+            catalog,
+            client,
+            trusted_key,
+            store,
+            width,
+            height,
+            mock_time,
+        } = opts;
         let runtime = Arc::new(
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
@@ -188,6 +204,9 @@ pub const PAGES: &[&str] = &[
     "offline-code-take-card",
     "rating",
     "technician",
+    "technician-locked",
+    "maintenance",
+    "staff",
     "idle-countdown",
     "call-staff",
 ];
@@ -259,6 +278,27 @@ pub fn show_page(h: &Headless, page: &str) -> bool {
         }
         "rating" => s.invoke_go(Page::Rating),
         "technician" => s.invoke_hidden_gesture(),
+        "technician-locked" => {
+            s.invoke_hidden_gesture();
+            let t = w.global::<TechnicianAdapter>();
+            t.set_minutes_left(4);
+            t.set_state(4);
+        }
+        "maintenance" => {
+            s.invoke_hidden_gesture();
+            let t = w.global::<TechnicianAdapter>();
+            let config = h.config.borrow().clone();
+            t.set_terminal_id(config.terminal.id.as_str().into());
+            t.set_terminal_name(config.terminal.name.as_str().into());
+            t.set_version(env!("CARGO_PKG_VERSION").into());
+            t.set_backoffice_url("https://backoffice.example.gov.cn/".into());
+            t.set_last_error(
+                "2026-11-26T08:00:00.000Z WARN  civic_kiosk::app: card printer: connection refused"
+                    .into(),
+            );
+            t.set_unlocked(true);
+        }
+        "staff" => s.set_staff("S1024".into()),
         "idle-countdown" => s.set_countdown(7),
         "call-staff" => s.set_help_state(1),
         _ => return false,

@@ -108,8 +108,11 @@ impl UiController {
         let already = self.fields.borrow().rated.contains(&code);
         {
             let mut f = self.fields.borrow_mut();
+            // 帮办: the staff member signed in is recorded with the rating.
+            let staff = f.staff.as_ref().map(|s| s.as_str().to_string());
             f.rating = Draft {
                 item_code: code,
+                staff,
                 ..Draft::default()
             };
         }

@@ -1,0 +1,367 @@
+//! The PIN pad and the maintenance page: PIN checks on the runtime (argon2, SQLite), 帮办 sign-in, leave and exit.
+
+use slint::ComponentHandle;
+use std::cell::Cell;
+use std::rc::Rc;
+
+use super::{CONTROLLER, UiController};
+use crate::pin::{self, Entry, Holder};
+use crate::ui::{MainWindow, Page, SessionAdapter, TechnicianAdapter};
+
+/// UI-thread state of the pad and the maintenance page.
+#[derive(Default)]
+pub(super) struct TechState {
+    /// A PIN is being checked: further submits wait for the answer.
+    checking: Cell<bool>,
+    /// The technician is in (maintenance page shown).
+    unlocked: Cell<bool>,
+    /// The technician chose to stop the terminal program.
+    exit_requested: Cell<bool>,
+}
+
+/// `TechnicianAdapter.state` values (see ui/globals.slint).
+const STATE_NONE: i32 = 0;
+const STATE_NO_PIN: i32 = 1;
+const STATE_CHECKING: i32 = 2;
+const STATE_WRONG: i32 = 3;
+const STATE_LOCKED: i32 = 4;
+const STATE_UNAVAILABLE: i32 = 5;
+
+pub(super) fn connect(window: &MainWindow, ctl: &Rc<UiController>) {
+    let t = window.global::<TechnicianAdapter>();
+    {
+        let ctl = ctl.clone();
+        t.on_key(move |k| ctl.edit_pin(|p| p.key(&k)));
+    }
+    {
+        let ctl = ctl.clone();
+        t.on_backspace(move || ctl.edit_pin(|p| p.backspace()));
+    }
+    {
+        let ctl = ctl.clone();
+        t.on_clear(move || ctl.edit_pin(|p| p.clear()));
+    }
+    {
+        let ctl = ctl.clone();
+        t.on_submit(move || ctl.submit_pin());
+    }
+    {
+        let ctl = ctl.clone();
+        t.on_leave(move || ctl.leave_maintenance());
+    }
+    {
+        let ctl = ctl.clone();
+        t.on_exit_terminal(move || ctl.exit_terminal());
+    }
+    let s = window.global::<SessionAdapter>();
+    {
+        let ctl = ctl.clone();
+        s.on_staff_sign_out(move || ctl.staff_sign_out());
+    }
+}
+
+fn minutes_left(d: std::time::Duration) -> i32 {
+    d.as_secs().div_ceil(60).max(1) as i32
+}
+
+impl UiController {
+    /// Whether the technician stopped the terminal from the maintenance page (the process
+    /// should then exit with [`crate::EXIT_TECHNICIAN`]).
+    pub fn exit_requested(&self) -> bool {
+        self.tech.exit_requested.get()
+    }
+
+    /// The 帮办 staff member signed in on this session, if any.
+    pub fn staff(&self) -> Option<pin::StaffId> {
+        self.fields.borrow().staff.clone()
+    }
+
+    fn set_pin_state(&self, state: i32) {
+        self.with_window(|w| w.global::<TechnicianAdapter>().set_state(state));
+    }
+
+    /// Writes an audit entry on the runtime (never on the UI thread), then runs `then` back
+    /// on the UI thread.
+    fn audit_then(
+        &self,
+        kind: &'static str,
+        detail: String,
+        actor: Option<String>,
+        then: impl FnOnce(&MainWindow) + Send + 'static,
+    ) {
+        let weak = self.window.clone();
+        let store = self.store.clone();
+        self.runtime.spawn(async move {
+            if let Some(store) = store {
+                let written = tokio::task::spawn_blocking(move || {
+                    store.lock().unwrap_or_else(|p| p.into_inner()).audit(
+                        kind,
+                        &detail,
+                        actor.as_deref(),
+                    )
+                })
+                .await;
+                match written {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => log::error!("audit {kind}: {e}"),
+                    Err(e) => log::error!("audit {kind}: {e}"),
+                }
+            }
+            let _ = weak.upgrade_in_event_loop(move |w| then(&w));
+        });
+    }
+
+    /// The hidden gesture: an empty pad; if the pad is locked, says so at once.
+    pub(super) fn open_pin_pad(&self) {
+        self.fields.borrow_mut().pin.clear();
+        self.tech.unlocked.set(false);
+        // The pad and maintenance end like a resident session: on idle.
+        self.idle.borrow_mut().arm((self.clock)());
+        self.with_window(|w| {
+            let t = w.global::<TechnicianAdapter>();
+            t.set_pin_length(0);
+            t.set_state(STATE_NONE);
+            t.set_unlocked(false);
+            w.global::<SessionAdapter>().set_page(Page::Technician);
+        });
+        let Some(store) = self.store.clone() else {
+            return;
+        };
+        let weak = self.window.clone();
+        self.runtime.spawn(async move {
+            let remaining = tokio::task::spawn_blocking(move || {
+                let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
+                pin::lock_remaining(&mut s, &pin::Now::read())
+            })
+            .await;
+            if let Ok(Ok(Some(remaining))) = remaining {
+                let _ = weak.upgrade_in_event_loop(move |w| {
+                    let t = w.global::<TechnicianAdapter>();
+                    if w.global::<SessionAdapter>().get_page() == Page::Technician
+                        && t.get_state() == STATE_NONE
+                    {
+                        t.set_minutes_left(minutes_left(remaining));
+                        t.set_state(STATE_LOCKED);
+                    }
+                });
+            }
+        });
+    }
+
+    pub(super) fn edit_pin(&self, f: impl FnOnce(&mut crate::session::PinEntry)) {
+        if self.tech.checking.get() {
+            return;
+        }
+        let n = {
+            let mut fields = self.fields.borrow_mut();
+            f(&mut fields.pin);
+            fields.pin.len()
+        };
+        self.with_window(|w| {
+            let t = w.global::<TechnicianAdapter>();
+            t.set_pin_length(n as i32);
+            if t.get_state() != STATE_LOCKED {
+                t.set_state(STATE_NONE);
+            }
+        });
+    }
+
+    /// Checks the typed PIN on the runtime; the answer comes back to [`Self::pin_checked`].
+    fn submit_pin(&self) {
+        if self.tech.checking.get() {
+            return;
+        }
+        let typed = self.fields.borrow_mut().pin.take();
+        self.with_window(|w| w.global::<TechnicianAdapter>().set_pin_length(0));
+        if typed.is_empty() {
+            return;
+        }
+        let Some(store) = self.store.clone() else {
+            self.set_pin_state(STATE_UNAVAILABLE);
+            return;
+        };
+        self.tech.checking.set(true);
+        self.set_pin_state(STATE_CHECKING);
+        let config_hash = self.config.borrow().technician.pin_hash.clone();
+        let weak = self.window.clone();
+        self.runtime.spawn(async move {
+            let answer = tokio::task::spawn_blocking(move || {
+                pin::enter(&store, config_hash.as_deref(), &typed, &pin::Now::read())
+                    .map_err(|e| e.to_string())
+            })
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+            let _ = weak.upgrade_in_event_loop(move |w| {
+                if let Some(ctl) = CONTROLLER.with(|c| c.borrow().clone()) {
+                    ctl.pin_checked(&w, answer);
+                }
+            });
+        });
+    }
+
+    fn pin_checked(&self, w: &MainWindow, answer: Result<Entry, String>) {
+        self.tech.checking.set(false);
+        let t = w.global::<TechnicianAdapter>();
+        let s = w.global::<SessionAdapter>();
+        if s.get_page() != Page::Technician {
+            // The session ended while checking: a late answer opens nothing.
+            t.set_state(STATE_NONE);
+            return;
+        }
+        match answer {
+            Ok(Entry::Accepted(Holder::Technician)) => {
+                log::info!("maintenance mode entered");
+                self.tech.unlocked.set(true);
+                let config = self.config.borrow().clone();
+                t.set_terminal_id(config.terminal.id.as_str().into());
+                t.set_terminal_name(config.terminal.name.as_str().into());
+                t.set_version(env!("CARGO_PKG_VERSION").into());
+                let url = match &self.client {
+                    Some(c) if config.is_embedded() => {
+                        format!("{} (embedded)", c.base_url())
+                    }
+                    Some(c) => c.base_url().to_string(),
+                    None => config.backoffice.url.clone(),
+                };
+                t.set_backoffice_url(url.into());
+                t.set_last_error(
+                    crate::logging::last_problem()
+                        .unwrap_or_default()
+                        .as_str()
+                        .into(),
+                );
+                t.set_state(STATE_NONE);
+                t.set_unlocked(true);
+            }
+            Ok(Entry::Accepted(Holder::Staff(id))) => {
+                log::info!("帮办: staff {id} signed in");
+                t.set_state(STATE_NONE);
+                s.set_staff(id.as_str().into());
+                self.fields.borrow_mut().staff = Some(id);
+                self.idle.borrow_mut().arm((self.clock)());
+                s.set_page(Page::Home);
+            }
+            Ok(Entry::Wrong { attempts_left }) => {
+                t.set_attempts_left(attempts_left as i32);
+                t.set_state(STATE_WRONG);
+            }
+            Ok(Entry::Locked { remaining }) => {
+                t.set_minutes_left(minutes_left(remaining));
+                t.set_state(STATE_LOCKED);
+            }
+            Ok(Entry::NoPins) => t.set_state(STATE_NO_PIN),
+            Err(e) => {
+                log::error!("PIN check: {e}");
+                t.set_state(STATE_UNAVAILABLE);
+            }
+        }
+    }
+
+    /// The technician leaves maintenance: audited, then the attract screen.
+    fn leave_maintenance(&self) {
+        if !self.tech.unlocked.replace(false) {
+            return;
+        }
+        self.audit_then(
+            "maintenance_left",
+            "left maintenance mode".into(),
+            Some(Holder::Technician.actor()),
+            |_| {
+                if let Some(ctl) = CONTROLLER.with(|c| c.borrow().clone()) {
+                    ctl.wipe_session();
+                }
+            },
+        );
+    }
+
+    /// Called when the page changes away from the pad or maintenance: maintenance closes.
+    pub(super) fn technician_page_left(&self) {
+        self.fields.borrow_mut().pin.clear();
+        if self.tech.unlocked.replace(false) {
+            self.audit_then(
+                "maintenance_left",
+                "left maintenance mode".into(),
+                Some(Holder::Technician.actor()),
+                |_| {},
+            );
+        }
+        self.with_window(|w| {
+            let t = w.global::<TechnicianAdapter>();
+            t.set_unlocked(false);
+            t.set_pin_length(0);
+            t.set_state(STATE_NONE);
+        });
+    }
+
+    /// The technician stops the terminal program: audited first, then the event loop ends
+    /// and the process exits with [`crate::EXIT_TECHNICIAN`].
+    fn exit_terminal(&self) {
+        if !self.tech.unlocked.get() || self.tech.exit_requested.get() {
+            return;
+        }
+        self.tech.exit_requested.set(true);
+        log::warn!(
+            "technician stops the terminal program (exit status {})",
+            crate::EXIT_TECHNICIAN
+        );
+        self.audit_then(
+            "maintenance_exit",
+            format!(
+                "terminal program stopped from maintenance (exit status {})",
+                crate::EXIT_TECHNICIAN
+            ),
+            Some(Holder::Technician.actor()),
+            |_| {
+                let _ = slint::quit_event_loop();
+            },
+        );
+    }
+
+    /// 帮办: the staff member signs out; the session ends (attract screen, fields wiped).
+    fn staff_sign_out(&self) {
+        let Some(id) = self.fields.borrow_mut().staff.take() else {
+            return;
+        };
+        log::info!("帮办: staff {id} signed out");
+        self.with_window(|w| w.global::<SessionAdapter>().set_staff("".into()));
+        self.audit_then(
+            "staff_signed_out",
+            format!("帮办 ended: staff:{id} signed out"),
+            Some(Holder::Staff(id).actor()),
+            |_| {
+                if let Some(ctl) = CONTROLLER.with(|c| c.borrow().clone()) {
+                    ctl.wipe_session();
+                }
+            },
+        );
+    }
+
+    /// Part of wiping a session: maintenance closes (audited if it was open: idle), the
+    /// staff member's name leaves the status bar.
+    pub(super) fn end_staff_and_maintenance(&self, w: &MainWindow) {
+        if self.tech.unlocked.replace(false) {
+            self.audit_then(
+                "maintenance_left",
+                "maintenance mode closed: the session ended (idle)".into(),
+                Some(Holder::Technician.actor()),
+                |_| {},
+            );
+        }
+        let t = w.global::<TechnicianAdapter>();
+        t.set_pin_length(0);
+        t.set_state(STATE_NONE);
+        t.set_unlocked(false);
+        t.set_last_error("".into());
+        w.global::<SessionAdapter>().set_staff("".into());
+    }
+
+    /// Audits the end of a 帮办 session that ended without a sign-out (idle).
+    pub(super) fn audit_staff_session_end(&self, id: pin::StaffId) {
+        self.audit_then(
+            "staff_signed_out",
+            format!("帮办 ended: staff:{id}'s session ended (idle)"),
+            Some(Holder::Staff(id).actor()),
+            |_| {},
+        );
+    }
+}

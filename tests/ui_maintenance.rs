@@ -1,0 +1,317 @@
+//! Headless UI test of the PIN pad, maintenance page and 帮办 mode (Slint testing backend,
+//! mock time, a real local store and the reference back office). One test function: the
+//! testing backend is initialised once per process.
+
+mod common;
+
+use slint::ComponentHandle;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use civic_kiosk::config::Config;
+use civic_kiosk::pin::{self, Holder, StaffId};
+use civic_kiosk::store::Store;
+use civic_kiosk::ui::snapshot::{Headless, HeadlessOptions, init_headless};
+use civic_kiosk::ui::*;
+
+const TECH_PIN: &str = "739155";
+const STAFF_PIN: &str = "480213";
+
+fn config(dir: &Path) -> Arc<Config> {
+    let path = common::config_in(dir, &common::shipped_config());
+    Arc::new(civic_kiosk::config::load(&path).unwrap())
+}
+
+fn click_label(h: &Headless, label: &str) {
+    let found = i_slint_backend_testing::ElementHandle::find_by_accessible_label(&h.window, label)
+        .collect::<Vec<_>>();
+    let el = found
+        .first()
+        .unwrap_or_else(|| panic!("no element labelled {label:?}"));
+    el.invoke_accessible_default_action();
+}
+
+fn shown(h: &Headless, label: &str) -> bool {
+    i_slint_backend_testing::ElementHandle::find_by_accessible_label(&h.window, label)
+        .next()
+        .is_some()
+}
+
+fn page(h: &Headless) -> Page {
+    h.window.global::<SessionAdapter>().get_page()
+}
+
+fn tech(h: &Headless) -> TechnicianAdapter<'_> {
+    h.window.global::<TechnicianAdapter>()
+}
+
+/// Types a PIN on the pad's keys and presses 确认; waits for the answer.
+fn enter_pin(h: &Headless, digits: &str) {
+    for d in digits.chars() {
+        click_label(h, &d.to_string());
+    }
+    assert_eq!(tech(h).get_pin_length(), digits.len() as i32);
+    click_label(h, "确认");
+    assert!(
+        h.pump_until(Duration::from_secs(10), |w| {
+            w.global::<TechnicianAdapter>().get_state() != 2
+        }),
+        "the PIN check never answered"
+    );
+}
+
+fn audits(store: &Mutex<Store>) -> Vec<civic_kiosk::api::AuditEntry> {
+    let mut v = store.lock().unwrap().audit_tail(500).unwrap();
+    v.reverse();
+    v
+}
+
+fn headless(
+    cfg: &Arc<Config>,
+    store: &Arc<Mutex<Store>>,
+    client: Option<civic_kiosk::backoffice::Client>,
+    key: Option<ed25519_dalek::VerifyingKey>,
+) -> Headless {
+    Headless::with_options(
+        cfg.clone(),
+        HeadlessOptions {
+            catalog: Some(Arc::new(civic_kiosk::catalog::Catalog::new(
+                civic_kiosk::server::data::demo_catalogue().unwrap(),
+            ))),
+            client,
+            trusted_key: key,
+            store: Some(store.clone()),
+            width: 1080,
+            height: 1920,
+            mock_time: true,
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn pin_pad_maintenance_staff_and_lockout() {
+    init_headless(true);
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = (*config(dir.path())).clone();
+    let spool = dir.path().join("cards");
+    cfg.printers.card.uri = format!("pdf://{}", spool.display());
+    let cfg = Arc::new(cfg);
+    let store = Arc::new(Mutex::new(Store::open_in(&cfg.data_dir()).unwrap()));
+
+    // ---- no PIN on this terminal: the pad says so, and nobody gets in
+    let h = headless(&cfg, &store, None, None);
+    h.window.global::<SessionAdapter>().invoke_hidden_gesture();
+    assert_eq!(page(&h), Page::Technician);
+    enter_pin(&h, TECH_PIN);
+    assert_eq!(tech(&h).get_state(), 1, "no PIN set");
+    assert!(!tech(&h).get_unlocked());
+
+    // PINs as `civic-kiosk set-pin` writes them.
+    pin::set(&store, &Holder::Technician, TECH_PIN, "test", None).unwrap();
+    let staff = StaffId::parse("S1024").unwrap();
+    pin::set(
+        &store,
+        &Holder::Staff(staff.clone()),
+        STAFF_PIN,
+        "test",
+        None,
+    )
+    .unwrap();
+
+    // ---- the technician's PIN opens maintenance: terminal info, then leave
+    h.window.global::<SessionAdapter>().invoke_hidden_gesture();
+    enter_pin(&h, TECH_PIN);
+    assert!(tech(&h).get_unlocked(), "state {}", tech(&h).get_state());
+    assert_eq!(page(&h), Page::Technician);
+    assert_eq!(tech(&h).get_terminal_id(), cfg.terminal.id.as_str());
+    assert_eq!(tech(&h).get_version(), env!("CARGO_PKG_VERSION"));
+    assert!(shown(&h, "关闭终端程序"), "the maintenance page shows");
+    assert!(!shown(&h, "确认"), "the pad is gone");
+    click_label(&h, "退出维护模式");
+    assert!(h.pump_until(Duration::from_secs(5), |w| {
+        w.global::<SessionAdapter>().get_page() == Page::Attract
+    }));
+    assert!(!tech(&h).get_unlocked());
+    let a = audits(&store);
+    assert!(
+        a.iter()
+            .any(|e| e.kind == "pin_entered" && e.actor.as_deref() == Some("technician"))
+    );
+    assert!(a.iter().any(|e| e.kind == "maintenance_left"));
+    assert!(
+        a.iter().all(|e| !e.detail.contains(TECH_PIN)),
+        "no PIN in the audit"
+    );
+
+    // ---- leaving by the bottom bar's 首页 closes maintenance too
+    h.window.global::<SessionAdapter>().invoke_hidden_gesture();
+    enter_pin(&h, TECH_PIN);
+    assert!(tech(&h).get_unlocked());
+    click_label(&h, "首页");
+    assert_eq!(page(&h), Page::Home);
+    assert!(!tech(&h).get_unlocked());
+    h.window.global::<SessionAdapter>().invoke_hidden_gesture();
+    assert!(
+        !tech(&h).get_unlocked() && shown(&h, "确认"),
+        "the pad again, not maintenance"
+    );
+    drop(h);
+
+    // ---- 帮办: a staff PIN signs in; the card issued in that session names the staff member
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let bo = server_rt.block_on(common::start_backoffice(
+        &dir.path().join("bo.sqlite"),
+        false,
+        Some((&cfg.backoffice.token, &cfg.terminal.id)),
+    ));
+    let client = civic_kiosk::backoffice::Client::new(&civic_kiosk::backoffice::ClientOptions {
+        base_url: bo.url.clone(),
+        token: cfg.backoffice.token.clone(),
+        connect_timeout: Duration::from_secs(2),
+        total_timeout: Duration::from_secs(5),
+        ca_file: None,
+        max_body_bytes: 8 << 20,
+    })
+    .unwrap();
+    let h = headless(&cfg, &store, Some(client), Some(bo.key));
+    let s = h.window.global::<SessionAdapter>();
+    s.invoke_wake();
+    s.invoke_hidden_gesture();
+    enter_pin(&h, STAFF_PIN);
+    assert_eq!(page(&h), Page::Home, "state {}", tech(&h).get_state());
+    assert_eq!(s.get_staff(), "S1024");
+    assert_eq!(h.controller.staff(), Some(staff.clone()));
+    assert!(shown(&h, "退出帮办"));
+    assert!(!tech(&h).get_unlocked(), "a staff PIN opens no maintenance");
+    click_label(&h, "离线码打印");
+    for d in "310105195001011231".chars() {
+        click_label(&h, &d.to_string());
+    }
+    click_label(&h, "下一步");
+    assert!(h.pump_until(Duration::from_secs(5), |w| {
+        w.global::<OfflineCodeAdapter>().get_step() == 2
+    }));
+    click_label(&h, "是本人，打印卡片");
+    assert!(h.pump_until(Duration::from_secs(10), |w| {
+        w.global::<OfflineCodeAdapter>().get_step() >= 5
+    }));
+    assert_eq!(h.window.global::<OfflineCodeAdapter>().get_step(), 5);
+    assert!(h.pump_until(Duration::from_secs(5), |_| {
+        audits(&store)
+            .iter()
+            .any(|e| e.kind == "offline_code_issued")
+    }));
+    let issued = audits(&store)
+        .into_iter()
+        .find(|e| e.kind == "offline_code_issued")
+        .unwrap();
+    assert_eq!(issued.actor.as_deref(), Some("staff:S1024"), "{issued:?}");
+    assert!(issued.detail.contains("printed"), "{}", issued.detail);
+    assert!(
+        !issued.detail.contains("310105195001011231"),
+        "no full ID number in the audit"
+    );
+    click_label(&h, "完成");
+    click_label(&h, "退出帮办");
+    assert!(h.pump_until(Duration::from_secs(5), |w| {
+        w.global::<SessionAdapter>().get_page() == Page::Attract
+    }));
+    assert_eq!(s.get_staff(), "");
+    assert_eq!(h.controller.staff(), None);
+    assert!(
+        audits(&store)
+            .iter()
+            .any(|e| e.kind == "staff_signed_out" && e.actor.as_deref() == Some("staff:S1024"))
+    );
+
+    // ---- a staff session that goes idle ends, and the staff member with it
+    s.invoke_hidden_gesture();
+    enter_pin(&h, STAFF_PIN);
+    assert_eq!(s.get_staff(), "S1024");
+    let idle = cfg.display.idle_timeout_s as u64 + 11;
+    i_slint_backend_testing::mock_elapsed_time(Duration::from_secs(idle));
+    h.pump_until(Duration::from_millis(50), |_| false);
+    assert_eq!(page(&h), Page::Attract);
+    assert_eq!(s.get_staff(), "");
+    assert_eq!(h.controller.staff(), None);
+    assert!(h.pump_until(Duration::from_secs(5), |_| {
+        audits(&store)
+            .iter()
+            .any(|e| e.kind == "staff_signed_out" && e.detail.contains("idle"))
+    }));
+
+    // ---- maintenance left open closes on idle, audited
+    s.invoke_hidden_gesture();
+    enter_pin(&h, TECH_PIN);
+    assert!(tech(&h).get_unlocked());
+    i_slint_backend_testing::mock_elapsed_time(Duration::from_secs(idle));
+    h.pump_until(Duration::from_millis(50), |_| false);
+    assert_eq!(page(&h), Page::Attract);
+    assert!(!tech(&h).get_unlocked());
+    assert!(h.pump_until(Duration::from_secs(5), |_| {
+        audits(&store)
+            .iter()
+            .any(|e| e.kind == "maintenance_left" && e.detail.contains("idle"))
+    }));
+
+    // ---- the technician's exit: confirmed, audited, then the event loop ends
+    s.invoke_hidden_gesture();
+    enter_pin(&h, TECH_PIN);
+    click_label(&h, "关闭终端程序");
+    assert!(!h.controller.exit_requested(), "asks first");
+    click_label(&h, "取消");
+    assert!(shown(&h, "关闭终端程序"));
+    click_label(&h, "关闭终端程序");
+    click_label(&h, "确定关闭");
+    assert!(h.controller.exit_requested());
+    assert!(h.pump_until(Duration::from_secs(5), |_| {
+        audits(&store).iter().any(|e| e.kind == "maintenance_exit")
+    }));
+    drop(h);
+
+    // ---- five wrong PINs lock the pad; the right one is then refused too
+    let h = headless(&cfg, &store, None, None);
+    h.window.global::<SessionAdapter>().invoke_hidden_gesture();
+    for left in (1..=4).rev() {
+        enter_pin(&h, "111112");
+        assert_eq!(tech(&h).get_state(), 3);
+        assert_eq!(tech(&h).get_attempts_left(), left);
+    }
+    enter_pin(&h, "111112");
+    assert_eq!(tech(&h).get_state(), 4, "locked");
+    assert_eq!(tech(&h).get_minutes_left(), 5);
+    enter_pin(&h, TECH_PIN);
+    assert_eq!(tech(&h).get_state(), 4, "the right PIN is not even checked");
+    assert!(!tech(&h).get_unlocked());
+    drop(h);
+
+    // ---- still locked after a restart (a new store connection, a new window)
+    let reopened = Arc::new(Mutex::new(Store::open_in(&cfg.data_dir()).unwrap()));
+    let h = headless(&cfg, &reopened, None, None);
+    h.window.global::<SessionAdapter>().invoke_hidden_gesture();
+    assert!(
+        h.pump_until(Duration::from_secs(5), |w| {
+            w.global::<TechnicianAdapter>().get_state() == 4
+        }),
+        "the pad says it is locked as soon as it opens"
+    );
+    assert!((4..=5).contains(&tech(&h).get_minutes_left()));
+    enter_pin(&h, TECH_PIN);
+    assert_eq!(tech(&h).get_state(), 4);
+    assert!(!tech(&h).get_unlocked());
+    let a = audits(&reopened);
+    assert_eq!(a.iter().filter(|e| e.kind == "pin_failed").count(), 5);
+    assert!(a.iter().any(|e| e.kind == "pin_locked"));
+    assert!(a.iter().filter(|e| e.kind == "pin_refused").count() >= 2);
+    assert!(
+        a.iter()
+            .all(|e| !e.detail.contains(TECH_PIN) && !e.detail.contains("111112")),
+        "no PIN in the audit"
+    );
+}
