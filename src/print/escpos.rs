@@ -5,6 +5,7 @@
 //! `10 04 n 00` (a stray byte that some printers take as the start of the next command).
 
 use super::document::{Align, Bitmap, Block, Document, TextSize};
+pub use super::status::Status;
 use crate::config::QrMode;
 
 /// ESC @: initialize.
@@ -19,82 +20,6 @@ const CUT: [u8; 4] = [0x1D, 0x56, 0x42, 0x03];
 /// DLE EOT n: real-time status, answered by one byte without waiting for the buffer.
 pub fn status_query(n: u8) -> [u8; 3] {
     [0x10, 0x04, n]
-}
-
-/// What the printer reported.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Status {
-    /// DLE EOT 1, bit 3.
-    pub offline: bool,
-    /// DLE EOT 2, bit 2.
-    pub cover_open: bool,
-    /// DLE EOT 2 bit 5, or DLE EOT 4 bits 5–6.
-    pub paper_end: bool,
-    /// DLE EOT 4, bits 2–3.
-    pub paper_near_end: bool,
-    /// DLE EOT 2, bit 6 (an error occurred: cutter, overheating …).
-    pub error: bool,
-}
-
-impl Status {
-    /// Reads the answers to DLE EOT 1, 2 and 4.
-    pub fn from_bytes(printer: u8, offline_cause: u8, paper: u8) -> Self {
-        Self {
-            offline: printer & 0b0000_1000 != 0,
-            cover_open: offline_cause & 0b0000_0100 != 0,
-            paper_end: offline_cause & 0b0010_0000 != 0 || paper & 0b0110_0000 != 0,
-            paper_near_end: paper & 0b0000_1100 != 0,
-            error: offline_cause & 0b0100_0000 != 0,
-        }
-    }
-
-    /// Whether a job may start: paper, cover closed, no error. Near-end still prints.
-    pub fn can_print(&self) -> bool {
-        !(self.paper_end || self.cover_open || self.error)
-    }
-
-    /// `ready`, `paper_out`, `cover_open`, `error`, `offline` or `paper_near_end`: for the
-    /// heartbeat and the technician.
-    pub fn state_name(&self) -> &'static str {
-        if self.paper_end {
-            "paper_out"
-        } else if self.cover_open {
-            "cover_open"
-        } else if self.error {
-            "error"
-        } else if self.offline {
-            "offline"
-        } else if self.paper_near_end {
-            "paper_near_end"
-        } else {
-            "ready"
-        }
-    }
-
-    /// Which status and bit, for the technician.
-    pub fn technician_detail(&self) -> String {
-        let mut parts = Vec::new();
-        if self.paper_end {
-            parts.push("paper end (DLE EOT 2 bit 5 / DLE EOT 4 bits 5-6)");
-        }
-        if self.cover_open {
-            parts.push("cover open (DLE EOT 2 bit 2)");
-        }
-        if self.error {
-            parts.push("error (DLE EOT 2 bit 6)");
-        }
-        if self.offline {
-            parts.push("offline (DLE EOT 1 bit 3)");
-        }
-        if self.paper_near_end {
-            parts.push("paper near end (DLE EOT 4 bits 2-3)");
-        }
-        if parts.is_empty() {
-            "ready".into()
-        } else {
-            parts.join(", ")
-        }
-    }
 }
 
 /// Whether GB 2312 (the built-in Chinese font of these printers) can show `text`.

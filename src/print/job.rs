@@ -5,7 +5,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use super::escpos::{Status, status_query};
+use super::escpos::status_query;
+use super::status::Status;
 
 /// Why a job did not print (yet).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -93,9 +94,14 @@ pub enum JobState {
     Held(Status),
     /// The printer could not be reached; tried again.
     Retrying(String),
+    /// Accepted by the printer (an IPP queue) and not finished yet.
+    Printing,
     Printed(Status),
     /// The resident's session ended before the job could print; nothing was printed.
     Cancelled,
+    /// The printer gave up on the job (IPP aborted or canceled at the printer), or the
+    /// job could not be made or written; it is not retried.
+    Failed(String),
 }
 
 /// Runs one job to its end: holds it while the printer cannot print, prints when it
