@@ -18,6 +18,10 @@ use document::Document;
 use ipp::Media;
 use job::JobState;
 
+/// The bundled font (Noto Sans CJK SC subset), the same the screen uses: embedded
+/// (subset) in PDFs, rasterised for ESC/POS text the printer's own font cannot show.
+pub(crate) static FONT: &[u8] = include_bytes!("../../assets/fonts/NotoSansSC-Kiosk.otf");
+
 /// Renders a job's PDF when the transport needs one (PDF spool, IPP); runs off the
 /// async workers.
 pub type PdfRender = Box<dyn FnOnce() -> Result<Vec<u8>, String> + Send>;

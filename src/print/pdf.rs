@@ -8,8 +8,7 @@ use std::sync::OnceLock;
 
 use crate::api::IssuedCode;
 
-/// The bundled font (Noto Sans CJK SC subset), the same the screen uses.
-const FONT: &[u8] = include_bytes!("../../assets/fonts/NotoSansSC-Kiosk.otf");
+use super::FONT;
 
 /// ID-1 card size.
 pub const CARD_W_MM: f32 = 85.6;
