@@ -295,17 +295,9 @@ pub fn offline_code(
         Ok(id) => id,
         Err(e) => return fail(format!("--id: {e}")),
     };
-    let uri = match printer {
-        Some(u) => match crate::print::uri::PrinterUri::parse(u) {
-            Ok(crate::print::uri::PrinterUri::Pdf { dir }) if dir.is_relative() => {
-                crate::print::uri::PrinterUri::Pdf {
-                    dir: config.data_dir().join(dir),
-                }
-            }
-            Ok(u) => u,
-            Err(e) => return fail(format!("--printer: {e}")),
-        },
-        None => config.printer_uri(crate::config::PrinterRole::Card),
+    let uri = match printer_or_role(&config, printer, crate::config::PrinterRole::Card) {
+        Ok(u) => u,
+        Err(code) => return code,
     };
     let mut store = match Store::open_in(&config.data_dir()) {
         Ok(s) => s,
@@ -394,6 +386,152 @@ pub fn offline_code(
             log::error!("audit: {e}");
         }
         printed
+    });
+    match result {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// `--printer URI` (a relative `pdf://` folder is under the data dir), else the role's.
+fn printer_or_role(
+    config: &Config,
+    printer: Option<&str>,
+    role: crate::config::PrinterRole,
+) -> Result<crate::print::uri::PrinterUri, ExitCode> {
+    use crate::print::uri::PrinterUri;
+    match printer {
+        Some(u) => match PrinterUri::parse(u) {
+            Ok(PrinterUri::Pdf { dir }) if dir.is_relative() => Ok(PrinterUri::Pdf {
+                dir: config.data_dir().join(dir),
+            }),
+            Ok(u) => Ok(u),
+            Err(e) => Err(fail(format!("--printer: {e}"))),
+        },
+        None => Ok(config.printer_uri(role)),
+    }
+}
+
+/// The test page: who and where, when, which printer, a QR code, Chinese text and rare
+/// characters of names (printed as an image on ESC/POS).
+pub fn test_page(config: &Config, uri: &str, now: &str) -> crate::print::document::Document {
+    crate::print::document::Document::default()
+        .title("打印测试 Print test")
+        .centered(config.terminal.name.clone())
+        .text(format!("终端 Terminal: {}", config.terminal.id))
+        .text(format!("时间 Time: {now}"))
+        .text(format!("打印机 Printer: {uri}"))
+        .qr(format!(
+            "civic-kiosk print-test {} {now}",
+            config.terminal.id
+        ))
+        .text("中文：一网通办 离线码 办事指南 好差评")
+        .text("生僻字 Rare: 李*燊 王*堃 张*喆 陈*赟")
+        .text("ABCDEFGHIJKLMNOPQRSTUVWXYZ 0123456789")
+        .feed(2)
+        .cut()
+}
+
+/// `civic-kiosk print-test [--role card|receipt|document] [--printer URI]`.
+pub fn print_test(config_path: &Path, role: &str, printer: Option<&str>) -> ExitCode {
+    use crate::config::PrinterRole;
+    use crate::print::job::JobState;
+    let (config, rt) = match (config_or_exit(config_path), runtime()) {
+        (Ok(c), Ok(r)) => (c, r),
+        (Err(code), _) | (_, Err(code)) => return code,
+    };
+    let role = match role {
+        "card" => PrinterRole::Card,
+        "document" => PrinterRole::Document,
+        _ => PrinterRole::Receipt,
+    };
+    let uri = match printer_or_role(&config, printer, role) {
+        Ok(u) => u,
+        Err(code) => return code,
+    };
+    let options = crate::print::JobOptions {
+        qr: config.printer(role).qr,
+        user: config.terminal.id.clone(),
+        ..Default::default()
+    };
+    let now = chrono::Local::now().format("%Y-%m-%d %H:%M:%S").to_string();
+    let doc = test_page(&config, &uri.to_string(), &now);
+    let (page, media) = match role {
+        PrinterRole::Card => (
+            crate::print::pdf::PageSpec::CARD,
+            crate::print::ipp::Media::Card,
+        ),
+        PrinterRole::Receipt => (
+            crate::print::pdf::PageSpec::RECEIPT,
+            crate::print::ipp::Media::A4,
+        ),
+        PrinterRole::Document => (
+            crate::print::pdf::PageSpec::A4,
+            crate::print::ipp::Media::A4,
+        ),
+    };
+    let for_pdf = doc.clone();
+    let job = crate::print::PrintJob {
+        title: format!(
+            "print-test-{}-{}",
+            role.name(),
+            chrono::Local::now().format("%Y%m%d-%H%M%S")
+        ),
+        document: doc,
+        pdf: Box::new(move || crate::print::pdf::document_pdf(&for_pdf, page, "打印测试")),
+        media,
+    };
+    println!("printer {}: {uri}", role.name());
+    let result = rt.block_on(async {
+        let before = match crate::print::status(&uri, &options).await {
+            Ok(s) => s,
+            Err(e) => return Err(format!("printer not reachable: {e}")),
+        };
+        println!(
+            "status before: {} ({})",
+            before.state_name(),
+            before.technician_detail()
+        );
+        if !before.can_print() {
+            return Err(format!(
+                "printer not ready: {}: {}",
+                before.state_name(),
+                before.technician_detail()
+            ));
+        }
+        // A test page never waits for a technician: the first hold cancels it.
+        let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+        let mut why = String::new();
+        let outcome = crate::print::run(&uri, job, &options, cancel_rx, |s| match s {
+            JobState::Held(status) => {
+                why = format!(
+                    "printer not ready: {}: {}",
+                    status.state_name(),
+                    status.technician_detail()
+                );
+                let _ = cancel_tx.send(true);
+            }
+            JobState::Retrying(e) => {
+                why = format!("printer not reachable: {e}");
+                let _ = cancel_tx.send(true);
+            }
+            _ => {}
+        })
+        .await;
+        match outcome.state {
+            JobState::Printed(after) => Ok(format!(
+                "printed {}; status after: {} ({})",
+                outcome.place,
+                after.state_name(),
+                after.technician_detail()
+            )),
+            JobState::Cancelled => Err(format!("{why}; nothing printed")),
+            JobState::Failed(e) => Err(format!("not printed: {e}")),
+            other => Err(format!("not printed: {other:?}")),
+        }
     });
     match result {
         Ok(line) => {

@@ -288,3 +288,126 @@ fn a_tampered_code_prints_nothing_and_says_why() {
                 .is_none()
     );
 }
+
+/// `civic-kiosk print-test` with the shipped config moved into `dir`.
+async fn print_test(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let config = common::config_in(dir, &common::shipped_config());
+    let mut all = vec!["print-test".to_string()];
+    all.extend(args.iter().map(|s| s.to_string()));
+    tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = all.iter().map(|s| s.as_str()).collect();
+        common::kiosk(&config, &refs)
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn print_test_page_on_a4_pdf_and_on_escpos_with_its_status() {
+    let dir = tempfile::tempdir().unwrap();
+
+    // A4 in the PDF spool: the page says which terminal and printer, and its QR scans.
+    let spool = dir.path().join("spool");
+    let uri = format!("pdf://{}", spool.display());
+    let out = print_test(dir.path(), &["--role", "document", "--printer", &uri]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pdf = std::fs::read_dir(&spool)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert!(stdout.contains(&pdf.display().to_string()), "{stdout}");
+    let info = std::process::Command::new("pdfinfo")
+        .arg(&pdf)
+        .output()
+        .unwrap();
+    let info = String::from_utf8_lossy(&info.stdout);
+    assert!(info.contains("(A4)"), "{info}");
+    let text = std::process::Command::new("pdftotext")
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils)");
+    let text = String::from_utf8_lossy(&text.stdout);
+    for want in ["打印测试", "CN-TSL-001", &uri, "李*燊"] {
+        assert!(text.contains(want), "{want:?} missing in {text}");
+    }
+    let png = dir.path().join("page");
+    assert!(
+        std::process::Command::new("pdftoppm")
+            .args(["-r", "150", "-png", "-singlefile"])
+            .arg(&pdf)
+            .arg(&png)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let scan = std::process::Command::new("zbarimg")
+        .args(["-q", "--raw"])
+        .arg(png.with_extension("png"))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&scan.stdout).starts_with("civic-kiosk print-test CN-TSL-001"),
+        "{}",
+        String::from_utf8_lossy(&scan.stdout)
+    );
+
+    // ESC/POS on TCP, ready: the bytes are a test page (Chinese as GB18030 text, the rare
+    // name characters as a raster image, a native QR code, a cut).
+    let sim = Arc::new(Mutex::new(Sim {
+        dle: [OK, OK, OK],
+        jobs: Vec::new(),
+    }));
+    let port = start_printer(sim.clone()).await;
+    let uri = format!("escpos+tcp://127.0.0.1:{port}");
+    let out = print_test(dir.path(), &["--printer", &uri]).await;
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("status after: ready"));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let job = sim.lock().unwrap().jobs[0].clone();
+    let (title, _, _) = encoding_rs::GB18030.encode("打印测试");
+    assert!(find(&job, &title).is_some());
+    assert!(
+        find(&job, &[0x1D, 0x76, 0x30, 0x00]).is_some(),
+        "李*燊 as GS v 0"
+    );
+    assert!(
+        find(&job, b"civic-kiosk print-test CN-TSL-001").is_some(),
+        "QR data"
+    );
+    assert!(job.ends_with(&[0x1D, 0x56, 0x42, 0x03]));
+
+    // Paper out: exit 1 with the state and the bit, and nothing printed.
+    sim.lock().unwrap().dle = [OK, OK | 0x20, OK | 0x60];
+    let out = print_test(dir.path(), &["--printer", &uri]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("not ready: paper_out") && stderr.contains("DLE EOT 2 bit 5"),
+        "{stderr}"
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        sim.lock().unwrap().jobs.len(),
+        1,
+        "nothing printed on paper out"
+    );
+
+    // No printer at all: exit 1, says unreachable.
+    drop(sim);
+    let out = print_test(dir.path(), &["--printer", "escpos+tcp://127.0.0.1:1"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not reachable"));
+}
