@@ -411,3 +411,230 @@ async fn print_test_page_on_a4_pdf_and_on_escpos_with_its_status() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not reachable"));
 }
+
+/// A scripted ESC/POS printer on a pseudo-terminal: the kiosk opens the slave side as
+/// its device file or serial port; a thread on the master side answers DLE EOT from
+/// the state (or stays silent, like a USB printer-class device) and keeps every other byte.
+struct PtyPrinter {
+    path: std::path::PathBuf,
+    state: Arc<Mutex<(Sim, bool)>>,
+    _slave: std::fs::File,
+}
+
+fn pty_printer(silent: bool) -> PtyPrinter {
+    use std::io::{Read, Write};
+    use std::os::fd::FromRawFd;
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty writes two fds into the given ints; no name, termios or winsize.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty");
+    // Raw mode on the line, as a printer port is: no echo, no line editing, no CR/LF
+    // translation. It holds while this side stays open.
+    // SAFETY: a valid tty fd and a termios the calls fill in.
+    unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        assert_eq!(libc::tcgetattr(slave, &mut t), 0);
+        libc::cfmakeraw(&mut t);
+        assert_eq!(libc::tcsetattr(slave, libc::TCSANOW, &t), 0);
+    }
+    let path = std::fs::read_link(format!("/proc/self/fd/{slave}")).unwrap();
+    // SAFETY: the fds are ours and open; each File owns one.
+    let (mut master, slave) = unsafe {
+        (
+            std::fs::File::from_raw_fd(master),
+            std::fs::File::from_raw_fd(slave),
+        )
+    };
+    let state = Arc::new(Mutex::new((
+        Sim {
+            dle: [OK, OK, OK],
+            jobs: vec![Vec::new()],
+        },
+        silent,
+    )));
+    let st = state.clone();
+    std::thread::spawn(move || {
+        let mut writer = master.try_clone().unwrap();
+        let mut pending = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = match master.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            pending.extend_from_slice(&buf[..n]);
+            let mut i = 0;
+            while i < pending.len() {
+                // GS v 0 image data is data, not commands: skip it whole.
+                if pending[i..].starts_with(&[0x1D, 0x76, 0x30]) {
+                    let Some(h) = pending.get(i..i + 8) else {
+                        break;
+                    };
+                    let n = 8
+                        + (h[4] as usize | (h[5] as usize) << 8)
+                            * (h[6] as usize | (h[7] as usize) << 8);
+                    if pending.len() < i + n {
+                        break;
+                    }
+                    st.lock().unwrap().0.jobs[0].extend_from_slice(&pending[i..i + n]);
+                    i += n;
+                } else if pending[i] == 0x10 && pending.get(i + 1) == Some(&0x04) {
+                    let Some(&q) = pending.get(i + 2) else { break };
+                    let (answer, silent) = {
+                        let s = st.lock().unwrap();
+                        (
+                            s.0.dle[if q == 1 {
+                                0
+                            } else if q == 2 {
+                                1
+                            } else {
+                                2
+                            }],
+                            s.1,
+                        )
+                    };
+                    if !silent {
+                        let _ = writer.write_all(&[answer]);
+                    }
+                    i += 3;
+                } else {
+                    st.lock().unwrap().0.jobs[0].push(pending[i]);
+                    i += 1;
+                }
+            }
+            pending.drain(..i);
+        }
+    });
+    PtyPrinter {
+        path,
+        state,
+        _slave: slave,
+    }
+}
+
+fn line_options() -> civic_kiosk::print::JobOptions {
+    civic_kiosk::print::JobOptions {
+        timeout: Duration::from_millis(300),
+        poll: Duration::from_millis(50),
+        ..Default::default()
+    }
+}
+
+fn test_job(title: &str) -> civic_kiosk::print::PrintJob {
+    civic_kiosk::print::PrintJob {
+        title: title.into(),
+        document: civic_kiosk::print::document::Document::default()
+            .title("上海市离线码")
+            .centered("姓名 李*燊")
+            .cut(),
+        pdf: Box::new(|| Err("no PDF on a line printer".into())),
+        media: civic_kiosk::print::ipp::Media::Card,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_file_and_serial_lines_print_hold_and_tell_unknown_status() {
+    use civic_kiosk::print::uri::PrinterUri;
+    for serial in [false, true] {
+        let p = pty_printer(false);
+        let uri = if serial {
+            PrinterUri::EscposSerial {
+                path: p.path.clone(),
+                baud: 115200,
+            }
+        } else {
+            PrinterUri::EscposDevice {
+                path: p.path.clone(),
+            }
+        };
+        let opts = line_options();
+        let received = || p.state.lock().unwrap().0.jobs[0].clone();
+
+        // Ready: status by DLE EOT on the same line, then the job's bytes.
+        let s = civic_kiosk::print::status(&uri, &opts).await.unwrap();
+        assert_eq!(s.state_name(), "ready", "{uri}: {s:?}");
+        let (_keep, no_cancel) = tokio::sync::watch::channel(false);
+        let out =
+            civic_kiosk::print::run(&uri, test_job("a"), &opts, no_cancel.clone(), |_| {}).await;
+        assert!(
+            matches!(out.state, JobState::Printed(ref s) if !s.unknown),
+            "{uri}: {out:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (title, _, _) = encoding_rs::GB18030.encode("上海市离线码");
+        assert!(find(&received(), &title).is_some(), "{uri}");
+        assert!(
+            find(&received(), &[0x1D, 0x76, 0x30, 0x00]).is_some(),
+            "燊 as raster"
+        );
+        let printed = received().len();
+
+        // Paper out: held with the bit, nothing written; the session ends: cancelled.
+        p.state.lock().unwrap().0.dle = [OK, OK | 0x20, OK | 0x60];
+        let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+        let (held_tx, mut held_rx) = tokio::sync::mpsc::unbounded_channel();
+        let u2 = uri.clone();
+        let task = tokio::spawn(async move {
+            civic_kiosk::print::run(&u2, test_job("b"), &line_options(), cancel_rx, move |s| {
+                let _ = held_tx.send(s.clone());
+            })
+            .await
+        });
+        match held_rx.recv().await.unwrap() {
+            JobState::Held(s) => assert!(s.technician_detail().contains("DLE EOT 2 bit 5")),
+            other => panic!("{uri}: expected held, got {other:?}"),
+        }
+        cancel_tx.send(true).unwrap();
+        let out = tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(out.state, JobState::Cancelled);
+        p.state.lock().unwrap().0.dle = [OK, OK, OK];
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(
+            received().len(),
+            printed,
+            "{uri}: nothing printed while held"
+        );
+
+        // A device that never answers DLE EOT: the job is written and the status is
+        // reported as unknown, never as "ready".
+        let silent = pty_printer(true);
+        let uri = if serial {
+            PrinterUri::EscposSerial {
+                path: silent.path.clone(),
+                baud: 9600,
+            }
+        } else {
+            PrinterUri::EscposDevice {
+                path: silent.path.clone(),
+            }
+        };
+        let s = civic_kiosk::print::status(&uri, &opts).await.unwrap();
+        assert_eq!(s.state_name(), "unknown");
+        let out = civic_kiosk::print::run(&uri, test_job("c"), &opts, no_cancel, |_| {}).await;
+        match out.state {
+            JobState::Printed(s) => assert!(s.unknown, "{s:?}"),
+            other => panic!("{uri}: {other:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(find(&silent.state.lock().unwrap().0.jobs[0], &title).is_some());
+    }
+    // A device path that does not exist: unreachable, with the path.
+    let gone = PrinterUri::EscposDevice {
+        path: "/dev/civic-kiosk-no-such-printer".into(),
+    };
+    let e = civic_kiosk::print::status(&gone, &line_options())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("civic-kiosk-no-such-printer"), "{e}");
+}

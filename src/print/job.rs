@@ -110,16 +110,31 @@ pub enum JobState {
 pub async fn run_job(
     printer: &EscposTcp,
     bytes: &[u8],
+    cancel: watch::Receiver<bool>,
+    poll: Duration,
+    on_state: impl FnMut(&JobState),
+) -> JobState {
+    run_attempts(|| printer.print(bytes), cancel, poll, on_state).await
+}
+
+/// The lifecycle of [`run_job`] over any transport whose `attempt` checks the status,
+/// prints if it may, and answers the status after the job.
+pub async fn run_attempts<F, Fut>(
+    mut attempt: F,
     mut cancel: watch::Receiver<bool>,
     poll: Duration,
     mut on_state: impl FnMut(&JobState),
-) -> JobState {
+) -> JobState
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Status, PrintError>>,
+{
     loop {
         if *cancel.borrow() {
             on_state(&JobState::Cancelled);
             return JobState::Cancelled;
         }
-        let state = match printer.print(bytes).await {
+        let state = match attempt().await {
             Ok(after) => {
                 let done = JobState::Printed(after);
                 on_state(&done);

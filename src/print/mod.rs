@@ -1,5 +1,6 @@
 //! Printing: the document model, ESC/POS encoding, one status model, the transports (TCP, IPP, PDF spool) and one job lifecycle over them, printer URIs and probes.
 
+pub mod device;
 pub mod document;
 pub mod escpos;
 pub mod ipp;
@@ -153,14 +154,36 @@ pub async fn run(
             .await;
             Outcome { state, place }
         }
-        PrinterUri::EscposDevice { .. } | PrinterUri::EscposSerial { .. } => failed(
-            place,
-            format!(
-                "{uri}: this transport is not supported yet; use escpos+tcp://, ipp:// or pdf://"
-            ),
-            &mut on_state,
-        ),
+        PrinterUri::EscposDevice { .. } | PrinterUri::EscposSerial { .. } => {
+            let bytes = match escpos::encode(&job.document, options.qr) {
+                Ok(b) => b,
+                Err(e) => return failed(place, e, &mut on_state),
+            };
+            let Some(line) = local_line(uri, options) else {
+                return failed(place, "not a local line".into(), &mut on_state);
+            };
+            let state =
+                job::run_attempts(|| line.print(&bytes), cancel, options.poll, on_state).await;
+            Outcome { state, place }
+        }
     }
+}
+
+/// The local line of an `escpos://` or `escpos+serial://` URI.
+fn local_line(uri: &PrinterUri, options: &JobOptions) -> Option<device::EscposLine> {
+    let (path, kind) = match uri {
+        PrinterUri::EscposDevice { path } => (path.clone(), device::LineKind::Device),
+        PrinterUri::EscposSerial { path, baud } => {
+            (path.clone(), device::LineKind::Serial { baud: *baud })
+        }
+        _ => return None,
+    };
+    Some(device::EscposLine {
+        path,
+        kind,
+        timeout: options.timeout,
+        status_timeout: options.timeout.min(Duration::from_secs(1)),
+    })
 }
 
 /// The printer's status now, without printing: DLE EOT on ESC/POS, printer-state-reasons
@@ -193,11 +216,9 @@ pub async fn status(
             }
         }
         PrinterUri::EscposDevice { .. } | PrinterUri::EscposSerial { .. } => {
-            let p = probe(uri, options.timeout).await;
-            if p.reachable {
-                Ok(status::Status::unknown())
-            } else {
-                Err(job::PrintError::Unreachable(uri.to_string(), p.detail))
+            match local_line(uri, options) {
+                Some(line) => line.status().await,
+                None => Err(job::PrintError::Io("not a local line".into())),
             }
         }
     }
