@@ -8,10 +8,11 @@
 //! - `cli`        — command-line interface (clap)
 //! - `commands`   — technician subcommands (status, catalogue …): load config, do one job, print
 //! - `config`     — layered TOML config, validation naming field and fix, atomic save, live watch
+//! - `guide`      — 办事指南 and 一件事 materials lists on paper: receipt (ESC/POS) or A4
 //! - `identity`   — ID number (GB 11643), name and phone types that mask themselves
 //! - `logging`    — stderr + size-rotated file logger with an ID/phone scrubber
 //! - `offline_code` — 离线码 on the terminal: verify an issued code against the trusted key, card layout
-//! - `print`      — document model, ESC/POS (GB18030, QR, status), TCP job lifecycle, URIs and probes
+//! - `print`      — document model, ESC/POS, PDF, one status model, transports (TCP, device, serial, IPP, PDF spool) under one job lifecycle, URIs, probes
 //! - `server`     — the reference back office (axum + SQLite, fault injection, embedded mode)
 //! - `session`    — resident session rules: idle timer with countdown, entries, wipe
 //! - `status`     — the `status` report (config, back office, printers, store)
@@ -25,6 +26,7 @@ pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod guide;
 pub mod identity;
 pub mod logging;
 pub mod offline_code;

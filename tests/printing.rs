@@ -638,3 +638,68 @@ async fn device_file_and_serial_lines_print_hold_and_tell_unknown_status() {
         .unwrap_err();
     assert!(e.to_string().contains("civic-kiosk-no-such-printer"), "{e}");
 }
+
+fn pdf_text(pdf: &std::path::Path) -> String {
+    let out = std::process::Command::new("pdftotext")
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils)");
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guide_and_a_bundle_list_print_as_a4_pdfs_naming_the_item() {
+    use civic_kiosk::config::PrinterRole;
+    let dir = tempfile::tempdir().unwrap();
+    let catalogue = civic_kiosk::server::data::demo_catalogue().unwrap();
+    let catalog = civic_kiosk::catalog::Catalog::new(catalogue.clone());
+    let item = catalogue
+        .items
+        .iter()
+        .find(|i| i.materials.len() >= 2)
+        .unwrap();
+    let uri = civic_kiosk::print::uri::PrinterUri::Pdf {
+        dir: dir.path().join("docs"),
+    };
+    let (_keep, no_cancel) = tokio::sync::watch::channel(false);
+    let opts = civic_kiosk::print::JobOptions::default();
+
+    let doc = civic_kiosk::guide::item_document(item, "天山路街道社区事务受理服务中心");
+    let job = civic_kiosk::guide::job(doc, "guide-item", PrinterRole::Document);
+    let out = civic_kiosk::print::run(&uri, job, &opts, no_cancel.clone(), |_| {}).await;
+    assert!(matches!(out.state, JobState::Printed(_)), "{out:?}");
+    let pdf = std::path::PathBuf::from(&out.place);
+    let info = std::process::Command::new("pdfinfo")
+        .arg(&pdf)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&info.stdout).contains("(A4)"),
+        "{}",
+        String::from_utf8_lossy(&info.stdout)
+    );
+    let text = pdf_text(&pdf);
+    assert!(text.contains("办事指南"), "{text}");
+    assert!(text.contains(&item.name), "{} missing in {text}", item.name);
+    assert!(text.contains(&item.materials[1].name), "{text}");
+
+    let bundle = &catalogue.bundles[0];
+    let view = catalog.bundle(&bundle.code).unwrap();
+    let doc = civic_kiosk::guide::bundle_document(&view, "天山路街道社区事务受理服务中心");
+    let job = civic_kiosk::guide::job(doc, "guide-bundle", PrinterRole::Document);
+    let out = civic_kiosk::print::run(&uri, job, &opts, no_cancel, |_| {}).await;
+    let text = pdf_text(std::path::Path::new(&out.place));
+    assert!(text.contains(&bundle.name), "{text}");
+    for m in &view.materials {
+        assert!(text.contains(&m.name), "{} missing in {text}", m.name);
+    }
+
+    // The shipped config has no ESC/POS receipt printer: guides go to the A4 printer.
+    let cfg = civic_kiosk::config::load(&common::config_in(dir.path(), &common::shipped_config()))
+        .unwrap();
+    assert_eq!(
+        civic_kiosk::guide::printer_for_guides(&cfg).0,
+        PrinterRole::Document
+    );
+}

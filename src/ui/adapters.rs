@@ -323,6 +323,14 @@ pub fn connect(window: &MainWindow, deps: UiDeps) -> Rc<UiController> {
         let ctl = ctl.clone();
         c.on_open_bundle(move |b| ctl.open_bundle(&b));
     }
+    {
+        let ctl = ctl.clone();
+        c.on_print_guide(move |code| ctl.print_guide(&code, false));
+    }
+    {
+        let ctl = ctl.clone();
+        c.on_print_bundle(move |code| ctl.print_guide(&code, true));
+    }
 
     let o = window.global::<OfflineCodeAdapter>();
     {
@@ -534,6 +542,7 @@ impl UiController {
                 s.set_item_return(s.get_page());
             }
             w.global::<CatalogAdapter>().set_item(item_detail(item));
+            w.global::<CatalogAdapter>().set_guide_print(0);
             w.global::<RatingAdapter>()
                 .set_service_name(item.name.as_str().into());
             s.set_page(Page::Item);
@@ -609,7 +618,70 @@ impl UiController {
         };
         self.with_window(|w| {
             w.global::<CatalogAdapter>().set_bundle(detail);
+            w.global::<CatalogAdapter>().set_guide_print(0);
             w.global::<SessionAdapter>().set_page(Page::Bundle);
+        });
+    }
+
+    /// Prints an item's 办事指南 (or a 一件事's materials list) off the UI thread; the
+    /// page shows printing / held / printed / failed. A job still held when the session
+    /// ends is cancelled, like a card.
+    pub fn print_guide(&self, code: &str, bundle: bool) {
+        let Some(catalog) = self.catalog.borrow().clone() else {
+            return;
+        };
+        let config = self.config.borrow().clone();
+        let centre = config.location.centre.clone();
+        let doc = if bundle {
+            catalog
+                .bundle(code)
+                .map(|v| crate::guide::bundle_document(&v, &centre))
+        } else {
+            catalog
+                .item(code)
+                .map(|i| crate::guide::item_document(i, &centre))
+        };
+        let Some(doc) = doc else {
+            return;
+        };
+        let (role, uri) = crate::guide::printer_for_guides(&config);
+        let title = format!(
+            "guide-{code}-{}",
+            chrono::Local::now().format("%Y%m%d-%H%M%S")
+        );
+        let job = crate::guide::job(doc, &title, role);
+        let options = crate::print::JobOptions {
+            qr: config.printer(role).qr,
+            user: config.terminal.id.clone(),
+            ..Default::default()
+        };
+        let cancel = self.session_end.borrow().subscribe();
+        self.with_window(|w| w.global::<CatalogAdapter>().set_guide_print(1));
+        let weak = self.window.clone();
+        self.runtime.spawn(async move {
+            use crate::print::job::JobState;
+            let held_weak = weak.clone();
+            let outcome = crate::print::run(&uri, job, &options, cancel, move |s| {
+                let state = match s {
+                    JobState::Held(_) | JobState::Retrying(_) => 2,
+                    JobState::Printing => 1,
+                    _ => return,
+                };
+                let _ = held_weak.upgrade_in_event_loop(move |w| {
+                    w.global::<CatalogAdapter>().set_guide_print(state)
+                });
+            })
+            .await;
+            let state = match &outcome.state {
+                JobState::Printed(_) => 3,
+                // The session ended: the page is gone, nothing to show.
+                JobState::Cancelled => 0,
+                _ => 4,
+            };
+            log::info!("guide {title}: {:?} at {}", outcome.state, outcome.place);
+            let _ = weak.upgrade_in_event_loop(move |w| {
+                w.global::<CatalogAdapter>().set_guide_print(state)
+            });
         });
     }
 
@@ -827,6 +899,7 @@ impl UiController {
             c.set_faq_results(model(Vec::new()));
             c.set_no_match(false);
             c.set_theme("".into());
+            c.set_guide_print(0);
             let o = w.global::<OfflineCodeAdapter>();
             o.set_id_entry("".into());
             o.set_complete(false);
