@@ -761,6 +761,7 @@ impl UiController {
         let config = self.config.borrow().clone();
         let store = self.store.clone();
         let cancel = self.session_end.borrow().subscribe();
+        let cancel_seen = cancel.clone();
         let weak = self.window.clone();
         self.runtime.spawn(async move {
             let terminal = config.terminal.id.clone();
@@ -823,6 +824,12 @@ impl UiController {
                                 );
                                 (5, 0, String::new(), Some((issued, "printed")))
                             }
+                            Err(e) if *cancel_seen.borrow() => {
+                                // The session that asked for it ended: nothing printed,
+                                // audited, and nothing is shown to the next person.
+                                log::warn!("offline code {} not printed: {e}", issued.card_id);
+                                (-1, 0, String::new(), Some((issued, "cancelled")))
+                            }
                             Err(e) => {
                                 log::warn!("offline code {} not printed: {e}", issued.card_id);
                                 (6, 3, String::new(), Some((issued, "print_failed")))
@@ -845,7 +852,9 @@ impl UiController {
             }
             let _ = weak.upgrade_in_event_loop(move |w| {
                 w.global::<OfflineCodeAdapter>().set_held(false);
-                Self::set_offline_step(&w, step, failure, &reason)
+                if step >= 0 {
+                    Self::set_offline_step(&w, step, failure, &reason)
+                }
             });
         });
     }
@@ -908,6 +917,7 @@ impl UiController {
             o.set_masked_name("".into());
             o.set_reason("".into());
             o.set_failure(0);
+            o.set_held(false);
             let r = w.global::<RatingAdapter>();
             r.set_level(0);
             r.set_service_name("".into());

@@ -64,6 +64,28 @@ impl Headless {
         height: u32,
         mock_time: bool,
     ) -> Result<Self, SnapshotError> {
+        Self::with_store(
+            config,
+            catalog,
+            client,
+            trusted_key,
+            None,
+            (width, height),
+            mock_time,
+        )
+    }
+
+    /// Like [`Headless::new`], with the terminal's local store (issuance audit, one card
+    /// per person per day).
+    pub fn with_store(
+        config: Arc<Config>,
+        catalog: Option<Arc<Catalog>>,
+        client: Option<crate::backoffice::Client>,
+        trusted_key: Option<ed25519_dalek::VerifyingKey>,
+        store: Option<Arc<std::sync::Mutex<crate::store::Store>>>,
+        (width, height): (u32, u32),
+        mock_time: bool,
+    ) -> Result<Self, SnapshotError> {
         let runtime = Arc::new(
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
@@ -86,7 +108,7 @@ impl Headless {
                 client,
                 clock: headless_clock(mock_time),
                 trusted_key,
-                store: None,
+                store,
             },
         );
         if let Some(c) = catalog {
