@@ -38,7 +38,7 @@ fn shown(h: &Headless, label: &str) -> bool {
         .is_some()
 }
 
-fn start_card(h: &Headless, id: &str) {
+fn confirm_name(h: &Headless, id: &str) {
     click_label(h, "离线码打印");
     for d in id.chars() {
         click_label(h, &d.to_string());
@@ -51,6 +51,10 @@ fn start_card(h: &Headless, id: &str) {
             == 2),
         "masked-name confirmation"
     );
+}
+
+fn start_card(h: &Headless, id: &str) {
+    confirm_name(h, id);
     click_label(h, "是本人，打印卡片");
 }
 
@@ -180,4 +184,72 @@ fn held_card_shows_the_message_prints_on_recovery_and_is_cancelled_by_a_wipe() {
             .all(|a| !a.detail.contains("310105195209043689")),
         "no full ID in the audit"
     );
+
+    // 补办: the first resident has a valid card, so the choices are reissue or report
+    // lost (no second ordinary card today). Reissue prints a new card and audits it.
+    h.window.global::<SessionAdapter>().invoke_wake();
+    confirm_name(&h, "310105195001011231");
+    assert!(
+        o().get_has_card(),
+        "the back office knows the card printed above"
+    );
+    assert!(!shown(&h, "是本人，打印卡片") && shown(&h, "挂失旧卡"));
+    click_label(&h, "补办新卡（旧卡作废）");
+    assert!(
+        h.pump_until(Duration::from_secs(10), |w| w
+            .global::<OfflineCodeAdapter>()
+            .get_step()
+            == 5),
+        "step {} failure {} {}",
+        o().get_step(),
+        o().get_failure(),
+        o().get_reason()
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        sim.lock().unwrap().jobs.len(),
+        2,
+        "the reissued card printed"
+    );
+    let audit = store.lock().unwrap().audit_tail(10).unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.detail.contains("310***********1231")
+                && a.detail.contains("printed (reissue)")),
+        "{audit:?}"
+    );
+
+    // 挂失: the new card is reported lost; the back office voids it, the audit says so.
+    click_label(&h, "完成");
+    confirm_name(&h, "310105195001011231");
+    assert!(o().get_has_card());
+    click_label(&h, "挂失旧卡");
+    assert!(
+        h.pump_until(Duration::from_secs(10), |w| w
+            .global::<OfflineCodeAdapter>()
+            .get_step()
+            == 7),
+        "step {} failure {} {}",
+        o().get_step(),
+        o().get_failure(),
+        o().get_reason()
+    );
+    assert!(shown(&h, "挂失成功，旧卡已作废"));
+    let audit = store.lock().unwrap().audit_tail(10).unwrap();
+    assert!(
+        audit.iter().any(|a| a.kind == "offline_code_reported_lost"
+            && a.detail.contains("310***********1231")
+            && !a.detail.contains("310105195001011231")),
+        "{audit:?}"
+    );
+    assert_eq!(
+        sim.lock().unwrap().jobs.len(),
+        2,
+        "reporting lost prints nothing"
+    );
+    // With no valid card left, the next lookup offers an ordinary card again.
+    click_label(&h, "完成");
+    confirm_name(&h, "310105195001011231");
+    assert!(!o().get_has_card());
 }

@@ -362,7 +362,23 @@ pub fn connect(window: &MainWindow, deps: UiDeps) -> Rc<UiController> {
         let ctl = ctl.clone();
         o.on_confirm(move || {
             if let Ok(id) = ctl.fields.borrow().id.parse() {
-                ctl.issue_and_print(id);
+                ctl.issue_and_print(id, false);
+            }
+        });
+    }
+    {
+        let ctl = ctl.clone();
+        o.on_reissue(move || {
+            if let Ok(id) = ctl.fields.borrow().id.parse() {
+                ctl.issue_and_print(id, true);
+            }
+        });
+    }
+    {
+        let ctl = ctl.clone();
+        o.on_report_lost(move || {
+            if let Ok(id) = ctl.fields.borrow().id.parse() {
+                ctl.report_lost(id);
             }
         });
     }
@@ -736,6 +752,8 @@ impl UiController {
                 Ok(who) => {
                     w.global::<OfflineCodeAdapter>()
                         .set_masked_name(who.masked_name.as_str().into());
+                    w.global::<OfflineCodeAdapter>()
+                        .set_has_card(who.active_card.is_some());
                     if who.eligible {
                         Self::set_offline_step(&w, 2, 0, "");
                     } else {
@@ -752,7 +770,49 @@ impl UiController {
 
     /// Issues the code, refuses it unless it verifies with the trusted key, and prints the
     /// card; a job still waiting when the session ends is cancelled.
-    fn issue_and_print(&self, id: crate::identity::IdNumber) {
+    /// 挂失: the back office voids the resident's valid card; audited with the masked ID.
+    fn report_lost(&self, id: crate::identity::IdNumber) {
+        let Some(client) = self.client.clone() else {
+            self.with_window(|w| Self::set_offline_step(w, 6, 1, ""));
+            return;
+        };
+        self.with_window(|w| Self::set_offline_step(w, 1, 0, ""));
+        let (store, terminal) = (self.store.clone(), self.config.borrow().terminal.id.clone());
+        let weak = self.window.clone();
+        self.runtime.spawn(async move {
+            let answer = client
+                .report_lost(&crate::api::ReportLostRequest { id_number: id })
+                .await;
+            let (step, failure, reason, audit) = match answer {
+                Ok(card) => (
+                    7,
+                    0,
+                    String::new(),
+                    Some(format!(
+                        "terminal {terminal} card {} for {}: reported lost",
+                        card.card_id, card.masked_id
+                    )),
+                ),
+                Err(e) if e.is_retryable() || e.status.is_none() => (6, 1, String::new(), None),
+                Err(e) => (6, 4, e.message, None),
+            };
+            if let (Some(store), Some(detail)) = (store, audit) {
+                let _ = tokio::task::spawn_blocking(move || {
+                    let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
+                    if let Err(e) = s.audit("offline_code_reported_lost", &detail, None) {
+                        log::error!("audit: {e}");
+                    }
+                })
+                .await;
+            }
+            let _ = weak.upgrade_in_event_loop(move |w| {
+                w.global::<OfflineCodeAdapter>().set_has_card(false);
+                Self::set_offline_step(&w, step, failure, &reason)
+            });
+        });
+    }
+
+    fn issue_and_print(&self, id: crate::identity::IdNumber, reissue: bool) {
         let (Some(client), Some(key)) = (self.client.clone(), self.trusted_key) else {
             self.with_window(|w| Self::set_offline_step(w, 6, 1, ""));
             return;
@@ -766,7 +826,7 @@ impl UiController {
         self.runtime.spawn(async move {
             let terminal = config.terminal.id.clone();
             // One card per person per terminal per day (a lost card goes through a reissue).
-            if let Some(store) = store.clone() {
+            if let (Some(store), false) = (store.clone(), reissue) {
                 let (t, i) = (terminal.clone(), id.clone());
                 let already = tokio::task::spawn_blocking(move || {
                     let s = store.lock().unwrap_or_else(|p| p.into_inner());
@@ -781,7 +841,7 @@ impl UiController {
             }
             let req = crate::api::IssueCodeRequest {
                 id_number: id.clone(),
-                reissue: false,
+                reissue,
                 request_id: uuid::Uuid::now_v7(),
                 staff: None,
             };
@@ -842,7 +902,7 @@ impl UiController {
                 let _ = tokio::task::spawn_blocking(move || {
                     let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
                     let recorded = crate::offline_code::record_issuance(
-                        &mut s, &terminal, &id, &issued, false, result, None,
+                        &mut s, &terminal, &id, &issued, reissue, result, None,
                     );
                     if let Err(e) = recorded {
                         log::error!("audit: {e}");
@@ -918,6 +978,7 @@ impl UiController {
             o.set_reason("".into());
             o.set_failure(0);
             o.set_held(false);
+            o.set_has_card(false);
             let r = w.global::<RatingAdapter>();
             r.set_level(0);
             r.set_service_name("".into());
