@@ -173,6 +173,7 @@ pub fn run(config_path: &Path, headless: bool) -> Result<RunEnd, AppError> {
             clock: crate::ui::system_clock(),
             store: Some(store.clone()),
             ratings_waker: Some(ratings_waker),
+            config_path: Some(core.config_path.clone()),
             trusted_key: match crate::offline_code::trusted_key(&config) {
                 Ok(k) => Some(k),
                 Err(e) => {

@@ -56,6 +56,16 @@ pub enum Command {
         #[arg(long)]
         printer: Option<String>,
     },
+    /// Print a test page (terminal, time, printer URI, a QR code, Chinese text with a rare
+    /// character) to a role's printer or to --printer; says which status bit stops it.
+    PrintTest {
+        /// The printer role: card, receipt or document.
+        #[arg(long, default_value = "receipt", value_parser = ["card", "receipt", "document"])]
+        role: String,
+        /// Print here instead of the role's printer (a printer URI).
+        #[arg(long)]
+        printer: Option<String>,
+    },
     /// Render pages headless (software renderer) to PNG, with demo data.
     Screenshot {
         /// A page name, or `all` (then --out is a folder).

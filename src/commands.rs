@@ -295,17 +295,9 @@ pub fn offline_code(
         Ok(id) => id,
         Err(e) => return fail(format!("--id: {e}")),
     };
-    let uri = match printer {
-        Some(u) => match crate::print::uri::PrinterUri::parse(u) {
-            Ok(crate::print::uri::PrinterUri::Pdf { dir }) if dir.is_relative() => {
-                crate::print::uri::PrinterUri::Pdf {
-                    dir: config.data_dir().join(dir),
-                }
-            }
-            Ok(u) => u,
-            Err(e) => return fail(format!("--printer: {e}")),
-        },
-        None => config.printer_uri(crate::config::PrinterRole::Card),
+    let uri = match printer_or_role(&config, printer, crate::config::PrinterRole::Card) {
+        Ok(u) => u,
+        Err(code) => return code,
     };
     let mut store = match Store::open_in(&config.data_dir()) {
         Ok(s) => s,
@@ -394,6 +386,152 @@ pub fn offline_code(
             log::error!("audit: {e}");
         }
         printed
+    });
+    match result {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// `--printer URI` (a relative `pdf://` folder is under the data dir), else the role's.
+fn printer_or_role(
+    config: &Config,
+    printer: Option<&str>,
+    role: crate::config::PrinterRole,
+) -> Result<crate::print::uri::PrinterUri, ExitCode> {
+    use crate::print::uri::PrinterUri;
+    match printer {
+        Some(u) => match PrinterUri::parse(u) {
+            Ok(PrinterUri::Pdf { dir }) if dir.is_relative() => Ok(PrinterUri::Pdf {
+                dir: config.data_dir().join(dir),
+            }),
+            Ok(u) => Ok(u),
+            Err(e) => Err(fail(format!("--printer: {e}"))),
+        },
+        None => Ok(config.printer_uri(role)),
+    }
+}
+
+/// The test page: who and where, when, which printer, a QR code, Chinese text and rare
+/// characters of names (printed as an image on ESC/POS).
+pub fn test_page(config: &Config, uri: &str, now: &str) -> crate::print::document::Document {
+    crate::print::document::Document::default()
+        .title("打印测试 Print test")
+        .centered(config.terminal.name.clone())
+        .text(format!("终端 Terminal: {}", config.terminal.id))
+        .text(format!("时间 Time: {now}"))
+        .text(format!("打印机 Printer: {uri}"))
+        .qr(format!(
+            "civic-kiosk print-test {} {now}",
+            config.terminal.id
+        ))
+        .text("中文：一网通办 离线码 办事指南 好差评")
+        .text("生僻字 Rare: 李*燊 王*堃 张*喆 陈*赟")
+        .text("ABCDEFGHIJKLMNOPQRSTUVWXYZ 0123456789")
+        .feed(2)
+        .cut()
+}
+
+/// `civic-kiosk print-test [--role card|receipt|document] [--printer URI]`.
+pub fn print_test(config_path: &Path, role: &str, printer: Option<&str>) -> ExitCode {
+    use crate::config::PrinterRole;
+    use crate::print::job::JobState;
+    let (config, rt) = match (config_or_exit(config_path), runtime()) {
+        (Ok(c), Ok(r)) => (c, r),
+        (Err(code), _) | (_, Err(code)) => return code,
+    };
+    let role = match role {
+        "card" => PrinterRole::Card,
+        "document" => PrinterRole::Document,
+        _ => PrinterRole::Receipt,
+    };
+    let uri = match printer_or_role(&config, printer, role) {
+        Ok(u) => u,
+        Err(code) => return code,
+    };
+    let options = crate::print::JobOptions {
+        qr: config.printer(role).qr,
+        user: config.terminal.id.clone(),
+        ..Default::default()
+    };
+    let now = chrono::Local::now().format("%Y-%m-%d %H:%M:%S").to_string();
+    let doc = test_page(&config, &uri.to_string(), &now);
+    let (page, media) = match role {
+        PrinterRole::Card => (
+            crate::print::pdf::PageSpec::CARD,
+            crate::print::ipp::Media::Card,
+        ),
+        PrinterRole::Receipt => (
+            crate::print::pdf::PageSpec::RECEIPT,
+            crate::print::ipp::Media::A4,
+        ),
+        PrinterRole::Document => (
+            crate::print::pdf::PageSpec::A4,
+            crate::print::ipp::Media::A4,
+        ),
+    };
+    let for_pdf = doc.clone();
+    let job = crate::print::PrintJob {
+        title: format!(
+            "print-test-{}-{}",
+            role.name(),
+            chrono::Local::now().format("%Y%m%d-%H%M%S")
+        ),
+        document: doc,
+        pdf: Box::new(move || crate::print::pdf::document_pdf(&for_pdf, page, "打印测试")),
+        media,
+    };
+    println!("printer {}: {uri}", role.name());
+    let result = rt.block_on(async {
+        let before = match crate::print::status(&uri, &options).await {
+            Ok(s) => s,
+            Err(e) => return Err(format!("printer not reachable: {e}")),
+        };
+        println!(
+            "status before: {} ({})",
+            before.state_name(),
+            before.technician_detail()
+        );
+        if !before.can_print() {
+            return Err(format!(
+                "printer not ready: {}: {}",
+                before.state_name(),
+                before.technician_detail()
+            ));
+        }
+        // A test page never waits for a technician: the first hold cancels it.
+        let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+        let mut why = String::new();
+        let outcome = crate::print::run(&uri, job, &options, cancel_rx, |s| match s {
+            JobState::Held(status) => {
+                why = format!(
+                    "printer not ready: {}: {}",
+                    status.state_name(),
+                    status.technician_detail()
+                );
+                let _ = cancel_tx.send(true);
+            }
+            JobState::Retrying(e) => {
+                why = format!("printer not reachable: {e}");
+                let _ = cancel_tx.send(true);
+            }
+            _ => {}
+        })
+        .await;
+        match outcome.state {
+            JobState::Printed(after) => Ok(format!(
+                "printed {}; status after: {} ({})",
+                outcome.place,
+                after.state_name(),
+                after.technician_detail()
+            )),
+            JobState::Cancelled => Err(format!("{why}; nothing printed")),
+            JobState::Failed(e) => Err(format!("not printed: {e}")),
+            other => Err(format!("not printed: {other:?}")),
+        }
     });
     match result {
         Ok(line) => {
@@ -557,102 +695,27 @@ pub fn diagnose(config_path: &Path, json: bool) -> ExitCode {
     }
 }
 
-/// Keys `config set` refuses, with the way to change them instead.
-const NOT_SET_HERE: [(&str, &str); 1] = [(
-    "technician.pin_hash",
-    "a PIN is never typed on a command line; use `civic-kiosk set-pin`",
-)];
-
 /// `civic-kiosk config set KEY VALUE`: edits the file (comments kept), validates the whole
 /// config as `check-config` would, saves atomically, audits.
 pub fn config_set(config_path: &Path, key: &str, value: &str) -> ExitCode {
-    if let Some((_, why)) = NOT_SET_HERE.iter().find(|(k, _)| *k == key) {
-        return fail(format!("{key}: {why}"));
-    }
-    let text = match std::fs::read_to_string(config_path) {
-        Ok(t) => t,
-        Err(e) => return fail(format!("{}: {e}", config_path.display())),
-    };
-    let mut doc: toml_edit::DocumentMut = match text.parse() {
-        Ok(d) => d,
-        Err(e) => return fail(format!("{}: {e}", config_path.display())),
-    };
-    let parts: Vec<&str> = key.split('.').collect();
-    if parts.len() < 2 || parts.iter().any(|p| p.trim().is_empty()) {
-        return fail(format!(
-            "'{key}' is not a setting; write section.field, e.g. display.idle_timeout_s"
-        ));
-    }
-    // A TOML value as written (120, true, "text", ["a"]); anything else is a string.
-    let new_value: toml_edit::Value = value
-        .parse()
-        .unwrap_or_else(|_| toml_edit::Value::from(value));
-    let mut table = doc.as_table_mut();
-    for section in &parts[..parts.len() - 1] {
-        let entry = table
-            .entry(section)
-            .or_insert_with(|| toml_edit::Item::Table(toml_edit::Table::new()));
-        match entry.as_table_mut() {
-            Some(t) => table = t,
-            None => return fail(format!("{key}: '{section}' is not a section")),
-        }
-    }
-    let field = parts[parts.len() - 1];
-    let old = table
-        .get(field)
-        .and_then(|i| i.as_value())
-        .map(|v| v.to_string().trim().to_string());
-    match table.get_mut(field).and_then(|i| i.as_value_mut()) {
-        // Replace the value in place: the key, and the comment above it, stay.
-        Some(existing) => {
-            let decor = existing.decor().clone();
-            *existing = new_value;
-            *existing.decor_mut() = decor;
-        }
-        None => {
-            table.insert(field, toml_edit::value(new_value));
-        }
-    }
-    let new_text = doc.to_string();
-    let env = std::env::vars().filter(|(k, _)| k.starts_with(config::ENV_PREFIX));
-    let config =
-        match config::Layers::from_parts(config_path, &new_text, env).and_then(|l| l.effective()) {
-            Ok(c) => c,
-            Err(e) => {
-                for line in e.lines() {
-                    eprintln!("{line}");
-                }
-                eprintln!("civic-kiosk: nothing saved");
-                return ExitCode::from(1);
+    let env: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| k.starts_with(config::ENV_PREFIX))
+        .collect();
+    let changed = match config::set_in_file(config_path, key, value, env) {
+        Ok(c) => c,
+        Err(lines) => {
+            for line in lines {
+                eprintln!("{line}");
             }
-        };
-    // The new value must be one the config actually reads (not a typo'd key the file keeps).
-    let reread: toml::Table = match toml::to_string(&config).map(|s| s.parse()) {
-        Ok(Ok(t)) => t,
-        _ => toml::Table::new(),
+            eprintln!("civic-kiosk: nothing saved");
+            return ExitCode::from(1);
+        }
     };
-    let mut known = Some(&reread);
-    for section in &parts[..parts.len() - 1] {
-        known = known
-            .and_then(|t| t.get(*section))
-            .and_then(|v| v.as_table());
-    }
-    if known.is_none_or(|t| !t.contains_key(field)) {
-        return fail(format!(
-            "'{key}' is not a setting civic-kiosk reads; nothing saved"
-        ));
-    }
-    if let Err(e) = config::save_atomic(config_path, new_text.as_bytes()) {
-        return fail(format!("{}: {e}; nothing saved", config_path.display()));
-    }
     let actor = std::env::var("SUDO_USER")
         .or_else(|_| std::env::var("USER"))
         .unwrap_or_else(|_| "unknown".into());
-    let detail = format!(
-        "{key}: {} → {value} (civic-kiosk config set)",
-        old.as_deref().unwrap_or("(default)")
-    );
-    match Store::open_in(&config.data_dir()) {
+    let detail = changed.audit_detail("civic-kiosk config set");
+    match Store::open_in(&changed.config.data_dir()) {
         Ok(mut s) => {
             if let Err(e) = s.audit(
                 "config_changed",

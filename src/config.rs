@@ -341,6 +341,108 @@ impl ConfigError {
     }
 }
 
+/// Keys a settings edit refuses, with the way to change them instead.
+const NOT_SET_HERE: [(&str, &str); 1] = [(
+    "technician.pin_hash",
+    "a PIN is never typed in as a setting; use `civic-kiosk set-pin`",
+)];
+
+/// One setting changed in a config file by [`set_in_file`].
+#[derive(Debug, Clone)]
+pub struct SettingChanged {
+    pub key: String,
+    /// The value written before (as TOML), or None when the file relied on the default.
+    pub old: Option<String>,
+    pub new: String,
+    /// The whole config as now saved.
+    pub config: Config,
+}
+
+impl SettingChanged {
+    /// The audit entry's detail: key, old → new, and how.
+    pub fn audit_detail(&self, how: &str) -> String {
+        format!(
+            "{}: {} → {} ({how})",
+            self.key,
+            self.old.as_deref().unwrap_or("(default)"),
+            self.new
+        )
+    }
+}
+
+/// Sets `key` (`section.field`, or `printers.card.uri`) to `value` (TOML syntax: 120,
+/// true, "text", ["a"]; anything else is a string) in the config file at `path`, keeping
+/// its comments; the whole config is validated as `check-config` would (with `env`
+/// overrides) and saved atomically. On refusal: the lines to show, nothing saved.
+pub fn set_in_file(
+    path: &Path,
+    key: &str,
+    value: &str,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<SettingChanged, Vec<String>> {
+    let at = |msg: String| vec![format!("{}: {msg}", path.display())];
+    if let Some((_, why)) = NOT_SET_HERE.iter().find(|(k, _)| *k == key) {
+        return Err(at(format!("{key}: {why}")));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| at(e.to_string()))?;
+    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| at(format!("{e}")))?;
+    let parts: Vec<&str> = key.split('.').collect();
+    if parts.len() < 2 || parts.iter().any(|p| p.trim().is_empty()) {
+        return Err(at(format!(
+            "'{key}' is not a setting; write section.field, e.g. display.idle_timeout_s"
+        )));
+    }
+    let new_value: toml_edit::Value = value
+        .parse()
+        .unwrap_or_else(|_| toml_edit::Value::from(value));
+    let mut table = doc.as_table_mut();
+    for section in &parts[..parts.len() - 1] {
+        let entry = table
+            .entry(section)
+            .or_insert_with(|| toml_edit::Item::Table(toml_edit::Table::new()));
+        match entry.as_table_mut() {
+            Some(t) => table = t,
+            None => return Err(at(format!("{key}: '{section}' is not a section"))),
+        }
+    }
+    let field = parts[parts.len() - 1];
+    let old = table
+        .get(field)
+        .and_then(|i| i.as_value())
+        .map(|v| v.to_string().trim().to_string());
+    match table.get_mut(field).and_then(|i| i.as_value_mut()) {
+        // Replace the value in place: the key, and the comment above it, stay.
+        Some(existing) => {
+            let decor = existing.decor().clone();
+            *existing = new_value;
+            *existing.decor_mut() = decor;
+        }
+        None => {
+            table.insert(field, toml_edit::value(new_value));
+        }
+    }
+    let new_text = doc.to_string();
+    let config = Layers::from_parts(path, &new_text, env)
+        .and_then(|l| l.effective())
+        .map_err(|e| e.lines())?;
+    // The key must be one the config reads (not a typo the file would keep).
+    let known: Option<toml::Table> = toml::to_string(&config).ok().and_then(|t| t.parse().ok());
+    let mut t = known.as_ref();
+    for section in &parts[..parts.len() - 1] {
+        t = t.and_then(|t| t.get(*section)).and_then(|v| v.as_table());
+    }
+    if t.is_none_or(|t| !t.contains_key(field)) {
+        return Err(at(format!("'{key}' is not a setting civic-kiosk reads")));
+    }
+    save_atomic(path, new_text.as_bytes()).map_err(|e| at(e.to_string()))?;
+    Ok(SettingChanged {
+        key: key.to_string(),
+        old,
+        new: value.to_string(),
+        config,
+    })
+}
+
 /// The default config path for this process.
 pub fn default_path() -> PathBuf {
     let checkout = Path::new(CHECKOUT_PATH);

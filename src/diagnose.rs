@@ -4,7 +4,6 @@
 
 use crate::backoffice::ErrorKind;
 use crate::config::{Config, PrinterRole};
-use crate::print::uri::PrinterUri;
 use std::time::Duration;
 
 /// Free space below this on the data dir's file system is a fault (the store, spool, logs).
@@ -23,25 +22,23 @@ pub struct Check {
     pub fix: Option<String>,
 }
 
-/// A printer's state as the heartbeat and `diagnose` name it, with the detail (for
-/// ESC/POS on TCP: the DLE EOT status bits).
-pub async fn printer_state(uri: &PrinterUri, timeout: Duration) -> (String, String) {
-    if let PrinterUri::EscposTcp { host, port } = uri {
-        let p = crate::print::job::EscposTcp {
-            host: host.clone(),
-            port: *port,
-            timeout,
-        };
-        return match p.status().await {
-            Ok(s) => (s.state_name().to_string(), s.technician_detail()),
-            Err(e) => ("offline".into(), e.to_string()),
-        };
+/// A printer's state as the heartbeat and `diagnose` name it, with the detail: the DLE EOT
+/// status bits on ESC/POS, printer-state-reasons on IPP, the spool folder for PDF.
+pub async fn printer_state(
+    config: &Config,
+    role: PrinterRole,
+    timeout: Duration,
+) -> (String, String) {
+    let uri = config.printer_uri(role);
+    let options = crate::print::JobOptions {
+        user: config.terminal.id.clone(),
+        timeout,
+        ..Default::default()
+    };
+    match crate::print::status(&uri, &options).await {
+        Ok(s) => (s.state_name().to_string(), s.technician_detail()),
+        Err(e) => ("offline".into(), e.to_string()),
     }
-    let probe = crate::print::probe(uri, timeout).await;
-    (
-        if probe.reachable { "ready" } else { "offline" }.into(),
-        probe.detail,
-    )
 }
 
 fn printer_fix(state: &str) -> &'static str {
@@ -105,9 +102,8 @@ pub async fn run(config: &Config) -> Vec<Check> {
         });
     }
     for role in PrinterRole::ALL {
-        let (state, detail) =
-            printer_state(&config.printer_uri(role), Duration::from_secs(3)).await;
-        let ok = state == "ready" || state == "paper_near_end";
+        let (state, detail) = printer_state(config, role, Duration::from_secs(3)).await;
+        let ok = matches!(state.as_str(), "ready" | "paper_near_end" | "unknown");
         checks.push(Check {
             part: format!("printer {}", role.name()),
             ok,

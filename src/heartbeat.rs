@@ -85,8 +85,7 @@ impl Heart {
         let mut printers = Vec::new();
         for role in PrinterRole::ALL {
             let (state, detail) =
-                crate::diagnose::printer_state(&config.printer_uri(role), Duration::from_secs(2))
-                    .await;
+                crate::diagnose::printer_state(&config, role, Duration::from_secs(2)).await;
             printers.push(PrinterState {
                 role: role.name().into(),
                 state,

@@ -10,13 +10,14 @@
 //! - `diagnose`   — `civic-kiosk diagnose`: which part is broken (back office, clock, printers, disk, store) and the fix
 //! - `failpoint`  — named kill points for crash tests (armed only by an environment variable)
 //! - `config`     — layered TOML config, validation naming field and fix, atomic save, live watch
+//! - `guide`      — 办事指南 and 一件事 materials lists on paper: receipt (ESC/POS) or A4
 //! - `heartbeat`  — heartbeat to the back office (health, audit entries) and the whitelisted remote config
 //! - `identity`   — ID number (GB 11643), name and phone types that mask themselves
 //! - `logging`    — stderr + size-rotated file logger with an ID/phone scrubber
 //! - `offline_code` — 离线码 on the terminal: verify an issued code against the trusted key, card layout
 //! - `pin`        — technician and 帮办 staff PINs: argon2id hashes, lockout surviving restarts, audits
-//! - `print`      — document model, ESC/POS (GB18030, QR, status), TCP job lifecycle, URIs and probes
 //! - `ratings`    — 好差评: drafts and their rules, the durable outbox, the idempotent upload worker
+//! - `print`      — document model, ESC/POS, PDF, one status model, transports (TCP, device, serial, IPP, PDF spool) under one job lifecycle, URIs, probes
 //! - `server`     — the reference back office (axum + SQLite, fault injection, embedded mode)
 //! - `session`    — resident session rules: idle timer with countdown, entries, wipe
 //! - `status`     — the `status` report (config, back office, printers, store)
@@ -33,6 +34,7 @@ pub mod commands;
 pub mod config;
 pub mod diagnose;
 pub mod failpoint;
+pub mod guide;
 pub mod heartbeat;
 pub mod identity;
 pub mod logging;

@@ -48,6 +48,9 @@ fn main() -> ExitCode {
         } => {
             civic_kiosk::commands::offline_code(&config_path, &id, yes, reissue, printer.as_deref())
         }
+        Command::PrintTest { role, printer } => {
+            civic_kiosk::commands::print_test(&config_path, &role, printer.as_deref())
+        }
         Command::Screenshot {
             page,
             large_font,

@@ -119,8 +119,20 @@ pub fn trusted_key(config: &crate::config::Config) -> Result<VerifyingKey, Strin
     }
 }
 
-/// Prints a verified card on `uri`. On ESC/POS the job is held while the printer cannot
-/// print and is cancelled (nothing printed) when `cancel` turns true.
+/// The card as a print job for any transport: the document for ESC/POS, the card PDF
+/// (85.6 × 54 mm) for the spool and IPP.
+pub fn card_job(issued: &IssuedCode, centre: &str) -> crate::print::PrintJob {
+    let (for_pdf, centre_pdf) = (issued.clone(), centre.to_string());
+    crate::print::PrintJob {
+        title: format!("card-{}", issued.card_id),
+        document: card_document(issued, centre),
+        pdf: Box::new(move || crate::print::pdf::card_pdf(&for_pdf, &centre_pdf)),
+        media: crate::print::ipp::Media::Card,
+    }
+}
+
+/// Prints a verified card on `uri`. The job is held while the printer cannot print and
+/// is cancelled (nothing printed) when `cancel` turns true.
 pub async fn print_card(
     config: &crate::config::Config,
     uri: &crate::print::uri::PrinterUri,
@@ -128,58 +140,36 @@ pub async fn print_card(
     cancel: Option<tokio::sync::watch::Receiver<bool>>,
     mut on_state: impl FnMut(&crate::print::job::JobState) + Send,
 ) -> Result<String, String> {
-    use crate::print::uri::PrinterUri;
-    match uri {
-        PrinterUri::Pdf { dir } => {
-            let pdf = {
-                let issued = issued.clone();
-                let centre = config.location.centre.clone();
-                tokio::task::spawn_blocking(move || crate::print::pdf::card_pdf(&issued, &centre))
-                    .await
-                    .map_err(|e| e.to_string())??
-            };
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-            let path = dir.join(format!("card-{}.pdf", issued.card_id));
-            crate::config::save_atomic(&path, &pdf)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            Ok(format!("printed {}", path.display()))
+    use crate::print::job::JobState;
+    let options = crate::print::JobOptions {
+        qr: config.printer(crate::config::PrinterRole::Card).qr,
+        user: config.terminal.id.clone(),
+        ..Default::default()
+    };
+    let cancel = cancel.unwrap_or_else(|| tokio::sync::watch::channel(false).1);
+    let card = issued.card_id.clone();
+    let outcome = crate::print::run(
+        uri,
+        card_job(issued, &config.location.centre),
+        &options,
+        cancel,
+        |s| {
+            log::info!("card {card} job: {s:?}");
+            on_state(s)
+        },
+    )
+    .await;
+    match outcome.state {
+        JobState::Printed(_) => Ok(format!("printed {}", outcome.place)),
+        JobState::Cancelled => {
+            log::warn!(
+                "card {} cancelled: the session ended before it printed",
+                issued.card_id
+            );
+            Err("cancelled: the session ended before the card printed".into())
         }
-        PrinterUri::EscposTcp { host, port } => {
-            let qr = config.printer(crate::config::PrinterRole::Card).qr;
-            let doc = card_document(issued, &config.location.centre);
-            let bytes = crate::print::escpos::encode(&doc, qr)?;
-            let printer = crate::print::job::EscposTcp {
-                host: host.clone(),
-                port: *port,
-                timeout: std::time::Duration::from_secs(5),
-            };
-            let cancel = cancel.unwrap_or_else(|| tokio::sync::watch::channel(false).1);
-            match crate::print::job::run_job(
-                &printer,
-                &bytes,
-                cancel,
-                std::time::Duration::from_secs(2),
-                |s| {
-                    log::info!("card {} job: {s:?}", issued.card_id);
-                    on_state(s)
-                },
-            )
-            .await
-            {
-                crate::print::job::JobState::Printed(_) => Ok(format!("printed on {host}:{port}")),
-                crate::print::job::JobState::Cancelled => {
-                    log::warn!(
-                        "card {} cancelled: the session ended before it printed",
-                        issued.card_id
-                    );
-                    Err("cancelled: the session ended before the card printed".into())
-                }
-                other => Err(format!("{other:?}")),
-            }
-        }
-        other => Err(format!(
-            "printing cards to {other} is not supported yet; use pdf:// or escpos+tcp://"
-        )),
+        JobState::Failed(e) => Err(e),
+        other => Err(format!("{other:?}")),
     }
 }
 

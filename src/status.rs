@@ -50,6 +50,10 @@ pub struct PrinterStatus {
     pub uri: String,
     pub reachable: bool,
     pub detail: String,
+    /// What the printer itself reports (`ready`, `paper_out`, `cover_open`, `stopped`,
+    /// `unknown` …): DLE EOT on ESC/POS, printer-state-reasons on IPP; absent when it
+    /// could not be asked.
+    pub state: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -215,11 +219,27 @@ pub async fn report(config: &Config, config_path: &Path) -> StatusReport {
         for role in PrinterRole::ALL {
             let uri = config.printer_uri(role);
             let p = crate::print::probe(&uri, printer_timeout).await;
+            let (mut detail, mut state) = (p.detail, None);
+            if p.reachable {
+                let options = crate::print::JobOptions {
+                    user: config.terminal.id.clone(),
+                    timeout: printer_timeout,
+                    ..Default::default()
+                };
+                match crate::print::status(&uri, &options).await {
+                    Ok(s) => {
+                        detail = format!("{detail}; {}", s.technician_detail());
+                        state = Some(s.state_name().to_string());
+                    }
+                    Err(e) => detail = format!("{detail}; status: {e}"),
+                }
+            }
             out.push(PrinterStatus {
                 role: role.name().into(),
                 uri: config.printer(role).uri.clone(),
                 reachable: p.reachable,
-                detail: p.detail,
+                detail,
+                state,
             });
         }
         out

@@ -269,6 +269,7 @@ fn status_json_finds_the_embedded_back_office_reachable() {
             .starts_with("http://127.0.0.1:")
     );
     assert_eq!(v["printers"][0]["reachable"], true);
+    assert_eq!(v["printers"][0]["state"], "ready", "{v:#}");
 }
 
 #[test]

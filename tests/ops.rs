@@ -126,3 +126,42 @@ fn config_set_validates_saves_atomically_and_audits() {
         ["等候时间长", "其他"]
     );
 }
+
+/// A card printer out of paper (DLE EOT 2 bit 5) is named with its status bit and the fix,
+/// and so is it in `status --json`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diagnose_names_a_printer_out_of_paper() {
+    use std::sync::{Arc, Mutex};
+    let sim = Arc::new(Mutex::new(common::Sim {
+        dle: [common::OK, common::OK | 0x20, common::OK | 0x60],
+        jobs: Vec::new(),
+    }));
+    let port = common::start_printer(sim.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let text = common::shipped_config().replace(
+        "uri = \"pdf://spool/card\"",
+        &format!("uri = \"escpos+tcp://127.0.0.1:{port}\""),
+    );
+    let config = common::config_in(dir.path(), &text);
+    let c = config.clone();
+    let (code, out, err) = tokio::task::spawn_blocking(move || kiosk(&c, &["diagnose"]))
+        .await
+        .unwrap();
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(out.contains("FAIL printer card"), "{out}");
+    assert!(out.contains("paper_out"), "{out}");
+    assert!(out.contains("DLE EOT 2 bit 5"), "names the bit: {out}");
+    assert!(
+        out.contains("load a new paper roll"),
+        "says what to do: {out}"
+    );
+    assert!(out.contains("broken: printer card"), "{out}");
+    assert!(
+        out.contains("ok   backoffice"),
+        "the embedded back office works: {out}"
+    );
+    assert!(
+        sim.lock().unwrap().jobs.is_empty(),
+        "diagnose prints nothing"
+    );
+}

@@ -4,7 +4,6 @@
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use civic_kiosk::api::{IssueCodeRequest, IssuedCode};
 use civic_kiosk::backoffice::{Client, ClientOptions};
@@ -14,72 +13,16 @@ use civic_kiosk::offline_code::{CardError, card_document, verify_issued};
 use civic_kiosk::print::escpos;
 use civic_kiosk::print::job::{EscposTcp, JobState, run_job};
 
-/// Status bytes as a printer answers them: bits 1 and 4 are always set.
-const OK: u8 = 0x12;
-
-#[derive(Default)]
-struct Sim {
-    dle: [u8; 3],
-    jobs: Vec<Vec<u8>>,
-}
-
-/// A scripted ESC/POS printer on 127.0.0.1:0.
-async fn start_printer(state: Arc<Mutex<Sim>>) -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut s, _)) = listener.accept().await else {
-                return;
-            };
-            let state = state.clone();
-            tokio::spawn(async move {
-                let mut job = Vec::new();
-                let mut buf = [0u8; 4096];
-                let mut pending: Vec<u8> = Vec::new();
-                loop {
-                    let n = match s.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => n,
-                    };
-                    pending.extend_from_slice(&buf[..n]);
-                    let mut i = 0;
-                    while i < pending.len() {
-                        if pending[i] == 0x10 && pending.get(i + 1) == Some(&0x04) {
-                            let Some(&q) = pending.get(i + 2) else { break };
-                            let answer = {
-                                let st = state.lock().unwrap();
-                                match q {
-                                    1 => st.dle[0],
-                                    2 => st.dle[1],
-                                    _ => st.dle[2],
-                                }
-                            };
-                            let _ = s.write_all(&[answer]).await;
-                            i += 3;
-                        } else {
-                            job.push(pending[i]);
-                            i += 1;
-                        }
-                    }
-                    pending.drain(..i);
-                }
-                if !job.is_empty() {
-                    state.lock().unwrap().jobs.push(job);
-                }
-            });
-        }
-    });
-    port
-}
-
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
 mod common;
 
-use common::{InProcessBackoffice as Backoffice, start_backoffice};
+use common::{
+    InProcessBackoffice as Backoffice, OK, Sim, backoffice_child, card_config, offline_code,
+    start_backoffice, start_printer,
+};
 
 async fn issue(bo: &Backoffice, id: &str) -> IssuedCode {
     let client = Client::new(&ClientOptions {
@@ -250,53 +193,6 @@ async fn a_tampered_code_is_refused_before_printing() {
     );
 }
 
-/// `civic-backoffice` as a child process; its address and public key.
-fn backoffice_child(
-    dir: &std::path::Path,
-    extra: &[&str],
-) -> (std::process::Child, String, String) {
-    use std::io::BufRead;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_civic-backoffice"))
-        .args(["--listen", "127.0.0.1:0", "--log-level", "warn", "--db"])
-        .arg(dir.join("bo.sqlite"))
-        .args(extra)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = lines.next().unwrap().unwrap();
-    let key = lines
-        .next()
-        .unwrap()
-        .unwrap()
-        .trim_start_matches("public_key ")
-        .to_string();
-    (child, format!("http://{addr}/"), key)
-}
-
-fn card_config(dir: &std::path::Path, url: &str, key: &str) -> std::path::PathBuf {
-    let text = common::shipped_config()
-        .replace(
-            "\nurl = \"embedded\"\n",
-            &format!("\nurl = \"{url}\"\npublic_key = \"{key}\"\n"),
-        )
-        .replace(
-            "uri = \"pdf://spool/card\"",
-            &format!("uri = \"pdf://{}\"", dir.join("cards").display()),
-        );
-    common::config_in(dir, &text)
-}
-
-/// `civic-kiosk offline-code --id ID --yes` with `config`.
-fn offline_code(config: &std::path::Path, id: &str) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_civic-kiosk"))
-        .arg("--config")
-        .arg(config)
-        .args(["offline-code", "--id", id, "--yes"])
-        .output()
-        .unwrap()
-}
-
 #[test]
 fn assisted_issuance_prints_a_card_pdf_whose_qr_is_the_signed_code() {
     let dir = tempfile::tempdir().unwrap();
@@ -390,5 +286,420 @@ fn a_tampered_code_prints_nothing_and_says_why() {
                 .unwrap()
                 .next()
                 .is_none()
+    );
+}
+
+/// `civic-kiosk print-test` with the shipped config moved into `dir`.
+async fn print_test(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let config = common::config_in(dir, &common::shipped_config());
+    let mut all = vec!["print-test".to_string()];
+    all.extend(args.iter().map(|s| s.to_string()));
+    tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = all.iter().map(|s| s.as_str()).collect();
+        common::kiosk(&config, &refs)
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn print_test_page_on_a4_pdf_and_on_escpos_with_its_status() {
+    let dir = tempfile::tempdir().unwrap();
+
+    // A4 in the PDF spool: the page says which terminal and printer, and its QR scans.
+    let spool = dir.path().join("spool");
+    let uri = format!("pdf://{}", spool.display());
+    let out = print_test(dir.path(), &["--role", "document", "--printer", &uri]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pdf = std::fs::read_dir(&spool)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert!(stdout.contains(&pdf.display().to_string()), "{stdout}");
+    let info = std::process::Command::new("pdfinfo")
+        .arg(&pdf)
+        .output()
+        .unwrap();
+    let info = String::from_utf8_lossy(&info.stdout);
+    assert!(info.contains("(A4)"), "{info}");
+    let text = std::process::Command::new("pdftotext")
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils)");
+    let text = String::from_utf8_lossy(&text.stdout);
+    for want in ["打印测试", "CN-TSL-001", &uri, "李*燊"] {
+        assert!(text.contains(want), "{want:?} missing in {text}");
+    }
+    let png = dir.path().join("page");
+    assert!(
+        std::process::Command::new("pdftoppm")
+            .args(["-r", "150", "-png", "-singlefile"])
+            .arg(&pdf)
+            .arg(&png)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let scan = std::process::Command::new("zbarimg")
+        .args(["-q", "--raw"])
+        .arg(png.with_extension("png"))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&scan.stdout).starts_with("civic-kiosk print-test CN-TSL-001"),
+        "{}",
+        String::from_utf8_lossy(&scan.stdout)
+    );
+
+    // ESC/POS on TCP, ready: the bytes are a test page (Chinese as GB18030 text, the rare
+    // name characters as a raster image, a native QR code, a cut).
+    let sim = Arc::new(Mutex::new(Sim {
+        dle: [OK, OK, OK],
+        jobs: Vec::new(),
+    }));
+    let port = start_printer(sim.clone()).await;
+    let uri = format!("escpos+tcp://127.0.0.1:{port}");
+    let out = print_test(dir.path(), &["--printer", &uri]).await;
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("status after: ready"));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let job = sim.lock().unwrap().jobs[0].clone();
+    let (title, _, _) = encoding_rs::GB18030.encode("打印测试");
+    assert!(find(&job, &title).is_some());
+    assert!(
+        find(&job, &[0x1D, 0x76, 0x30, 0x00]).is_some(),
+        "李*燊 as GS v 0"
+    );
+    assert!(
+        find(&job, b"civic-kiosk print-test CN-TSL-001").is_some(),
+        "QR data"
+    );
+    assert!(job.ends_with(&[0x1D, 0x56, 0x42, 0x03]));
+
+    // Paper out: exit 1 with the state and the bit, and nothing printed.
+    sim.lock().unwrap().dle = [OK, OK | 0x20, OK | 0x60];
+    let out = print_test(dir.path(), &["--printer", &uri]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("not ready: paper_out") && stderr.contains("DLE EOT 2 bit 5"),
+        "{stderr}"
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        sim.lock().unwrap().jobs.len(),
+        1,
+        "nothing printed on paper out"
+    );
+
+    // No printer at all: exit 1, says unreachable.
+    drop(sim);
+    let out = print_test(dir.path(), &["--printer", "escpos+tcp://127.0.0.1:1"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not reachable"));
+}
+
+/// A scripted ESC/POS printer on a pseudo-terminal: the kiosk opens the slave side as
+/// its device file or serial port; a thread on the master side answers DLE EOT from
+/// the state (or stays silent, like a USB printer-class device) and keeps every other byte.
+struct PtyPrinter {
+    path: std::path::PathBuf,
+    state: Arc<Mutex<(Sim, bool)>>,
+    _slave: std::fs::File,
+}
+
+fn pty_printer(silent: bool) -> PtyPrinter {
+    use std::io::{Read, Write};
+    use std::os::fd::FromRawFd;
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty writes two fds into the given ints; no name, termios or winsize.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty");
+    // Raw mode on the line, as a printer port is: no echo, no line editing, no CR/LF
+    // translation. It holds while this side stays open.
+    // SAFETY: a valid tty fd and a termios the calls fill in.
+    unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        assert_eq!(libc::tcgetattr(slave, &mut t), 0);
+        libc::cfmakeraw(&mut t);
+        assert_eq!(libc::tcsetattr(slave, libc::TCSANOW, &t), 0);
+    }
+    let path = std::fs::read_link(format!("/proc/self/fd/{slave}")).unwrap();
+    // SAFETY: the fds are ours and open; each File owns one.
+    let (mut master, slave) = unsafe {
+        (
+            std::fs::File::from_raw_fd(master),
+            std::fs::File::from_raw_fd(slave),
+        )
+    };
+    let state = Arc::new(Mutex::new((
+        Sim {
+            dle: [OK, OK, OK],
+            jobs: vec![Vec::new()],
+        },
+        silent,
+    )));
+    let st = state.clone();
+    std::thread::spawn(move || {
+        let mut writer = master.try_clone().unwrap();
+        let mut pending = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = match master.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            pending.extend_from_slice(&buf[..n]);
+            let mut i = 0;
+            while i < pending.len() {
+                // GS v 0 image data is data, not commands: skip it whole.
+                if pending[i..].starts_with(&[0x1D, 0x76, 0x30]) {
+                    let Some(h) = pending.get(i..i + 8) else {
+                        break;
+                    };
+                    let n = 8
+                        + (h[4] as usize | (h[5] as usize) << 8)
+                            * (h[6] as usize | (h[7] as usize) << 8);
+                    if pending.len() < i + n {
+                        break;
+                    }
+                    st.lock().unwrap().0.jobs[0].extend_from_slice(&pending[i..i + n]);
+                    i += n;
+                } else if pending[i] == 0x10 && pending.get(i + 1) == Some(&0x04) {
+                    let Some(&q) = pending.get(i + 2) else { break };
+                    let (answer, silent) = {
+                        let s = st.lock().unwrap();
+                        (
+                            s.0.dle[if q == 1 {
+                                0
+                            } else if q == 2 {
+                                1
+                            } else {
+                                2
+                            }],
+                            s.1,
+                        )
+                    };
+                    if !silent {
+                        let _ = writer.write_all(&[answer]);
+                    }
+                    i += 3;
+                } else {
+                    st.lock().unwrap().0.jobs[0].push(pending[i]);
+                    i += 1;
+                }
+            }
+            pending.drain(..i);
+        }
+    });
+    PtyPrinter {
+        path,
+        state,
+        _slave: slave,
+    }
+}
+
+fn line_options() -> civic_kiosk::print::JobOptions {
+    civic_kiosk::print::JobOptions {
+        timeout: Duration::from_millis(300),
+        poll: Duration::from_millis(50),
+        ..Default::default()
+    }
+}
+
+fn test_job(title: &str) -> civic_kiosk::print::PrintJob {
+    civic_kiosk::print::PrintJob {
+        title: title.into(),
+        document: civic_kiosk::print::document::Document::default()
+            .title("上海市离线码")
+            .centered("姓名 李*燊")
+            .cut(),
+        pdf: Box::new(|| Err("no PDF on a line printer".into())),
+        media: civic_kiosk::print::ipp::Media::Card,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_file_and_serial_lines_print_hold_and_tell_unknown_status() {
+    use civic_kiosk::print::uri::PrinterUri;
+    for serial in [false, true] {
+        let p = pty_printer(false);
+        let uri = if serial {
+            PrinterUri::EscposSerial {
+                path: p.path.clone(),
+                baud: 115200,
+            }
+        } else {
+            PrinterUri::EscposDevice {
+                path: p.path.clone(),
+            }
+        };
+        let opts = line_options();
+        let received = || p.state.lock().unwrap().0.jobs[0].clone();
+
+        // Ready: status by DLE EOT on the same line, then the job's bytes.
+        let s = civic_kiosk::print::status(&uri, &opts).await.unwrap();
+        assert_eq!(s.state_name(), "ready", "{uri}: {s:?}");
+        let (_keep, no_cancel) = tokio::sync::watch::channel(false);
+        let out =
+            civic_kiosk::print::run(&uri, test_job("a"), &opts, no_cancel.clone(), |_| {}).await;
+        assert!(
+            matches!(out.state, JobState::Printed(ref s) if !s.unknown),
+            "{uri}: {out:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (title, _, _) = encoding_rs::GB18030.encode("上海市离线码");
+        assert!(find(&received(), &title).is_some(), "{uri}");
+        assert!(
+            find(&received(), &[0x1D, 0x76, 0x30, 0x00]).is_some(),
+            "燊 as raster"
+        );
+        let printed = received().len();
+
+        // Paper out: held with the bit, nothing written; the session ends: cancelled.
+        p.state.lock().unwrap().0.dle = [OK, OK | 0x20, OK | 0x60];
+        let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+        let (held_tx, mut held_rx) = tokio::sync::mpsc::unbounded_channel();
+        let u2 = uri.clone();
+        let task = tokio::spawn(async move {
+            civic_kiosk::print::run(&u2, test_job("b"), &line_options(), cancel_rx, move |s| {
+                let _ = held_tx.send(s.clone());
+            })
+            .await
+        });
+        match held_rx.recv().await.unwrap() {
+            JobState::Held(s) => assert!(s.technician_detail().contains("DLE EOT 2 bit 5")),
+            other => panic!("{uri}: expected held, got {other:?}"),
+        }
+        cancel_tx.send(true).unwrap();
+        let out = tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(out.state, JobState::Cancelled);
+        p.state.lock().unwrap().0.dle = [OK, OK, OK];
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(
+            received().len(),
+            printed,
+            "{uri}: nothing printed while held"
+        );
+
+        // A device that never answers DLE EOT: the job is written and the status is
+        // reported as unknown, never as "ready".
+        let silent = pty_printer(true);
+        let uri = if serial {
+            PrinterUri::EscposSerial {
+                path: silent.path.clone(),
+                baud: 9600,
+            }
+        } else {
+            PrinterUri::EscposDevice {
+                path: silent.path.clone(),
+            }
+        };
+        let s = civic_kiosk::print::status(&uri, &opts).await.unwrap();
+        assert_eq!(s.state_name(), "unknown");
+        let out = civic_kiosk::print::run(&uri, test_job("c"), &opts, no_cancel, |_| {}).await;
+        match out.state {
+            JobState::Printed(s) => assert!(s.unknown, "{s:?}"),
+            other => panic!("{uri}: {other:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(find(&silent.state.lock().unwrap().0.jobs[0], &title).is_some());
+    }
+    // A device path that does not exist: unreachable, with the path.
+    let gone = PrinterUri::EscposDevice {
+        path: "/dev/civic-kiosk-no-such-printer".into(),
+    };
+    let e = civic_kiosk::print::status(&gone, &line_options())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("civic-kiosk-no-such-printer"), "{e}");
+}
+
+fn pdf_text(pdf: &std::path::Path) -> String {
+    let out = std::process::Command::new("pdftotext")
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils)");
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guide_and_a_bundle_list_print_as_a4_pdfs_naming_the_item() {
+    use civic_kiosk::config::PrinterRole;
+    let dir = tempfile::tempdir().unwrap();
+    let catalogue = civic_kiosk::server::data::demo_catalogue().unwrap();
+    let catalog = civic_kiosk::catalog::Catalog::new(catalogue.clone());
+    let item = catalogue
+        .items
+        .iter()
+        .find(|i| i.materials.len() >= 2)
+        .unwrap();
+    let uri = civic_kiosk::print::uri::PrinterUri::Pdf {
+        dir: dir.path().join("docs"),
+    };
+    let (_keep, no_cancel) = tokio::sync::watch::channel(false);
+    let opts = civic_kiosk::print::JobOptions::default();
+
+    let doc = civic_kiosk::guide::item_document(item, "天山路街道社区事务受理服务中心");
+    let job = civic_kiosk::guide::job(doc, "guide-item", PrinterRole::Document);
+    let out = civic_kiosk::print::run(&uri, job, &opts, no_cancel.clone(), |_| {}).await;
+    assert!(matches!(out.state, JobState::Printed(_)), "{out:?}");
+    let pdf = std::path::PathBuf::from(&out.place);
+    let info = std::process::Command::new("pdfinfo")
+        .arg(&pdf)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&info.stdout).contains("(A4)"),
+        "{}",
+        String::from_utf8_lossy(&info.stdout)
+    );
+    let text = pdf_text(&pdf);
+    assert!(text.contains("办事指南"), "{text}");
+    assert!(text.contains(&item.name), "{} missing in {text}", item.name);
+    assert!(text.contains(&item.materials[1].name), "{text}");
+
+    let bundle = &catalogue.bundles[0];
+    let view = catalog.bundle(&bundle.code).unwrap();
+    let doc = civic_kiosk::guide::bundle_document(&view, "天山路街道社区事务受理服务中心");
+    let job = civic_kiosk::guide::job(doc, "guide-bundle", PrinterRole::Document);
+    let out = civic_kiosk::print::run(&uri, job, &opts, no_cancel, |_| {}).await;
+    let text = pdf_text(std::path::Path::new(&out.place));
+    assert!(text.contains(&bundle.name), "{text}");
+    for m in &view.materials {
+        assert!(text.contains(&m.name), "{} missing in {text}", m.name);
+    }
+
+    // The shipped config has no ESC/POS receipt printer: guides go to the A4 printer.
+    let cfg = civic_kiosk::config::load(&common::config_in(dir.path(), &common::shipped_config()))
+        .unwrap();
+    assert_eq!(
+        civic_kiosk::guide::printer_for_guides(&cfg).0,
+        PrinterRole::Document
     );
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use slint::ComponentHandle;
+use slint::{ComponentHandle, Model};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -82,6 +82,8 @@ fn headless(
             client,
             trusted_key: key,
             store: Some(store.clone()),
+            // config_in writes the file as kiosk.toml in the folder it names base_dir.
+            config_path: Some(cfg.base_dir.join("kiosk.toml")),
             width: 1080,
             height: 1920,
             mock_time: true,
@@ -129,6 +131,76 @@ fn pin_pad_maintenance_staff_and_lockout() {
     assert_eq!(tech(&h).get_version(), env!("CARGO_PKG_VERSION"));
     assert!(shown(&h, "关闭终端程序"), "the maintenance page shows");
     assert!(!shown(&h, "确认"), "the pad is gone");
+
+    // ---- settings: a bad value shows the validator's message and saves nothing
+    let file = cfg.base_dir.join("kiosk.toml");
+    let before = std::fs::read(&file).unwrap();
+    let idle_row = tech(&h)
+        .get_settings()
+        .iter()
+        .find(|r| r.key == "display.idle_timeout_s")
+        .expect("the idle timeout is offered");
+    assert_eq!(idle_row.value, "90");
+    click_label(&h, "display.idle_timeout_s");
+    assert_eq!(tech(&h).get_setting_key(), "display.idle_timeout_s");
+    assert_eq!(tech(&h).get_setting_entry(), "90");
+    click_label(&h, "清空 Clear");
+    click_label(&h, "5");
+    click_label(&h, "保存设置");
+    assert!(h.pump_until(Duration::from_secs(5), |w| {
+        w.global::<TechnicianAdapter>().get_setting_message() != ""
+    }));
+    let msg = tech(&h).get_setting_message().to_string();
+    assert!(tech(&h).get_setting_refused(), "{msg}");
+    assert!(
+        msg.contains("display.idle_timeout_s") && msg.contains("at least 20"),
+        "the validator's own message: {msg}"
+    );
+    assert!(msg.contains("nothing saved"), "{msg}");
+    assert_eq!(std::fs::read(&file).unwrap(), before, "nothing saved");
+    assert!(!audits(&store).iter().any(|e| e.kind == "config_changed"));
+    // ---- a good value: saved atomically, audited, shown
+    click_label(&h, "清空 Clear");
+    for d in ["1", "2", "0"] {
+        click_label(&h, d);
+    }
+    click_label(&h, "保存设置");
+    assert!(h.pump_until(Duration::from_secs(5), |w| {
+        w.global::<TechnicianAdapter>().get_setting_key() == ""
+    }));
+    assert!(
+        !tech(&h).get_setting_refused(),
+        "{}",
+        tech(&h).get_setting_message()
+    );
+    assert_eq!(
+        civic_kiosk::config::load(&file)
+            .unwrap()
+            .display
+            .idle_timeout_s,
+        120
+    );
+    assert!(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .contains("# Seconds without a touch before"),
+        "the file's comments are kept"
+    );
+    let changed = audits(&store)
+        .into_iter()
+        .find(|e| e.kind == "config_changed")
+        .expect("audited");
+    assert!(
+        changed.detail.contains("display.idle_timeout_s: 90 → 120"),
+        "{changed:?}"
+    );
+    assert_eq!(changed.actor.as_deref(), Some("technician"));
+    assert!(
+        tech(&h)
+            .get_settings()
+            .iter()
+            .any(|r| r.key == "display.idle_timeout_s" && r.value == "120")
+    );
     click_label(&h, "退出维护模式");
     assert!(h.pump_until(Duration::from_secs(5), |w| {
         w.global::<SessionAdapter>().get_page() == Page::Attract

@@ -5,6 +5,7 @@
 //! `10 04 n 00` (a stray byte that some printers take as the start of the next command).
 
 use super::document::{Align, Bitmap, Block, Document, TextSize};
+pub use super::status::Status;
 use crate::config::QrMode;
 
 /// ESC @: initialize.
@@ -21,82 +22,6 @@ pub fn status_query(n: u8) -> [u8; 3] {
     [0x10, 0x04, n]
 }
 
-/// What the printer reported.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Status {
-    /// DLE EOT 1, bit 3.
-    pub offline: bool,
-    /// DLE EOT 2, bit 2.
-    pub cover_open: bool,
-    /// DLE EOT 2 bit 5, or DLE EOT 4 bits 5–6.
-    pub paper_end: bool,
-    /// DLE EOT 4, bits 2–3.
-    pub paper_near_end: bool,
-    /// DLE EOT 2, bit 6 (an error occurred: cutter, overheating …).
-    pub error: bool,
-}
-
-impl Status {
-    /// Reads the answers to DLE EOT 1, 2 and 4.
-    pub fn from_bytes(printer: u8, offline_cause: u8, paper: u8) -> Self {
-        Self {
-            offline: printer & 0b0000_1000 != 0,
-            cover_open: offline_cause & 0b0000_0100 != 0,
-            paper_end: offline_cause & 0b0010_0000 != 0 || paper & 0b0110_0000 != 0,
-            paper_near_end: paper & 0b0000_1100 != 0,
-            error: offline_cause & 0b0100_0000 != 0,
-        }
-    }
-
-    /// Whether a job may start: paper, cover closed, no error. Near-end still prints.
-    pub fn can_print(&self) -> bool {
-        !(self.paper_end || self.cover_open || self.error)
-    }
-
-    /// `ready`, `paper_out`, `cover_open`, `error`, `offline` or `paper_near_end`: for the
-    /// heartbeat and the technician.
-    pub fn state_name(&self) -> &'static str {
-        if self.paper_end {
-            "paper_out"
-        } else if self.cover_open {
-            "cover_open"
-        } else if self.error {
-            "error"
-        } else if self.offline {
-            "offline"
-        } else if self.paper_near_end {
-            "paper_near_end"
-        } else {
-            "ready"
-        }
-    }
-
-    /// Which status and bit, for the technician.
-    pub fn technician_detail(&self) -> String {
-        let mut parts = Vec::new();
-        if self.paper_end {
-            parts.push("paper end (DLE EOT 2 bit 5 / DLE EOT 4 bits 5-6)");
-        }
-        if self.cover_open {
-            parts.push("cover open (DLE EOT 2 bit 2)");
-        }
-        if self.error {
-            parts.push("error (DLE EOT 2 bit 6)");
-        }
-        if self.offline {
-            parts.push("offline (DLE EOT 1 bit 3)");
-        }
-        if self.paper_near_end {
-            parts.push("paper near end (DLE EOT 4 bits 2-3)");
-        }
-        if parts.is_empty() {
-            "ready".into()
-        } else {
-            parts.join(", ")
-        }
-    }
-}
-
 /// Whether GB 2312 (the built-in Chinese font of these printers) can show `text`.
 pub fn gb2312_can_show(text: &str) -> bool {
     text.chars().all(|c| {
@@ -110,6 +35,72 @@ pub fn gb2312_can_show(text: &str) -> bool {
             && (0xA1..=0xFE).contains(&bytes[0])
             && (0xA1..=0xFE).contains(&bytes[1])
     })
+}
+
+/// Dots of a printer line: 80 mm paper at 203 dpi (576 dots), the widest common head.
+pub const LINE_DOTS: u32 = 576;
+
+fn raster_font() -> Option<&'static ab_glyph::FontRef<'static>> {
+    static FONT: std::sync::OnceLock<Option<ab_glyph::FontRef<'static>>> =
+        std::sync::OnceLock::new();
+    FONT.get_or_init(|| ab_glyph::FontRef::try_from_slice(super::FONT).ok())
+        .as_ref()
+}
+
+/// Renders `text` with the bundled font at `px` dots per em into 1-bit lines at most
+/// `max_width` dots wide (wrapped between characters).
+pub fn render_text(text: &str, px: f32, max_width: u32) -> Result<Vec<Bitmap>, String> {
+    use ab_glyph::{Font, ScaleFont};
+    let font = raster_font().ok_or("the bundled font could not be read")?;
+    let scaled = font.as_scaled(ab_glyph::PxScale::from(px));
+    let ascent = scaled.ascent();
+    let height = (ascent - scaled.descent()).ceil().max(1.0) as u32;
+    // Split into lines by advance width first, then draw each.
+    let mut lines: Vec<Vec<(ab_glyph::GlyphId, f32)>> = vec![Vec::new()];
+    let mut x = 0.0f32;
+    for c in text.chars() {
+        let id = font.glyph_id(c);
+        let advance = scaled.h_advance(id);
+        if x + advance > max_width as f32 && !lines.last().is_some_and(|l| l.is_empty()) {
+            lines.push(Vec::new());
+            x = 0.0;
+        }
+        if let Some(line) = lines.last_mut() {
+            line.push((id, x));
+        }
+        x += advance;
+    }
+    let mut out = Vec::new();
+    for line in lines {
+        let width = line
+            .last()
+            .map(|(id, x)| (x + scaled.h_advance(*id)).ceil() as u32)
+            .unwrap_or(1)
+            .clamp(1, max_width.max(1));
+        let mut pixels = vec![false; (width * height) as usize];
+        for (id, x) in line {
+            let glyph = id.with_scale_and_position(px, ab_glyph::point(x, ascent));
+            if let Some(outlined) = font.outline_glyph(glyph) {
+                let b = outlined.px_bounds();
+                outlined.draw(|gx, gy, coverage| {
+                    let px = b.min.x as i64 + gx as i64;
+                    let py = b.min.y as i64 + gy as i64;
+                    if coverage >= 0.5
+                        && (0..width as i64).contains(&px)
+                        && (0..height as i64).contains(&py)
+                    {
+                        pixels[(py as u32 * width + px as u32) as usize] = true;
+                    }
+                });
+            }
+        }
+        out.push(Bitmap {
+            width,
+            height,
+            pixels,
+        });
+    }
+    Ok(out)
 }
 
 fn push_text(out: &mut Vec<u8>, text: &str) {
@@ -189,15 +180,26 @@ pub fn encode(doc: &Document, qr: QrMode) -> Result<Vec<u8>, String> {
                         Align::Right => 2,
                     },
                 ]);
-                out.extend_from_slice(&[0x1B, 0x45, u8::from(*bold)]);
-                out.extend_from_slice(&[
-                    0x1D,
-                    0x21,
-                    if *size == TextSize::Large { 0x11 } else { 0x00 },
-                ]);
-                push_text(&mut out, text);
-                out.push(b'\n');
-                out.extend_from_slice(&[0x1D, 0x21, 0x00, 0x1B, 0x45, 0x00]);
+                if gb2312_can_show(text) {
+                    out.extend_from_slice(&[0x1B, 0x45, u8::from(*bold)]);
+                    out.extend_from_slice(&[
+                        0x1D,
+                        0x21,
+                        if *size == TextSize::Large { 0x11 } else { 0x00 },
+                    ]);
+                    push_text(&mut out, text);
+                    out.push(b'\n');
+                    out.extend_from_slice(&[0x1D, 0x21, 0x00, 0x1B, 0x45, 0x00]);
+                } else {
+                    // The printer's GB 2312 font would print '?' or a wrong glyph for a
+                    // rare character in a name (燊, 堃 …): print the line as an image
+                    // drawn with the bundled font, at the size of the built-in font
+                    // (24 dots, 48 when doubled).
+                    let px = if *size == TextSize::Large { 48.0 } else { 24.0 };
+                    for line in render_text(text, px, LINE_DOTS)? {
+                        push_raster(&mut out, &line);
+                    }
+                }
             }
             Block::Qr { data } => {
                 out.extend_from_slice(&[0x1B, 0x61, 1]);
@@ -285,6 +287,51 @@ mod tests {
         assert!(s.paper_near_end && s.can_print());
         assert!(Status::from_bytes(0x12 | 0x08, 0x12, 0x12).offline);
         assert_eq!(status_query(2), [0x10, 0x04, 0x02]);
+    }
+
+    #[test]
+    fn rare_characters_print_as_a_raster_image_not_as_question_marks() {
+        let doc = Document::default().centered("姓名 李*燊");
+        let bytes = encode(&doc, QrMode::Native).unwrap();
+        let at = find(&bytes, &[0x1D, 0x76, 0x30, 0x00]).expect("GS v 0 raster");
+        let (x, y) = (
+            bytes[at + 4] as usize | (bytes[at + 5] as usize) << 8,
+            bytes[at + 6] as usize | (bytes[at + 7] as usize) << 8,
+        );
+        assert!((20..=30).contains(&y), "24-dot line, got {y}");
+        let raster = &bytes[at + 8..at + 8 + x * y];
+        assert!(raster.iter().any(|b| *b != 0), "the glyphs are drawn");
+        assert!(
+            find(&bytes, &CHINESE_ON).is_none(),
+            "no text mode for this line"
+        );
+        let (gb, _, _) = encoding_rs::GB18030.encode("李");
+        assert!(find(&bytes, &gb).is_none(), "the line is not sent as text");
+        assert!(!bytes[..at].contains(&b'?') && !bytes[at + 8 + x * y..].contains(&b'?'));
+        // The same line with a GB 2312 name stays text.
+        let bytes = encode(&Document::default().centered("姓名 李*英"), QrMode::Native).unwrap();
+        assert!(find(&bytes, &[0x1D, 0x76, 0x30, 0x00]).is_none());
+        let (gb, _, _) = encoding_rs::GB18030.encode("姓名 李*英");
+        assert!(find(&bytes, &gb).is_some());
+    }
+
+    #[test]
+    fn rendered_text_wraps_at_the_line_width_and_draws_every_rare_character() {
+        let lines = render_text("燊堃喆赟", 24.0, 576).unwrap();
+        assert_eq!(lines.len(), 1);
+        let b = &lines[0];
+        // Each 24-dot glyph leaves ink in its own quarter of the line.
+        for i in 0..4u32 {
+            let from = i * b.width / 4;
+            let to = (i + 1) * b.width / 4;
+            let ink = (0..b.height)
+                .flat_map(|y| (from..to).map(move |x| (x, y)))
+                .filter(|(x, y)| b.pixels[(y * b.width + x) as usize])
+                .count();
+            assert!(ink > 20, "glyph {i} has {ink} dots");
+        }
+        let long = render_text(&"燊".repeat(40), 24.0, 576).unwrap();
+        assert!(long.len() >= 2 && long.iter().all(|l| l.width <= 576));
     }
 
     #[test]

@@ -5,7 +5,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use super::escpos::{Status, status_query};
+use super::escpos::status_query;
+use super::status::Status;
 
 /// Why a job did not print (yet).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -93,9 +94,14 @@ pub enum JobState {
     Held(Status),
     /// The printer could not be reached; tried again.
     Retrying(String),
+    /// Accepted by the printer (an IPP queue) and not finished yet.
+    Printing,
     Printed(Status),
     /// The resident's session ended before the job could print; nothing was printed.
     Cancelled,
+    /// The printer gave up on the job (IPP aborted or canceled at the printer), or the
+    /// job could not be made or written; it is not retried.
+    Failed(String),
 }
 
 /// Runs one job to its end: holds it while the printer cannot print, prints when it
@@ -104,16 +110,31 @@ pub enum JobState {
 pub async fn run_job(
     printer: &EscposTcp,
     bytes: &[u8],
+    cancel: watch::Receiver<bool>,
+    poll: Duration,
+    on_state: impl FnMut(&JobState),
+) -> JobState {
+    run_attempts(|| printer.print(bytes), cancel, poll, on_state).await
+}
+
+/// The lifecycle of [`run_job`] over any transport whose `attempt` checks the status,
+/// prints if it may, and answers the status after the job.
+pub async fn run_attempts<F, Fut>(
+    mut attempt: F,
     mut cancel: watch::Receiver<bool>,
     poll: Duration,
     mut on_state: impl FnMut(&JobState),
-) -> JobState {
+) -> JobState
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Status, PrintError>>,
+{
     loop {
         if *cancel.borrow() {
             on_state(&JobState::Cancelled);
             return JobState::Cancelled;
         }
-        let state = match printer.print(bytes).await {
+        let state = match attempt().await {
             Ok(after) => {
                 let done = JobState::Printed(after);
                 on_state(&done);

@@ -1,14 +1,228 @@
-//! Printing: the document model, ESC/POS encoding and status, the TCP transport and job lifecycle, printer URIs and probes.
+//! Printing: the document model, ESC/POS encoding, one status model, the transports (TCP, IPP, PDF spool) and one job lifecycle over them, printer URIs and probes.
 
+pub mod device;
 pub mod document;
 pub mod escpos;
+pub mod ipp;
 pub mod job;
 pub mod pdf;
+pub mod status;
 pub mod uri;
 
 use serde::Serialize;
 use std::time::Duration;
+use tokio::sync::watch;
 use uri::PrinterUri;
+
+use crate::config::QrMode;
+use document::Document;
+use ipp::Media;
+use job::JobState;
+
+/// The bundled font (Noto Sans CJK SC subset), the same the screen uses: embedded
+/// (subset) in PDFs, rasterised for ESC/POS text the printer's own font cannot show.
+pub(crate) static FONT: &[u8] = include_bytes!("../../assets/fonts/NotoSansSC-Kiosk.otf");
+
+/// Renders a job's PDF when the transport needs one (PDF spool, IPP); runs off the
+/// async workers.
+pub type PdfRender = Box<dyn FnOnce() -> Result<Vec<u8>, String> + Send>;
+
+/// One job, in the form each transport takes: the document model for ESC/POS, a PDF
+/// for the spool and IPP.
+pub struct PrintJob {
+    /// Job title and spool file stem; never personal data (a card id, "print-test").
+    pub title: String,
+    pub document: Document,
+    pub pdf: PdfRender,
+    pub media: Media,
+}
+
+/// How a job is run: the ESC/POS QR mode of the role's printer, the name the terminal
+/// gives printers, timeouts.
+#[derive(Debug, Clone)]
+pub struct JobOptions {
+    pub qr: QrMode,
+    /// `requesting-user-name` on IPP: the terminal id.
+    pub user: String,
+    /// One connect, query or write.
+    pub timeout: Duration,
+    /// How often a held job looks at the printer again.
+    pub poll: Duration,
+}
+
+impl Default for JobOptions {
+    fn default() -> Self {
+        Self {
+            qr: QrMode::Native,
+            user: "civic-kiosk".into(),
+            timeout: Duration::from_secs(5),
+            poll: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Where a job went, for the log and the technician.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub state: JobState,
+    /// The spool file, or the printer's address.
+    pub place: String,
+}
+
+/// Runs `job` on the printer at `uri` to its end: held while the printer cannot print,
+/// printed when it recovers, cancelled (nothing printed) when `cancel` turns true first.
+pub async fn run(
+    uri: &PrinterUri,
+    job: PrintJob,
+    options: &JobOptions,
+    cancel: watch::Receiver<bool>,
+    mut on_state: impl FnMut(&JobState) + Send,
+) -> Outcome {
+    let failed = |place: String, e: String, on_state: &mut dyn FnMut(&JobState)| {
+        let s = JobState::Failed(e);
+        on_state(&s);
+        Outcome { state: s, place }
+    };
+    let place = uri.to_string();
+    match uri {
+        PrinterUri::Pdf { dir } => {
+            if *cancel.borrow() {
+                on_state(&JobState::Cancelled);
+                return Outcome {
+                    state: JobState::Cancelled,
+                    place,
+                };
+            }
+            let path = dir.join(format!("{}.pdf", job.title));
+            let target = path.clone();
+            let render = job.pdf;
+            let written = tokio::task::spawn_blocking(move || {
+                let pdf = render()?;
+                if let Some(parent) = target.parent() {
+                    std::fs::create_dir_all(parent)
+                        .map_err(|e| format!("{}: {e}", parent.display()))?;
+                }
+                crate::config::save_atomic(&target, &pdf)
+                    .map_err(|e| format!("{}: {e}", target.display()))
+            })
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r);
+            let place = path.display().to_string();
+            match written {
+                Ok(()) => {
+                    let s = JobState::Printed(status::Status::default());
+                    on_state(&s);
+                    Outcome { state: s, place }
+                }
+                Err(e) => failed(place, e, &mut on_state),
+            }
+        }
+        PrinterUri::EscposTcp { host, port } => {
+            let bytes = match escpos::encode(&job.document, options.qr) {
+                Ok(b) => b,
+                Err(e) => return failed(place, e, &mut on_state),
+            };
+            let printer = job::EscposTcp {
+                host: host.clone(),
+                port: *port,
+                timeout: options.timeout,
+            };
+            let state = job::run_job(&printer, &bytes, cancel, options.poll, on_state).await;
+            Outcome { state, place }
+        }
+        PrinterUri::Ipp { url } => {
+            let printer = match ipp::IppPrinter::new(url, &options.user, options.timeout) {
+                Ok(p) => p,
+                Err(e) => return failed(place, e.to_string(), &mut on_state),
+            };
+            let render = job.pdf;
+            let pdf = match tokio::task::spawn_blocking(render).await {
+                Ok(Ok(pdf)) => pdf,
+                Ok(Err(e)) => return failed(place, e, &mut on_state),
+                Err(e) => return failed(place, e.to_string(), &mut on_state),
+            };
+            let state = ipp::run_job(
+                &printer,
+                &pdf,
+                job.media,
+                &job.title,
+                cancel,
+                options.poll,
+                on_state,
+            )
+            .await;
+            Outcome { state, place }
+        }
+        PrinterUri::EscposDevice { .. } | PrinterUri::EscposSerial { .. } => {
+            let bytes = match escpos::encode(&job.document, options.qr) {
+                Ok(b) => b,
+                Err(e) => return failed(place, e, &mut on_state),
+            };
+            let Some(line) = local_line(uri, options) else {
+                return failed(place, "not a local line".into(), &mut on_state);
+            };
+            let state =
+                job::run_attempts(|| line.print(&bytes), cancel, options.poll, on_state).await;
+            Outcome { state, place }
+        }
+    }
+}
+
+/// The local line of an `escpos://` or `escpos+serial://` URI.
+fn local_line(uri: &PrinterUri, options: &JobOptions) -> Option<device::EscposLine> {
+    let (path, kind) = match uri {
+        PrinterUri::EscposDevice { path } => (path.clone(), device::LineKind::Device),
+        PrinterUri::EscposSerial { path, baud } => {
+            (path.clone(), device::LineKind::Serial { baud: *baud })
+        }
+        _ => return None,
+    };
+    Some(device::EscposLine {
+        path,
+        kind,
+        timeout: options.timeout,
+        status_timeout: options.timeout.min(Duration::from_secs(1)),
+    })
+}
+
+/// The printer's status now, without printing: DLE EOT on ESC/POS, printer-state-reasons
+/// on IPP, a writable folder for the PDF spool.
+pub async fn status(
+    uri: &PrinterUri,
+    options: &JobOptions,
+) -> Result<status::Status, job::PrintError> {
+    match uri {
+        PrinterUri::EscposTcp { host, port } => {
+            job::EscposTcp {
+                host: host.clone(),
+                port: *port,
+                timeout: options.timeout,
+            }
+            .status()
+            .await
+        }
+        PrinterUri::Ipp { url } => {
+            ipp::IppPrinter::new(url, &options.user, options.timeout)?
+                .status()
+                .await
+        }
+        PrinterUri::Pdf { .. } => {
+            let p = probe(uri, options.timeout).await;
+            if p.reachable {
+                Ok(status::Status::default())
+            } else {
+                Err(job::PrintError::Unreachable(uri.to_string(), p.detail))
+            }
+        }
+        PrinterUri::EscposDevice { .. } | PrinterUri::EscposSerial { .. } => {
+            match local_line(uri, options) {
+                Some(line) => line.status().await,
+                None => Err(job::PrintError::Io("not a local line".into())),
+            }
+        }
+    }
+}
 
 /// What a quick probe found about a printer, without printing anything.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

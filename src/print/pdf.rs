@@ -8,8 +8,7 @@ use std::sync::OnceLock;
 
 use crate::api::IssuedCode;
 
-/// The bundled font (Noto Sans CJK SC subset), the same the screen uses.
-const FONT: &[u8] = include_bytes!("../../assets/fonts/NotoSansSC-Kiosk.otf");
+use super::FONT;
 
 /// ID-1 card size.
 pub const CARD_W_MM: f32 = 85.6;
@@ -138,6 +137,199 @@ pub fn card_pdf(issued: &IssuedCode, centre: &str) -> Result<Vec<u8>, String> {
         .save(&PdfSaveOptions::default(), &mut Vec::new()))
 }
 
+/// A page format for [`document_pdf`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PageSpec {
+    pub width_mm: f32,
+    /// `None`: one page as long as the content (a receipt roll).
+    pub height_mm: Option<f32>,
+    pub margin_mm: f32,
+    /// Body text size in points; titles are 1.6 times larger.
+    pub body_pt: f32,
+}
+
+impl PageSpec {
+    pub const A4: PageSpec = PageSpec {
+        width_mm: 210.0,
+        height_mm: Some(297.0),
+        margin_mm: 18.0,
+        body_pt: 12.0,
+    };
+    /// 80 mm roll paper, 72 mm printable.
+    pub const RECEIPT: PageSpec = PageSpec {
+        width_mm: 80.0,
+        height_mm: None,
+        margin_mm: 4.0,
+        body_pt: 9.0,
+    };
+    pub const CARD: PageSpec = PageSpec {
+        width_mm: CARD_W_MM,
+        height_mm: Some(CARD_H_MM),
+        margin_mm: 3.0,
+        body_pt: 6.0,
+    };
+}
+
+const PT_MM: f32 = 25.4 / 72.0;
+
+/// Approximate advance of `c` in ems: CJK is square, Latin about half.
+fn em_width(c: char) -> f32 {
+    if c.is_ascii() { 0.55 } else { 1.0 }
+}
+
+/// Splits `text` into lines no wider than `width_mm` at `size_pt`.
+fn wrap_to(text: &str, size_pt: f32, width_mm: f32) -> Vec<(String, f32)> {
+    let em = size_pt * PT_MM;
+    let mut lines = Vec::new();
+    let (mut line, mut w) = (String::new(), 0.0f32);
+    for c in text.chars() {
+        let cw = em_width(c) * em;
+        if w + cw > width_mm && !line.is_empty() {
+            lines.push((std::mem::take(&mut line), w));
+            w = 0.0;
+        }
+        line.push(c);
+        w += cw;
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push((line, w));
+    }
+    lines
+}
+
+/// Dark pixels of a bitmap as rectangles, `dot_mm` per pixel, top-left at (x, top).
+fn bitmap_ops(b: &super::document::Bitmap, x_mm: f32, top_mm: f32, dot_mm: f32) -> Vec<Op> {
+    let mut ops = vec![Op::SetFillColor { col: black() }];
+    for y in 0..b.height {
+        let mut x = 0;
+        while x < b.width {
+            if b.pixels[(y * b.width + x) as usize] {
+                let start = x;
+                while x < b.width && b.pixels[(y * b.width + x) as usize] {
+                    x += 1;
+                }
+                ops.push(Op::DrawRectangle {
+                    rectangle: Rect {
+                        x: Mm(x_mm + start as f32 * dot_mm).into(),
+                        y: Mm(top_mm - (y + 1) as f32 * dot_mm).into(),
+                        width: Mm((x - start) as f32 * dot_mm).into(),
+                        height: Mm(dot_mm).into(),
+                        mode: Some(PaintMode::Fill),
+                        winding_order: Some(WindingOrder::NonZero),
+                    },
+                });
+            } else {
+                x += 1;
+            }
+        }
+    }
+    ops
+}
+
+/// Any [`Document`](super::document::Document) as a PDF on `page`: text wrapped and
+/// aligned with the bundled font (subset), QR codes as vectors, new pages as needed.
+pub fn document_pdf(
+    doc: &super::document::Document,
+    page: PageSpec,
+    title: &str,
+) -> Result<Vec<u8>, String> {
+    use super::document::{Align, Block, TextSize};
+    let parsed = font()?;
+    let mut pdf = PdfDocument::new(title);
+    let font = PdfFontHandle::External(pdf.add_font(parsed));
+    let usable = page.width_mm - 2.0 * page.margin_mm;
+    // Lay out top-down in mm from the top edge; placed items: (page, ops builder).
+    enum Item {
+        Text(String, f32, f32),
+        Qr(String, f32, f32),
+        Image(super::document::Bitmap, f32, f32),
+    }
+    let mut pages: Vec<Vec<(Item, f32)>> = vec![Vec::new()];
+    let mut y = page.margin_mm;
+    let limit = page.height_mm.map(|h| h - page.margin_mm);
+    let place = |height: f32, pages: &mut Vec<Vec<(Item, f32)>>, y: &mut f32| -> f32 {
+        if let Some(limit) = limit
+            && *y + height > limit
+            && *y > page.margin_mm
+        {
+            pages.push(Vec::new());
+            *y = page.margin_mm;
+        }
+        let top = *y;
+        *y += height;
+        top
+    };
+    let body_line = page.body_pt * PT_MM * 1.5;
+    for block in &doc.blocks {
+        match block {
+            Block::Text {
+                text, size, align, ..
+            } => {
+                let size_pt = if *size == TextSize::Large {
+                    page.body_pt * 1.6
+                } else {
+                    page.body_pt
+                };
+                let line_h = size_pt * PT_MM * 1.5;
+                for (line, w) in wrap_to(text, size_pt, usable) {
+                    let x = match align {
+                        Align::Left => page.margin_mm,
+                        Align::Center => page.margin_mm + (usable - w).max(0.0) / 2.0,
+                        Align::Right => page.margin_mm + (usable - w).max(0.0),
+                    };
+                    let top = place(line_h, &mut pages, &mut y);
+                    if let Some(p) = pages.last_mut() {
+                        p.push((Item::Text(line, x, size_pt), top + size_pt * PT_MM * 1.15));
+                    }
+                }
+            }
+            Block::Qr { data } => {
+                let side = usable.min(page.body_pt * 5.0).min(40.0);
+                let top = place(side, &mut pages, &mut y);
+                if let Some(p) = pages.last_mut() {
+                    let x = page.margin_mm + (usable - side) / 2.0;
+                    p.push((Item::Qr(data.clone(), x, side), top));
+                }
+            }
+            Block::Image(b) => {
+                // 203 dpi, as a thermal head would print it, shrunk to fit.
+                let dot = (25.4 / 203.0f32).min(usable / b.width.max(1) as f32);
+                let h = b.height as f32 * dot;
+                let top = place(h, &mut pages, &mut y);
+                if let Some(p) = pages.last_mut() {
+                    let x = page.margin_mm + (usable - b.width as f32 * dot) / 2.0;
+                    p.push((Item::Image(b.clone(), x, dot), top));
+                }
+            }
+            Block::Feed(n) => y += body_line * *n as f32,
+            Block::Cut => {}
+        }
+    }
+    let height = page.height_mm.unwrap_or(y + page.margin_mm);
+    let out: Vec<PdfPage> = pages
+        .into_iter()
+        .map(|items| {
+            let mut ops = Vec::new();
+            for (item, top) in items {
+                match item {
+                    Item::Text(line, x, size) => {
+                        ops.extend(text_ops(&font, x, height - top, size, &line))
+                    }
+                    Item::Qr(data, x, side) => match qr_ops(&data, x, height - top - side, side) {
+                        Ok(q) => ops.extend(q),
+                        Err(e) => log::warn!("QR not drawn: {e}"),
+                    },
+                    Item::Image(b, x, dot) => ops.extend(bitmap_ops(&b, x, height - top, dot)),
+                }
+            }
+            PdfPage::new(Mm(page.width_mm), Mm(height), ops)
+        })
+        .collect();
+    Ok(pdf
+        .with_pages(out)
+        .save(&PdfSaveOptions::default(), &mut Vec::new()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,5 +351,27 @@ mod tests {
         assert!(pdf.len() < 300_000, "{} bytes", pdf.len());
         let text = String::from_utf8_lossy(&pdf);
         assert!(text.contains("MediaBox"), "a page box");
+    }
+
+    #[test]
+    fn any_document_lays_out_on_a4_and_on_a_roll() {
+        let mut doc = super::super::document::Document::default()
+            .title("办事指南")
+            .qr("CK1.a.b");
+        for i in 0..80 {
+            doc = doc.text(format!("第{i}行：居民身份证、户口簿原件及复印件各一份"));
+        }
+        let a4 = document_pdf(&doc, PageSpec::A4, "t").unwrap();
+        let text = String::from_utf8_lossy(&a4);
+        assert!(text.contains("/Type /Page") || text.contains("/Type/Page"));
+        assert!(
+            text.matches("MediaBox").count() >= 2,
+            "80 lines need a second A4 page"
+        );
+        let roll = document_pdf(&doc, PageSpec::RECEIPT, "t").unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&roll).matches("MediaBox").count(),
+            1
+        );
     }
 }

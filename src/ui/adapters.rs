@@ -34,6 +34,8 @@ pub struct UiDeps {
     pub store: Option<Arc<std::sync::Mutex<crate::store::Store>>>,
     /// Wakes the ratings uploader when a rating is stored; `None` when none runs.
     pub ratings_waker: Option<crate::ratings::sync::Waker>,
+    /// The config file (the maintenance page's settings edit); `None`: read-only.
+    pub config_path: Option<std::path::PathBuf>,
 }
 
 /// The real monotonic clock.
@@ -57,6 +59,7 @@ pub struct UiController {
     trusted_key: Option<ed25519_dalek::VerifyingKey>,
     store: Option<Arc<std::sync::Mutex<crate::store::Store>>>,
     ratings_waker: Option<crate::ratings::sync::Waker>,
+    config_path: Option<std::path::PathBuf>,
     /// Fires when the session ends: a card job still waiting is cancelled, never printed.
     session_end: RefCell<watch::Sender<bool>>,
     /// The PIN pad and the maintenance page.
@@ -159,6 +162,7 @@ pub fn connect(window: &MainWindow, deps: UiDeps) -> Rc<UiController> {
         trusted_key: deps.trusted_key,
         store: deps.store,
         ratings_waker: deps.ratings_waker,
+        config_path: deps.config_path,
         session_end: RefCell::new(watch::channel(false).0),
         tech: technician::TechState::default(),
     });
@@ -353,6 +357,14 @@ pub fn connect(window: &MainWindow, deps: UiDeps) -> Rc<UiController> {
         let ctl = ctl.clone();
         c.on_open_bundle(move |b| ctl.open_bundle(&b));
     }
+    {
+        let ctl = ctl.clone();
+        c.on_print_guide(move |code| ctl.print_guide(&code, false));
+    }
+    {
+        let ctl = ctl.clone();
+        c.on_print_bundle(move |code| ctl.print_guide(&code, true));
+    }
 
     let o = window.global::<OfflineCodeAdapter>();
     {
@@ -384,7 +396,23 @@ pub fn connect(window: &MainWindow, deps: UiDeps) -> Rc<UiController> {
         let ctl = ctl.clone();
         o.on_confirm(move || {
             if let Ok(id) = ctl.fields.borrow().id.parse() {
-                ctl.issue_and_print(id);
+                ctl.issue_and_print(id, false);
+            }
+        });
+    }
+    {
+        let ctl = ctl.clone();
+        o.on_reissue(move || {
+            if let Ok(id) = ctl.fields.borrow().id.parse() {
+                ctl.issue_and_print(id, true);
+            }
+        });
+    }
+    {
+        let ctl = ctl.clone();
+        o.on_report_lost(move || {
+            if let Ok(id) = ctl.fields.borrow().id.parse() {
+                ctl.report_lost(id);
             }
         });
     }
@@ -531,6 +559,7 @@ impl UiController {
                 s.set_item_return(s.get_page());
             }
             w.global::<CatalogAdapter>().set_item(item_detail(item));
+            w.global::<CatalogAdapter>().set_guide_print(0);
             s.set_page(Page::Item);
         });
     }
@@ -604,7 +633,70 @@ impl UiController {
         };
         self.with_window(|w| {
             w.global::<CatalogAdapter>().set_bundle(detail);
+            w.global::<CatalogAdapter>().set_guide_print(0);
             w.global::<SessionAdapter>().set_page(Page::Bundle);
+        });
+    }
+
+    /// Prints an item's 办事指南 (or a 一件事's materials list) off the UI thread; the
+    /// page shows printing / held / printed / failed. A job still held when the session
+    /// ends is cancelled, like a card.
+    pub fn print_guide(&self, code: &str, bundle: bool) {
+        let Some(catalog) = self.catalog.borrow().clone() else {
+            return;
+        };
+        let config = self.config.borrow().clone();
+        let centre = config.location.centre.clone();
+        let doc = if bundle {
+            catalog
+                .bundle(code)
+                .map(|v| crate::guide::bundle_document(&v, &centre))
+        } else {
+            catalog
+                .item(code)
+                .map(|i| crate::guide::item_document(i, &centre))
+        };
+        let Some(doc) = doc else {
+            return;
+        };
+        let (role, uri) = crate::guide::printer_for_guides(&config);
+        let title = format!(
+            "guide-{code}-{}",
+            chrono::Local::now().format("%Y%m%d-%H%M%S")
+        );
+        let job = crate::guide::job(doc, &title, role);
+        let options = crate::print::JobOptions {
+            qr: config.printer(role).qr,
+            user: config.terminal.id.clone(),
+            ..Default::default()
+        };
+        let cancel = self.session_end.borrow().subscribe();
+        self.with_window(|w| w.global::<CatalogAdapter>().set_guide_print(1));
+        let weak = self.window.clone();
+        self.runtime.spawn(async move {
+            use crate::print::job::JobState;
+            let held_weak = weak.clone();
+            let outcome = crate::print::run(&uri, job, &options, cancel, move |s| {
+                let state = match s {
+                    JobState::Held(_) | JobState::Retrying(_) => 2,
+                    JobState::Printing => 1,
+                    _ => return,
+                };
+                let _ = held_weak.upgrade_in_event_loop(move |w| {
+                    w.global::<CatalogAdapter>().set_guide_print(state)
+                });
+            })
+            .await;
+            let state = match &outcome.state {
+                JobState::Printed(_) => 3,
+                // The session ended: the page is gone, nothing to show.
+                JobState::Cancelled => 0,
+                _ => 4,
+            };
+            log::info!("guide {title}: {:?} at {}", outcome.state, outcome.place);
+            let _ = weak.upgrade_in_event_loop(move |w| {
+                w.global::<CatalogAdapter>().set_guide_print(state)
+            });
         });
     }
 
@@ -646,6 +738,8 @@ impl UiController {
                 Ok(who) => {
                     w.global::<OfflineCodeAdapter>()
                         .set_masked_name(who.masked_name.as_str().into());
+                    w.global::<OfflineCodeAdapter>()
+                        .set_has_card(who.active_card.is_some());
                     if who.eligible {
                         Self::set_offline_step(&w, 2, 0, "");
                     } else {
@@ -662,7 +756,49 @@ impl UiController {
 
     /// Issues the code, refuses it unless it verifies with the trusted key, and prints the
     /// card; a job still waiting when the session ends is cancelled.
-    fn issue_and_print(&self, id: crate::identity::IdNumber) {
+    /// 挂失: the back office voids the resident's valid card; audited with the masked ID.
+    fn report_lost(&self, id: crate::identity::IdNumber) {
+        let Some(client) = self.client.clone() else {
+            self.with_window(|w| Self::set_offline_step(w, 6, 1, ""));
+            return;
+        };
+        self.with_window(|w| Self::set_offline_step(w, 1, 0, ""));
+        let (store, terminal) = (self.store.clone(), self.config.borrow().terminal.id.clone());
+        let weak = self.window.clone();
+        self.runtime.spawn(async move {
+            let answer = client
+                .report_lost(&crate::api::ReportLostRequest { id_number: id })
+                .await;
+            let (step, failure, reason, audit) = match answer {
+                Ok(card) => (
+                    7,
+                    0,
+                    String::new(),
+                    Some(format!(
+                        "terminal {terminal} card {} for {}: reported lost",
+                        card.card_id, card.masked_id
+                    )),
+                ),
+                Err(e) if e.is_retryable() || e.status.is_none() => (6, 1, String::new(), None),
+                Err(e) => (6, 4, e.message, None),
+            };
+            if let (Some(store), Some(detail)) = (store, audit) {
+                let _ = tokio::task::spawn_blocking(move || {
+                    let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
+                    if let Err(e) = s.audit("offline_code_reported_lost", &detail, None) {
+                        log::error!("audit: {e}");
+                    }
+                })
+                .await;
+            }
+            let _ = weak.upgrade_in_event_loop(move |w| {
+                w.global::<OfflineCodeAdapter>().set_has_card(false);
+                Self::set_offline_step(&w, step, failure, &reason)
+            });
+        });
+    }
+
+    fn issue_and_print(&self, id: crate::identity::IdNumber, reissue: bool) {
         let (Some(client), Some(key)) = (self.client.clone(), self.trusted_key) else {
             self.with_window(|w| Self::set_offline_step(w, 6, 1, ""));
             return;
@@ -672,11 +808,12 @@ impl UiController {
         let store = self.store.clone();
         let cancel = self.session_end.borrow().subscribe();
         let staff = self.staff();
+        let cancel_seen = cancel.clone();
         let weak = self.window.clone();
         self.runtime.spawn(async move {
             let terminal = config.terminal.id.clone();
             // One card per person per terminal per day (a lost card goes through a reissue).
-            if let Some(store) = store.clone() {
+            if let (Some(store), false) = (store.clone(), reissue) {
                 let (t, i) = (terminal.clone(), id.clone());
                 let already = tokio::task::spawn_blocking(move || {
                     let s = store.lock().unwrap_or_else(|p| p.into_inner());
@@ -691,7 +828,7 @@ impl UiController {
             }
             let req = crate::api::IssueCodeRequest {
                 id_number: id.clone(),
-                reissue: false,
+                reissue,
                 request_id: uuid::Uuid::now_v7(),
                 staff: staff.as_ref().map(|s| s.to_string()),
             };
@@ -734,6 +871,12 @@ impl UiController {
                                 );
                                 (5, 0, String::new(), Some((issued, "printed")))
                             }
+                            Err(e) if *cancel_seen.borrow() => {
+                                // The session that asked for it ended: nothing printed,
+                                // audited, and nothing is shown to the next person.
+                                log::warn!("offline code {} not printed: {e}", issued.card_id);
+                                (-1, 0, String::new(), Some((issued, "cancelled")))
+                            }
                             Err(e) => {
                                 log::warn!("offline code {} not printed: {e}", issued.card_id);
                                 (6, 3, String::new(), Some((issued, "print_failed")))
@@ -751,7 +894,7 @@ impl UiController {
                         &terminal,
                         &id,
                         &issued,
-                        false,
+                        reissue,
                         result,
                         actor.as_deref(),
                     );
@@ -763,7 +906,9 @@ impl UiController {
             }
             let _ = weak.upgrade_in_event_loop(move |w| {
                 w.global::<OfflineCodeAdapter>().set_held(false);
-                Self::set_offline_step(&w, step, failure, &reason)
+                if step >= 0 {
+                    Self::set_offline_step(&w, step, failure, &reason)
+                }
             });
         });
     }
@@ -820,6 +965,7 @@ impl UiController {
             c.set_faq_results(model(Vec::new()));
             c.set_no_match(false);
             c.set_theme("".into());
+            c.set_guide_print(0);
             let o = w.global::<OfflineCodeAdapter>();
             o.set_id_entry("".into());
             o.set_complete(false);
@@ -828,6 +974,8 @@ impl UiController {
             o.set_masked_name("".into());
             o.set_reason("".into());
             o.set_failure(0);
+            o.set_held(false);
+            o.set_has_card(false);
             let r = w.global::<RatingAdapter>();
             r.set_step(0);
             r.set_level(0);

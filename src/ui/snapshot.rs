@@ -60,6 +60,8 @@ pub struct HeadlessOptions {
     pub trusted_key: Option<ed25519_dalek::VerifyingKey>,
     /// The local store (PINs, audits, one card a day); `None`: none, as in screenshots.
     pub store: Option<Arc<std::sync::Mutex<crate::store::Store>>>,
+    /// The config file the maintenance page's settings edit writes; `None`: read-only.
+    pub config_path: Option<std::path::PathBuf>,
     pub width: u32,
     pub height: u32,
     pub mock_time: bool,
@@ -83,6 +85,7 @@ impl Headless {
                 client,
                 trusted_key,
                 store: None,
+                config_path: None,
                 width,
                 height,
                 mock_time,
@@ -97,6 +100,7 @@ impl Headless {
             client,
             trusted_key,
             store,
+            config_path,
             width,
             height,
             mock_time,
@@ -125,6 +129,7 @@ impl Headless {
                 trusted_key,
                 store,
                 ratings_waker: None,
+                config_path,
             },
         );
         if let Some(c) = catalog {

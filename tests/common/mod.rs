@@ -4,6 +4,8 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The shipped `config/kiosk.toml`, as text.
 pub fn shipped_config() -> String {
@@ -138,4 +140,117 @@ impl Backoffice {
         })
         .unwrap()
     }
+}
+
+/// Status bytes as a printer answers them: bits 1 and 4 are always set.
+pub const OK: u8 = 0x12;
+
+#[derive(Default)]
+pub struct Sim {
+    /// Answers to DLE EOT 1, 2 and 4.
+    pub dle: [u8; 3],
+    /// Every job's bytes, DLE EOT queries taken out.
+    pub jobs: Vec<Vec<u8>>,
+}
+
+/// A scripted ESC/POS printer on 127.0.0.1:0.
+pub async fn start_printer(state: Arc<Mutex<Sim>>) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            let state = state.clone();
+            tokio::spawn(async move {
+                let mut job = Vec::new();
+                let mut buf = [0u8; 4096];
+                let mut pending: Vec<u8> = Vec::new();
+                loop {
+                    let n = match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    pending.extend_from_slice(&buf[..n]);
+                    let mut i = 0;
+                    while i < pending.len() {
+                        if pending[i] == 0x10 && pending.get(i + 1) == Some(&0x04) {
+                            let Some(&q) = pending.get(i + 2) else { break };
+                            let answer = {
+                                let st = state.lock().unwrap();
+                                match q {
+                                    1 => st.dle[0],
+                                    2 => st.dle[1],
+                                    _ => st.dle[2],
+                                }
+                            };
+                            let _ = s.write_all(&[answer]).await;
+                            i += 3;
+                        } else {
+                            job.push(pending[i]);
+                            i += 1;
+                        }
+                    }
+                    pending.drain(..i);
+                }
+                if !job.is_empty() {
+                    state.lock().unwrap().jobs.push(job);
+                }
+            });
+        }
+    });
+    port
+}
+
+/// `civic-backoffice` as a child process; its address and public key.
+pub fn backoffice_child(
+    dir: &std::path::Path,
+    extra: &[&str],
+) -> (std::process::Child, String, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_civic-backoffice"))
+        .args(["--listen", "127.0.0.1:0", "--log-level", "warn", "--db"])
+        .arg(dir.join("bo.sqlite"))
+        .args(extra)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = lines.next().unwrap().unwrap();
+    let key = lines
+        .next()
+        .unwrap()
+        .unwrap()
+        .trim_start_matches("public_key ")
+        .to_string();
+    (child, format!("http://{addr}/"), key)
+}
+
+pub fn card_config(dir: &std::path::Path, url: &str, key: &str) -> std::path::PathBuf {
+    let text = shipped_config()
+        .replace(
+            "\nurl = \"embedded\"\n",
+            &format!("\nurl = \"{url}\"\npublic_key = \"{key}\"\n"),
+        )
+        .replace(
+            "uri = \"pdf://spool/card\"",
+            &format!("uri = \"pdf://{}\"", dir.join("cards").display()),
+        );
+    config_in(dir, &text)
+}
+
+/// `civic-kiosk --config CONFIG ARGS…`.
+pub fn kiosk(config: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_civic-kiosk"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// `civic-kiosk offline-code --id ID --yes` with `config`.
+pub fn offline_code(config: &Path, id: &str) -> std::process::Output {
+    kiosk(config, &["offline-code", "--id", id, "--yes"])
 }

@@ -53,10 +53,95 @@ pub(super) fn connect(window: &MainWindow, ctl: &Rc<UiController>) {
         let ctl = ctl.clone();
         t.on_exit_terminal(move || ctl.exit_terminal());
     }
+    {
+        let ctl = ctl.clone();
+        t.on_edit_setting(move |key| {
+            let value = ctl
+                .window
+                .upgrade()
+                .and_then(|w| {
+                    let rows = w.global::<TechnicianAdapter>().get_settings();
+                    slint::Model::iter(&rows)
+                        .find(|r| r.key == key)
+                        .map(|r| r.value)
+                })
+                .unwrap_or_default();
+            ctl.with_window(|w| {
+                let t = w.global::<TechnicianAdapter>();
+                t.set_setting_key(key.clone());
+                t.set_setting_entry(value.clone());
+                t.set_setting_message("".into());
+                t.set_setting_refused(false);
+            });
+        });
+    }
+    {
+        let ctl = ctl.clone();
+        t.on_setting_digit(move |d| {
+            ctl.with_window(|w| {
+                let t = w.global::<TechnicianAdapter>();
+                let mut e = t.get_setting_entry().to_string();
+                if e.len() < 6 && d.chars().all(|c| c.is_ascii_digit()) {
+                    e.push_str(&d);
+                }
+                t.set_setting_entry(e.into());
+            })
+        });
+    }
+    {
+        let ctl = ctl.clone();
+        t.on_setting_backspace(move || {
+            ctl.with_window(|w| {
+                let t = w.global::<TechnicianAdapter>();
+                let mut e = t.get_setting_entry().to_string();
+                e.pop();
+                t.set_setting_entry(e.into());
+            })
+        });
+    }
+    {
+        let ctl = ctl.clone();
+        t.on_setting_clear(move || {
+            ctl.with_window(|w| w.global::<TechnicianAdapter>().set_setting_entry("".into()))
+        });
+    }
+    {
+        let ctl = ctl.clone();
+        t.on_cancel_setting(move || {
+            ctl.with_window(|w| {
+                let t = w.global::<TechnicianAdapter>();
+                t.set_setting_key("".into());
+                t.set_setting_message("".into());
+            })
+        });
+    }
+    {
+        let ctl = ctl.clone();
+        t.on_save_setting(move || ctl.save_setting());
+    }
     let s = window.global::<SessionAdapter>();
     {
         let ctl = ctl.clone();
         s.on_staff_sign_out(move || ctl.staff_sign_out());
+    }
+}
+
+/// The settings the maintenance page can change (whole numbers; the rest through
+/// `civic-kiosk config set` over SSH).
+pub const SETTINGS: [&str; 4] = [
+    "display.idle_timeout_s",
+    "heartbeat.interval_s",
+    "ratings.sync_interval_s",
+    "catalogue.sync_interval_s",
+];
+
+fn setting_value(config: &crate::config::Config, key: &str) -> String {
+    match key {
+        "display.idle_timeout_s" => config.display.idle_timeout_s.to_string(),
+        "heartbeat.interval_s" => config.heartbeat.interval_s.to_string(),
+        "ratings.sync_interval_s" => config.ratings.sync_interval_s.to_string(),
+        "catalogue.sync_interval_s" => config.catalogue.sync_interval_s.to_string(),
+        _ => String::new(),
     }
 }
 
@@ -232,6 +317,7 @@ impl UiController {
                 );
                 t.set_state(STATE_NONE);
                 t.set_unlocked(true);
+                self.show_settings(w, &config);
             }
             Ok(Entry::Accepted(Holder::Staff(id))) => {
                 log::info!("帮办: staff {id} signed in");
@@ -258,6 +344,97 @@ impl UiController {
     }
 
     /// The technician leaves maintenance: audited, then the attract screen.
+    fn show_settings(&self, w: &MainWindow, config: &crate::config::Config) {
+        let rows: Vec<crate::ui::SettingRow> = SETTINGS
+            .iter()
+            .map(|k| crate::ui::SettingRow {
+                key: (*k).into(),
+                value: setting_value(config, k).into(),
+            })
+            .collect();
+        let t = w.global::<TechnicianAdapter>();
+        t.set_settings(slint::ModelRc::new(slint::VecModel::from(rows)));
+        t.set_setting_key("".into());
+    }
+
+    /// Saves the setting being edited: the same validator as `check-config`, an atomic
+    /// save, an audit entry; or the validator's lines, and nothing saved.
+    fn save_setting(&self) {
+        let Some((key, value)) = self.window.upgrade().map(|w| {
+            let t = w.global::<TechnicianAdapter>();
+            (
+                t.get_setting_key().to_string(),
+                t.get_setting_entry().to_string(),
+            )
+        }) else {
+            return;
+        };
+        if !self.tech.unlocked.get() || key.is_empty() {
+            return;
+        }
+        let Some(path) = self.config_path.clone() else {
+            self.with_window(|w| {
+                let t = w.global::<TechnicianAdapter>();
+                t.set_setting_refused(true);
+                t.set_setting_message(
+                    "this terminal runs without a config file; nothing saved".into(),
+                );
+            });
+            return;
+        };
+        let weak = self.window.clone();
+        let store = self.store.clone();
+        self.runtime.spawn(async move {
+            let result = tokio::task::spawn_blocking(move || {
+                let env: Vec<(String, String)> = std::env::vars()
+                    .filter(|(k, _)| k.starts_with(crate::config::ENV_PREFIX))
+                    .collect();
+                let changed = crate::config::set_in_file(&path, &key, &value, env);
+                if let (Ok(c), Some(store)) = (&changed, store) {
+                    let detail = c.audit_detail("maintenance page");
+                    let written = store.lock().unwrap_or_else(|p| p.into_inner()).audit(
+                        "config_changed",
+                        &detail,
+                        Some(&Holder::Technician.actor()),
+                    );
+                    if let Err(e) = written {
+                        log::error!("audit config_changed: {e}");
+                    }
+                }
+                changed
+            })
+            .await;
+            let _ = weak.upgrade_in_event_loop(move |w| {
+                let t = w.global::<TechnicianAdapter>();
+                match result {
+                    Ok(Ok(changed)) => {
+                        log::info!(
+                            "setting changed on the maintenance page: {}",
+                            changed.audit_detail("maintenance page")
+                        );
+                        t.set_setting_refused(false);
+                        t.set_setting_message(
+                            format!("{}: saved; it applies after a restart", changed.key).into(),
+                        );
+                        if let Some(ctl) = CONTROLLER.with(|c| c.borrow().clone()) {
+                            ctl.show_settings(&w, &changed.config);
+                        }
+                    }
+                    Ok(Err(lines)) => {
+                        t.set_setting_refused(true);
+                        t.set_setting_message(
+                            format!("{}; nothing saved", lines.join("\n")).into(),
+                        );
+                    }
+                    Err(e) => {
+                        t.set_setting_refused(true);
+                        t.set_setting_message(format!("{e}; nothing saved").into());
+                    }
+                }
+            });
+        });
+    }
+
     fn leave_maintenance(&self) {
         if !self.tech.unlocked.replace(false) {
             return;

@@ -1,0 +1,259 @@
+//! Headless UI walk of the 离线码 flow with the card printer out of paper: the resident
+//! sees the held message, the card prints when paper is back; when the session is wiped
+//! while the card is held, the job is cancelled, nothing prints, and it is audited. Its
+//! own binary: the Slint testing backend is initialised once per process.
+
+mod common;
+
+use slint::ComponentHandle;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use civic_kiosk::config::Config;
+use civic_kiosk::ui::snapshot::{Headless, HeadlessOptions, init_headless};
+use civic_kiosk::ui::*;
+use common::{OK, Sim, start_backoffice, start_printer};
+
+fn config() -> Config {
+    let path = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config/kiosk.toml"));
+    let text = std::fs::read_to_string(path).unwrap();
+    civic_kiosk::config::Layers::from_parts(path, &text, Vec::<(String, String)>::new())
+        .unwrap()
+        .effective()
+        .unwrap()
+}
+
+fn click_label(h: &Headless, label: &str) {
+    let found = i_slint_backend_testing::ElementHandle::find_by_accessible_label(&h.window, label)
+        .collect::<Vec<_>>();
+    found
+        .first()
+        .unwrap_or_else(|| panic!("no element labelled {label:?}"))
+        .invoke_accessible_default_action();
+}
+
+fn shown(h: &Headless, label: &str) -> bool {
+    i_slint_backend_testing::ElementHandle::find_by_accessible_label(&h.window, label)
+        .next()
+        .is_some()
+}
+
+fn confirm_name(h: &Headless, id: &str) {
+    click_label(h, "离线码打印");
+    for d in id.chars() {
+        click_label(h, &d.to_string());
+    }
+    click_label(h, "下一步");
+    assert!(
+        h.pump_until(Duration::from_secs(5), |w| w
+            .global::<OfflineCodeAdapter>()
+            .get_step()
+            == 2),
+        "masked-name confirmation"
+    );
+}
+
+fn start_card(h: &Headless, id: &str) {
+    confirm_name(h, id);
+    click_label(h, "是本人，打印卡片");
+}
+
+#[test]
+fn held_card_shows_the_message_prints_on_recovery_and_is_cancelled_by_a_wipe() {
+    init_headless(true);
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config();
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let bo = server_rt.block_on(start_backoffice(
+        &dir.path().join("bo.sqlite"),
+        false,
+        Some((&cfg.backoffice.token, &cfg.terminal.id)),
+    ));
+    // The card printer: scripted ESC/POS on TCP, out of paper.
+    let sim = Arc::new(Mutex::new(Sim {
+        dle: [OK, OK | 0x20, OK | 0x60],
+        jobs: Vec::new(),
+    }));
+    let port = server_rt.block_on(start_printer(sim.clone()));
+    cfg.printers.card.uri = format!("escpos+tcp://127.0.0.1:{port}");
+    let client = civic_kiosk::backoffice::Client::new(&civic_kiosk::backoffice::ClientOptions {
+        base_url: bo.url.clone(),
+        token: cfg.backoffice.token.clone(),
+        connect_timeout: Duration::from_secs(2),
+        total_timeout: Duration::from_secs(5),
+        ca_file: None,
+        max_body_bytes: 8 << 20,
+    })
+    .unwrap();
+    let store = Arc::new(Mutex::new(
+        civic_kiosk::store::Store::open_in(&dir.path().join("data")).unwrap(),
+    ));
+    let h = Headless::with_options(
+        Arc::new(cfg),
+        HeadlessOptions {
+            catalog: None,
+            client: Some(client),
+            trusted_key: Some(bo.key),
+            store: Some(store.clone()),
+            config_path: None,
+            width: 1080,
+            height: 1920,
+            mock_time: true,
+        },
+    )
+    .unwrap();
+    h.window.global::<SessionAdapter>().invoke_wake();
+    let o = || h.window.global::<OfflineCodeAdapter>();
+
+    // Paper out: the card waits, and the resident is told plainly.
+    start_card(&h, "310105195001011231");
+    assert!(
+        h.pump_until(Duration::from_secs(10), |w| w
+            .global::<OfflineCodeAdapter>()
+            .get_held()),
+        "step {} failure {}",
+        o().get_step(),
+        o().get_failure()
+    );
+    assert!(
+        shown(&h, "打印机缺纸，请联系工作人员"),
+        "held message on screen"
+    );
+    assert_eq!(o().get_step(), 4, "still printing, not failed");
+    assert!(sim.lock().unwrap().jobs.is_empty(), "nothing printed yet");
+
+    // Paper is back: the card prints, and the page says so.
+    sim.lock().unwrap().dle = [OK, OK, OK];
+    assert!(
+        h.pump_until(Duration::from_secs(10), |w| w
+            .global::<OfflineCodeAdapter>()
+            .get_step()
+            == 5),
+        "step {} failure {}",
+        o().get_step(),
+        o().get_failure()
+    );
+    assert!(!o().get_held());
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(sim.lock().unwrap().jobs.len(), 1, "one card printed");
+
+    // Paper out again; another resident's card is held; the session is wiped (the
+    // resident left): the job is cancelled, never prints, and the audit says so.
+    click_label(&h, "完成");
+    sim.lock().unwrap().dle = [OK, OK | 0x20, OK | 0x60];
+    start_card(&h, "310105195209043689");
+    assert!(h.pump_until(Duration::from_secs(10), |w| {
+        w.global::<OfflineCodeAdapter>().get_held()
+    }));
+    h.controller.wipe_session();
+    assert_eq!(
+        h.window.global::<SessionAdapter>().get_page(),
+        Page::Attract
+    );
+    let audited = |result: &str| {
+        store
+            .lock()
+            .unwrap()
+            .audit_tail(10)
+            .unwrap()
+            .iter()
+            .any(|a| a.detail.contains("310***********3689") && a.detail.contains(result))
+    };
+    assert!(
+        h.pump_until(Duration::from_secs(10), |_| audited("cancelled")),
+        "{:?}",
+        store.lock().unwrap().audit_tail(10)
+    );
+    // Paper back: still nothing prints for the person who has gone, and the next
+    // resident sees no trace of the last one.
+    sim.lock().unwrap().dle = [OK, OK, OK];
+    std::thread::sleep(Duration::from_millis(2500));
+    h.pump_until(Duration::from_millis(200), |_| false);
+    assert_eq!(
+        sim.lock().unwrap().jobs.len(),
+        1,
+        "the cancelled card never printed"
+    );
+    assert_eq!(o().get_step(), 0);
+    assert!(!o().get_held());
+    assert_eq!(o().get_masked_name(), "");
+    let audit = store.lock().unwrap().audit_tail(10).unwrap();
+    assert!(
+        audit
+            .iter()
+            .all(|a| !a.detail.contains("310105195209043689")),
+        "no full ID in the audit"
+    );
+
+    // 补办: the first resident has a valid card, so the choices are reissue or report
+    // lost (no second ordinary card today). Reissue prints a new card and audits it.
+    h.window.global::<SessionAdapter>().invoke_wake();
+    confirm_name(&h, "310105195001011231");
+    assert!(
+        o().get_has_card(),
+        "the back office knows the card printed above"
+    );
+    assert!(!shown(&h, "是本人，打印卡片") && shown(&h, "挂失旧卡"));
+    click_label(&h, "补办新卡（旧卡作废）");
+    assert!(
+        h.pump_until(Duration::from_secs(10), |w| w
+            .global::<OfflineCodeAdapter>()
+            .get_step()
+            == 5),
+        "step {} failure {} {}",
+        o().get_step(),
+        o().get_failure(),
+        o().get_reason()
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        sim.lock().unwrap().jobs.len(),
+        2,
+        "the reissued card printed"
+    );
+    let audit = store.lock().unwrap().audit_tail(10).unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.detail.contains("310***********1231")
+                && a.detail.contains("printed (reissue)")),
+        "{audit:?}"
+    );
+
+    // 挂失: the new card is reported lost; the back office voids it, the audit says so.
+    click_label(&h, "完成");
+    confirm_name(&h, "310105195001011231");
+    assert!(o().get_has_card());
+    click_label(&h, "挂失旧卡");
+    assert!(
+        h.pump_until(Duration::from_secs(10), |w| w
+            .global::<OfflineCodeAdapter>()
+            .get_step()
+            == 7),
+        "step {} failure {} {}",
+        o().get_step(),
+        o().get_failure(),
+        o().get_reason()
+    );
+    assert!(shown(&h, "挂失成功，旧卡已作废"));
+    let audit = store.lock().unwrap().audit_tail(10).unwrap();
+    assert!(
+        audit.iter().any(|a| a.kind == "offline_code_reported_lost"
+            && a.detail.contains("310***********1231")
+            && !a.detail.contains("310105195001011231")),
+        "{audit:?}"
+    );
+    assert_eq!(
+        sim.lock().unwrap().jobs.len(),
+        2,
+        "reporting lost prints nothing"
+    );
+    // With no valid card left, the next lookup offers an ordinary card again.
+    click_label(&h, "完成");
+    confirm_name(&h, "310105195001011231");
+    assert!(!o().get_has_card());
+}
