@@ -4,15 +4,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 fn kiosk(config: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_civic-kiosk"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .output()
-        .unwrap();
+    let out = common::kiosk(config, args);
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -367,12 +367,7 @@ fn sync_command_reports_pending_and_drains() {
     let made = residents_ratings(30, &mut rand::rngs::StdRng::seed_from_u64(3));
     ratings::record_all(&mut Store::open_in(&data).unwrap(), &made).unwrap();
 
-    let out = Command::new(env!("CARGO_BIN_EXE_civic-kiosk"))
-        .arg("--config")
-        .arg(&down_config)
-        .args(["sync", "--timeout", "2"])
-        .output()
-        .unwrap();
+    let out = common::kiosk(&down_config, &["sync", "--timeout", "2"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains("30 rating(s) still pending"), "{err}");
@@ -381,12 +376,7 @@ fn sync_command_reports_pending_and_drains() {
         "names the failure: {err}"
     );
 
-    let status = Command::new(env!("CARGO_BIN_EXE_civic-kiosk"))
-        .arg("--config")
-        .arg(&down_config)
-        .args(["status", "--json"])
-        .output()
-        .unwrap();
+    let status = common::kiosk(&down_config, &["status", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(v["ratings"]["pending"], 30, "{v}");
     assert_eq!(v["ratings"]["sent"], 0);
@@ -402,12 +392,7 @@ fn sync_command_reports_pending_and_drains() {
         .unwrap()
         .replace("http://127.0.0.1:9/", &bo.url());
     std::fs::write(&down_config, text).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_civic-kiosk"))
-        .arg("--config")
-        .arg(&down_config)
-        .args(["sync", "--timeout", "30"])
-        .output()
-        .unwrap();
+    let out = common::kiosk(&down_config, &["sync", "--timeout", "30"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -422,12 +407,7 @@ fn sync_command_reports_pending_and_drains() {
         text.contains("all ratings uploaded: 30 sent, 0 dead"),
         "{text}"
     );
-    let status = Command::new(env!("CARGO_BIN_EXE_civic-kiosk"))
-        .arg("--config")
-        .arg(&down_config)
-        .args(["status", "--json"])
-        .output()
-        .unwrap();
+    let status = common::kiosk(&down_config, &["status", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(v["ratings"]["pending"], 0, "{v}");
     assert_eq!(v["ratings"]["sent"], 30);
