@@ -33,6 +33,7 @@ pub struct Config {
     pub catalogue: CatalogueSection,
     pub ratings: RatingsSection,
     pub heartbeat: HeartbeatSection,
+    pub offline_code: OfflineCodeSection,
     pub technician: TechnicianSection,
     pub storage: StorageSection,
     pub log: LogSection,
@@ -129,6 +130,15 @@ pub struct RatingsSection {
     pub retry_max_s: i64,
 }
 
+/// 离线码 cards on this terminal.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OfflineCodeSection {
+    /// A 帮办 staff member must be signed in (staff PIN) before a card is issued here: for
+    /// terminals without an ID-card reader, where the typed number is not proof enough.
+    pub require_staff: bool,
+}
+
 /// The heartbeat to the back office (health, audit entries, remote config).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -168,6 +178,7 @@ impl Default for Config {
             catalogue: CatalogueSection::default(),
             ratings: RatingsSection::default(),
             heartbeat: HeartbeatSection::default(),
+            offline_code: OfflineCodeSection::default(),
             technician: TechnicianSection::default(),
             storage: StorageSection::default(),
             log: LogSection::default(),

@@ -251,9 +251,35 @@ fn pin_pad_maintenance_staff_and_lockout() {
         max_body_bytes: 8 << 20,
     })
     .unwrap();
-    let h = headless(&cfg, &store, Some(client), Some(bo.key));
+    // This terminal has no ID-card reader: a card needs a staff member signed in.
+    let mut strict = (*cfg).clone();
+    strict.offline_code.require_staff = true;
+    let strict = Arc::new(strict);
+    let h = headless(&strict, &store, Some(client), Some(bo.key));
     let s = h.window.global::<SessionAdapter>();
     s.invoke_wake();
+    click_label(&h, "离线码打印");
+    for d in "310105195001011231".chars() {
+        click_label(&h, &d.to_string());
+    }
+    click_label(&h, "下一步");
+    assert!(h.pump_until(Duration::from_secs(5), |w| {
+        w.global::<OfflineCodeAdapter>().get_step() == 2
+    }));
+    click_label(&h, "是本人，打印卡片");
+    let o = h.window.global::<OfflineCodeAdapter>();
+    assert_eq!(
+        (o.get_step(), o.get_failure()),
+        (6, 6),
+        "refused without staff"
+    );
+    assert!(!spool.exists() || std::fs::read_dir(&spool).unwrap().count() == 0);
+    assert!(
+        !audits(&store)
+            .iter()
+            .any(|e| e.kind == "offline_code_issued")
+    );
+    click_label(&h, "返回首页");
     s.invoke_hidden_gesture();
     enter_pin(&h, STAFF_PIN);
     assert_eq!(page(&h), Page::Home, "state {}", tech(&h).get_state());

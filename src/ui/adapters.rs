@@ -803,8 +803,16 @@ impl UiController {
             self.with_window(|w| Self::set_offline_step(w, 6, 1, ""));
             return;
         };
-        self.with_window(|w| Self::set_offline_step(w, 4, 0, ""));
         let config = self.config.borrow().clone();
+        if config.offline_code.require_staff && self.staff().is_none() {
+            // No ID-card reader here: a staff member must confirm who this is.
+            log::info!(
+                "offline code not issued: offline_code.require_staff and no staff signed in"
+            );
+            self.with_window(|w| Self::set_offline_step(w, 6, 6, ""));
+            return;
+        }
+        self.with_window(|w| Self::set_offline_step(w, 4, 0, ""));
         let store = self.store.clone();
         let cancel = self.session_end.borrow().subscribe();
         let staff = self.staff();
