@@ -297,6 +297,22 @@ pub fn show_page(h: &Headless, page: &str) -> bool {
             t.set_terminal_name(config.terminal.name.as_str().into());
             t.set_version(env!("CARGO_PKG_VERSION").into());
             t.set_backoffice_url("https://backoffice.example.gov.cn/".into());
+            let rows: Vec<SettingRow> = [
+                ("display.idle_timeout_s", config.display.idle_timeout_s),
+                ("heartbeat.interval_s", config.heartbeat.interval_s),
+                ("ratings.sync_interval_s", config.ratings.sync_interval_s),
+                (
+                    "catalogue.sync_interval_s",
+                    config.catalogue.sync_interval_s,
+                ),
+            ]
+            .into_iter()
+            .map(|(k, v)| SettingRow {
+                key: k.into(),
+                value: v.to_string().into(),
+            })
+            .collect();
+            t.set_settings(slint::ModelRc::new(slint::VecModel::from(rows)));
             t.set_last_error(
                 "2026-11-26T08:00:00.000Z WARN  civic_kiosk::app: card printer: connection refused"
                     .into(),
