@@ -229,7 +229,7 @@ fn assisted_issuance_prints_a_card_pdf_whose_qr_is_the_signed_code() {
         .path();
 
     // Card size: 85.6 × 54 mm = 242.65 × 153.07 pt.
-    let info = std::process::Command::new("pdfinfo")
+    let info = std::process::Command::new(common::tool("pdfinfo", "poppler-utils"))
         .arg(&pdf)
         .output()
         .expect("pdfinfo (poppler-utils)");
@@ -241,14 +241,14 @@ fn assisted_issuance_prints_a_card_pdf_whose_qr_is_the_signed_code() {
 
     // Render as a printer would and scan the QR code.
     let png = dir.path().join("card");
-    let st = std::process::Command::new("pdftoppm")
+    let st = std::process::Command::new(common::tool("pdftoppm", "poppler-utils"))
         .args(["-r", "200", "-png", "-singlefile"])
         .arg(&pdf)
         .arg(&png)
         .status()
         .unwrap();
     assert!(st.success());
-    let scan = std::process::Command::new("zbarimg")
+    let scan = std::process::Command::new(common::tool("zbarimg", "zbar-tools"))
         .args(["-q", "--raw"])
         .arg(png.with_extension("png"))
         .output()
@@ -323,13 +323,13 @@ async fn print_test_page_on_a4_pdf_and_on_escpos_with_its_status() {
         .unwrap()
         .path();
     assert!(stdout.contains(&pdf.display().to_string()), "{stdout}");
-    let info = std::process::Command::new("pdfinfo")
+    let info = std::process::Command::new(common::tool("pdfinfo", "poppler-utils"))
         .arg(&pdf)
         .output()
         .unwrap();
     let info = String::from_utf8_lossy(&info.stdout);
     assert!(info.contains("(A4)"), "{info}");
-    let text = std::process::Command::new("pdftotext")
+    let text = std::process::Command::new(common::tool("pdftotext", "poppler-utils"))
         .arg(&pdf)
         .arg("-")
         .output()
@@ -340,7 +340,7 @@ async fn print_test_page_on_a4_pdf_and_on_escpos_with_its_status() {
     }
     let png = dir.path().join("page");
     assert!(
-        std::process::Command::new("pdftoppm")
+        std::process::Command::new(common::tool("pdftoppm", "poppler-utils"))
             .args(["-r", "150", "-png", "-singlefile"])
             .arg(&pdf)
             .arg(&png)
@@ -348,7 +348,7 @@ async fn print_test_page_on_a4_pdf_and_on_escpos_with_its_status() {
             .unwrap()
             .success()
     );
-    let scan = std::process::Command::new("zbarimg")
+    let scan = std::process::Command::new(common::tool("zbarimg", "zbar-tools"))
         .args(["-q", "--raw"])
         .arg(png.with_extension("png"))
         .output()
@@ -640,7 +640,7 @@ async fn device_file_and_serial_lines_print_hold_and_tell_unknown_status() {
 }
 
 fn pdf_text(pdf: &std::path::Path) -> String {
-    let out = std::process::Command::new("pdftotext")
+    let out = std::process::Command::new(common::tool("pdftotext", "poppler-utils"))
         .arg(pdf)
         .arg("-")
         .output()
@@ -670,7 +670,7 @@ async fn a_guide_and_a_bundle_list_print_as_a4_pdfs_naming_the_item() {
     let out = civic_kiosk::print::run(&uri, job, &opts, no_cancel.clone(), |_| {}).await;
     assert!(matches!(out.state, JobState::Printed(_)), "{out:?}");
     let pdf = std::path::PathBuf::from(&out.place);
-    let info = std::process::Command::new("pdfinfo")
+    let info = std::process::Command::new(common::tool("pdfinfo", "poppler-utils"))
         .arg(&pdf)
         .output()
         .unwrap();

@@ -7,6 +7,35 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// Set by `scripts/test` (the README's test command); CI sets `CI`.
+pub const STRICT_ENV: &str = "CIVIC_KIOSK_TEST_STRICT";
+
+/// A test that cannot run here (a tool, service or privilege is missing): under CI or the
+/// README's test command that is a failure, never a skip; in a bare `cargo test` it is
+/// said loudly, and the caller returns.
+pub fn cannot_run(test: &str, why: &str) {
+    let strict = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false")
+        || std::env::var_os(STRICT_ENV).is_some_and(|v| v == "1");
+    assert!(
+        !strict,
+        "{test} cannot run: {why}. scripts/test installs what the suite needs (as root or with sudo)"
+    );
+    eprintln!("\n\n*** SKIPPED: {test}: {why} (scripts/test or CI would fail here) ***\n\n");
+}
+
+/// The path of an external tool the tests run, or a failure that names its package.
+pub fn tool(name: &str, package: &str) -> PathBuf {
+    for dir in ["/usr/bin", "/usr/sbin", "/bin", "/usr/local/bin"] {
+        let p = Path::new(dir).join(name);
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!(
+        "{name} is missing: install the Debian package {package} (scripts/test installs what the suite needs)"
+    );
+}
+
 /// The shipped `config/kiosk.toml`, as text.
 pub fn shipped_config() -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/kiosk.toml"))
