@@ -581,7 +581,7 @@ pub fn sync_ratings(config_path: &Path, timeout_s: u64) -> ExitCode {
                 Err(e) => last_error = Some(e.to_string()),
                 Ok(reached) => {
                     let mut failures = 0u32;
-                    let mut rng = rand::thread_rng();
+                    let mut rng = rand::rng();
                     while tokio::time::Instant::now() < deadline {
                         match sync::round(&store, &reached.client, &policy, true).await {
                             Err(e) => return fail(e),

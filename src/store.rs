@@ -366,6 +366,17 @@ impl Store {
 mod tests {
     use super::*;
 
+    /// SQLite before 3.50.2 has known memory-safety bugs (CVE-2025-6965 among them):
+    /// the bundled copy must be at least that.
+    #[test]
+    fn bundled_sqlite_is_recent() {
+        assert!(
+            rusqlite::version_number() >= 3_050_002,
+            "bundled SQLite is {}; bump rusqlite",
+            rusqlite::version()
+        );
+    }
+
     #[test]
     fn opens_with_wal_full_and_migrates_once() {
         let dir = tempfile::tempdir().unwrap();

@@ -15,7 +15,7 @@ use civic_kiosk::identity::PhoneNumber;
 use civic_kiosk::ratings;
 use civic_kiosk::store::Store;
 use common::Backoffice;
-use rand::{Rng, SeedableRng};
+use rand::{Rng, RngExt, SeedableRng};
 
 const TERMINAL: &str = "CN-TSL-001";
 const ADMIN: &str = "demo-admin-token";
@@ -43,27 +43,30 @@ fn residents_ratings(n: usize, rng: &mut impl Rng) -> Vec<Rating> {
     let start = chrono::Utc::now() - chrono::Duration::hours(6);
     (0..n)
         .map(|i| {
-            let at = start + chrono::Duration::milliseconds(i as i64 * 7 + rng.gen_range(0..5));
-            let level = RatingLevel::try_from(rng.gen_range(1..=5u8)).unwrap();
+            let at = start + chrono::Duration::milliseconds(i as i64 * 7 + rng.random_range(0..5));
+            let level = RatingLevel::try_from(rng.random_range(1..=5u8)).unwrap();
             let bad = level.is_bad();
             Rating {
                 id: ratings::new_rating_id(at),
                 terminal_id: TERMINAL.into(),
-                item_code: format!("ITEM-{:03}", rng.gen_range(0..341)),
+                item_code: format!("ITEM-{:03}", rng.random_range(0..341)),
                 case_number: None,
                 channel: Channel::SelfServiceTerminal,
                 level,
                 reasons: if bad {
-                    vec![tags[rng.gen_range(0..tags.len())].clone()]
+                    vec![tags[rng.random_range(0..tags.len())].clone()]
                 } else {
                     Vec::new()
                 },
-                comment: (rng.gen_range(0..4) == 0).then(|| format!("第{i}位居民：窗口很耐心")),
+                comment: (rng.random_range(0..4) == 0).then(|| format!("第{i}位居民：窗口很耐心")),
                 rated_at: at,
-                callback: (bad && rng.gen_bool(0.5)).then(|| Callback {
+                callback: (bad && rng.random_bool(0.5)).then(|| Callback {
                     consent: true,
-                    phone: PhoneNumber::parse(&format!("139{:08}", rng.gen_range(0..99_999_999)))
-                        .unwrap(),
+                    phone: PhoneNumber::parse(&format!(
+                        "139{:08}",
+                        rng.random_range(0..99_999_999)
+                    ))
+                    .unwrap(),
                 }),
                 staff: None,
             }
@@ -166,15 +169,15 @@ fn no_rating_is_lost_or_counted_twice_through_kills_and_faults() {
                 .any(|p| failpoint_kills.get(p).copied().unwrap_or(0) < 2);
         let plan: Option<(&str, Option<Duration>)> = if !wanted_more {
             None
-        } else if rng.gen_bool(0.5) {
-            let p = SYNC_FAILPOINTS[rng.gen_range(0..SYNC_FAILPOINTS.len())];
+        } else if rng.random_bool(0.5) {
+            let p = SYNC_FAILPOINTS[rng.random_range(0..SYNC_FAILPOINTS.len())];
             Some((p, None))
         } else {
-            Some(("", Some(Duration::from_millis(rng.gen_range(10..100)))))
+            Some(("", Some(Duration::from_millis(rng.random_range(10..100)))))
         };
         let fp_spec = plan
             .filter(|(p, _)| !p.is_empty())
-            .map(|(p, _)| format!("{p}@{}", rng.gen_range(1..=3)));
+            .map(|(p, _)| format!("{p}@{}", rng.random_range(1..=3)));
         let mut child = kiosk_sync(&config, fp_spec.as_deref());
         if let Some((_, Some(after))) = plan {
             std::thread::sleep(after);

@@ -18,7 +18,7 @@ use crate::backoffice::{Client, ClientError};
 use crate::config::{Config, RatingsSection};
 use crate::store::{Store, StoreError};
 use chrono::Utc;
-use rand::Rng;
+use rand::{Rng, RngExt};
 use rusqlite::params;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -59,7 +59,7 @@ impl Policy {
             .saturating_mul(1u32 << exp)
             .min(self.retry_max);
         let half = full / 2;
-        half + rng.gen_range(Duration::ZERO..=half)
+        half + rng.random_range(Duration::ZERO..=half)
     }
 }
 
@@ -138,7 +138,7 @@ fn ack(
 ) -> Result<(usize, usize, usize, usize), StoreError> {
     let mut counts = (0, 0, 0, 0);
     let now = Utc::now().to_rfc3339();
-    let mut rng = rand::thread_rng();
+    let mut rng = rand::rng();
     let tx = store.conn_mut().transaction()?;
     {
         let mut sent = tx.prepare_cached(
@@ -204,7 +204,7 @@ fn fail(
     error: &ClientError,
     policy: &Policy,
 ) -> Result<(), StoreError> {
-    let mut rng = rand::thread_rng();
+    let mut rng = rand::rng();
     let text = error.to_string();
     let tx = store.conn_mut().transaction()?;
     {

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
-use rand::{Rng, SeedableRng, rngs::StdRng};
+use rand::{RngExt, SeedableRng, rngs::StdRng};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -58,7 +58,7 @@ impl Faults {
     pub fn new(settings: FaultSettings) -> Self {
         let rng = match settings.seed {
             Some(s) => StdRng::seed_from_u64(s),
-            None => StdRng::from_entropy(),
+            None => rand::make_rng::<StdRng>(),
         };
         Self {
             settings,
@@ -71,7 +71,7 @@ impl Faults {
         if s.fail_rate <= 0.0 && s.drop_rate <= 0.0 && s.lose_reply_rate <= 0.0 {
             return Fault::None;
         }
-        let x: f64 = self.rng.lock().unwrap_or_else(|p| p.into_inner()).r#gen();
+        let x: f64 = self.rng.lock().unwrap_or_else(|p| p.into_inner()).random();
         if x < s.fail_rate {
             Fault::Fail
         } else if x < s.fail_rate + s.drop_rate {

@@ -17,6 +17,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use chrono::NaiveDate;
 use ed25519_dalek::SigningKey;
+use rand::TryRng as _;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -112,7 +113,15 @@ pub fn load_or_create_key(db: &Path) -> Result<SigningKey, ServerError> {
             Ok(SigningKey::from_bytes(&arr))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key = SigningKey::generate(&mut rand::rngs::OsRng);
+            // The operating system's generator, not a seeded one: this key signs every card.
+            let mut seed = [0u8; 32];
+            rand::rngs::SysRng
+                .try_fill_bytes(&mut seed)
+                .map_err(|e| ServerError::File {
+                    path: path.clone(),
+                    message: format!("no randomness for a new signing key: {e}"),
+                })?;
+            let key = SigningKey::from_bytes(&seed);
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| ServerError::File {
                     path: dir.to_path_buf(),
