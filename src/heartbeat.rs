@@ -232,15 +232,19 @@ impl Heart {
         if let Some(t) = &refused_text {
             entries.push(("remote_config_refused", format!("v{}: {t}", rc.version)));
         }
+        let parts: Vec<String> = [applied_text.map(|t| format!("applied {t}")), refused_text]
+            .into_iter()
+            .flatten()
+            .collect();
         let line = shorten(
             &format!(
                 "remote config v{}: {}",
                 rc.version,
-                [applied_text.map(|t| format!("applied {t}")), refused_text]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join("; ")
+                if parts.is_empty() {
+                    "no settings".to_string()
+                } else {
+                    parts.join("; ")
+                }
             ),
             SUMMARY_MAX_CHARS,
         );
@@ -399,6 +403,7 @@ pub fn free_disk_bytes(dir: &std::path::Path) -> Option<u64> {
 pub async fn run_worker(mut heart: Heart, mut shutdown: watch::Receiver<bool>) {
     let mut config = heart.config.subscribe();
     loop {
+        crate::failpoint::hit(crate::failpoint::HEARTBEAT_BEAT);
         match heart.beat().await {
             Ok(r) => log::debug!("heartbeat: {r:?}"),
             Err(e) => log::warn!("heartbeat failed: {e}"),
