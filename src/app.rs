@@ -46,6 +46,8 @@ pub struct Core {
 
 /// Loads the config, starts logging and the runtime, and the embedded back office if configured.
 pub fn start_core(config_path: &Path, log_to_stderr: bool) -> Result<Core, AppError> {
+    // First: a panic anywhere from here on reaches the log (with its thread's name).
+    logging::install_panic_hook();
     let layers = Layers::load(config_path)?;
     let handle = ConfigHandle::new(layers)?;
     let config = handle.current();
@@ -121,11 +123,16 @@ pub fn run(config_path: &Path, headless: bool) -> Result<RunEnd, AppError> {
         tokio::sync::watch::channel(crate::catalog::sync::CatalogState::default());
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let (_refresh_tx, refresh_rx) = tokio::sync::mpsc::channel(1);
+    let refresh_rx = Arc::new(tokio::sync::Mutex::new(refresh_rx));
+    // Each worker runs under a supervisor: one that panics is started again with backoff
+    // (why not exit: see supervisor.rs and docs/architecture.md, "Panics").
+    let restart = crate::supervisor::Restart::default();
     {
         // The cached copy first (the terminal works with the back office down), then syncs.
         let store = store.clone();
         let client = client.clone();
-        let config_rx = core.config.subscribe();
+        let config = core.config.clone();
+        let shutdown = shutdown_rx.clone();
         core.runtime.spawn(async move {
             let s = store.clone();
             match tokio::task::spawn_blocking(move || crate::catalog::sync::load_cached(&s)).await {
@@ -137,30 +144,61 @@ pub fn run(config_path: &Path, headless: bool) -> Result<RunEnd, AppError> {
                 Ok(Err(e)) => log::warn!("cached catalogue: {e}"),
                 Err(e) => log::warn!("cached catalogue: {e}"),
             }
-            crate::catalog::sync::run_worker(
-                client,
-                store,
-                catalog_tx,
-                config_rx,
-                shutdown_rx,
-                refresh_rx,
-            )
+            crate::supervisor::supervise("catalogue sync", restart, shutdown.clone(), || {
+                crate::catalog::sync::run_worker(
+                    client.clone(),
+                    store.clone(),
+                    catalog_tx.clone(),
+                    config.subscribe(),
+                    shutdown.clone(),
+                    refresh_rx.clone(),
+                )
+            })
             .await;
         });
     }
     // 好差评 uploader: woken by each new rating, paced by backoff and the interval.
     let ratings_waker = crate::ratings::sync::Waker::default();
-    core.runtime.spawn(crate::ratings::sync::run_worker(
-        client.clone(),
-        store.clone(),
-        ratings_waker.clone(),
-        core.config.subscribe(),
-        shutdown_tx.subscribe(),
-    ));
-    core.runtime.spawn(crate::heartbeat::run_worker(
-        crate::heartbeat::Heart::new(client.clone(), store.clone(), core.config.clone()),
-        shutdown_tx.subscribe(),
-    ));
+    {
+        let (client, store, waker, config) = (
+            client.clone(),
+            store.clone(),
+            ratings_waker.clone(),
+            core.config.clone(),
+        );
+        let shutdown = shutdown_tx.subscribe();
+        core.runtime.spawn(crate::supervisor::supervise(
+            "ratings upload",
+            restart,
+            shutdown.clone(),
+            move || {
+                crate::ratings::sync::run_worker(
+                    client.clone(),
+                    store.clone(),
+                    waker.clone(),
+                    config.subscribe(),
+                    shutdown.clone(),
+                )
+            },
+        ));
+    }
+    {
+        // A new Heart after a panic: it fetches the remote config again, which its digest
+        // keeps from being audited twice.
+        let (client, store, config) = (client.clone(), store.clone(), core.config.clone());
+        let shutdown = shutdown_tx.subscribe();
+        core.runtime.spawn(crate::supervisor::supervise(
+            "heartbeat",
+            restart,
+            shutdown.clone(),
+            move || {
+                crate::heartbeat::run_worker(
+                    crate::heartbeat::Heart::new(client.clone(), store.clone(), config.clone()),
+                    shutdown.clone(),
+                )
+            },
+        ));
+    }
     let client_for_health = client.clone();
     let window = crate::ui::MainWindow::new().map_err(|e| AppError::NoDisplay(e.to_string()))?;
     let controller = crate::ui::connect(

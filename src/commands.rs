@@ -455,6 +455,7 @@ pub fn print_test(config_path: &Path, role: &str, printer: Option<&str>) -> Exit
     let options = crate::print::JobOptions {
         qr: config.printer(role).qr,
         user: config.terminal.id.clone(),
+        ca_file: crate::print::ca_file(&config, role),
         ..Default::default()
     };
     let now = chrono::Local::now().format("%Y-%m-%d %H:%M:%S").to_string();

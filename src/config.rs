@@ -92,6 +92,9 @@ pub enum QrMode {
 pub struct PrinterSection {
     pub uri: String,
     pub qr: QrMode,
+    /// `ipps://` only: the PEM certificate (or CA) to trust for this printer instead of
+    /// the system's roots (CUPS signs its own certificates).
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -221,6 +224,7 @@ impl Default for PrintersSection {
         let spool = PrinterSection {
             uri: "pdf://spool".into(),
             qr: QrMode::Native,
+            ca_file: None,
         };
         Self {
             card: spool.clone(),
@@ -234,6 +238,7 @@ impl Default for PrinterSection {
         Self {
             uri: "pdf://spool".into(),
             qr: QrMode::Native,
+            ca_file: None,
         }
     }
 }
@@ -836,6 +841,26 @@ impl Config {
         ] {
             if let Err(e) = PrinterUri::parse(&p.uri) {
                 err(&format!("printers.{role}.uri"), e);
+            }
+            if let Some(ca) = &p.ca_file {
+                let path = self.resolve(ca);
+                if !p.uri.trim_start().starts_with("ipps://") {
+                    err(
+                        &format!("printers.{role}.ca_file"),
+                        format!(
+                            "is only used by an ipps:// printer, and printers.{role}.uri is '{}'; remove the key",
+                            p.uri
+                        ),
+                    );
+                } else if !path.is_file() {
+                    err(
+                        &format!("printers.{role}.ca_file"),
+                        format!(
+                            "'{}' does not exist; give the PEM file of the printer's certificate (CUPS: /etc/cups/ssl/<host>.crt) or of the CA that signed it, or remove the key",
+                            path.display()
+                        ),
+                    );
+                }
             }
         }
 

@@ -33,6 +33,7 @@ pub async fn printer_state(
     let options = crate::print::JobOptions {
         user: config.terminal.id.clone(),
         timeout,
+        ca_file: crate::print::ca_file(config, role),
         ..Default::default()
     };
     match crate::print::status(&uri, &options).await {
@@ -54,7 +55,7 @@ fn printer_fix(state: &str) -> &'static str {
 fn backoffice_fix(kind: Option<ErrorKind>) -> &'static str {
     match kind {
         Some(ErrorKind::Tls) => {
-            "the certificate was refused: check backoffice.ca_file and the server's certificate"
+            "the certificate was refused: backoffice.ca_file must be the PEM of the CA that signed the back office's certificate (when set, only that CA is trusted; unset, the system's roots)"
         }
         Some(ErrorKind::Unauthorized) => {
             "the token was refused: set backoffice.token to the token issued for this terminal"

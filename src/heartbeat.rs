@@ -6,7 +6,8 @@
 //! carries the remote config's version; when it differs from the one applied, the terminal
 //! fetches it and applies the whitelisted settings through the config's live layer, with
 //! the same validation as a config file. Everything else (a PIN, the back-office URL, its
-//! token or trusted key, printers …) is refused and audited.
+//! token or trusted key, printers …) is refused, and audited in one summary line however
+//! many keys came; the same config is not audited again after a restart.
 
 use crate::api::{Heartbeat, PrinterState, RemoteConfig};
 use crate::backoffice::Client;
@@ -17,19 +18,27 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-/// Settings the back office may change remotely; nothing else.
-pub const REMOTE_WHITELIST: [&str; 4] = [
-    "display.idle_timeout_s",
-    "display.notices",
-    "ratings.reasons",
-    "heartbeat.interval_s",
-];
+/// Settings the back office may change remotely; nothing else. The list lives in the
+/// contract ([`crate::api::REMOTE_SETTABLE`]), where the back office reads it too.
+pub const REMOTE_WHITELIST: [&str; 4] = crate::api::REMOTE_SETTABLE;
+
+/// Why a key outside the whitelist is refused. Short: a hostile or broken back office
+/// may send 100,000 such keys, and each refusal holds a copy.
+pub const NOT_SETTABLE: &str = "not changeable remotely";
+
+/// At most this many refused key names are named in the audit line and the log line.
+const REFUSED_NAMED: usize = 5;
+/// Audit details and log lines about a remote config stay below this many characters.
+const SUMMARY_MAX_CHARS: usize = 1000;
 
 /// `sync_state` rows.
 pub const STATE_LAST_OK: &str = "heartbeat.last_ok";
 pub const STATE_LAST_ERROR: &str = "heartbeat.last_error";
 pub const STATE_SKEW: &str = "heartbeat.clock_skew_ms";
 pub const STATE_REMOTE_VERSION: &str = "heartbeat.remote_config_version";
+/// Digest of the last remote config handled and of what was audited for it: a restarted
+/// terminal fetches and applies the same config again, and must not audit it again.
+pub const STATE_REMOTE_DIGEST: &str = "heartbeat.remote_config_digest";
 
 /// At most this many audit entries ride on one heartbeat; the rest follow on the next.
 const AUDIT_PER_BEAT: usize = 500;
@@ -183,6 +192,11 @@ impl Heart {
 
     /// Applies the whitelisted settings of a remote config as the live layer (all or
     /// nothing: a value the validator refuses leaves the previous live layer in force).
+    ///
+    /// What happened is audited in at most two entries (one `remote_config_applied`, one
+    /// `remote_config_refused` summing up every refused key) and logged in one line, however
+    /// many keys arrived; and not again when the same config gives the same outcome after
+    /// a restart (compared through [`STATE_REMOTE_DIGEST`]).
     pub async fn apply_remote(&self, rc: &RemoteConfig) -> RemoteOutcome {
         let (live, mut refused) = remote_layer(rc);
         let mut applied: Vec<String> = Vec::new();
@@ -203,41 +217,69 @@ impl Heart {
                 }
             }
         }
-        let mut entries: Vec<(&str, String)> = Vec::new();
-        if !applied.is_empty() {
+        let applied_text = (!applied.is_empty()).then(|| {
             let shown: Vec<String> = applied
                 .iter()
                 .map(|k| format!("{k}={}", rc.settings[k]))
                 .collect();
-            log::info!(
-                "remote config v{} applied: {}",
+            shorten(&shown.join(", "), SUMMARY_MAX_CHARS)
+        });
+        let refused_text = refusal_summary(&refused);
+        let mut entries: Vec<(&str, String)> = Vec::new();
+        if let Some(t) = &applied_text {
+            entries.push(("remote_config_applied", format!("v{}: {t}", rc.version)));
+        }
+        if let Some(t) = &refused_text {
+            entries.push(("remote_config_refused", format!("v{}: {t}", rc.version)));
+        }
+        let parts: Vec<String> = [applied_text.map(|t| format!("applied {t}")), refused_text]
+            .into_iter()
+            .flatten()
+            .collect();
+        let line = shorten(
+            &format!(
+                "remote config v{}: {}",
                 rc.version,
-                shown.join(", ")
-            );
-            entries.push((
-                "remote_config_applied",
-                format!("v{}: {}", rc.version, shown.join(", ")),
-            ));
-        }
-        for (k, why) in &refused {
-            log::warn!("remote config v{}: {k} refused: {why}", rc.version);
-            entries.push((
-                "remote_config_refused",
-                format!("v{}: {k}: {why}", rc.version),
-            ));
-        }
+                if parts.is_empty() {
+                    "no settings".to_string()
+                } else {
+                    parts.join("; ")
+                }
+            ),
+            SUMMARY_MAX_CHARS,
+        );
+        let digest = outcome_digest(rc, &entries);
         let store = self.store.clone();
         let version = rc.version;
-        let _ = tokio::task::spawn_blocking(move || {
+        let fresh = tokio::task::spawn_blocking(move || {
             let mut s = lock(&store);
-            for (kind, detail) in entries {
-                if let Err(e) = s.audit(kind, &detail, Some("backoffice")) {
-                    log::error!("audit: {e}");
+            let seen = s.get_state(STATE_REMOTE_DIGEST).ok().flatten();
+            let fresh = seen.as_deref() != Some(digest.as_str());
+            if fresh {
+                for (kind, detail) in entries {
+                    if let Err(e) = s.audit(kind, &detail, Some("backoffice")) {
+                        log::error!("audit: {e}");
+                    }
+                }
+                if let Err(e) = s.set_state(STATE_REMOTE_DIGEST, &digest) {
+                    log::error!("remote config digest: {e}");
                 }
             }
-            s.set_state(STATE_REMOTE_VERSION, &version.to_string())
+            if let Err(e) = s.set_state(STATE_REMOTE_VERSION, &version.to_string()) {
+                log::error!("remote config version: {e}");
+            }
+            fresh
         })
-        .await;
+        .await
+        .unwrap_or(true);
+        if !fresh {
+            // The same config with the same outcome as before a restart: audited then.
+            log::info!("{line} (as before the restart; audited then)");
+        } else if refused.is_empty() {
+            log::info!("{line}");
+        } else {
+            log::warn!("{line}");
+        }
         RemoteOutcome {
             version: rc.version,
             applied,
@@ -246,15 +288,82 @@ impl Heart {
     }
 }
 
+/// One text for every refused key of a remote config, bounded in length: how many keys
+/// were outside the whitelist (the first few named), then each whitelisted key the
+/// validator refused with why. `None` when nothing was refused.
+pub fn refusal_summary(refused: &[(String, String)]) -> Option<String> {
+    if refused.is_empty() {
+        return None;
+    }
+    let (unknown, invalid): (Vec<_>, Vec<_>) =
+        refused.iter().partition(|(_, why)| why == NOT_SETTABLE);
+    let mut parts = Vec::new();
+    if !unknown.is_empty() {
+        let named: Vec<String> = unknown
+            .iter()
+            .take(REFUSED_NAMED)
+            .map(|(k, _)| shorten(k, 64))
+            .collect();
+        let more = if unknown.len() > REFUSED_NAMED {
+            " …"
+        } else {
+            ""
+        };
+        parts.push(format!(
+            "{} key{} refused ({NOT_SETTABLE}; only {}): first: {}{more}",
+            unknown.len(),
+            if unknown.len() == 1 { "" } else { "s" },
+            REMOTE_WHITELIST.join(", "),
+            named.join(", ")
+        ));
+    }
+    for (k, why) in invalid {
+        parts.push(format!("{k} refused: {why}"));
+    }
+    Some(shorten(&parts.join("; "), SUMMARY_MAX_CHARS - 24))
+}
+
+/// Digest of a remote config and of the audit entries it gave: equal after a restart
+/// exactly when the same config had the same outcome.
+fn outcome_digest(rc: &RemoteConfig, entries: &[(&str, String)]) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(rc.version.to_le_bytes());
+    // A BTreeMap serialises in key order: the same settings give the same bytes.
+    h.update(serde_json::to_vec(&rc.settings).unwrap_or_default());
+    for (kind, detail) in entries {
+        h.update([0]);
+        h.update(kind.as_bytes());
+        h.update([0]);
+        h.update(detail.as_bytes());
+    }
+    let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    format!("v{}:{hex}", rc.version)
+}
+
+/// At most `max` characters of `s`, with `…` when cut (on a character boundary).
+fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
+    t.push('…');
+    t
+}
+
 /// The live TOML layer for a remote config's whitelisted keys, and the keys refused.
 pub fn remote_layer(rc: &RemoteConfig) -> (toml::Table, Vec<(String, String)>) {
     let mut live = toml::Table::new();
     let mut refused = Vec::new();
     for (key, value) in &rc.settings {
         if !REMOTE_WHITELIST.contains(&key.as_str()) {
+            refused.push((key.clone(), NOT_SETTABLE.to_string()));
+            continue;
+        }
+        if let Err(why) = crate::api::check_remote_value(key, value) {
             refused.push((
                 key.clone(),
-                "not changeable remotely (only display.idle_timeout_s, display.notices, ratings.reasons, heartbeat.interval_s)".into(),
+                format!("value {}: {why}", shorten(&value.to_string(), 100)),
             ));
             continue;
         }
@@ -294,6 +403,7 @@ pub fn free_disk_bytes(dir: &std::path::Path) -> Option<u64> {
 pub async fn run_worker(mut heart: Heart, mut shutdown: watch::Receiver<bool>) {
     let mut config = heart.config.subscribe();
     loop {
+        crate::failpoint::hit(crate::failpoint::HEARTBEAT_BEAT);
         match heart.beat().await {
             Ok(r) => log::debug!("heartbeat: {r:?}"),
             Err(e) => log::warn!("heartbeat failed: {e}"),

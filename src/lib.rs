@@ -13,13 +13,14 @@
 //! - `guide`      — 办事指南 and 一件事 materials lists on paper: receipt (ESC/POS) or A4
 //! - `heartbeat`  — heartbeat to the back office (health, audit entries) and the whitelisted remote config
 //! - `identity`   — ID number (GB 11643), name and phone types that mask themselves
-//! - `logging`    — stderr + size-rotated file logger with an ID/phone scrubber
+//! - `logging`    — journal (under systemd) or stderr + size-rotated file logger, an ID/phone scrubber, the panic hook
 //! - `offline_code` — 离线码 on the terminal: verify an issued code against the trusted key, card layout
 //! - `pin`        — technician and 帮办 staff PINs: argon2id hashes, lockout surviving restarts, audits
 //! - `ratings`    — 好差评: drafts and their rules, the durable outbox, the idempotent upload worker
 //! - `print`      — document model, ESC/POS, PDF, one status model, transports (TCP, device, serial, IPP, PDF spool) under one job lifecycle, URIs, probes
 //! - `server`     — the reference back office (axum + SQLite, fault injection, embedded mode)
 //! - `session`    — resident session rules: idle timer with countdown, entries, wipe
+//! - `supervisor` — restarts a background worker that panicked, with backoff
 //! - `status`     — the `status` report (config, back office, printers, store)
 //! - `store`      — the terminal's local SQLite store (WAL, synchronous=FULL, versioned migrations)
 //! - `ui`         — Slint types and the adapters connecting pages to controllers; headless snapshots
@@ -46,6 +47,7 @@ pub mod server;
 pub mod session;
 pub mod status;
 pub mod store;
+pub mod supervisor;
 pub mod ui;
 pub mod watchdog;
 

@@ -1,8 +1,14 @@
-//! Logging through `log`: stderr plus a size-rotated file, with a last-line scrubber for ID and phone numbers.
+//! Logging through `log`: the systemd journal under systemd, else stderr plus a size-rotated file; a last-line scrubber for ID and phone numbers; the panic hook.
+//!
+//! Under systemd (`JOURNAL_STREAM` names our stderr) records go to the journal with their
+//! priority (error 3, warning 4, info 5, debug 6, trace 7) and nothing is written to the
+//! log file: the journal already keeps, rotates and ships them, and the file would only
+//! wear the flash twice. Elsewhere (a shell, the CLI, tests) stderr and `kiosk.log`.
 //!
 //! PII types mask themselves (see `identity`); the scrubber is a second net for a number
-//! that reached a message as plain text: any 18-character ID-number shape and any
-//! 11-digit mobile shape is masked before the line is written anywhere.
+//! that reached a message as plain text: any 18-character or (with a plausible birth
+//! date) 15-digit ID-number shape and any 11-digit mobile shape, also written in groups
+//! with spaces or dashes, is masked before the line is written anywhere.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -93,12 +99,41 @@ pub struct Logger {
     level: log::LevelFilter,
     stderr: bool,
     file: Option<Mutex<FileSink>>,
+    /// Set under systemd: then neither stderr nor the file is written.
+    journal: Option<systemd_journal_logger::JournalLog>,
+}
+
+/// Whether this process runs under systemd with its stderr connected to the journal:
+/// `JOURNAL_STREAM` is set and names the device and inode of our stderr (a child whose
+/// stderr was redirected elsewhere inherits the variable, but not the match).
+pub fn under_journal() -> bool {
+    std::env::var_os("JOURNAL_STREAM").is_some() && systemd_journal_logger::connected_to_journal()
 }
 
 impl Logger {
     /// Builds a logger; a log folder that cannot be opened is reported and stderr is kept.
     pub fn new(settings: &LogSettings) -> (Self, Option<String>) {
         let mut warning = None;
+        if under_journal() {
+            match systemd_journal_logger::JournalLog::new() {
+                Ok(journal) => {
+                    return (
+                        Self {
+                            level: settings.level,
+                            stderr: false,
+                            file: None,
+                            journal: Some(journal),
+                        },
+                        None,
+                    );
+                }
+                Err(e) => {
+                    warning = Some(format!(
+                        "JOURNAL_STREAM is set but the journal socket cannot be used ({e}); logging to stderr and the file"
+                    ));
+                }
+            }
+        }
         let file = settings.dir.as_ref().and_then(|dir| {
             match FileSink::open(dir, settings.max_file_bytes.max(4096), settings.keep_files) {
                 Ok(f) => Some(Mutex::new(f)),
@@ -116,6 +151,7 @@ impl Logger {
                 level: settings.level,
                 stderr: settings.stderr,
                 file,
+                journal: None,
             },
             warning,
         )
@@ -130,6 +166,7 @@ pub fn init(settings: &LogSettings) -> bool {
         return false;
     }
     log::set_max_level(level);
+    INSTALLED.store(true, std::sync::atomic::Ordering::Release);
     if let Some(w) = warning {
         log::warn!("{w}");
     }
@@ -145,18 +182,36 @@ impl log::Log for Logger {
         if !self.enabled(record.metadata()) {
             return;
         }
+        let message = scrub(&record.args().to_string());
         let line = format!(
-            "{} {:<5} {}: {}\n",
+            "{} {:<5} {}: {message}\n",
             chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ"),
             record.level(),
             record.target(),
-            scrub(&record.args().to_string())
         );
         // Ours only: a library's complaint (winit about XSETTINGS, say) is not what a
         // technician should read as the terminal's last error.
         if record.level() <= log::Level::Warn && record.target().starts_with("civic_kiosk") {
             *LAST_PROBLEM.lock().unwrap_or_else(|p| p.into_inner()) =
                 Some(line.trim_end().to_string());
+        }
+        if let Some(journal) = &self.journal {
+            // The same record with the scrubbed message: the journal never sees the original.
+            let sent = journal.journal_send(
+                &log::Record::builder()
+                    .level(record.level())
+                    .target(record.target())
+                    .module_path(record.module_path())
+                    .file(record.file())
+                    .line(record.line())
+                    .args(format_args!("{message}"))
+                    .build(),
+            );
+            if sent.is_err() {
+                // journald gone (restarting): stderr is the journal's stream too.
+                let _ = std::io::stderr().write_all(line.as_bytes());
+            }
+            return;
         }
         if self.stderr {
             let _ = std::io::stderr().write_all(line.as_bytes());
@@ -175,39 +230,210 @@ impl log::Log for Logger {
     }
 }
 
-/// Masks ID-number shapes (17 digits then a digit or X) and mobile shapes (11 digits
-/// starting with 1) that stand alone, i.e. not inside a longer run of digits.
+/// One run of digits (with an `X` check character where an ID number may end) that
+/// stands alone on its right: `end` is exclusive.
+#[derive(Clone, Copy)]
+struct Group {
+    start: usize,
+    end: usize,
+    digits: usize,
+    x: bool,
+}
+
+fn group_at(chars: &[char], start: usize) -> Option<Group> {
+    let mut j = start;
+    while j < chars.len() && chars[j].is_ascii_digit() {
+        j += 1;
+    }
+    let digits = j - start;
+    if digits == 0 {
+        return None;
+    }
+    let x = j < chars.len() && matches!(chars[j], 'X' | 'x');
+    let end = if x { j + 1 } else { j };
+    // A letter or digit right after it: part of a longer token (a UUID, a hex string).
+    if end < chars.len() && chars[end].is_ascii_alphanumeric() {
+        return None;
+    }
+    Some(Group {
+        start,
+        end,
+        digits,
+        x,
+    })
+}
+
+/// The digits of groups, without separators.
+fn digits_of(chars: &[char], groups: &[Group]) -> String {
+    groups
+        .iter()
+        .flat_map(|g| chars[g.start..g.end].iter())
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
+/// Month 01-12 and day 01-31 at `at` in `s` (a birth date inside an ID number).
+fn plausible_month_day(s: &str, at: usize) -> bool {
+    let num = |r: std::ops::Range<usize>| s.get(r).and_then(|t| t.parse::<u32>().ok());
+    matches!(num(at..at + 2), Some(1..=12)) && matches!(num(at + 2..at + 4), Some(1..=31))
+}
+
+/// What a chain of groups is, if it is one of the shapes the scrubber masks.
+fn mask_for(chars: &[char], groups: &[Group]) -> Option<String> {
+    let lens: Vec<usize> = groups.iter().map(|g| g.digits).collect();
+    // Only the last group may carry the X, and only an 18-character ID number has one.
+    if groups[..groups.len() - 1].iter().any(|g| g.x) {
+        return None;
+    }
+    let x = groups[groups.len() - 1].x;
+    let s = digits_of(chars, groups);
+    match (lens.as_slice(), x) {
+        // Second generation ID number, 18 characters: 310105194506150021, 31010519450615002X.
+        ([18], false) | ([17], true) => Some(format!("{}***********{}", &s[..3], &s[14..])),
+        // The same in groups (310105 19450615 0021, 310105-19450615-002X), when the middle
+        // group is a plausible birth date: three groups of other numbers are common.
+        ([6, 8, 4], false) | ([6, 8, 3], true) if plausible_month_day(&s, 10) => {
+            Some(format!("{}***********{}", &s[..3], &s[14..]))
+        }
+        // First generation, 15 digits (area, YYMMDD, sequence): only with a plausible
+        // birth date, so that 15-digit order numbers stay readable.
+        ([15], false) | ([6, 6, 3], false) if plausible_month_day(&s, 8) => {
+            Some(format!("{}********{}", &s[..3], &s[11..]))
+        }
+        // Mobile number: 13812345678, 138-1234-5678, 138 1234 5678.
+        ([11], false) | ([3, 4, 4], false) if s.starts_with('1') => {
+            Some(format!("{}****{}", &s[..3], &s[7..]))
+        }
+        _ => None,
+    }
+}
+
+/// Masks ID-number and mobile-number shapes that stand alone (not inside a longer run of
+/// letters and digits): 18-character ID numbers (17 digits then a digit or X), 15-digit
+/// first-generation ID numbers with a plausible birth date, 11-digit mobile numbers
+/// starting with 1, and the same numbers written in groups separated by single spaces or
+/// dashes (`310105 19450615 0021`, `310105-450615-002`, `138-1234-5678`). Dates, times,
+/// UUIDs and order numbers of other shapes pass unchanged.
 pub fn scrub(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
     while i < chars.len() {
-        if chars[i].is_ascii_digit() && (i == 0 || !chars[i - 1].is_ascii_alphanumeric()) {
-            let mut j = i;
-            while j < chars.len() && chars[j].is_ascii_digit() {
-                j += 1;
-            }
-            let mut run = j - i;
-            if run == 17 && j < chars.len() && (chars[j] == 'X' || chars[j] == 'x') {
-                j += 1;
-                run += 1;
-            }
-            let standalone = j == chars.len() || !chars[j].is_ascii_alphanumeric();
-            let s: String = chars[i..j].iter().collect();
-            if standalone && run == 18 {
-                out.push_str(&format!("{}***********{}", &s[..3], &s[14..]));
-            } else if standalone && run == 11 && s.starts_with('1') {
-                out.push_str(&format!("{}****{}", &s[..3], &s[7..]));
-            } else {
-                out.push_str(&s);
-            }
-            i = j;
+        let left_free = i == 0 || !chars[i - 1].is_ascii_alphanumeric();
+        let first = if chars[i].is_ascii_digit() && left_free {
+            group_at(&chars, i)
         } else {
-            out.push(chars[i]);
-            i += 1;
+            None
+        };
+        let Some(first) = first else {
+            // Inside a longer token: copy it whole, so its digits are not taken for a
+            // number of their own.
+            if chars[i].is_ascii_alphanumeric() {
+                while i < chars.len() && chars[i].is_ascii_alphanumeric() {
+                    out.push(chars[i]);
+                    i += 1;
+                }
+            } else {
+                out.push(chars[i]);
+                i += 1;
+            }
+            continue;
+        };
+        // The chain of groups after it with one and the same separator, up to three.
+        let mut chain = vec![first];
+        if let Some(&sep) = chars.get(first.end).filter(|c| matches!(c, ' ' | '-')) {
+            while chain.len() < 3 {
+                let last = chain[chain.len() - 1];
+                if last.x || chars.get(last.end) != Some(&sep) {
+                    break;
+                }
+                match chars.get(last.end + 1) {
+                    Some(c) if c.is_ascii_digit() => {}
+                    _ => break,
+                }
+                match group_at(&chars, last.end + 1) {
+                    Some(g) => chain.push(g),
+                    None => break,
+                }
+            }
+        }
+        // The longest shape first: `138 1234 5678` is one phone number, not 138 then more.
+        let mut done = false;
+        for n in (1..=chain.len()).rev() {
+            if let Some(masked) = mask_for(&chars, &chain[..n]) {
+                out.push_str(&masked);
+                i = chain[n - 1].end;
+                done = true;
+                break;
+            }
+        }
+        if !done {
+            out.extend(&chars[first.start..first.end]);
+            i = first.end;
         }
     }
     out
+}
+
+/// Set once [`init`] installed this module's logger: the panic hook then logs through it.
+static INSTALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The log line for a panic: the thread's name, the place, the message (scrubbed by the
+/// logger like every other line).
+pub fn panic_line(
+    thread: Option<&str>,
+    location: Option<&std::panic::Location<'_>>,
+    payload: &(dyn std::any::Any + Send),
+) -> String {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into());
+    let place = location
+        .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+        .unwrap_or_else(|| "an unknown place".into());
+    format!(
+        "panic in thread '{}' at {place}: {message}",
+        thread.unwrap_or("<unnamed>")
+    )
+}
+
+/// Installs (once per process) a panic hook that writes every panic, on any thread, to
+/// the log as an error with the thread's name and place, scrubbed, and flushes it; with
+/// `RUST_BACKTRACE` set, the backtrace follows.
+///
+/// Why the default hook is replaced, not chained: it prints the panic message unscrubbed
+/// to stderr, which under systemd is the journal, and a message may hold an ID or phone
+/// number. This hook does what it did (message, place, thread, a backtrace when asked
+/// for), scrubbed: through the logger once [`init`] ran, else straight to stderr.
+pub fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            let line = panic_line(
+                std::thread::current().name(),
+                info.location(),
+                info.payload(),
+            );
+            let bt = std::backtrace::Backtrace::capture();
+            let bt = (bt.status() == std::backtrace::BacktraceStatus::Captured).then_some(bt);
+            if INSTALLED.load(std::sync::atomic::Ordering::Acquire) {
+                log::error!(target: "civic_kiosk::panic", "{line}");
+                if let Some(bt) = bt {
+                    log::error!(target: "civic_kiosk::panic", "backtrace:\n{bt}");
+                }
+                log::logger().flush();
+            } else {
+                // No logger (a panic during start-up, a one-shot CLI command).
+                let mut err = std::io::stderr().lock();
+                let _ = writeln!(err, "civic-kiosk: {}", scrub(&line));
+                if let Some(bt) = bt {
+                    let _ = writeln!(err, "{bt}");
+                }
+            }
+        }));
+    });
 }
 
 /// The last `n` lines of the current log file, for the maintenance screen.
@@ -221,6 +447,78 @@ pub fn tail(dir: &Path, n: usize) -> std::io::Result<Vec<String>> {
 mod tests {
     use super::*;
     use log::Log;
+
+    #[test]
+    fn a_panic_line_names_thread_and_place() {
+        let payload: Box<dyn std::any::Any + Send> =
+            Box::new(String::from("bad 310105194506150021"));
+        let here = std::panic::Location::caller();
+        let line = panic_line(Some("kiosk-core"), Some(here), payload.as_ref());
+        assert!(
+            line.starts_with("panic in thread 'kiosk-core' at src/logging.rs:"),
+            "{line}"
+        );
+        // The logger scrubs it like any line.
+        assert!(scrub(&line).ends_with("bad 310***********0021"), "{line}");
+        let line = panic_line(None, None, &42u8);
+        assert_eq!(
+            line,
+            "panic in thread '<unnamed>' at an unknown place: (no message)"
+        );
+    }
+
+    #[test]
+    fn scrub_masks_first_generation_ids() {
+        assert_eq!(scrub("证号 310105450615002 到"), "证号 310********5002 到");
+        assert_eq!(scrub("310105450615002"), "310********5002");
+        // Grouped as printed on old cards and forms: 6-6-3.
+        assert_eq!(scrub("id 310105 450615 002."), "id 310********5002.");
+        assert_eq!(scrub("id 310105-450615-002"), "id 310********5002");
+    }
+
+    #[test]
+    fn scrub_masks_grouped_ids_and_phones() {
+        assert_eq!(
+            scrub("身份证 310105 19450615 0021 已读"),
+            "身份证 310***********0021 已读"
+        );
+        assert_eq!(scrub("(310105-19450615-0021)"), "(310***********0021)");
+        assert_eq!(scrub("310105-19450615-002X"), "310***********002X");
+        assert_eq!(scrub("310105 19450615 002x,"), "310***********002X,");
+        assert_eq!(scrub("电话 138-1234-5678。"), "电话 138****5678。");
+        assert_eq!(scrub("电话 138 1234 5678"), "电话 138****5678");
+        assert_eq!(scrub("+86 138 1234 5678"), "+86 138****5678");
+        assert_eq!(scrub("call 13812345678 now"), "call 138****5678 now");
+        // A phone followed by more numbers is still masked.
+        assert_eq!(scrub("138 1234 5678 2 people"), "138****5678 2 people");
+    }
+
+    #[test]
+    fn scrub_leaves_dates_times_uuids_and_order_numbers() {
+        for text in [
+            "2026-11-26",
+            "2026-11-26 08:10:00",
+            "2026-11-26T08:10:00.123Z",
+            "20261126 081000",
+            "uuid 019ac1f2-3b4c-7d5e-8f60-0123456789ab",
+            "uuid 01234567-1234-7123-8123-123456789012",
+            "办件编号 SH20261126000123",
+            "办件编号 310105-GA-0001",
+            "order 202611260001234",
+            "order 123456789012345",
+            "case 2026-1126-0001",
+            "seq 12-3456-7890",
+            "200 1234 5678",
+            "price 1 234 567",
+            "port 127.0.0.1:8443",
+            "310105 19451315 0021",
+            "v7: 100000 keys",
+            "card C7M2K9Q4XR8T1VB6Z",
+            "hash 31010519450615002131",
+        ] {
+            assert_eq!(scrub(text), text, "left as it is");
+        }
+    }
 
     #[test]
     fn scrub_masks_ids_and_phones_only() {

@@ -8,6 +8,8 @@ use civic_kiosk::config;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Every command: a panic is written scrubbed (to the log once `run` started it).
+    civic_kiosk::logging::install_panic_hook();
     let config_path = cli.config.clone().unwrap_or_else(config::default_path);
     match cli.command.unwrap_or(Command::Run { headless: false }) {
         Command::Run { headless } => match civic_kiosk::app::run(&config_path, headless) {

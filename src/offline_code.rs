@@ -144,6 +144,7 @@ pub async fn print_card(
     let options = crate::print::JobOptions {
         qr: config.printer(crate::config::PrinterRole::Card).qr,
         user: config.terminal.id.clone(),
+        ca_file: crate::print::ca_file(config, crate::config::PrinterRole::Card),
         ..Default::default()
     };
     let cancel = cancel.unwrap_or_else(|| tokio::sync::watch::channel(false).1);

@@ -224,6 +224,7 @@ pub async fn report(config: &Config, config_path: &Path) -> StatusReport {
                 let options = crate::print::JobOptions {
                     user: config.terminal.id.clone(),
                     timeout: printer_timeout,
+                    ca_file: crate::print::ca_file(config, role),
                     ..Default::default()
                 };
                 match crate::print::status(&uri, &options).await {

@@ -472,7 +472,7 @@ fn client_errors_for_unreachable_garbage_and_huge_answers() {
 }
 
 #[test]
-fn https_with_a_test_ca() {
+fn https_with_a_test_ca_and_ca_file_narrows_trust() {
     let dir = tempfile::tempdir().unwrap();
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -495,6 +495,19 @@ fn https_with_a_test_ca() {
     std::fs::write(&cert, leaf.pem()).unwrap();
     std::fs::write(&key, leaf_key.serialize_pem()).unwrap();
     std::fs::write(&ca_file, ca.pem()).unwrap();
+    // Another CA, which did not sign the back office's certificate.
+    let other_key = rcgen::KeyPair::generate().unwrap();
+    let mut other_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    other_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    other_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "another CA");
+    let other_ca = dir.path().join("other-ca.pem");
+    std::fs::write(
+        &other_ca,
+        other_params.self_signed(&other_key).unwrap().pem(),
+    )
+    .unwrap();
 
     let bo = Backoffice::start(
         &dir.path().join("bo.sqlite"),
@@ -527,7 +540,74 @@ fn https_with_a_test_ca() {
             .await
             .unwrap_err();
         assert_eq!(e.kind, ErrorKind::Tls, "{e}");
+        assert!(e.message.contains("set backoffice.ca_file"), "{e}");
+        // With another CA in backoffice.ca_file: refused, and the message says where to look.
+        let e = client_for(&url, TOKEN, Duration::from_secs(5), Some(&other_ca))
+            .ping()
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Tls, "{e}");
+        assert!(
+            e.message.contains("backoffice.ca_file")
+                && e.message.contains(other_ca.to_str().unwrap()),
+            "{e}"
+        );
     });
+
+    // ---- ca_file narrows trust: the system's roots (here SSL_CERT_FILE, which the
+    // terminal's TLS stack reads as the system store) hold the back office's CA, and
+    // backoffice.ca_file names another one: the terminal refuses the back office.
+    let with_ca = |ca: Option<&Path>| {
+        let text = common::shipped_config().replace(
+            "\nurl = \"embedded\"\n",
+            &format!(
+                "\nurl = \"https://localhost:{port}/\"\npublic_key = \"{}\"\n{}",
+                bo.public_key,
+                ca.map(|c| format!("ca_file = {:?}\n", c.display().to_string()))
+                    .unwrap_or_default()
+            ),
+        );
+        let sub = dir
+            .path()
+            .join(if ca.is_some() { "narrow" } else { "system" });
+        std::fs::create_dir_all(&sub).unwrap();
+        common::config_in(&sub, &text)
+    };
+    let diagnose = |config: &Path| -> serde_json::Value {
+        let out = Command::new(env!("CARGO_BIN_EXE_civic-kiosk"))
+            .arg("--config")
+            .arg(config)
+            .args(["diagnose", "--json"])
+            .env("SSL_CERT_FILE", &ca_file)
+            .env_remove("SSL_CERT_DIR")
+            .output()
+            .unwrap();
+        let checks: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        checks["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["part"] == "backoffice")
+            .unwrap()
+            .clone()
+    };
+    let system = diagnose(&with_ca(None));
+    assert_eq!(system["ok"], true, "the system's roots trust it: {system}");
+    let narrow = diagnose(&with_ca(Some(&other_ca)));
+    assert_eq!(narrow["ok"], false, "{narrow}");
+    let detail = narrow["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("tls") && detail.contains("backoffice.ca_file"),
+        "{narrow}"
+    );
+    assert!(
+        narrow["fix"]
+            .as_str()
+            .unwrap()
+            .contains("backoffice.ca_file"),
+        "{narrow}"
+    );
 }
 
 /// A terminal config pointing at `bo` over loopback HTTP, with data in `dir`.

@@ -335,3 +335,256 @@ fn packaging_unit_config_and_deb_metadata_agree() {
         read("packaging/debian/postinst").contains("/var/lib/civic-kiosk /var/log/civic-kiosk")
     );
 }
+
+/// Waits up to `secs` for `path` to hold every one of `needles`; answers its text.
+fn wait_for_log(path: &Path, needles: &[&str], secs: u64, app: &mut Running) -> String {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if needles.iter().all(|n| text.contains(n)) {
+            return text;
+        }
+        if let Some(status) = app.0.try_wait().unwrap() {
+            panic!("the terminal exited ({status}); log:\n{text}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not all of {needles:?} in {} within {secs} s:\n{text}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_panicking_worker_is_in_the_log_and_is_started_again() {
+    // The heartbeat worker panics on its first beat (the failpoint's panic action, as a
+    // bug would); the terminal keeps running, the panic is in kiosk.log with its thread
+    // and place, and the worker runs again after its backoff.
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config_in(dir.path(), &common::shipped_config());
+    let mut app = Running(
+        Command::new(BIN)
+            .arg("--config")
+            .arg(&config)
+            .args(["run", "--headless"])
+            .env(
+                civic_kiosk::failpoint::ENV,
+                format!("{}@1:panic", civic_kiosk::failpoint::HEARTBEAT_BEAT),
+            )
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("JOURNAL_STREAM")
+            .env_remove("RUST_BACKTRACE")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let log = dir.path().join("logs/kiosk.log");
+    let text = wait_for_log(
+        &log,
+        &[
+            "panic in thread 'kiosk-core' at src/failpoint.rs:",
+            "failpoint heartbeat-beat armed to panic",
+            "worker heartbeat panicked",
+            "worker heartbeat started again after a panic (restart 1)",
+            // The restarted worker's first beat: it fetched the remote config.
+            "remote config v0: no settings",
+        ],
+        90,
+        &mut app,
+    );
+    let panic_line = text
+        .lines()
+        .find(|l| l.contains("panic in thread"))
+        .unwrap();
+    assert!(panic_line.contains(" ERROR "), "{panic_line}");
+    let order: Vec<usize> = [
+        "panic in thread",
+        "worker heartbeat panicked",
+        "started again after a panic",
+        "remote config v0",
+    ]
+    .iter()
+    .map(|n| text.find(n).unwrap())
+    .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{text}");
+    assert!(
+        app.0.try_wait().unwrap().is_none(),
+        "the terminal keeps running"
+    );
+}
+
+/// The fields of one journal datagram (native protocol): `NAME=value` lines, or `NAME`,
+/// a newline, a 64-bit little-endian length and that many bytes, then a newline.
+fn journal_fields(mut d: &[u8]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    while let Some(nl) = d.iter().position(|b| *b == b'\n') {
+        let line = &d[..nl];
+        if let Some(eq) = line.iter().position(|b| *b == b'=') {
+            out.push((
+                String::from_utf8_lossy(&line[..eq]).into_owned(),
+                String::from_utf8_lossy(&line[eq + 1..]).into_owned(),
+            ));
+            d = &d[nl + 1..];
+        } else {
+            let rest = &d[nl + 1..];
+            let len = u64::from_le_bytes(rest[..8].try_into().unwrap()) as usize;
+            out.push((
+                String::from_utf8_lossy(line).into_owned(),
+                String::from_utf8_lossy(&rest[8..8 + len]).into_owned(),
+            ));
+            d = &rest[(8 + len + 1).min(rest.len())..];
+        }
+    }
+    out
+}
+
+#[test]
+fn under_systemd_the_log_goes_to_the_journal_with_priorities_and_not_to_the_file() {
+    // No systemd here: this thread gets a mount namespace of its own with a tmpfs on
+    // /run, binds /run/systemd/journal/socket there (the path the journal logger sends
+    // to) and starts the terminal from it. The host's /run is not touched.
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    // SAFETY: unshare and mount take valid NUL-terminated strings; they change only this
+    // thread's mount namespace (and so its children's).
+    unsafe {
+        assert_eq!(
+            libc::unshare(libc::CLONE_NEWNS),
+            0,
+            "unshare(CLONE_NEWNS) needs root: {}",
+            std::io::Error::last_os_error()
+        );
+        let none = c"none";
+        assert_eq!(
+            libc::mount(
+                none.as_ptr(),
+                c"/".as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null()
+            ),
+            0,
+            "{}",
+            std::io::Error::last_os_error()
+        );
+        assert_eq!(
+            libc::mount(
+                c"tmpfs".as_ptr(),
+                c"/run".as_ptr(),
+                c"tmpfs".as_ptr(),
+                0,
+                std::ptr::null()
+            ),
+            0,
+            "{}",
+            std::io::Error::last_os_error()
+        );
+    }
+    std::fs::create_dir_all("/run/systemd/journal").unwrap();
+    let journal = UnixDatagram::bind("/run/systemd/journal/socket").unwrap();
+    // A name with a phone number written with dashes: the start-up line carries it.
+    let text = common::shipped_config().replace(
+        "\nname = \"天山路街道社区事务受理服务中心 1号机\"\n",
+        "\nname = \"帮办 138-1234-5678\"\n",
+    );
+    assert!(text.contains("帮办 138-1234-5678"));
+    let config = common::config_in(dir.path(), &text);
+    // stderr is a file, and JOURNAL_STREAM names it, as systemd names the stream it gives.
+    let stderr_path = dir.path().join("stderr.txt");
+    let stderr = std::fs::File::create(&stderr_path).unwrap();
+    let meta = stderr.metadata().unwrap();
+    let mut app = Running(
+        Command::new(BIN)
+            .arg("--config")
+            .arg(&config)
+            .args(["run", "--headless"])
+            .env("JOURNAL_STREAM", format!("{}:{}", meta.dev(), meta.ino()))
+            .env_remove("RUST_BACKTRACE")
+            .env(
+                civic_kiosk::failpoint::ENV,
+                format!("{}@1:panic", civic_kiosk::failpoint::HEARTBEAT_BEAT),
+            )
+            .env_remove("NOTIFY_SOCKET")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap(),
+    );
+    journal
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut records: Vec<Vec<(String, String)>> = Vec::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let field = |r: &[(String, String)], name: &str| -> Option<String> {
+        r.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    };
+    while !records
+        .iter()
+        .any(|r| field(r, "MESSAGE").is_some_and(|m| m.contains("started again after a panic")))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no restart line in the journal within 90 s: {records:#?}"
+        );
+        if let Some(status) = app.0.try_wait().unwrap() {
+            panic!("the terminal exited ({status}): {records:#?}");
+        }
+        if let Ok(n) = journal.recv(&mut buf) {
+            records.push(journal_fields(&buf[..n]));
+        }
+    }
+    drop(app);
+    let starting = records
+        .iter()
+        .find(|r| field(r, "MESSAGE").is_some_and(|m| m.contains("starting as")))
+        .unwrap_or_else(|| panic!("{records:#?}"));
+    assert_eq!(
+        field(starting, "PRIORITY").as_deref(),
+        Some("5"),
+        "info → notice"
+    );
+    let message = field(starting, "MESSAGE").unwrap();
+    assert!(message.contains("138****5678"), "scrubbed: {message}");
+    assert!(
+        starting
+            .iter()
+            .all(|(_, v)| !v.contains("1234-5678") && !v.contains("12345678")),
+        "{starting:?}"
+    );
+    assert_eq!(
+        field(starting, "SYSLOG_IDENTIFIER").as_deref(),
+        Some("civic-kiosk")
+    );
+    let panic = records
+        .iter()
+        .find(|r| {
+            field(r, "MESSAGE").is_some_and(|m| m.starts_with("panic in thread 'kiosk-core'"))
+        })
+        .unwrap_or_else(|| panic!("{records:#?}"));
+    assert_eq!(
+        field(panic, "PRIORITY").as_deref(),
+        Some("3"),
+        "error → err"
+    );
+    let restarted = records
+        .iter()
+        .find(|r| field(r, "MESSAGE").is_some_and(|m| m.contains("started again")))
+        .unwrap();
+    assert_eq!(
+        field(restarted, "PRIORITY").as_deref(),
+        Some("4"),
+        "warn → warning"
+    );
+    // Not written twice: no log file, nothing on stderr.
+    assert!(
+        !dir.path().join("logs/kiosk.log").exists(),
+        "no kiosk.log under the journal"
+    );
+    let err = std::fs::read_to_string(&stderr_path).unwrap();
+    assert!(!err.contains("starting as"), "the journal only: {err}");
+}

@@ -428,11 +428,51 @@ pub struct HeartbeatAck {
 }
 
 /// `GET /api/v1/terminal/config`: settings the back office pushes to this terminal.
-/// Keys are config paths (`display.idle_timeout_s`); the terminal applies only a whitelist.
+/// Keys are config paths (`display.idle_timeout_s`); only [`REMOTE_SETTABLE`] ones count.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RemoteConfig {
     pub version: u64,
     pub settings: BTreeMap<String, serde_json::Value>,
+}
+
+/// The settings the back office may push (`PUT /api/v1/admin/terminals/{id}/config`),
+/// and the only ones a terminal applies from `GET /api/v1/terminal/config`. One list,
+/// here in the contract, so the two sides cannot disagree about it. Never a PIN, the
+/// back-office URL, its token or trusted key, printers: whoever controls the back office
+/// must not be able to redirect a terminal or unlock its maintenance mode.
+pub const REMOTE_SETTABLE: [&str; 4] = [
+    "display.idle_timeout_s",
+    "display.notices",
+    "ratings.reasons",
+    "heartbeat.interval_s",
+];
+
+/// Largest body the back office takes for a remote config (64 KiB: the four settings
+/// with a few hundred notices or reason tags fit many times over).
+pub const REMOTE_CONFIG_MAX_BYTES: usize = 64 * 1024;
+
+/// Whether `key` is one of [`REMOTE_SETTABLE`].
+pub fn remote_settable(key: &str) -> bool {
+    REMOTE_SETTABLE.contains(&key)
+}
+
+/// The JSON shape a remote setting must have (the terminal then checks its range as it
+/// checks a config file): a whole number for `*_s`, a list of strings for the lists.
+pub fn check_remote_value(key: &str, value: &serde_json::Value) -> Result<(), String> {
+    let ok = match key {
+        "display.idle_timeout_s" | "heartbeat.interval_s" => value.is_i64(),
+        "display.notices" | "ratings.reasons" => value
+            .as_array()
+            .is_some_and(|a| a.iter().all(serde_json::Value::is_string)),
+        _ => return Err(format!("{key} is not changeable remotely")),
+    };
+    if ok {
+        Ok(())
+    } else if key.ends_with("_s") {
+        Err(format!("{key} must be a whole number of seconds"))
+    } else {
+        Err(format!("{key} must be a list of strings"))
+    }
 }
 
 /// `POST /api/v1/terminal/help` body: 呼叫工作人员.

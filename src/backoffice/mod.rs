@@ -131,6 +131,8 @@ pub struct Client {
     token: String,
     max_body: u64,
     total_timeout: Duration,
+    /// `backoffice.ca_file`, when set: named in the message of a refused certificate.
+    ca_file: Option<PathBuf>,
 }
 
 fn is_loopback(url: &url::Url) -> bool {
@@ -193,6 +195,9 @@ impl Client {
                     format!("backoffice.ca_file '{}' holds no certificate", ca.display()),
                 ));
             }
+            // Only this CA: a terminal that names its back office's CA must not also
+            // accept any certificate one of the ~150 public CAs issues for the name.
+            builder = builder.tls_built_in_root_certs(false);
             for c in certs {
                 builder = builder.add_root_certificate(c);
             }
@@ -206,6 +211,7 @@ impl Client {
             token: opts.token.clone(),
             max_body: opts.max_body_bytes,
             total_timeout: opts.total_timeout,
+            ca_file: opts.ca_file.clone(),
         })
     }
 
@@ -247,6 +253,15 @@ impl Client {
         };
         let message = match kind {
             ErrorKind::Timeout => format!("no answer within {:?} ({chain})", self.total_timeout),
+            ErrorKind::Tls if lower.contains("certificate") => match &self.ca_file {
+                Some(ca) => format!(
+                    "{chain}: the back office's certificate is not signed by the CA in backoffice.ca_file ('{}'), the only CA trusted",
+                    ca.display()
+                ),
+                None => format!(
+                    "{chain}: the back office's certificate is not signed by a CA this system trusts; set backoffice.ca_file to the PEM of the CA that signed it"
+                ),
+            },
             _ => chain,
         };
         ClientError::new(kind, message)

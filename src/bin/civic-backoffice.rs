@@ -83,6 +83,7 @@ fn rate(name: &str, v: f64) -> anyhow::Result<f64> {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    civic_kiosk::logging::install_panic_hook();
     civic_kiosk::logging::init(&civic_kiosk::logging::LogSettings {
         dir: None,
         level: args.log_level,

@@ -147,8 +147,10 @@ pub async fn run_worker(
     state: watch::Sender<CatalogState>,
     mut config: watch::Receiver<Arc<Config>>,
     mut shutdown: watch::Receiver<bool>,
-    mut refresh: tokio::sync::mpsc::Receiver<()>,
+    refresh: Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<()>>>,
 ) {
+    // Shared (not owned) so that a worker started again after a panic still hears it.
+    let mut refresh = refresh.lock().await;
     loop {
         let attempt = Utc::now();
         match sync_once(&client, &store).await {

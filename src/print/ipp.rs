@@ -67,6 +67,18 @@ fn io(e: impl std::fmt::Display) -> PrintError {
     PrintError::Io(e.to_string())
 }
 
+/// An error with its sources (reqwest's own text leaves out why a connection failed).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut chain = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        chain.push_str(": ");
+        chain.push_str(&s.to_string());
+        src = s.source();
+    }
+    chain
+}
+
 fn strings(v: &IppValue) -> Vec<String> {
     match v {
         IppValue::Array(a) => a.iter().map(|v| v.to_string()).collect(),
@@ -76,8 +88,20 @@ fn strings(v: &IppValue) -> Vec<String> {
 
 impl IppPrinter {
     /// `url` is an `ipp://` or `ipps://` printer URI (the port defaults to 631);
-    /// `user` names the terminal in `requesting-user-name`.
+    /// `user` names the terminal in `requesting-user-name`. An `ipps://` printer's
+    /// certificate is checked against the system's roots.
     pub fn new(url: &str, user: &str, timeout: Duration) -> Result<Self, PrintError> {
+        Self::with_ca_file(url, user, timeout, None)
+    }
+
+    /// [`new`](Self::new), trusting for `ipps://` only `ca_file` (the PEM certificate
+    /// or CA of the printer) when one is given, instead of the system's roots.
+    pub fn with_ca_file(
+        url: &str,
+        user: &str,
+        timeout: Duration,
+        ca_file: Option<&std::path::Path>,
+    ) -> Result<Self, PrintError> {
         let parsed = url::Url::parse(url).map_err(|e| io(format!("'{url}': {e}")))?;
         let secure = match parsed.scheme() {
             "ipp" => false,
@@ -97,11 +121,33 @@ impl IppPrinter {
         let uri: Uri = format!("ipp://{host}:{port}{}", parsed.path())
             .parse()
             .map_err(|e| io(format!("'{url}': {e}")))?;
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
             .connect_timeout(timeout)
-            .timeout(timeout * 6)
-            .build()
-            .map_err(io)?;
+            .timeout(timeout * 6);
+        if let Some(ca) = ca_file {
+            // Only this certificate: CUPS signs its own, and trusting the system's roots
+            // as well would let any certificate a public CA issued for the name pass.
+            let pem = std::fs::read(ca)
+                .map_err(|e| io(format!("printer ca_file '{}': {e}", ca.display())))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                io(format!(
+                    "printer ca_file '{}' is not PEM: {e}",
+                    ca.display()
+                ))
+            })?;
+            if certs.is_empty() {
+                return Err(io(format!(
+                    "printer ca_file '{}' holds no certificate",
+                    ca.display()
+                )));
+            }
+            builder = builder.tls_built_in_root_certs(false);
+            for c in certs {
+                builder = builder.add_root_certificate(c);
+            }
+        }
+        let http = builder.build().map_err(io)?;
         Ok(Self {
             uri,
             endpoint,
@@ -131,9 +177,18 @@ impl IppPrinter {
             .await
             .map_err(|e| {
                 if e.is_timeout() {
-                    PrintError::Timeout(self.name(), Duration::ZERO)
+                    return PrintError::Timeout(self.name(), Duration::ZERO);
+                }
+                let chain = error_chain(&e);
+                if chain.to_ascii_lowercase().contains("certificate") {
+                    PrintError::Unreachable(
+                        self.name(),
+                        format!(
+                            "{chain}; the printer's certificate is not trusted: set ca_file in its [printers.<role>] section to the PEM of its certificate (CUPS: /etc/cups/ssl/<host>.crt) or of the CA that signed it"
+                        ),
+                    )
                 } else {
-                    PrintError::Unreachable(self.name(), e.to_string())
+                    PrintError::Unreachable(self.name(), chain)
                 }
             })?;
         if !resp.status().is_success() {
@@ -406,5 +461,191 @@ mod tests {
             bytes.ends_with(b"%PDF-1.7 x"),
             "the PDF follows the attributes"
         );
+    }
+}
+
+#[cfg(test)]
+mod tls_tests {
+    use super::*;
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// An `ipps://` printer as CUPS runs one: a self-signed certificate for localhost,
+    /// answering every request with printer-state idle. Answers the port.
+    async fn self_signed_printer(cert_pem: &str, key_pem: &str) -> u16 {
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+        let certs = vec![CertificateDer::from_pem_slice(cert_pem.as_bytes()).unwrap()];
+        let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    // Read the headers, then the body by its Content-Length.
+                    let mut got = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    let (head_end, length) = loop {
+                        let n = match tls.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => n,
+                        };
+                        got.extend_from_slice(&buf[..n]);
+                        if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let head = String::from_utf8_lossy(&got[..i]).to_ascii_lowercase();
+                            let length = head
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .and_then(|v| v.trim().parse::<usize>().ok())
+                                .unwrap_or(0);
+                            break (i + 4, length);
+                        }
+                    };
+                    while got.len() < head_end + length {
+                        match tls.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => got.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let mut resp = IppRequestResponse::new_response(
+                        IppVersion::v1_1(),
+                        StatusCode::SuccessfulOk,
+                        1,
+                    )
+                    .unwrap();
+                    resp.attributes_mut().add(
+                        DelimiterTag::PrinterAttributes,
+                        IppAttribute::new(
+                            ipp::value::IppName::new("printer-state").unwrap(),
+                            IppValue::Enum(3),
+                        ),
+                    );
+                    let body = resp.to_bytes();
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/ipp\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = tls.write_all(head.as_bytes()).await;
+                    let _ = tls.write_all(&body).await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+        port
+    }
+
+    /// The problems `check-config` reports for a config whose card printer section is `card`.
+    fn problems(dir: &std::path::Path, card: &str) -> Vec<String> {
+        let text = format!("[printers.card]\n{card}\n");
+        match crate::config::Layers::from_parts(
+            &dir.join("kiosk.toml"),
+            &text,
+            Vec::<(String, String)>::new(),
+        ) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.lines(),
+        }
+    }
+
+    #[test]
+    fn a_printer_ca_file_is_validated_like_the_back_office_one() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("cups.crt"), "x").unwrap();
+        assert_eq!(
+            problems(
+                dir.path(),
+                "uri = \"ipps://cups.local/printers/card\"\nca_file = \"cups.crt\""
+            ),
+            Vec::<String>::new(),
+            "relative to the config's folder"
+        );
+        let missing = problems(
+            dir.path(),
+            "uri = \"ipps://cups.local/printers/card\"\nca_file = \"gone.crt\"",
+        );
+        assert!(
+            missing
+                .iter()
+                .any(|l| l.contains("printers.card.ca_file") && l.contains("does not exist")),
+            "{missing:?}"
+        );
+        let not_ipps = problems(
+            dir.path(),
+            "uri = \"escpos+tcp://10.0.0.5:9100\"\nca_file = \"cups.crt\"",
+        );
+        assert!(
+            not_ipps
+                .iter()
+                .any(|l| l.contains("printers.card.ca_file")
+                    && l.contains("only used by an ipps://")),
+            "{not_ipps:?}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_ipps_printer_is_trusted_with_its_ca_file_and_refused_without() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let crt = dir.path().join("cups.crt");
+        std::fs::write(&crt, cert.pem()).unwrap();
+        let port = self_signed_printer(&cert.pem(), &key.serialize_pem()).await;
+        let url = format!("ipps://localhost:{port}/printers/card");
+        let t = Duration::from_secs(5);
+
+        let trusted = IppPrinter::with_ca_file(&url, "T1", t, Some(&crt)).unwrap();
+        let status = trusted.status().await.expect("trusted through its ca_file");
+        assert!(status.can_print(), "{status:?}");
+
+        // Without it: the system's roots, which do not hold a CUPS self-signed certificate.
+        let e = IppPrinter::new(&url, "T1", t)
+            .unwrap()
+            .status()
+            .await
+            .unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("certificate") && text.contains("ca_file"),
+            "{text}"
+        );
+
+        // Another certificate in ca_file: refused too (only that one is trusted).
+        let other_key = rcgen::KeyPair::generate().unwrap();
+        let other = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .self_signed(&other_key)
+            .unwrap();
+        let other_crt = dir.path().join("other.crt");
+        std::fs::write(&other_crt, other.pem()).unwrap();
+        let e = IppPrinter::with_ca_file(&url, "T1", t, Some(&other_crt))
+            .unwrap()
+            .status()
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("ca_file"), "{e}");
+
+        // An unreadable ca_file is named.
+        let e = IppPrinter::with_ca_file(&url, "T1", t, Some(&dir.path().join("missing.crt")))
+            .unwrap_err();
+        assert!(e.to_string().contains("missing.crt"), "{e}");
     }
 }

@@ -48,6 +48,21 @@ pub struct JobOptions {
     pub timeout: Duration,
     /// How often a held job looks at the printer again.
     pub poll: Duration,
+    /// `ipps://`: the only certificate (or CA) trusted for the printer; `None`: the
+    /// system's roots.
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+/// The role's `printers.<role>.ca_file`, resolved against the config's folder.
+pub fn ca_file(
+    config: &crate::config::Config,
+    role: crate::config::PrinterRole,
+) -> Option<std::path::PathBuf> {
+    config
+        .printer(role)
+        .ca_file
+        .as_ref()
+        .map(|p| config.resolve(p))
 }
 
 impl Default for JobOptions {
@@ -57,6 +72,7 @@ impl Default for JobOptions {
             user: "civic-kiosk".into(),
             timeout: Duration::from_secs(5),
             poll: Duration::from_secs(2),
+            ca_file: None,
         }
     }
 }
@@ -132,7 +148,12 @@ pub async fn run(
             Outcome { state, place }
         }
         PrinterUri::Ipp { url } => {
-            let printer = match ipp::IppPrinter::new(url, &options.user, options.timeout) {
+            let printer = match ipp::IppPrinter::with_ca_file(
+                url,
+                &options.user,
+                options.timeout,
+                options.ca_file.as_deref(),
+            ) {
                 Ok(p) => p,
                 Err(e) => return failed(place, e.to_string(), &mut on_state),
             };
@@ -203,9 +224,14 @@ pub async fn status(
             .await
         }
         PrinterUri::Ipp { url } => {
-            ipp::IppPrinter::new(url, &options.user, options.timeout)?
-                .status()
-                .await
+            ipp::IppPrinter::with_ca_file(
+                url,
+                &options.user,
+                options.timeout,
+                options.ca_file.as_deref(),
+            )?
+            .status()
+            .await
         }
         PrinterUri::Pdf { .. } => {
             let p = probe(uri, options.timeout).await;

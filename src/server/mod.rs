@@ -265,6 +265,15 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(Body(v)),
+            // Over the route's DefaultBodyLimit: said as such, so a console knows to send less.
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiFailure::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!(
+                    "request body too large for this endpoint ({})",
+                    e.body_text()
+                ),
+            )),
             Err(e) => Err(ApiFailure::new(
                 StatusCode::BAD_REQUEST,
                 "bad_request",
@@ -351,7 +360,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/admin/signing-key", get(signing_key))
         .route("/api/v1/admin/terminals", get(terminals))
         .route("/api/v1/admin/terminals/{id}/ratings/stats", get(stats))
-        .route("/api/v1/admin/terminals/{id}/config", put(set_config))
+        .route(
+            "/api/v1/admin/terminals/{id}/config",
+            put(set_config).layer(axum::extract::DefaultBodyLimit::max(
+                REMOTE_CONFIG_MAX_BYTES,
+            )),
+        )
         .route("/api/v1/admin/residents", post(add_resident))
         .route_layer(middleware::from_fn_with_state(state.clone(), admin_auth));
     Router::new()
@@ -628,10 +642,57 @@ async fn set_config(
     AxPath(id): AxPath<String>,
     Body(settings): Body<BTreeMap<String, serde_json::Value>>,
 ) -> ApiResult<RemoteConfig> {
+    check_remote_settings(&settings)?;
     state
         .with_store(move |s, _| s.set_remote_config(&id, &settings))
         .await
         .map(Json)
+}
+
+/// Refuses a remote config with a key outside [`REMOTE_SETTABLE`] or a value of the wrong
+/// shape, naming the first few offenders (the answer stays small whatever was sent).
+fn check_remote_settings(settings: &BTreeMap<String, serde_json::Value>) -> Result<(), ApiFailure> {
+    const SHOWN: usize = 5;
+    let unknown: Vec<&String> = settings.keys().filter(|k| !remote_settable(k)).collect();
+    if !unknown.is_empty() {
+        let mut names: Vec<String> = unknown.iter().take(SHOWN).map(|k| shorten(k, 64)).collect();
+        if unknown.len() > SHOWN {
+            names.push(format!("… and {} more", unknown.len() - SHOWN));
+        }
+        return Err(ApiFailure::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not_remotely_settable",
+            format!(
+                "{} key(s) not changeable remotely: {}; only {} may be set",
+                unknown.len(),
+                names.join(", "),
+                REMOTE_SETTABLE.join(", ")
+            ),
+        ));
+    }
+    let bad: Vec<String> = settings
+        .iter()
+        .filter_map(|(k, v)| check_remote_value(k, v).err())
+        .collect();
+    if !bad.is_empty() {
+        return Err(ApiFailure::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_setting",
+            bad.join("; "),
+        ));
+    }
+    Ok(())
+}
+
+/// At most `max` characters of `s`, with `…` when cut.
+fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max).collect();
+        t.push('…');
+        t
+    }
 }
 
 async fn add_resident(

@@ -668,6 +668,7 @@ impl UiController {
         let options = crate::print::JobOptions {
             qr: config.printer(role).qr,
             user: config.terminal.id.clone(),
+            ca_file: crate::print::ca_file(&config, role),
             ..Default::default()
         };
         let cancel = self.session_end.borrow().subscribe();
