@@ -25,19 +25,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::CheckConfig { file } => {
-            let path = file.unwrap_or(config_path);
-            match config::load(&path) {
-                Ok(_) => {
-                    println!("{}: ok", path.display());
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    for line in e.lines() {
-                        eprintln!("{line}");
-                    }
-                    ExitCode::from(1)
-                }
-            }
+            civic_kiosk::commands::check_config(&file.unwrap_or(config_path))
         }
         Command::Status { json } => civic_kiosk::commands::status(&config_path, json),
         Command::OfflineCode {

@@ -182,11 +182,20 @@ pub async fn run_worker(
         // it does not trigger a sync of its own.
         let synced = tokio::time::Instant::now();
         loop {
+            // Clamped to the validator's bounds and added with checked_add: no interval
+            // can overflow the clock (2^63 s once panicked this task).
             let interval = Duration::from_secs(
-                config.borrow_and_update().catalogue.sync_interval_s.max(30) as u64,
+                config
+                    .borrow_and_update()
+                    .catalogue
+                    .sync_interval_s
+                    .clamp(30, crate::config::DAY_S) as u64,
             );
+            let due = synced
+                .checked_add(interval)
+                .unwrap_or_else(|| synced + Duration::from_secs(crate::config::DAY_S as u64));
             tokio::select! {
-                _ = tokio::time::sleep_until(synced + interval) => break,
+                _ = tokio::time::sleep_until(due) => break,
                 Some(()) = refresh.recv() => break,
                 _ = shutdown.wait_for(|s| *s) => return,
                 Ok(()) = config.changed() => continue,
