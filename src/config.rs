@@ -851,7 +851,7 @@ impl Layers {
             .filter_map(|(key, origin)| {
                 let keys: Vec<String> = key.split('.').map(String::from).collect();
                 let value = lookup(&table, &keys)?;
-                if lookup(&defaults, &keys) == Some(value) {
+                if lookup(&defaults, &keys).is_some_and(|d| same_value(d, value)) {
                     return None;
                 }
                 let shown = if is_secret(&key) {
@@ -922,14 +922,25 @@ impl Layers {
         match target {
             Target::File => {
                 candidate.file = new_table;
+                // A new data dir moves the settings layer with it.
+                let moved = candidate.compute_settings_path();
+                if moved != candidate.settings_path {
+                    candidate.settings = match std::fs::read_to_string(&moved) {
+                        Ok(t) => {
+                            parse_table(&moved, &t).map_err(|e| SetError::Refused(e.lines()))?
+                        }
+                        Err(_) => toml::Table::new(),
+                    };
+                    candidate.settings_path = moved;
+                }
                 // A settings-layer value would win over the file's: the technician's edit
                 // of the main file replaces it, so the value typed is the value in force.
                 if lookup_str(&candidate.settings, &parts).is_some() {
-                    let s = std::fs::read_to_string(&self.settings_path).unwrap_or_default();
+                    let s = std::fs::read_to_string(&candidate.settings_path).unwrap_or_default();
                     if let Ok(mut sdoc) = s.parse::<toml_edit::DocumentMut>() {
                         remove_in_doc(&mut sdoc, &parts);
                         let stext = sdoc.to_string();
-                        candidate.settings = parse_table(&self.settings_path, &stext)
+                        candidate.settings = parse_table(&candidate.settings_path, &stext)
                             .map_err(|e| SetError::Refused(e.lines()))?;
                         settings_text = Some(stext);
                     }
@@ -963,15 +974,16 @@ impl Layers {
         })?;
         let mut notes = Vec::new();
         if let Some(stext) = settings_text {
-            match save_atomic(&self.settings_path, stext.as_bytes()) {
+            let sp = &candidate.settings_path;
+            match save_atomic(sp, stext.as_bytes()) {
                 Ok(()) => notes.push(format!(
                     "{}: removed {key}, which would have won over {}",
-                    self.settings_path.display(),
+                    sp.display(),
                     self.path.display()
                 )),
                 Err(e) => notes.push(format!(
                     "{}: could not remove {key} ({e}); it still wins over {} after a restart",
-                    self.settings_path.display(),
+                    sp.display(),
                     self.path.display()
                 )),
             }
@@ -1125,6 +1137,15 @@ fn remove_path(table: &mut toml::Table, keys: &[String]) -> bool {
             Some(toml::Value::Table(t)) => remove_path(t, rest),
             _ => false,
         },
+    }
+}
+
+/// Equal as settings: `3` in a file is the default `3.0` of a float field.
+fn same_value(a: &toml::Value, b: &toml::Value) -> bool {
+    match (a, b) {
+        (toml::Value::Integer(i), toml::Value::Float(f))
+        | (toml::Value::Float(f), toml::Value::Integer(i)) => *i as f64 == *f,
+        _ => a == b,
     }
 }
 
@@ -2122,6 +2143,26 @@ mod tests {
                 line.contains("is above the limit of ") && line.contains("use e.g."),
                 "{line}"
             );
+            // The shipped files' comments state the same bound.
+            let bound = line
+                .split("is above the limit of ")
+                .nth(1)
+                .and_then(|r| r.split(' ').next())
+                .unwrap_or_default();
+            for (name, shipped) in [
+                ("config/kiosk.toml", include_str!("../config/kiosk.toml")),
+                (
+                    "packaging/kiosk.toml",
+                    include_str!("../packaging/kiosk.toml"),
+                ),
+            ] {
+                assert!(
+                    shipped
+                        .lines()
+                        .any(|l| l.starts_with('#') && l.contains(bound)),
+                    "{name} does not state {key}'s bound {bound}"
+                );
+            }
         }
     }
 

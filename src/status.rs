@@ -279,6 +279,11 @@ impl StatusReport {
         ));
         s.push_str(&format!("version    {}\n", self.version));
         s.push_str(&format!("config     {}\n", self.config_path));
+        // Which layer each non-default value comes from: a value that "will not change" is
+        // usually set again by a later layer.
+        for (key, origin) in &self.origins {
+            s.push_str(&format!("  {key:<34} {origin}\n"));
+        }
         let b = &self.backoffice;
         s.push_str(&format!(
             "backoffice {} {} {}{}\n",
