@@ -951,6 +951,17 @@ impl Layers {
         let config = candidate
             .effective()
             .map_err(|e| SetError::Refused(e.lines()))?;
+        // The typed value on its own merit too: an environment override or the back
+        // office's live layer may hide it now, but not after a restart or the next push.
+        let mut own = candidate.clone();
+        own.env.clear();
+        own.live = toml::Table::new();
+        if let Err(ConfigError::Invalid { path, errors }) = own.effective() {
+            let mine: Vec<FieldError> = errors.into_iter().filter(|e| e.field == key).collect();
+            if !mine.is_empty() {
+                return Err(SetError::Refused(invalid(&path, mine).lines()));
+            }
+        }
         // The key must be one the config reads (not a typo the file would keep).
         let known = defaults_table();
         if lookup_str(&known, &parts).is_none()
@@ -988,10 +999,13 @@ impl Layers {
                 )),
             }
         }
-        if let Some(o) = self.env.iter().find(|o| o.keys.join(".") == key) {
+        // A later layer (the environment, the back office's live layer) that sets the same
+        // key wins: say so, rather than let the technician think the typed value is in force.
+        let (_, origins) = candidate.stack();
+        if let o @ (Origin::Env(_) | Origin::Live) = Layers::origin_of(&origins, key) {
             notes.push(format!(
-                "{} is set in this environment and wins over both files",
-                o.name
+                "{o} also sets {key} and wins over {}",
+                file.display()
             ));
         }
         *self = candidate;
@@ -2320,5 +2334,55 @@ mod tests {
         std::os::unix::fs::symlink(&b, &a).unwrap();
         std::os::unix::fs::symlink(&a, &b).unwrap();
         assert!(save_atomic(&a, b"x").is_err());
+    }
+
+    #[test]
+    fn a_saved_setting_is_in_force_unless_a_later_layer_sets_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kiosk.toml");
+        std::fs::write(
+            &path,
+            format!("[storage]\ndata_dir = {:?}\n", dir.path().join("data")),
+        )
+        .unwrap();
+        let handle = ConfigHandle::new(Layers::read(&path, Vec::new()).unwrap()).unwrap();
+        let mut rx = handle.subscribe();
+        let c = handle.set_setting("display.idle_timeout_s", "120").unwrap();
+        assert!(c.notes.is_empty(), "{:?}", c.notes);
+        assert_eq!(c.file, dir.path().join("data").join(SETTINGS_FILE));
+        assert!(rx.has_changed().unwrap());
+        assert_eq!(rx.borrow_and_update().display.idle_timeout_s, 120);
+        // The back office pushed the same key: it wins, and the save says so.
+        handle
+            .set_live(toml::toml! { [display] idle_timeout_s = 45 })
+            .unwrap();
+        let c = handle.set_setting("display.idle_timeout_s", "150").unwrap();
+        assert_eq!(handle.current().display.idle_timeout_s, 45);
+        assert!(
+            c.notes
+                .iter()
+                .any(|n| n.contains("back office") && n.contains("wins")),
+            "{:?}",
+            c.notes
+        );
+        // Saved all the same: without the push, it is the value.
+        let reread = Layers::read(&path, Vec::new())
+            .unwrap()
+            .effective()
+            .unwrap();
+        assert_eq!(reread.display.idle_timeout_s, 150);
+        // Refused values change nothing.
+        assert!(handle.set_setting("display.idle_timeout_s", "5").is_err());
+        assert!(handle.set_setting("backoffice.token", "x").is_err());
+        assert!(handle.set_setting("storage.data_dir", "/tmp").is_err());
+        assert_eq!(
+            Layers::read(&path, Vec::new())
+                .unwrap()
+                .effective()
+                .unwrap()
+                .display
+                .idle_timeout_s,
+            150
+        );
     }
 }

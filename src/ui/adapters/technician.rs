@@ -414,10 +414,12 @@ impl UiController {
                         t.set_setting_refused(false);
                         // Honest about when it takes effect: only what running parts read
                         // again applies now.
-                        let when = if crate::config::APPLIED_LIVE.contains(&changed.key.as_str()) {
-                            "in force now"
+                        let when = if !changed.notes.is_empty() {
+                            changed.notes.join("; ")
+                        } else if crate::config::APPLIED_LIVE.contains(&changed.key.as_str()) {
+                            "in force now".to_string()
                         } else {
-                            "applies after a restart"
+                            "applies after a restart".to_string()
                         };
                         t.set_setting_message(
                             format!(
