@@ -902,10 +902,12 @@ impl Layers {
         {
             return Err(at(format!("{key}: {why}")));
         }
-        let text = match std::fs::read_to_string(&file) {
-            Ok(t) => t,
+        let (text, header) = match std::fs::read_to_string(&file) {
+            Ok(t) => (t, ""),
+            // A new settings layer starts with what it is (written above its first table:
+            // a comment-only document would keep it below).
             Err(e) if target == Target::Settings && e.kind() == std::io::ErrorKind::NotFound => {
-                SETTINGS_HEADER.to_string()
+                (String::new(), SETTINGS_HEADER)
             }
             Err(e) => return Err(at(format!("cannot read: {e}"))),
         };
@@ -914,7 +916,7 @@ impl Layers {
             .parse()
             .unwrap_or_else(|_| toml_edit::Value::from(value));
         set_in_doc(&mut doc, &parts, new_value).map_err(|m| at(format!("{key}: {m}")))?;
-        let new_text = doc.to_string();
+        let new_text = format!("{header}{doc}");
         let new_table = parse_table(&file, &new_text).map_err(|e| SetError::Refused(e.lines()))?;
 
         let mut candidate = self.clone();
@@ -1896,17 +1898,25 @@ impl PrinterRole {
 
 /// Writes `contents` to `path` atomically: a temp file in the same folder, fsync, rename,
 /// fsync of the folder. A crash leaves either the old file or the new one, never half.
-/// The old file's mode, owner and group are kept (a `0640 root:civic-kiosk` config holding
-/// the token stays so), and a symlink is followed: its target gets the new contents and the
+/// The old file's mode is kept, and so are its owner and group when root writes (a `0640
+/// root:civic-kiosk` config holding the token stays so; a non-root writer's file is its
+/// own, with its group), and a symlink is followed: its target gets the new contents and the
 /// link stays a link. A new file gets 0666 less the process umask, as `File::create` would.
 pub fn save_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use atomic_write_file::unix::OpenOptionsExt;
     use std::io::Write;
+    use std::os::unix::fs::MetadataExt;
     let target = resolve_symlinks(path)?;
+    // SAFETY: geteuid and getegid have no preconditions.
+    let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    // Owner and group are set back (fchown) only by root and only when they differ from
+    // what the new file gets anyway. Not as the service: its unit filters out @chown
+    // (packaging/civic-kiosk.service, `SystemCallFilter=~@privileged`), where an fchown
+    // kills the process with SIGSYS; and a non-root writer cannot give a file away anyway.
+    let chown_back =
+        euid == 0 && std::fs::metadata(&target).is_ok_and(|m| (m.uid(), m.gid()) != (euid, egid));
     let mut options = atomic_write_file::OpenOptions::new();
-    // Owner and group: kept when the process may set them (root, or the owner keeping its
-    // own group); otherwise the write goes on with the writer's, as any editor's would.
-    options.preserve_mode(true).try_preserve_owner(true);
+    options.preserve_mode(true).preserve_owner(chown_back);
     let mut f = options.open(&target)?;
     f.write_all(contents)?;
     f.commit()
@@ -2364,6 +2374,12 @@ mod tests {
                 .any(|n| n.contains("back office") && n.contains("wins")),
             "{:?}",
             c.notes
+        );
+        let text = std::fs::read_to_string(&c.file).unwrap();
+        assert!(
+            text.starts_with("# civic-kiosk settings layer")
+                && text.contains("idle_timeout_s = 150"),
+            "the header stays on top: {text}"
         );
         // Saved all the same: without the push, it is the value.
         let reread = Layers::read(&path, Vec::new())
