@@ -1105,8 +1105,9 @@ fn remove_in_doc(doc: &mut toml_edit::DocumentMut, parts: &[&str]) {
 fn deserialize_all(mut table: toml::Table) -> (Option<Config>, Vec<String>, Vec<FieldError>) {
     let mut dropped = Vec::new();
     let mut errors = Vec::new();
-    // Each round drops one key, so a file cannot loop more often than it has keys.
-    for _ in 0..10_000 {
+    // Each round drops one key, so a file cannot loop more often than it has keys; and at
+    // most MAX_TYPE_ERRORS rounds, so a file of a million bad keys is answered at once.
+    for _ in 0..MAX_TYPE_ERRORS {
         match serde_path_to_error::deserialize::<_, Config>(toml::Value::Table(table.clone())) {
             Ok(c) => return (Some(c), dropped, errors),
             Err(e) => {
@@ -1136,8 +1137,17 @@ fn deserialize_all(mut table: toml::Table) -> (Option<Config>, Vec<String>, Vec<
             }
         }
     }
+    errors.push(FieldError::new(
+        "config",
+        format!(
+            "more than {MAX_TYPE_ERRORS} values of the wrong type or unknown keys; fix these and run check-config again"
+        ),
+    ));
     (None, dropped, errors)
 }
+
+/// Type errors reported in one run at most.
+const MAX_TYPE_ERRORS: usize = 100;
 
 /// `unknown field `widht`, expected …` → `widht`.
 fn unknown_field(message: &str) -> Option<String> {
@@ -2400,5 +2410,15 @@ mod tests {
                 .idle_timeout_s,
             150
         );
+    }
+
+    #[test]
+    fn a_file_of_many_unknown_keys_is_answered_quickly() {
+        let text: String = (0..5000).map(|i| format!("k{i} = 1\n")).collect();
+        let started = std::time::Instant::now();
+        let lines = layers(&text, &[]).unwrap_err().lines();
+        assert_eq!(lines.len(), MAX_TYPE_ERRORS + 1, "{:?}", lines.last());
+        assert!(lines[MAX_TYPE_ERRORS].contains("fix these and run check-config again"));
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
     }
 }
