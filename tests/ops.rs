@@ -471,3 +471,38 @@ async fn the_token_never_leaves_the_config_file() {
         }
     }
 }
+
+/// `check-config` (the real CLI) reports every problem of a file in one run: type errors
+/// (the value set aside, the rest still checked) and the validator's, each with its bound.
+#[test]
+fn check_config_reports_every_problem_in_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = common::shipped_config()
+        .replace("dpi = 102", "dpi = \"high\"")
+        .replace("batch_size = 200", "batch_size = [200]")
+        .replace(
+            "sync_interval_s = 900",
+            "sync_interval_s = 9223372036854775807",
+        )
+        .replace("keep_files = 5", "keep_files = \"5\"")
+        .replace("idle_timeout_s = 90", "idle_timeout_s = 5");
+    let config = common::config_in(dir.path(), &text);
+    let (code, out, err) = kiosk(&config, &["check-config"]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    for want in [
+        "display.dpi: invalid type",
+        "ratings.batch_size: invalid type",
+        "log.keep_files: invalid type",
+        "catalogue.sync_interval_s: 9223372036854775807 is above the limit of 86400 (one day)",
+        "display.idle_timeout_s: 5 s is too short",
+    ] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with(&config.display().to_string()) && l.contains(want)),
+            "{want}: {err}"
+        );
+    }
+    assert_eq!(lines.len(), 5, "{err}");
+}
