@@ -822,6 +822,63 @@ pub fn config_set(config_path: &Path, key: &str, value: &str) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// `civic-kiosk config unset KEY`: removes a settings-layer value (a maintenance-page
+/// change), so the main file's value or the default applies again; validated, audited.
+pub fn config_unset(config_path: &Path, key: &str) -> ExitCode {
+    let env: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| k.starts_with(config::ENV_PREFIX))
+        .collect();
+    let refused = |lines: Vec<String>| {
+        for line in lines {
+            eprintln!("{line}");
+        }
+        eprintln!("civic-kiosk: nothing saved");
+        ExitCode::from(1)
+    };
+    let mut layers = match config::Layers::read(config_path, env) {
+        Ok(l) => l,
+        Err(e) => return refused(e.lines()),
+    };
+    let data_dir = layers
+        .settings_path()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    if let Err(e) = become_data_dir_owner(&data_dir) {
+        return fail(format!(
+            "cannot act as the owner of {}: {e}",
+            data_dir.display()
+        ));
+    }
+    let changed = match layers.unset_setting(key) {
+        Ok(c) => c,
+        Err(e) => return refused(e.lines()),
+    };
+    let actor = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".into());
+    let detail = changed.audit_detail("civic-kiosk config unset");
+    match Store::open_in(&changed.config.data_dir()) {
+        Ok(mut s) => {
+            if let Err(e) = s.audit(
+                "config_changed",
+                &detail,
+                Some(&format!("technician ({actor})")),
+            ) {
+                eprintln!("civic-kiosk: saved, but not audited: {e}");
+            }
+        }
+        Err(e) => eprintln!("civic-kiosk: saved, but not audited: {e}"),
+    }
+    println!("wrote {} (the settings layer)", changed.file.display());
+    println!("{detail}");
+    for note in &changed.notes {
+        println!("note: {note}");
+    }
+    println!("a running terminal applies it when restarted (systemctl restart civic-kiosk)");
+    ExitCode::SUCCESS
+}
+
 /// `civic-kiosk set-pin [--staff NAME] [--remove] [--list]`.
 pub fn set_pin(config_path: &Path, staff: Option<&str>, remove: bool, list: bool) -> ExitCode {
     use crate::pin::{self, Holder, StaffId};

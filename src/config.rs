@@ -1023,6 +1023,55 @@ impl Layers {
     }
 }
 
+impl Layers {
+    /// Removes `key` from the settings layer (comments kept, validated with every layer,
+    /// saved atomically): the value below it (the file's, or the default) applies again.
+    pub fn unset_setting(&mut self, key: &str) -> Result<SettingChanged, SetError> {
+        let file = self.settings_path.clone();
+        let at = |msg: String| SetError::Refused(vec![format!("{}: {msg}", file.display())]);
+        let parts: Vec<&str> = key.split('.').collect();
+        if parts.len() < 2 || lookup_str(&self.settings, &parts).is_none() {
+            return Err(at(format!(
+                "{key} is not set in the settings layer; nothing to remove"
+            )));
+        }
+        let text = std::fs::read_to_string(&file).map_err(|e| at(format!("cannot read: {e}")))?;
+        let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| at(format!("{e}")))?;
+        remove_in_doc(&mut doc, &parts);
+        let new_text = doc.to_string();
+        let mut candidate = self.clone();
+        candidate.settings =
+            parse_table(&file, &new_text).map_err(|e| SetError::Refused(e.lines()))?;
+        let config = candidate
+            .effective()
+            .map_err(|e| SetError::Refused(e.lines()))?;
+        let (before, _) = self.stack();
+        let (after, origins) = candidate.stack();
+        let old = lookup_str(&before, &parts).map(|v| v.to_string());
+        let new = lookup_str(&after, &parts)
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "(none)".into());
+        save_atomic(&file, new_text.as_bytes()).map_err(|source| SetError::Write {
+            path: file.clone(),
+            source,
+        })?;
+        let notes = vec![format!(
+            "{key} now comes from: {}",
+            Layers::origin_of(&origins, key)
+        )];
+        *self = candidate;
+        Ok(SettingChanged {
+            key: key.to_string(),
+            old,
+            new,
+            config,
+            file,
+            target: Target::Settings,
+            notes,
+        })
+    }
+}
+
 /// The first lines of a settings layer created by the terminal.
 const SETTINGS_HEADER: &str = "\
 # civic-kiosk settings layer: values set on the maintenance page (or by `civic-kiosk config

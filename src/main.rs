@@ -51,6 +51,9 @@ fn main() -> ExitCode {
         Command::Config(civic_kiosk::cli::ConfigCommand::Set { key, value }) => {
             civic_kiosk::commands::config_set(&config_path, &key, &value)
         }
+        Command::Config(civic_kiosk::cli::ConfigCommand::Unset { key }) => {
+            civic_kiosk::commands::config_unset(&config_path, &key)
+        }
         Command::Catalogue(cmd) => civic_kiosk::commands::catalogue(&config_path, cmd),
         Command::SetPin {
             staff,

@@ -309,6 +309,26 @@ fn config_set_writes_the_settings_layer_when_the_file_is_not_writable() {
             .contains("tok-x-9")
     );
     assert!(!format!("{out}{err}").contains("tok-x-9"), "{out}{err}");
+    // `config unset` takes a settings-layer value back: the file's applies again.
+    let (code, out, err) = as_nobody(&["config", "unset", "display.idle_timeout_s"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("display.idle_timeout_s: 120 → 90"), "{out}");
+    assert!(
+        out.contains(&format!("now comes from: file ({})", config.display())),
+        "{out}"
+    );
+    assert_eq!(
+        civic_kiosk::config::load(&config)
+            .unwrap()
+            .display
+            .idle_timeout_s,
+        90
+    );
+    let (code, _, err) = as_nobody(&["config", "unset", "display.idle_timeout_s"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("not set in the settings layer"), "{err}");
+    let (code, out, err) = as_nobody(&["config", "set", "display.idle_timeout_s", "120"]);
+    assert_eq!(code, Some(0), "{out}{err}");
     // Root (who may write the file) edits the file, and the settings-layer value that
     // would win over it goes.
     let (code, out, err) = kiosk(&config, &["config", "set", "display.idle_timeout_s", "200"]);
