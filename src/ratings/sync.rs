@@ -410,6 +410,35 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
 
+    /// Numbers no validated config holds still make finite delays and due times.
+    #[test]
+    fn extreme_numbers_cannot_overflow_a_clock() {
+        let r = crate::config::RatingsSection {
+            sync_interval_s: i64::MAX,
+            retry_base_ms: i64::MAX,
+            retry_max_s: i64::MAX,
+            batch_size: i64::MAX,
+            ..Default::default()
+        };
+        let p = Policy::from_config(&r);
+        assert_eq!(p.interval, Duration::from_secs(3600));
+        assert_eq!(p.retry_max, Duration::from_secs(86_400));
+        assert_eq!(p.batch_size, 1000);
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(1);
+        assert!(p.backoff(u32::MAX, &mut rng) <= Duration::from_secs(86_400));
+        assert_eq!(due_ms(Duration::MAX), i64::MAX);
+        let r = crate::config::RatingsSection {
+            sync_interval_s: i64::MIN,
+            retry_base_ms: i64::MIN,
+            retry_max_s: i64::MIN,
+            batch_size: i64::MIN,
+            ..Default::default()
+        };
+        let p = Policy::from_config(&r);
+        assert_eq!(p.interval, Duration::from_secs(5));
+        assert!(p.backoff(1, &mut rng) <= Duration::from_secs(1));
+    }
+
     #[test]
     fn backoff_doubles_with_jitter_and_is_capped() {
         let p = Policy {
