@@ -964,11 +964,13 @@ impl Layers {
                 return Err(SetError::Refused(invalid(&path, mine).lines()));
             }
         }
-        // The key must be one the config reads (not a typo the file would keep).
-        let known = defaults_table();
-        if lookup_str(&known, &parts).is_none()
-            && !matches!(parts.as_slice(), ["backoffice", "ca_file" | "public_key"])
-        {
+        // The key must be one the config reads (not a typo the file would keep): the saved
+        // config, serialised, holds every key it read (an optional one now that it is set).
+        let known = match toml::Value::try_from(&config) {
+            Ok(toml::Value::Table(t)) => t,
+            _ => toml::Table::new(),
+        };
+        if lookup_str(&known, &parts).is_none() {
             return Err(at(format!("'{key}' is not a setting civic-kiosk reads")));
         }
         let (before, _) = self.stack();
