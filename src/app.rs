@@ -54,8 +54,8 @@ pub fn start_core(config_path: &Path, log_to_stderr: bool) -> Result<Core, AppEr
     logging::init(&LogSettings {
         dir: Some(config.log_dir()),
         level: config.log.level.parse().unwrap_or(log::LevelFilter::Info),
-        max_file_bytes: config.log.max_file_bytes,
-        keep_files: config.log.keep_files,
+        max_file_bytes: config.log_max_file_bytes(),
+        keep_files: config.log_keep_files(),
         stderr: log_to_stderr,
     });
     log::info!(
@@ -211,7 +211,7 @@ pub fn run(config_path: &Path, headless: bool) -> Result<RunEnd, AppError> {
             clock: crate::ui::system_clock(),
             store: Some(store.clone()),
             ratings_waker: Some(ratings_waker),
-            config_path: Some(core.config_path.clone()),
+            settings: Some(core.config.clone()),
             trusted_key: match crate::offline_code::trusted_key(&config) {
                 Ok(k) => Some(k),
                 Err(e) => {

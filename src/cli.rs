@@ -125,6 +125,9 @@ pub enum Command {
 pub enum ConfigCommand {
     /// Set KEY to VALUE (TOML syntax: 120, true, "text", ["a", "b"]; a bare word is a string).
     Set { key: String, value: String },
+    /// Remove KEY from the settings layer (`<data_dir>/settings.toml`, where the
+    /// maintenance page saves): the main file's value, or the default, applies again.
+    Unset { key: String },
 }
 
 #[derive(Debug, Subcommand)]

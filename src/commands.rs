@@ -20,6 +20,34 @@ fn config_or_exit(path: &Path) -> Result<Config, ExitCode> {
     })
 }
 
+/// The config's layers (validated), or the problems printed.
+fn layers_or_exit(path: &Path) -> Result<config::Layers, ExitCode> {
+    config::Layers::load(path).map_err(|e| {
+        for line in e.lines() {
+            eprintln!("{line}");
+        }
+        ExitCode::from(1)
+    })
+}
+
+/// `civic-kiosk check-config [FILE]`: every problem, one line each; when valid, each
+/// non-default value with the layer it comes from (a secret's value is never shown).
+pub fn check_config(path: &Path) -> ExitCode {
+    let layers = match layers_or_exit(path) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    println!("{}: ok", path.display());
+    let origins = layers.origins();
+    if !origins.is_empty() {
+        println!("values other than the defaults, and where each comes from:");
+    }
+    for (key, value, origin) in origins {
+        println!("  {key} = {value}  ({origin})");
+    }
+    ExitCode::SUCCESS
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -37,11 +65,22 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
 
 /// `civic-kiosk status [--json]`.
 pub fn status(config_path: &Path, json: bool) -> ExitCode {
-    let (config, rt) = match (config_or_exit(config_path), runtime()) {
-        (Ok(c), Ok(r)) => (c, r),
+    let (layers, rt) = match (layers_or_exit(config_path), runtime()) {
+        (Ok(l), Ok(r)) => (l, r),
         (Err(code), _) | (_, Err(code)) => return code,
     };
-    let report = rt.block_on(crate::status::report(&config, config_path));
+    let config = match layers.effective() {
+        Ok(c) => c,
+        Err(e) => {
+            for line in e.lines() {
+                eprintln!("{line}");
+            }
+            return ExitCode::from(1);
+        }
+    };
+    let mut report = rt.block_on(crate::status::report(&config, config_path));
+    report.settings_path = layers.settings_path().display().to_string();
+    report.origins = layers.origin_map();
     if json {
         match serde_json::to_string_pretty(&report) {
             Ok(s) => println!("{s}"),
@@ -696,26 +735,130 @@ pub fn diagnose(config_path: &Path, json: bool) -> ExitCode {
     }
 }
 
-/// `civic-kiosk config set KEY VALUE`: edits the file (comments kept), validates the whole
-/// config as `check-config` would, saves atomically, audits.
+/// `civic-kiosk config set KEY VALUE`: edits the main config file (comments kept) when
+/// this user may write it, else the settings layer in the data dir; validates the whole
+/// config as `check-config` would, saves atomically, audits, and says which file it wrote.
 pub fn config_set(config_path: &Path, key: &str, value: &str) -> ExitCode {
+    use config::{Layers, Target};
     let env: Vec<(String, String)> = std::env::vars()
         .filter(|(k, _)| k.starts_with(config::ENV_PREFIX))
         .collect();
-    let changed = match config::set_in_file(config_path, key, value, env) {
-        Ok(c) => c,
-        Err(lines) => {
-            for line in lines {
-                eprintln!("{line}");
-            }
-            eprintln!("civic-kiosk: nothing saved");
-            return ExitCode::from(1);
+    let refused = |lines: Vec<String>| {
+        for line in lines {
+            eprintln!("{line}");
         }
+        eprintln!("civic-kiosk: nothing saved");
+        ExitCode::from(1)
+    };
+    let mut layers = match Layers::read(config_path, env) {
+        Ok(l) => l,
+        Err(e) => return refused(e.lines()),
+    };
+    // "May write" is decided by trying: permission bits, ACLs, a read-only mount or an
+    // immutable file all answer the same way, for root too.
+    let changed = match layers.set(Target::File, key, value) {
+        Ok(c) => c,
+        Err(e) if e.is_permission() => {
+            eprintln!(
+                "civic-kiosk: {}: not writable by this user ({}); saving in the settings layer instead",
+                config_path.display(),
+                match &e {
+                    config::SetError::Write { source, .. } => source.to_string(),
+                    other => other.to_string(),
+                }
+            );
+            // The settings layer belongs to the service user, like the store beside it.
+            let data_dir = layers
+                .settings_path()
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default();
+            if let Err(e) = become_data_dir_owner(&data_dir) {
+                return fail(format!(
+                    "cannot act as the owner of {}: {e}",
+                    data_dir.display()
+                ));
+            }
+            match layers.set(Target::Settings, key, value) {
+                Ok(c) => c,
+                Err(e) => return refused(e.lines()),
+            }
+        }
+        Err(e) => return refused(e.lines()),
     };
     let actor = std::env::var("SUDO_USER")
         .or_else(|_| std::env::var("USER"))
         .unwrap_or_else(|_| "unknown".into());
     let detail = changed.audit_detail("civic-kiosk config set");
+    // The audit goes into the service's store: as its owner, so no root-owned WAL.
+    if let Err(e) = become_data_dir_owner(&changed.config.data_dir()) {
+        eprintln!("civic-kiosk: saved, but not audited: {e}");
+    } else {
+        match Store::open_in(&changed.config.data_dir()) {
+            Ok(mut s) => {
+                if let Err(e) = s.audit(
+                    "config_changed",
+                    &detail,
+                    Some(&format!("technician ({actor})")),
+                ) {
+                    eprintln!("civic-kiosk: saved, but not audited: {e}");
+                }
+            }
+            Err(e) => eprintln!("civic-kiosk: saved, but not audited: {e}"),
+        }
+    }
+    println!(
+        "wrote {} ({})",
+        changed.file.display(),
+        match changed.target {
+            Target::File => "the main config file",
+            Target::Settings => "the settings layer",
+        }
+    );
+    println!("{detail}");
+    for note in &changed.notes {
+        println!("note: {note}");
+    }
+    println!("a running terminal applies it when restarted (systemctl restart civic-kiosk)");
+    ExitCode::SUCCESS
+}
+
+/// `civic-kiosk config unset KEY`: removes a settings-layer value (a maintenance-page
+/// change), so the main file's value or the default applies again; validated, audited.
+pub fn config_unset(config_path: &Path, key: &str) -> ExitCode {
+    let env: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| k.starts_with(config::ENV_PREFIX))
+        .collect();
+    let refused = |lines: Vec<String>| {
+        for line in lines {
+            eprintln!("{line}");
+        }
+        eprintln!("civic-kiosk: nothing saved");
+        ExitCode::from(1)
+    };
+    let mut layers = match config::Layers::read(config_path, env) {
+        Ok(l) => l,
+        Err(e) => return refused(e.lines()),
+    };
+    let data_dir = layers
+        .settings_path()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    if let Err(e) = become_data_dir_owner(&data_dir) {
+        return fail(format!(
+            "cannot act as the owner of {}: {e}",
+            data_dir.display()
+        ));
+    }
+    let changed = match layers.unset_setting(key) {
+        Ok(c) => c,
+        Err(e) => return refused(e.lines()),
+    };
+    let actor = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".into());
+    let detail = changed.audit_detail("civic-kiosk config unset");
     match Store::open_in(&changed.config.data_dir()) {
         Ok(mut s) => {
             if let Err(e) = s.audit(
@@ -728,7 +871,11 @@ pub fn config_set(config_path: &Path, key: &str, value: &str) -> ExitCode {
         }
         Err(e) => eprintln!("civic-kiosk: saved, but not audited: {e}"),
     }
-    println!("{}: {detail}", config_path.display());
+    println!("wrote {} (the settings layer)", changed.file.display());
+    println!("{detail}");
+    for note in &changed.notes {
+        println!("note: {note}");
+    }
     println!("a running terminal applies it when restarted (systemctl restart civic-kiosk)");
     ExitCode::SUCCESS
 }

@@ -1,11 +1,17 @@
-//! Terminal configuration: defaults, TOML file, `CIVIC_KIOSK__SECTION__KEY` overrides and a live layer; validation that names the field and the fix; atomic save.
+//! Terminal configuration: defaults, TOML file, settings layer, `CIVIC_KIOSK__SECTION__KEY` overrides and a live layer; validation that names the field and the fix; atomic save.
 //!
-//! Layers, later ones winning: built-in defaults, the file, environment overrides, then the
-//! live layer (settings the back office pushes). The effective config is published through a
-//! `tokio::sync::watch` channel ([`ConfigHandle`]), so running parts see a change without a
-//! restart. A config that fails validation is never published.
+//! Layers, later ones winning: built-in defaults, the file (`kiosk.toml`, root's), the
+//! settings layer (`<data_dir>/settings.toml`, which the service itself may write: the
+//! maintenance page saves there), environment overrides, then the live layer (settings the
+//! back office pushes). Each layer is kept apart, so every value can be traced to its layer
+//! ([`Layers::origins`]) and the settings and live layers can be replaced while running.
+//! The effective config is published through a `tokio::sync::watch` channel
+//! ([`ConfigHandle`]), so running parts see a change without a restart. A config that fails
+//! validation is never published. Secrets ([`is_secret`]) are never shown, audited or
+//! written outside the main file.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
@@ -56,17 +62,43 @@ pub struct LocationSection {
     pub centre: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+// Debug by hand: the token must not reach a log through a `{:?}`.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BackofficeSection {
     pub url: String,
+    /// Secret: never printed, logged, audited or shipped ([`is_secret`]).
     pub token: String,
     pub connect_timeout_s: f64,
     pub total_timeout_s: f64,
     pub ca_file: Option<PathBuf>,
     pub public_key: Option<String>,
-    pub max_body_bytes: u64,
+    /// i64 like every count and size here: any number a file holds deserialises, and
+    /// [`Config::validate`] refuses it with its bound (serde would only say "invalid value").
+    pub max_body_bytes: i64,
     pub embedded_listen: String,
+}
+
+impl std::fmt::Debug for BackofficeSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackofficeSection")
+            .field("url", &self.url)
+            .field(
+                "token",
+                &if self.token.is_empty() {
+                    ""
+                } else {
+                    "(secret)"
+                },
+            )
+            .field("connect_timeout_s", &self.connect_timeout_s)
+            .field("total_timeout_s", &self.total_timeout_s)
+            .field("ca_file", &self.ca_file)
+            .field("public_key", &self.public_key)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("embedded_listen", &self.embedded_listen)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -149,10 +181,19 @@ pub struct HeartbeatSection {
     pub interval_s: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TechnicianSection {
+    /// Secret (an argon2 hash, still worth guessing offline): never shown.
     pub pin_hash: Option<String>,
+}
+
+impl std::fmt::Debug for TechnicianSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TechnicianSection")
+            .field("pin_hash", &self.pin_hash.as_ref().map(|_| "(secret)"))
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -166,8 +207,8 @@ pub struct StorageSection {
 pub struct LogSection {
     pub dir: PathBuf,
     pub level: String,
-    pub max_file_bytes: u64,
-    pub keep_files: u32,
+    pub max_file_bytes: i64,
+    pub keep_files: i64,
 }
 
 impl Default for Config {
@@ -314,6 +355,19 @@ pub struct FieldError {
     pub field: String,
     /// What is wrong and what to write instead.
     pub problem: String,
+    /// The file the bad value is in, when it is not the main config file (the settings
+    /// layer): so the technician edits the right file.
+    pub file: Option<PathBuf>,
+}
+
+impl FieldError {
+    fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            problem: problem.into(),
+            file: None,
+        }
+    }
 }
 
 /// Everything that can go wrong loading a config.
@@ -350,11 +404,22 @@ impl ConfigError {
         match self {
             ConfigError::Invalid { path, errors } => errors
                 .iter()
-                .map(|e| format!("{}: {e}", path.display()))
+                .map(|e| format!("{}: {e}", e.file.as_deref().unwrap_or(path).display()))
                 .collect(),
             other => vec![other.to_string()],
         }
     }
+}
+
+/// Whether a setting is a secret: its value is never printed, logged, audited, shipped in a
+/// heartbeat or written outside the main config file. By name, so a secret added later
+/// (`*_token`, `*_password`) is covered without a list to forget.
+pub fn is_secret(key: &str) -> bool {
+    let field = key.rsplit('.').next().unwrap_or(key);
+    field.ends_with("token")
+        || field.ends_with("pin_hash")
+        || field.contains("password")
+        || field.contains("secret")
 }
 
 /// Keys a settings edit refuses, with the way to change them instead.
@@ -363,100 +428,115 @@ const NOT_SET_HERE: [(&str, &str); 1] = [(
     "a PIN is never typed in as a setting; use `civic-kiosk set-pin`",
 )];
 
-/// One setting changed in a config file by [`set_in_file`].
+/// Name of the settings layer's file inside the data dir.
+pub const SETTINGS_FILE: &str = "settings.toml";
+
+/// Which layer a value came from; later ones win.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Default,
+    /// The main config file (`kiosk.toml`).
+    File(PathBuf),
+    /// The settings layer the service writes (`<data_dir>/settings.toml`).
+    Settings(PathBuf),
+    /// An environment override, by variable name.
+    Env(String),
+    /// The back office's remote config, applied in the running terminal.
+    Live,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Default => write!(f, "default"),
+            Origin::File(p) => write!(f, "file ({})", p.display()),
+            Origin::Settings(p) => write!(f, "settings ({})", p.display()),
+            Origin::Env(name) => write!(f, "environment ({name})"),
+            Origin::Live => write!(f, "back office (remote config, live)"),
+        }
+    }
+}
+
+/// Where a settings edit goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// The main config file.
+    File,
+    /// The settings layer in the data dir.
+    Settings,
+}
+
+/// Why a settings edit did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum SetError {
+    /// The key or value is refused (validator lines, each naming file and field).
+    #[error("{}", .0.join("\n"))]
+    Refused(Vec<String>),
+    /// The target file could not be written (permissions, a read-only file system).
+    #[error("{}: cannot write: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl SetError {
+    /// The lines to show a technician.
+    pub fn lines(&self) -> Vec<String> {
+        match self {
+            SetError::Refused(lines) => lines.clone(),
+            other => vec![other.to_string()],
+        }
+    }
+
+    /// The write was refused by the system for this user (not by the validator): the
+    /// caller may try the settings layer instead.
+    pub fn is_permission(&self) -> bool {
+        match self {
+            SetError::Write { source, .. } => {
+                source.kind() == std::io::ErrorKind::PermissionDenied
+                    || source.kind() == std::io::ErrorKind::ReadOnlyFilesystem
+                    || source.raw_os_error() == Some(libc::EPERM)
+                    || source.raw_os_error() == Some(libc::EROFS)
+                    || source.raw_os_error() == Some(libc::EACCES)
+            }
+            SetError::Refused(_) => false,
+        }
+    }
+}
+
+/// One setting changed by [`Layers::set`].
 #[derive(Debug, Clone)]
 pub struct SettingChanged {
     pub key: String,
-    /// The value written before (as TOML), or None when the file relied on the default.
+    /// The value in force before (as TOML), or None when the setting had none (an
+    /// optional key such as `backoffice.ca_file`).
     pub old: Option<String>,
     pub new: String,
-    /// The whole config as now saved.
+    /// The whole config as now in force.
     pub config: Config,
+    /// The file written.
+    pub file: PathBuf,
+    pub target: Target,
+    /// Anything else the technician should know (e.g. a settings-layer value removed).
+    pub notes: Vec<String>,
 }
 
 impl SettingChanged {
-    /// The audit entry's detail: key, old → new, and how.
+    /// The audit entry's detail: key, old → new, how and where. A secret's values are
+    /// never written: only that it changed.
     pub fn audit_detail(&self, how: &str) -> String {
+        if is_secret(&self.key) {
+            return format!("{}: changed ({how}, {})", self.key, self.file.display());
+        }
         format!(
-            "{}: {} → {} ({how})",
+            "{}: {} → {} ({how}, {})",
             self.key,
-            self.old.as_deref().unwrap_or("(default)"),
-            self.new
+            self.old.as_deref().unwrap_or("(none)"),
+            self.new,
+            self.file.display()
         )
     }
-}
-
-/// Sets `key` (`section.field`, or `printers.card.uri`) to `value` (TOML syntax: 120,
-/// true, "text", ["a"]; anything else is a string) in the config file at `path`, keeping
-/// its comments; the whole config is validated as `check-config` would (with `env`
-/// overrides) and saved atomically. On refusal: the lines to show, nothing saved.
-pub fn set_in_file(
-    path: &Path,
-    key: &str,
-    value: &str,
-    env: impl IntoIterator<Item = (String, String)>,
-) -> Result<SettingChanged, Vec<String>> {
-    let at = |msg: String| vec![format!("{}: {msg}", path.display())];
-    if let Some((_, why)) = NOT_SET_HERE.iter().find(|(k, _)| *k == key) {
-        return Err(at(format!("{key}: {why}")));
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| at(e.to_string()))?;
-    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| at(format!("{e}")))?;
-    let parts: Vec<&str> = key.split('.').collect();
-    if parts.len() < 2 || parts.iter().any(|p| p.trim().is_empty()) {
-        return Err(at(format!(
-            "'{key}' is not a setting; write section.field, e.g. display.idle_timeout_s"
-        )));
-    }
-    let new_value: toml_edit::Value = value
-        .parse()
-        .unwrap_or_else(|_| toml_edit::Value::from(value));
-    let mut table = doc.as_table_mut();
-    for section in &parts[..parts.len() - 1] {
-        let entry = table
-            .entry(section)
-            .or_insert_with(|| toml_edit::Item::Table(toml_edit::Table::new()));
-        match entry.as_table_mut() {
-            Some(t) => table = t,
-            None => return Err(at(format!("{key}: '{section}' is not a section"))),
-        }
-    }
-    let field = parts[parts.len() - 1];
-    let old = table
-        .get(field)
-        .and_then(|i| i.as_value())
-        .map(|v| v.to_string().trim().to_string());
-    match table.get_mut(field).and_then(|i| i.as_value_mut()) {
-        // Replace the value in place: the key, and the comment above it, stay.
-        Some(existing) => {
-            let decor = existing.decor().clone();
-            *existing = new_value;
-            *existing.decor_mut() = decor;
-        }
-        None => {
-            table.insert(field, toml_edit::value(new_value));
-        }
-    }
-    let new_text = doc.to_string();
-    let config = Layers::from_parts(path, &new_text, env)
-        .and_then(|l| l.effective())
-        .map_err(|e| e.lines())?;
-    // The key must be one the config reads (not a typo the file would keep).
-    let known: Option<toml::Table> = toml::to_string(&config).ok().and_then(|t| t.parse().ok());
-    let mut t = known.as_ref();
-    for section in &parts[..parts.len() - 1] {
-        t = t.and_then(|t| t.get(*section)).and_then(|v| v.as_table());
-    }
-    if t.is_none_or(|t| !t.contains_key(field)) {
-        return Err(at(format!("'{key}' is not a setting civic-kiosk reads")));
-    }
-    save_atomic(path, new_text.as_bytes()).map_err(|e| at(e.to_string()))?;
-    Ok(SettingChanged {
-        key: key.to_string(),
-        old,
-        new: value.to_string(),
-        config,
-    })
 }
 
 /// The default config path for this process.
@@ -469,95 +549,289 @@ pub fn default_path() -> PathBuf {
     }
 }
 
-/// The layers before the live one, kept so the live layer can be re-applied.
-#[derive(Debug, Clone)]
+/// An environment override as given: applied on top of the files, typed by what it overrides.
+#[derive(Clone)]
+struct EnvOverride {
+    keys: Vec<String>,
+    name: String,
+    raw: String,
+}
+
+/// The config's layers, each kept apart so any one can be replaced (the settings layer by
+/// the maintenance page, the live layer by the back office) and each value traced to its
+/// layer: defaults → the file → the settings layer → the environment → the live layer.
+#[derive(Clone)]
 pub struct Layers {
+    /// The main config file.
     pub path: PathBuf,
-    /// Defaults merged with the file and the environment overrides.
-    merged: toml::Table,
+    file: toml::Table,
+    /// `<data_dir>/settings.toml`, the data dir as the file and the environment set it.
+    settings_path: PathBuf,
+    settings: toml::Table,
+    env: Vec<EnvOverride>,
     /// Settings pushed by the back office (applied last).
     live: toml::Table,
 }
 
+// By hand: the layers hold the token, and a Debug print must not.
+impl std::fmt::Debug for Layers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Layers")
+            .field("path", &self.path)
+            .field("settings_path", &self.settings_path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn invalid(path: &Path, errors: Vec<FieldError>) -> ConfigError {
+    ConfigError::Invalid {
+        path: path.to_path_buf(),
+        errors,
+    }
+}
+
+fn parse_table(path: &Path, text: &str) -> Result<toml::Table, ConfigError> {
+    text.parse::<toml::Table>()
+        .map_err(|e| invalid(path, vec![syntax_error(text, &e)]))
+}
+
 impl Layers {
-    /// Reads the file and the process environment.
+    /// Reads the file, the settings layer (if it exists) and the process environment, and
+    /// validates the result.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let layers = Self::read(path, std::env::vars())?;
+        layers.effective()?;
+        Ok(layers)
+    }
+
+    /// Reads the layers without validating what they give (syntax errors only): for
+    /// `config set`, which may be the fix of an invalid config.
+    pub fn read(
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::from_parts(path, &text, std::env::vars())
+        let mut layers = Self::parts(path, &text, env)?;
+        match std::fs::read_to_string(&layers.settings_path) {
+            Ok(s) => layers.settings = parse_table(&layers.settings_path, &s)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: layers.settings_path.clone(),
+                    source,
+                });
+            }
+        }
+        Ok(layers)
     }
 
-    /// Builds the layers from file text and `(name, value)` environment pairs.
+    /// Builds the layers from file text and `(name, value)` environment pairs, with an
+    /// empty settings layer (nothing is read from disk), and validates them.
     pub fn from_parts(
         path: &Path,
         text: &str,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let invalid = |errors| ConfigError::Invalid {
-            path: path.to_path_buf(),
-            errors,
-        };
-        let file: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| invalid(vec![syntax_error(text, &e)]))?;
-        let mut merged = defaults_table();
-        merge(&mut merged, file);
+        let layers = Self::parts(path, text, env)?;
+        layers.effective()?;
+        Ok(layers)
+    }
+
+    /// [`Layers::from_parts`] with a settings layer's text as well.
+    pub fn from_parts_with_settings(
+        path: &Path,
+        text: &str,
+        settings: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut layers = Self::parts(path, text, env)?;
+        layers.settings = parse_table(&layers.settings_path, settings)?;
+        layers.effective()?;
+        Ok(layers)
+    }
+
+    fn parts(
+        path: &Path,
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let file = parse_table(path, text)?;
         let mut errors = Vec::new();
+        let mut overrides = Vec::new();
         for (name, raw) in env {
             let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
                 continue;
             };
             let keys: Vec<String> = rest.split("__").map(|k| k.to_ascii_lowercase()).collect();
             if keys.iter().any(String::is_empty) {
-                errors.push(FieldError {
-                    field: name.clone(),
-                    problem: "empty key in environment override; write CIVIC_KIOSK__SECTION__KEY"
-                        .into(),
-                });
+                errors.push(FieldError::new(
+                    name.clone(),
+                    "empty key in environment override; write CIVIC_KIOSK__SECTION__KEY",
+                ));
                 continue;
             }
-            let existing = lookup(&merged, &keys);
-            let value = env_value(&raw, existing);
-            set_path(&mut merged, &keys, value);
+            overrides.push(EnvOverride { keys, name, raw });
         }
         if !errors.is_empty() {
-            return Err(invalid(errors));
+            return Err(invalid(path, errors));
         }
-        let layers = Self {
+        // Sorted: the same environment gives the same layer whatever order it is listed in.
+        overrides.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut layers = Self {
             path: path.to_path_buf(),
-            merged,
+            file,
+            settings_path: PathBuf::new(),
+            settings: toml::Table::new(),
+            env: overrides,
             live: toml::Table::new(),
         };
-        layers.effective()?;
+        layers.settings_path = layers.compute_settings_path();
         Ok(layers)
     }
 
-    /// The validated config these layers give.
-    pub fn effective(&self) -> Result<Config, ConfigError> {
-        let mut table = self.merged.clone();
-        merge(&mut table, self.live.clone());
-        let mut config: Config = serde_path_to_error::deserialize(toml::Value::Table(table))
-            .map_err(|e| ConfigError::Invalid {
-                path: self.path.clone(),
-                errors: vec![deserialize_error(&e)],
-            })?;
-        config.base_dir = self
-            .path
+    /// The folder relative paths are resolved against: the config file's folder.
+    fn base_dir(&self) -> PathBuf {
+        self.path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."))
-            .to_path_buf();
-        let errors = config.validate();
-        if errors.is_empty() {
-            Ok(config)
+            .to_path_buf()
+    }
+
+    /// The settings layer lives in the data dir that the layers below it name (it cannot
+    /// move itself).
+    fn compute_settings_path(&self) -> PathBuf {
+        let mut t = defaults_table();
+        merge(&mut t, self.file.clone());
+        self.apply_env(&mut t, None);
+        let data_dir = lookup(&t, &["storage".into(), "data_dir".into()])
+            .and_then(|v| v.as_str())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| StorageSection::default().data_dir);
+        let data_dir = if data_dir.is_absolute() {
+            data_dir
         } else {
-            Err(ConfigError::Invalid {
-                path: self.path.clone(),
-                errors,
-            })
+            self.base_dir().join(data_dir)
+        };
+        data_dir.join(SETTINGS_FILE)
+    }
+
+    /// The settings layer's file (it may not exist yet).
+    pub fn settings_path(&self) -> &Path {
+        &self.settings_path
+    }
+
+    fn apply_env(&self, table: &mut toml::Table, mut origins: Option<&mut Vec<(String, Origin)>>) {
+        for o in &self.env {
+            let value = env_value(&o.raw, lookup(table, &o.keys));
+            if let Some(origins) = origins.as_deref_mut() {
+                let mut leaves = Vec::new();
+                let dotted = o.keys.join(".");
+                match &value {
+                    toml::Value::Table(t) => collect_leaves(&dotted, t, &mut leaves),
+                    _ => leaves.push(dotted),
+                }
+                origins.extend(leaves.into_iter().map(|k| (k, Origin::Env(o.name.clone()))));
+            }
+            set_path(table, &o.keys, value);
         }
+    }
+
+    /// The merged table and, per leaf key, the layer it came from (last one wins).
+    fn stack(&self) -> (toml::Table, BTreeMap<String, Origin>) {
+        let mut table = defaults_table();
+        let mut origins: Vec<(String, Origin)> = Vec::new();
+        let layer = |table: &mut toml::Table,
+                     from: &toml::Table,
+                     origin: Origin,
+                     origins: &mut Vec<(String, Origin)>| {
+            let mut leaves = Vec::new();
+            collect_leaves("", from, &mut leaves);
+            origins.extend(leaves.into_iter().map(|k| (k, origin.clone())));
+            merge(table, from.clone());
+        };
+        layer(
+            &mut table,
+            &self.file,
+            Origin::File(self.path.clone()),
+            &mut origins,
+        );
+        layer(
+            &mut table,
+            &self.settings,
+            Origin::Settings(self.settings_path.clone()),
+            &mut origins,
+        );
+        self.apply_env(&mut table, Some(&mut origins));
+        layer(&mut table, &self.live, Origin::Live, &mut origins);
+        (table, origins.into_iter().collect())
+    }
+
+    /// The layer a key's value comes from (the key itself or the nearest section above it).
+    fn origin_of(origins: &BTreeMap<String, Origin>, field: &str) -> Origin {
+        let mut key = field;
+        loop {
+            if let Some(o) = origins.get(key) {
+                return o.clone();
+            }
+            match key.rsplit_once('.') {
+                Some((parent, _)) => key = parent,
+                None => return Origin::Default,
+            }
+        }
+    }
+
+    /// The validated config these layers give. On refusal, every problem found: each type
+    /// error (the value dropped so the default stands in while the rest is checked), then
+    /// the validator's, each naming the file its value is in.
+    pub fn effective(&self) -> Result<Config, ConfigError> {
+        let (table, origins) = self.stack();
+        let mut errors = self.settings_layer_errors();
+        let (config, dropped, type_errors) = deserialize_all(table);
+        errors.extend(type_errors);
+        let mut config = config.unwrap_or_default();
+        config.base_dir = self.base_dir();
+        for e in config.validate() {
+            // A value dropped for its type is reported once, as a type error.
+            if !dropped.contains(&e.field) {
+                errors.push(e);
+            }
+        }
+        if errors.is_empty() {
+            return Ok(config);
+        }
+        for e in &mut errors {
+            if e.file.is_some() || e.field.starts_with("line ") {
+                continue;
+            }
+            match Self::origin_of(&origins, &e.field) {
+                Origin::Settings(p) => e.file = Some(p),
+                Origin::Env(name) => e.problem.push_str(&format!(" (set by {name})")),
+                Origin::Live => e.problem.push_str(" (pushed by the back office)"),
+                Origin::Default | Origin::File(_) => {}
+            }
+        }
+        Err(invalid(&self.path, errors))
+    }
+
+    /// Keys the settings layer may not hold: secrets stay in the main file, and the data
+    /// dir cannot be moved from a file inside it.
+    fn settings_layer_errors(&self) -> Vec<FieldError> {
+        let mut leaves = Vec::new();
+        collect_leaves("", &self.settings, &mut leaves);
+        leaves
+            .into_iter()
+            .filter_map(|k| {
+                settings_refusal(&k, &self.path).map(|why| FieldError {
+                    field: k,
+                    problem: why,
+                    file: Some(self.settings_path.clone()),
+                })
+            })
+            .collect()
     }
 
     /// Replaces the live layer; on error the previous live layer stays.
@@ -571,9 +845,408 @@ impl Layers {
             }
         }
     }
+
+    /// Every key whose value differs from the default, with its value as TOML (a secret's
+    /// as `(secret)`) and the layer it came from.
+    pub fn origins(&self) -> Vec<(String, String, Origin)> {
+        let (table, origins) = self.stack();
+        let defaults = defaults_table();
+        origins
+            .into_iter()
+            .filter_map(|(key, origin)| {
+                let keys: Vec<String> = key.split('.').map(String::from).collect();
+                let value = lookup(&table, &keys)?;
+                if lookup(&defaults, &keys).is_some_and(|d| same_value(d, value)) {
+                    return None;
+                }
+                let shown = if is_secret(&key) {
+                    "(secret)".to_string()
+                } else {
+                    value.to_string()
+                };
+                Some((key, shown, origin))
+            })
+            .collect()
+    }
+
+    /// [`Layers::origins`] as a map of key → layer, for `status --json`.
+    pub fn origin_map(&self) -> BTreeMap<String, String> {
+        self.origins()
+            .into_iter()
+            .map(|(k, _, o)| (k, o.to_string()))
+            .collect()
+    }
+
+    /// Sets `key` (`section.field`, or `printers.card.uri`) to `value` (TOML syntax: 120,
+    /// true, "text", ["a"]; anything else is a string) in the target layer's file, keeping
+    /// its comments; the whole config is validated as `check-config` would, then the file
+    /// is saved atomically (mode, owner and symlinks kept) and these layers updated. On any
+    /// refusal nothing is saved.
+    pub fn set(
+        &mut self,
+        target: Target,
+        key: &str,
+        value: &str,
+    ) -> Result<SettingChanged, SetError> {
+        let file = match target {
+            Target::File => self.path.clone(),
+            Target::Settings => self.settings_path.clone(),
+        };
+        let at = |msg: String| SetError::Refused(vec![format!("{}: {msg}", file.display())]);
+        if let Some((_, why)) = NOT_SET_HERE.iter().find(|(k, _)| *k == key) {
+            return Err(at(format!("{key}: {why}")));
+        }
+        let parts: Vec<&str> = key.split('.').collect();
+        if parts.len() < 2 || parts.iter().any(|p| p.trim().is_empty()) {
+            return Err(at(format!(
+                "'{key}' is not a setting; write section.field, e.g. display.idle_timeout_s"
+            )));
+        }
+        if target == Target::Settings
+            && let Some(why) = settings_refusal(key, &self.path)
+        {
+            return Err(at(format!("{key}: {why}")));
+        }
+        let (text, header) = match std::fs::read_to_string(&file) {
+            Ok(t) => (t, ""),
+            // A new settings layer starts with what it is (written above its first table:
+            // a comment-only document would keep it below).
+            Err(e) if target == Target::Settings && e.kind() == std::io::ErrorKind::NotFound => {
+                (String::new(), SETTINGS_HEADER)
+            }
+            Err(e) => return Err(at(format!("cannot read: {e}"))),
+        };
+        let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| at(format!("{e}")))?;
+        let new_value: toml_edit::Value = value
+            .parse()
+            .unwrap_or_else(|_| toml_edit::Value::from(value));
+        set_in_doc(&mut doc, &parts, new_value).map_err(|m| at(format!("{key}: {m}")))?;
+        let new_text = format!("{header}{doc}");
+        let new_table = parse_table(&file, &new_text).map_err(|e| SetError::Refused(e.lines()))?;
+
+        let mut candidate = self.clone();
+        let mut settings_text = None;
+        match target {
+            Target::File => {
+                candidate.file = new_table;
+                // A new data dir moves the settings layer with it.
+                let moved = candidate.compute_settings_path();
+                if moved != candidate.settings_path {
+                    candidate.settings = match std::fs::read_to_string(&moved) {
+                        Ok(t) => {
+                            parse_table(&moved, &t).map_err(|e| SetError::Refused(e.lines()))?
+                        }
+                        Err(_) => toml::Table::new(),
+                    };
+                    candidate.settings_path = moved;
+                }
+                // A settings-layer value would win over the file's: the technician's edit
+                // of the main file replaces it, so the value typed is the value in force.
+                if lookup_str(&candidate.settings, &parts).is_some() {
+                    let s = std::fs::read_to_string(&candidate.settings_path).unwrap_or_default();
+                    if let Ok(mut sdoc) = s.parse::<toml_edit::DocumentMut>() {
+                        remove_in_doc(&mut sdoc, &parts);
+                        let stext = sdoc.to_string();
+                        candidate.settings = parse_table(&candidate.settings_path, &stext)
+                            .map_err(|e| SetError::Refused(e.lines()))?;
+                        settings_text = Some(stext);
+                    }
+                }
+            }
+            Target::Settings => candidate.settings = new_table,
+        }
+        let config = candidate
+            .effective()
+            .map_err(|e| SetError::Refused(e.lines()))?;
+        // The typed value on its own merit too: an environment override or the back
+        // office's live layer may hide it now, but not after a restart or the next push.
+        let mut own = candidate.clone();
+        own.env.clear();
+        own.live = toml::Table::new();
+        if let Err(ConfigError::Invalid { path, errors }) = own.effective() {
+            let mine: Vec<FieldError> = errors.into_iter().filter(|e| e.field == key).collect();
+            if !mine.is_empty() {
+                return Err(SetError::Refused(invalid(&path, mine).lines()));
+            }
+        }
+        // The key must be one the config reads (not a typo the file would keep): the saved
+        // config, serialised, holds every key it read (an optional one now that it is set).
+        let known = match toml::Value::try_from(&config) {
+            Ok(toml::Value::Table(t)) => t,
+            _ => toml::Table::new(),
+        };
+        if lookup_str(&known, &parts).is_none() {
+            return Err(at(format!("'{key}' is not a setting civic-kiosk reads")));
+        }
+        let (before, _) = self.stack();
+        let old = lookup_str(&before, &parts).map(|v| v.to_string());
+        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty())
+            && target == Target::Settings
+        {
+            std::fs::create_dir_all(dir).map_err(|source| SetError::Write {
+                path: file.clone(),
+                source,
+            })?;
+        }
+        save_atomic(&file, new_text.as_bytes()).map_err(|source| SetError::Write {
+            path: file.clone(),
+            source,
+        })?;
+        let mut notes = Vec::new();
+        if let Some(stext) = settings_text {
+            let sp = &candidate.settings_path;
+            match save_atomic(sp, stext.as_bytes()) {
+                Ok(()) => notes.push(format!(
+                    "{}: removed {key}, which would have won over {}",
+                    sp.display(),
+                    self.path.display()
+                )),
+                Err(e) => notes.push(format!(
+                    "{}: could not remove {key} ({e}); it still wins over {} after a restart",
+                    sp.display(),
+                    self.path.display()
+                )),
+            }
+        }
+        // A later layer (the environment, the back office's live layer) that sets the same
+        // key wins: say so, rather than let the technician think the typed value is in force.
+        let (_, origins) = candidate.stack();
+        if let o @ (Origin::Env(_) | Origin::Live) = Layers::origin_of(&origins, key) {
+            notes.push(format!(
+                "{o} also sets {key} and wins over {}",
+                file.display()
+            ));
+        }
+        *self = candidate;
+        Ok(SettingChanged {
+            key: key.to_string(),
+            old,
+            new: value.to_string(),
+            config,
+            file,
+            target,
+            notes,
+        })
+    }
 }
 
-/// Loads and validates a config file with the process environment applied.
+impl Layers {
+    /// Removes `key` from the settings layer (comments kept, validated with every layer,
+    /// saved atomically): the value below it (the file's, or the default) applies again.
+    pub fn unset_setting(&mut self, key: &str) -> Result<SettingChanged, SetError> {
+        let file = self.settings_path.clone();
+        let at = |msg: String| SetError::Refused(vec![format!("{}: {msg}", file.display())]);
+        let parts: Vec<&str> = key.split('.').collect();
+        if parts.len() < 2 || lookup_str(&self.settings, &parts).is_none() {
+            return Err(at(format!(
+                "{key} is not set in the settings layer; nothing to remove"
+            )));
+        }
+        let text = std::fs::read_to_string(&file).map_err(|e| at(format!("cannot read: {e}")))?;
+        let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| at(format!("{e}")))?;
+        remove_in_doc(&mut doc, &parts);
+        let new_text = doc.to_string();
+        let mut candidate = self.clone();
+        candidate.settings =
+            parse_table(&file, &new_text).map_err(|e| SetError::Refused(e.lines()))?;
+        let config = candidate
+            .effective()
+            .map_err(|e| SetError::Refused(e.lines()))?;
+        let (before, _) = self.stack();
+        let (after, origins) = candidate.stack();
+        let old = lookup_str(&before, &parts).map(|v| v.to_string());
+        let new = lookup_str(&after, &parts)
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "(none)".into());
+        save_atomic(&file, new_text.as_bytes()).map_err(|source| SetError::Write {
+            path: file.clone(),
+            source,
+        })?;
+        let notes = vec![format!(
+            "{key} now comes from: {}",
+            Layers::origin_of(&origins, key)
+        )];
+        *self = candidate;
+        Ok(SettingChanged {
+            key: key.to_string(),
+            old,
+            new,
+            config,
+            file,
+            target: Target::Settings,
+            notes,
+        })
+    }
+}
+
+/// The first lines of a settings layer created by the terminal.
+const SETTINGS_HEADER: &str = "\
+# civic-kiosk settings layer: values set on the maintenance page (or by `civic-kiosk config
+# set` when the main config file is not writable). They win over the main config file;
+# environment overrides and the back office's remote config win over them.
+# Checked like the main file: civic-kiosk check-config
+";
+
+/// Why a key may not be in the settings layer, if it may not.
+fn settings_refusal(key: &str, main: &Path) -> Option<String> {
+    if is_secret(key) {
+        return Some(format!(
+            "is a secret and stays in {} only; set it there as a user who may write it (e.g. sudo civic-kiosk config set)",
+            main.display()
+        ));
+    }
+    if key == "storage.data_dir" || key.starts_with("storage.data_dir.") {
+        return Some(format!(
+            "the settings layer lives inside the data dir and cannot move it; set it in {}",
+            main.display()
+        ));
+    }
+    None
+}
+
+fn lookup_str<'a>(table: &'a toml::Table, keys: &[&str]) -> Option<&'a toml::Value> {
+    let (first, rest) = keys.split_first()?;
+    let v = table.get(*first)?;
+    if rest.is_empty() {
+        Some(v)
+    } else {
+        lookup_str(v.as_table()?, rest)
+    }
+}
+
+fn set_in_doc(
+    doc: &mut toml_edit::DocumentMut,
+    parts: &[&str],
+    new_value: toml_edit::Value,
+) -> Result<(), String> {
+    let mut table = doc.as_table_mut();
+    for section in &parts[..parts.len() - 1] {
+        let entry = table
+            .entry(section)
+            .or_insert_with(|| toml_edit::Item::Table(toml_edit::Table::new()));
+        match entry.as_table_mut() {
+            Some(t) => table = t,
+            None => return Err(format!("'{section}' is not a section")),
+        }
+    }
+    let field = parts[parts.len() - 1];
+    match table.get_mut(field).and_then(|i| i.as_value_mut()) {
+        // Replace the value in place: the key, and the comment above it, stay.
+        Some(existing) => {
+            let decor = existing.decor().clone();
+            *existing = new_value;
+            *existing.decor_mut() = decor;
+        }
+        None => {
+            table.insert(field, toml_edit::value(new_value));
+        }
+    }
+    Ok(())
+}
+
+fn remove_in_doc(doc: &mut toml_edit::DocumentMut, parts: &[&str]) {
+    let mut table = doc.as_table_mut();
+    for section in &parts[..parts.len() - 1] {
+        match table.get_mut(section).and_then(|i| i.as_table_mut()) {
+            Some(t) => table = t,
+            None => return,
+        }
+    }
+    table.remove(parts[parts.len() - 1]);
+}
+
+/// Deserialises, dropping each value serde refuses (so its default stands in) until the
+/// rest deserialises: every type error of a file in one run. Returns the config (None if
+/// it never deserialised), the dotted keys dropped, and their errors.
+fn deserialize_all(mut table: toml::Table) -> (Option<Config>, Vec<String>, Vec<FieldError>) {
+    let mut dropped = Vec::new();
+    let mut errors = Vec::new();
+    // Each round drops one key, so a file cannot loop more often than it has keys; and at
+    // most MAX_TYPE_ERRORS rounds, so a file of a million bad keys is answered at once.
+    for _ in 0..MAX_TYPE_ERRORS {
+        match serde_path_to_error::deserialize::<_, Config>(toml::Value::Table(table.clone())) {
+            Ok(c) => return (Some(c), dropped, errors),
+            Err(e) => {
+                let keys: Vec<String> = e
+                    .path()
+                    .iter()
+                    .map_while(|s| match s {
+                        serde_path_to_error::Segment::Map { key } => Some(key.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                let mut fe = deserialize_error(&e);
+                // An unknown key is named in the message; the path may stop at its section.
+                let mut remove = keys.clone();
+                if let Some(unknown) = unknown_field(e.inner().message())
+                    && remove.last() != Some(&unknown)
+                {
+                    remove.push(unknown.clone());
+                    fe.field = remove.join(".");
+                }
+                let dotted = remove.join(".");
+                errors.push(fe);
+                if remove.is_empty() || !remove_path(&mut table, &remove) {
+                    return (None, dropped, errors);
+                }
+                dropped.push(dotted);
+            }
+        }
+    }
+    errors.push(FieldError::new(
+        "config",
+        format!(
+            "more than {MAX_TYPE_ERRORS} values of the wrong type or unknown keys; fix these and run check-config again"
+        ),
+    ));
+    (None, dropped, errors)
+}
+
+/// Type errors reported in one run at most.
+const MAX_TYPE_ERRORS: usize = 100;
+
+/// `unknown field `widht`, expected …` → `widht`.
+fn unknown_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    Some(rest.split('`').next()?.to_string())
+}
+
+fn remove_path(table: &mut toml::Table, keys: &[String]) -> bool {
+    match keys {
+        [] => false,
+        [last] => table.remove(last).is_some(),
+        [first, rest @ ..] => match table.get_mut(first) {
+            Some(toml::Value::Table(t)) => remove_path(t, rest),
+            _ => false,
+        },
+    }
+}
+
+/// Equal as settings: `3` in a file is the default `3.0` of a float field.
+fn same_value(a: &toml::Value, b: &toml::Value) -> bool {
+    match (a, b) {
+        (toml::Value::Integer(i), toml::Value::Float(f))
+        | (toml::Value::Float(f), toml::Value::Integer(i)) => *i as f64 == *f,
+        _ => a == b,
+    }
+}
+
+fn collect_leaves(prefix: &str, table: &toml::Table, out: &mut Vec<String>) {
+    for (k, v) in table {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::Table(t) => collect_leaves(&key, t, out),
+            _ => out.push(key),
+        }
+    }
+}
+
+/// Loads and validates a config file (with its settings layer) with the process
+/// environment applied.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     Layers::load(path)?.effective()
 }
@@ -639,7 +1312,7 @@ fn env_value(raw: &str, existing: Option<&toml::Value>) -> toml::Value {
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
+    let before = text.get(..offset.min(text.len())).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, col)
@@ -653,34 +1326,36 @@ fn syntax_error(text: &str, e: &toml::de::Error) -> FieldError {
         }
         None => "file".into(),
     };
-    FieldError {
-        field: where_,
-        problem: format!(
+    FieldError::new(
+        where_,
+        format!(
             "malformed TOML: {}; fix the syntax there (strings in \"quotes\", one key = value per line)",
             e.message().split_whitespace().collect::<Vec<_>>().join(" ")
         ),
-    }
+    )
 }
 
 fn deserialize_error(e: &serde_path_to_error::Error<toml::de::Error>) -> FieldError {
     let path = e.path().to_string();
-    let msg = e
-        .inner()
-        .message()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
     let field = if path.is_empty() || path == "." {
         "config".to_string()
     } else {
         path
     };
-    FieldError {
+    // serde quotes the refused value ("invalid type: integer `5`"): not for a secret.
+    let msg = if is_secret(&field) {
+        "has the wrong type; write it as text in \"quotes\" (the value is not shown: it is a secret)".to_string()
+    } else {
+        e.inner()
+            .message()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    FieldError::new(
         field,
-        problem: format!(
-            "{msg}; see the comments in config/kiosk.toml for the allowed keys and types"
-        ),
-    }
+        format!("{msg}; see the comments in config/kiosk.toml for the allowed keys and types"),
+    )
 }
 
 fn is_loopback_host(host: &url::Host<&str>) -> bool {
@@ -691,16 +1366,42 @@ fn is_loopback_host(host: &url::Host<&str>) -> bool {
     }
 }
 
+/// Upper bounds of the numbers in [`Config`], enforced by [`Config::validate`] and stated
+/// in the comments of config/kiosk.toml and packaging/kiosk.toml.
+pub const MAX_TIMEOUT_S: f64 = 600.0;
+pub const MAX_BODY_BYTES: i64 = 64 << 20;
+pub const MAX_PIXELS: i64 = 8192;
+pub const MAX_DPI: f64 = 600.0;
+pub const MAX_IDLE_TIMEOUT_S: i64 = 3600;
+/// One day, the bound of intervals.
+pub const DAY_S: i64 = 86_400;
+pub const MAX_STALE_AFTER_S: i64 = 30 * DAY_S;
+pub const MAX_HEARTBEAT_S: i64 = 3600;
+pub const MAX_RATINGS_SYNC_S: i64 = 3600;
+pub const MAX_BATCH: i64 = 1000;
+pub const MAX_RETRY_BASE_MS: i64 = 600_000;
+pub const MAX_RETRY_MAX_S: i64 = DAY_S;
+pub const MAX_LOG_FILE_BYTES: i64 = 256 << 20;
+pub const MAX_KEEP_FILES: i64 = 100;
+
 impl Config {
     /// Every problem found, each with its field and fix. Empty means valid.
     pub fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
-        let mut err = |field: &str, problem: String| {
-            errors.push(FieldError {
-                field: field.into(),
-                problem,
-            })
-        };
+        let mut err = |field: &str, problem: String| errors.push(FieldError::new(field, problem));
+        // Every number's upper bound: above it a value is a typo, and some (a sync interval
+        // of 2^63 seconds) would overflow the workers' clocks.
+        macro_rules! above {
+            ($field:expr, $v:expr, $max:expr, $what:expr, $example:expr $(,)?) => {
+                err(
+                    $field,
+                    format!(
+                        "{} is above the limit of {} ({}); use e.g. {}",
+                        $v, $max, $what, $example
+                    ),
+                )
+            };
+        }
         if self.terminal.id.trim().is_empty() {
             err(
                 "terminal.id",
@@ -781,7 +1482,15 @@ impl Config {
             ("backoffice.connect_timeout_s", b.connect_timeout_s),
             ("backoffice.total_timeout_s", b.total_timeout_s),
         ] {
-            if !(v.is_finite() && v > 0.0 && v <= 600.0) {
+            if v.is_finite() && v > MAX_TIMEOUT_S {
+                above!(
+                    field,
+                    v.to_string(),
+                    MAX_TIMEOUT_S.to_string(),
+                    "ten minutes",
+                    "5"
+                );
+            } else if !(v.is_finite() && v > 0.0) {
                 err(
                     field,
                     format!(
@@ -811,7 +1520,15 @@ impl Config {
                 );
             }
         }
-        if b.max_body_bytes < 1024 {
+        if b.max_body_bytes > MAX_BODY_BYTES {
+            above!(
+                "backoffice.max_body_bytes",
+                b.max_body_bytes.to_string(),
+                MAX_BODY_BYTES.to_string(),
+                "64 MiB",
+                "8388608",
+            );
+        } else if b.max_body_bytes < 1024 {
             err(
                 "backoffice.max_body_bytes",
                 format!(
@@ -865,19 +1582,43 @@ impl Config {
         }
 
         let d = &self.display;
-        if !(240..=8192).contains(&d.width) {
+        if d.width > MAX_PIXELS {
+            above!(
+                "display.width",
+                d.width.to_string(),
+                MAX_PIXELS.to_string(),
+                "pixels",
+                "1080"
+            );
+        } else if d.width < 240 {
             err(
                 "display.width",
                 format!("{} pixels is not a screen width; use e.g. 1080", d.width),
             );
         }
-        if !(240..=8192).contains(&d.height) {
+        if d.height > MAX_PIXELS {
+            above!(
+                "display.height",
+                d.height.to_string(),
+                MAX_PIXELS.to_string(),
+                "pixels",
+                "1920"
+            );
+        } else if d.height < 240 {
             err(
                 "display.height",
                 format!("{} pixels is not a screen height; use e.g. 1920", d.height),
             );
         }
-        if !(d.dpi.is_finite() && (50.0..=600.0).contains(&d.dpi)) {
+        if d.dpi.is_finite() && d.dpi > MAX_DPI {
+            above!(
+                "display.dpi",
+                d.dpi.to_string(),
+                MAX_DPI.to_string(),
+                "pixels per inch",
+                "102"
+            );
+        } else if !(d.dpi.is_finite() && d.dpi >= 50.0) {
             err(
                 "display.dpi",
                 format!(
@@ -886,7 +1627,15 @@ impl Config {
                 ),
             );
         }
-        if d.idle_timeout_s <= 0 {
+        if d.idle_timeout_s > MAX_IDLE_TIMEOUT_S {
+            above!(
+                "display.idle_timeout_s",
+                d.idle_timeout_s.to_string(),
+                MAX_IDLE_TIMEOUT_S.to_string(),
+                "one hour: a resident's data must not stay on screen longer",
+                "90",
+            );
+        } else if d.idle_timeout_s <= 0 {
             err(
                 "display.idle_timeout_s",
                 format!(
@@ -910,7 +1659,15 @@ impl Config {
             );
         }
 
-        if self.catalogue.sync_interval_s < 30 {
+        if self.catalogue.sync_interval_s > DAY_S {
+            above!(
+                "catalogue.sync_interval_s",
+                self.catalogue.sync_interval_s.to_string(),
+                DAY_S.to_string(),
+                "one day",
+                "900",
+            );
+        } else if self.catalogue.sync_interval_s < 30 {
             err(
                 "catalogue.sync_interval_s",
                 format!(
@@ -919,7 +1676,15 @@ impl Config {
                 ),
             );
         }
-        if self.catalogue.stale_after_s <= 0 {
+        if self.catalogue.stale_after_s > MAX_STALE_AFTER_S {
+            above!(
+                "catalogue.stale_after_s",
+                self.catalogue.stale_after_s.to_string(),
+                MAX_STALE_AFTER_S.to_string(),
+                "30 days",
+                "86400",
+            );
+        } else if self.catalogue.stale_after_s <= 0 {
             err(
                 "catalogue.stale_after_s",
                 format!(
@@ -948,7 +1713,15 @@ impl Config {
                 ),
             );
         }
-        if !(10..=3600).contains(&self.heartbeat.interval_s) {
+        if self.heartbeat.interval_s > MAX_HEARTBEAT_S {
+            above!(
+                "heartbeat.interval_s",
+                self.heartbeat.interval_s.to_string(),
+                MAX_HEARTBEAT_S.to_string(),
+                "one hour: the back office must see a dead terminal the same hour",
+                "60",
+            );
+        } else if self.heartbeat.interval_s < 10 {
             err(
                 "heartbeat.interval_s",
                 format!(
@@ -973,7 +1746,15 @@ impl Config {
                 format!("'{bad}' is not a reason tag; use 1 to 12 characters, e.g. \"等候时间长\""),
             );
         }
-        if r.sync_interval_s < 5 {
+        if r.sync_interval_s > MAX_RATINGS_SYNC_S {
+            above!(
+                "ratings.sync_interval_s",
+                r.sync_interval_s.to_string(),
+                MAX_RATINGS_SYNC_S.to_string(),
+                "one hour: 差评 are followed up the same day",
+                "60",
+            );
+        } else if r.sync_interval_s < 5 {
             err(
                 "ratings.sync_interval_s",
                 format!(
@@ -982,7 +1763,15 @@ impl Config {
                 ),
             );
         }
-        if !(1..=1000).contains(&r.batch_size) {
+        if r.batch_size > MAX_BATCH {
+            above!(
+                "ratings.batch_size",
+                r.batch_size.to_string(),
+                MAX_BATCH.to_string(),
+                "ratings per upload the back office takes",
+                "200",
+            );
+        } else if r.batch_size < 1 {
             err(
                 "ratings.batch_size",
                 format!(
@@ -991,7 +1780,15 @@ impl Config {
                 ),
             );
         }
-        if r.retry_base_ms < 10 {
+        if r.retry_base_ms > MAX_RETRY_BASE_MS {
+            above!(
+                "ratings.retry_base_ms",
+                r.retry_base_ms.to_string(),
+                MAX_RETRY_BASE_MS.to_string(),
+                "ten minutes",
+                "1000",
+            );
+        } else if r.retry_base_ms < 10 {
             err(
                 "ratings.retry_base_ms",
                 format!(
@@ -1000,7 +1797,17 @@ impl Config {
                 ),
             );
         }
-        if r.retry_max_s < 1 || r.retry_max_s * 1000 < r.retry_base_ms {
+        if r.retry_max_s > MAX_RETRY_MAX_S {
+            above!(
+                "ratings.retry_max_s",
+                r.retry_max_s.to_string(),
+                MAX_RETRY_MAX_S.to_string(),
+                "one day",
+                "300",
+            );
+        } else if r.retry_max_s < 1
+            || r.retry_max_s.saturating_mul(1000) < r.retry_base_ms.min(MAX_RETRY_BASE_MS)
+        {
             err(
                 "ratings.retry_max_s",
                 format!(
@@ -1032,7 +1839,32 @@ impl Config {
                 ),
             );
         }
-        if self.log.max_file_bytes < 4096 {
+        if self.log.keep_files > MAX_KEEP_FILES {
+            above!(
+                "log.keep_files",
+                self.log.keep_files.to_string(),
+                MAX_KEEP_FILES.to_string(),
+                "old log files",
+                "5",
+            );
+        } else if self.log.keep_files < 0 {
+            err(
+                "log.keep_files",
+                format!(
+                    "{} is not a count; use 0 (no old files) or more, e.g. 5",
+                    self.log.keep_files
+                ),
+            );
+        }
+        if self.log.max_file_bytes > MAX_LOG_FILE_BYTES {
+            above!(
+                "log.max_file_bytes",
+                self.log.max_file_bytes.to_string(),
+                MAX_LOG_FILE_BYTES.to_string(),
+                "256 MiB: logs live on the terminal's flash",
+                "4194304",
+            );
+        } else if self.log.max_file_bytes < 4096 {
             err(
                 "log.max_file_bytes",
                 format!(
@@ -1065,12 +1897,29 @@ impl Config {
         self.backoffice.url.trim() == EMBEDDED
     }
 
+    // The conversions below clamp to the validator's bounds: a config that was never
+    // validated (a test's, a struct literal) still cannot panic a worker.
     pub fn connect_timeout(&self) -> std::time::Duration {
-        std::time::Duration::from_secs_f64(self.backoffice.connect_timeout_s)
+        seconds_f64(self.backoffice.connect_timeout_s, 3.0)
     }
 
     pub fn total_timeout(&self) -> std::time::Duration {
-        std::time::Duration::from_secs_f64(self.backoffice.total_timeout_s)
+        seconds_f64(self.backoffice.total_timeout_s, 10.0)
+    }
+
+    /// `backoffice.max_body_bytes` as the client takes it.
+    pub fn max_body_bytes(&self) -> u64 {
+        self.backoffice.max_body_bytes.clamp(1024, MAX_BODY_BYTES) as u64
+    }
+
+    /// `log.max_file_bytes` as the logger takes it.
+    pub fn log_max_file_bytes(&self) -> u64 {
+        self.log.max_file_bytes.clamp(4096, MAX_LOG_FILE_BYTES) as u64
+    }
+
+    /// `log.keep_files` as the logger takes it.
+    pub fn log_keep_files(&self) -> u32 {
+        self.log.keep_files.clamp(0, MAX_KEEP_FILES) as u32
     }
 
     /// A printer role's URI, parsed (validation guarantees it parses). A relative `pdf://`
@@ -1095,6 +1944,15 @@ impl Config {
             PrinterRole::Document => &self.printers.document,
         }
     }
+}
+
+fn seconds_f64(v: f64, fallback: f64) -> std::time::Duration {
+    let v = if v.is_finite() && v > 0.0 {
+        v.min(MAX_TIMEOUT_S)
+    } else {
+        fallback
+    };
+    std::time::Duration::from_secs_f64(v)
 }
 
 /// What a printer is used for.
@@ -1126,29 +1984,53 @@ impl PrinterRole {
 
 /// Writes `contents` to `path` atomically: a temp file in the same folder, fsync, rename,
 /// fsync of the folder. A crash leaves either the old file or the new one, never half.
+/// The old file's mode is kept, and so are its owner and group when root writes (a `0640
+/// root:civic-kiosk` config holding the token stays so; a non-root writer's file is its
+/// own, with its group), and a symlink is followed: its target gets the new contents and the
+/// link stays a link. A new file gets 0666 less the process umask, as `File::create` would.
 pub fn save_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use atomic_write_file::unix::OpenOptionsExt;
     use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("config");
-    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(contents)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)?;
-        std::fs::File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    use std::os::unix::fs::MetadataExt;
+    let target = resolve_symlinks(path)?;
+    // SAFETY: geteuid and getegid have no preconditions.
+    let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    // Owner and group are set back (fchown) only by root and only when they differ from
+    // what the new file gets anyway. Not as the service: its unit filters out @chown
+    // (packaging/civic-kiosk.service, `SystemCallFilter=~@privileged`), where an fchown
+    // kills the process with SIGSYS; and a non-root writer cannot give a file away anyway.
+    let chown_back =
+        euid == 0 && std::fs::metadata(&target).is_ok_and(|m| (m.uid(), m.gid()) != (euid, egid));
+    let mut options = atomic_write_file::OpenOptions::new();
+    options.preserve_mode(true).preserve_owner(chown_back);
+    let mut f = options.open(&target)?;
+    f.write_all(contents)?;
+    f.commit()
+}
+
+/// Follows symlinks (also dangling ones, whose target is then created) to the file a write
+/// should replace. atomic-write-file renames over the name it is given, which would replace
+/// the link itself.
+fn resolve_symlinks(path: &Path) -> std::io::Result<PathBuf> {
+    let mut p = path.to_path_buf();
+    // The kernel's own limit (MAXSYMLINKS): a loop is refused, not followed for ever.
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let link = std::fs::read_link(&p)?;
+                p = if link.is_absolute() {
+                    link
+                } else {
+                    p.parent().unwrap_or(Path::new(".")).join(link)
+                };
+            }
+            _ => return Ok(p),
+        }
     }
-    result
+    Err(std::io::Error::other(format!(
+        "{}: too many levels of symbolic links",
+        path.display()
+    )))
 }
 
 /// The effective config, shared with running parts that watch it.
@@ -1158,6 +2040,18 @@ pub struct ConfigHandle {
     tx: Arc<watch::Sender<Arc<Config>>>,
 }
 
+/// Settings that running parts read again when the config changes: a change of one of
+/// these applies at once (the idle timer, the sync workers' next wait, the home notices,
+/// the 差评 reasons); anything else applies when the terminal restarts.
+pub const APPLIED_LIVE: [&str; 6] = [
+    "display.idle_timeout_s",
+    "display.notices",
+    "heartbeat.interval_s",
+    "ratings.sync_interval_s",
+    "ratings.reasons",
+    "catalogue.sync_interval_s",
+];
+
 impl ConfigHandle {
     pub fn new(layers: Layers) -> Result<Self, ConfigError> {
         let config = layers.effective()?;
@@ -1166,6 +2060,10 @@ impl ConfigHandle {
             layers: Arc::new(Mutex::new(layers)),
             tx: Arc::new(tx),
         })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Layers> {
+        self.layers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The config in force now.
@@ -1180,10 +2078,30 @@ impl ConfigHandle {
 
     /// Replaces the live layer. A layer that fails validation changes nothing.
     pub fn set_live(&self, live: toml::Table) -> Result<Arc<Config>, ConfigError> {
-        let mut layers = self.layers.lock().unwrap_or_else(|p| p.into_inner());
+        let mut layers = self.lock();
         let config = Arc::new(layers.set_live(live)?);
         self.tx.send_replace(config.clone());
         Ok(config)
+    }
+
+    /// Saves one setting into the settings layer (validated with every layer, saved
+    /// atomically) and puts the result in force: running parts that read it live see it
+    /// now (see [`APPLIED_LIVE`]). Blocking file I/O: call it off the UI thread.
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<SettingChanged, SetError> {
+        let mut layers = self.lock();
+        let changed = layers.set(Target::Settings, key, value)?;
+        self.tx.send_replace(Arc::new(changed.config.clone()));
+        Ok(changed)
+    }
+
+    /// The settings layer's file.
+    pub fn settings_path(&self) -> PathBuf {
+        self.lock().settings_path().to_path_buf()
+    }
+
+    /// Each non-default value's layer (see [`Layers::origin_map`]).
+    pub fn origin_map(&self) -> BTreeMap<String, String> {
+        self.lock().origin_map()
     }
 }
 
@@ -1302,5 +2220,281 @@ mod tests {
         save_atomic(&p, b"a = 2\n").unwrap();
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "a = 2\n");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    /// Every number of the schema (each integer or float leaf of the defaults, so a field
+    /// added later is covered), set to i64::MAX, is refused by validation with its bound.
+    #[test]
+    fn every_number_at_i64_max_is_refused_with_its_bound() {
+        let mut numeric = Vec::new();
+        fn walk(prefix: &str, t: &toml::Table, out: &mut Vec<(String, String)>) {
+            for (k, v) in t {
+                match v {
+                    toml::Value::Table(t) => walk(&format!("{prefix}{k}."), t, out),
+                    toml::Value::Integer(_) | toml::Value::Float(_) => {
+                        out.push((prefix.trim_end_matches('.').to_string(), k.clone()))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        walk("", &defaults_table(), &mut numeric);
+        assert!(numeric.len() >= 15, "{numeric:?}");
+        for (section, field) in numeric {
+            let text = format!("[{section}]\n{field} = {}\n", i64::MAX);
+            let e = layers(&text, &[]).expect_err(&text);
+            let lines = e.lines();
+            let key = format!("{section}.{field}");
+            let line = lines
+                .iter()
+                .find(|l| l.contains(&format!("{key}: ")))
+                .unwrap_or_else(|| panic!("{key}: not refused: {lines:?}"));
+            assert!(
+                line.contains("is above the limit of ") && line.contains("use e.g."),
+                "{line}"
+            );
+            // The shipped files' comments state the same bound.
+            let bound = line
+                .split("is above the limit of ")
+                .nth(1)
+                .and_then(|r| r.split(' ').next())
+                .unwrap_or_default();
+            for (name, shipped) in [
+                ("config/kiosk.toml", include_str!("../config/kiosk.toml")),
+                (
+                    "packaging/kiosk.toml",
+                    include_str!("../packaging/kiosk.toml"),
+                ),
+            ] {
+                assert!(
+                    shipped
+                        .lines()
+                        .any(|l| l.starts_with('#') && l.contains(bound)),
+                    "{name} does not state {key}'s bound {bound}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_type_error_is_reported_in_one_run() {
+        let text = "[display]\ndpi = \"high\"\nwidth = \"wide\"\nwidht = 3\n\
+                    [ratings]\nbatch_size = true\nretry_max_s = 9223372036854775807\n\
+                    [log]\nkeep_files = \"five\"\n";
+        let lines = layers(text, &[]).unwrap_err().lines();
+        for want in [
+            "display.dpi: invalid type",
+            "display.width: invalid type",
+            "display.widht: unknown field",
+            "ratings.batch_size: invalid type",
+            "ratings.retry_max_s: 9223372036854775807 is above the limit of 86400",
+            "log.keep_files: invalid type",
+        ] {
+            assert!(lines.iter().any(|l| l.contains(want)), "{want}: {lines:#?}");
+        }
+        assert_eq!(lines.len(), 6, "{lines:#?}");
+    }
+
+    #[test]
+    fn settings_layer_sits_between_file_and_environment_and_names_its_file() {
+        let file = "[display]\nidle_timeout_s = 100\n[heartbeat]\ninterval_s = 30\n";
+        let settings = "[display]\nidle_timeout_s = 120\n[ratings]\nsync_interval_s = 30\n";
+        let l = Layers::from_parts_with_settings(
+            Path::new("/etc/ck/kiosk.toml"),
+            file,
+            settings,
+            [(
+                "CIVIC_KIOSK__RATINGS__SYNC_INTERVAL_S".to_string(),
+                "40".to_string(),
+            )],
+        )
+        .unwrap();
+        let c = l.effective().unwrap();
+        assert_eq!(c.display.idle_timeout_s, 120, "settings win over the file");
+        assert_eq!(
+            c.ratings.sync_interval_s, 40,
+            "the environment wins over settings"
+        );
+        assert_eq!(c.heartbeat.interval_s, 30);
+        let o = l.origin_map();
+        assert_eq!(
+            o["display.idle_timeout_s"],
+            "settings (/var/lib/civic-kiosk/settings.toml)"
+        );
+        assert_eq!(
+            o["ratings.sync_interval_s"],
+            "environment (CIVIC_KIOSK__RATINGS__SYNC_INTERVAL_S)"
+        );
+        assert_eq!(o["heartbeat.interval_s"], "file (/etc/ck/kiosk.toml)");
+        assert!(!o.contains_key("display.width"), "defaults are not listed");
+        // The live layer wins over all of them.
+        let mut l = l;
+        let c = l
+            .set_live(toml::toml! { [display] idle_timeout_s = 45 })
+            .unwrap();
+        assert_eq!(c.display.idle_timeout_s, 45);
+        assert_eq!(
+            l.origin_map()["display.idle_timeout_s"],
+            "back office (remote config, live)"
+        );
+        // A bad settings value is refused naming the settings file; a secret there too.
+        let e = Layers::from_parts_with_settings(
+            Path::new("/etc/ck/kiosk.toml"),
+            "",
+            "[display]\nidle_timeout_s = 5\n[backoffice]\ntoken = \"t0k-zz\"\n",
+            Vec::new(),
+        )
+        .unwrap_err();
+        let lines = e.lines();
+        assert!(
+            lines.iter().any(|l| l.starts_with(
+                "/var/lib/civic-kiosk/settings.toml: display.idle_timeout_s: 5 s is too short"
+            )),
+            "{lines:?}"
+        );
+        assert!(
+            lines.iter().any(|l| l
+                .starts_with("/var/lib/civic-kiosk/settings.toml: backoffice.token: is a secret")),
+            "{lines:?}"
+        );
+        assert!(lines.iter().all(|l| !l.contains("t0k-zz")), "{lines:?}");
+    }
+
+    #[test]
+    fn secrets_are_never_shown() {
+        let text = "[backoffice]\ntoken = \"t0k-secret-1\"\n[technician]\npin_hash = \"$argon2id$v=19$zz\"\n";
+        let l = layers(text, &[]).unwrap();
+        let c = l.effective().unwrap();
+        let debug = format!("{c:?} {l:?}");
+        assert!(
+            !debug.contains("t0k-secret-1") && !debug.contains("$argon2id"),
+            "{debug}"
+        );
+        let shown: Vec<String> = l
+            .origins()
+            .into_iter()
+            .map(|(k, v, _)| format!("{k}={v}"))
+            .collect();
+        assert!(
+            shown.contains(&"backoffice.token=(secret)".to_string()),
+            "{shown:?}"
+        );
+        assert!(
+            shown.iter().all(|s| !s.contains("t0k-secret-1")),
+            "{shown:?}"
+        );
+        let e = first_line("[backoffice]\ntoken = 123456789\n");
+        assert!(
+            e.contains("backoffice.token") && !e.contains("123456789"),
+            "{e}"
+        );
+        assert!(is_secret("backoffice.token") && is_secret("technician.pin_hash"));
+        assert!(!is_secret("backoffice.public_key") && !is_secret("terminal.id"));
+        let changed = SettingChanged {
+            key: "backoffice.token".into(),
+            old: Some("\"a\"".into()),
+            new: "b".into(),
+            config: c,
+            file: PathBuf::from("/etc/ck/kiosk.toml"),
+            target: Target::File,
+            notes: Vec::new(),
+        };
+        assert_eq!(
+            changed.audit_detail("cli"),
+            "backoffice.token: changed (cli, /etc/ck/kiosk.toml)"
+        );
+    }
+
+    #[test]
+    fn save_keeps_mode_and_follows_symlinks() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.toml");
+        std::fs::write(&real, "a = 1\n").unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let link = dir.path().join("kiosk.toml");
+        std::os::unix::fs::symlink("real.toml", &link).unwrap();
+        save_atomic(&link, b"a = 2\n").unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "a = 2\n");
+        let mode = std::fs::metadata(&real).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
+        // A loop is refused, not followed for ever.
+        let a = dir.path().join("a");
+        let b = dir.path().join("b");
+        std::os::unix::fs::symlink(&b, &a).unwrap();
+        std::os::unix::fs::symlink(&a, &b).unwrap();
+        assert!(save_atomic(&a, b"x").is_err());
+    }
+
+    #[test]
+    fn a_saved_setting_is_in_force_unless_a_later_layer_sets_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kiosk.toml");
+        std::fs::write(
+            &path,
+            format!("[storage]\ndata_dir = {:?}\n", dir.path().join("data")),
+        )
+        .unwrap();
+        let handle = ConfigHandle::new(Layers::read(&path, Vec::new()).unwrap()).unwrap();
+        let mut rx = handle.subscribe();
+        let c = handle.set_setting("display.idle_timeout_s", "120").unwrap();
+        assert!(c.notes.is_empty(), "{:?}", c.notes);
+        assert_eq!(c.file, dir.path().join("data").join(SETTINGS_FILE));
+        assert!(rx.has_changed().unwrap());
+        assert_eq!(rx.borrow_and_update().display.idle_timeout_s, 120);
+        // The back office pushed the same key: it wins, and the save says so.
+        handle
+            .set_live(toml::toml! { [display] idle_timeout_s = 45 })
+            .unwrap();
+        let c = handle.set_setting("display.idle_timeout_s", "150").unwrap();
+        assert_eq!(handle.current().display.idle_timeout_s, 45);
+        assert!(
+            c.notes
+                .iter()
+                .any(|n| n.contains("back office") && n.contains("wins")),
+            "{:?}",
+            c.notes
+        );
+        let text = std::fs::read_to_string(&c.file).unwrap();
+        assert!(
+            text.starts_with("# civic-kiosk settings layer")
+                && text.contains("idle_timeout_s = 150"),
+            "the header stays on top: {text}"
+        );
+        // Saved all the same: without the push, it is the value.
+        let reread = Layers::read(&path, Vec::new())
+            .unwrap()
+            .effective()
+            .unwrap();
+        assert_eq!(reread.display.idle_timeout_s, 150);
+        // Refused values change nothing.
+        assert!(handle.set_setting("display.idle_timeout_s", "5").is_err());
+        assert!(handle.set_setting("backoffice.token", "x").is_err());
+        assert!(handle.set_setting("storage.data_dir", "/tmp").is_err());
+        assert_eq!(
+            Layers::read(&path, Vec::new())
+                .unwrap()
+                .effective()
+                .unwrap()
+                .display
+                .idle_timeout_s,
+            150
+        );
+    }
+
+    #[test]
+    fn a_file_of_many_unknown_keys_is_answered_quickly() {
+        let text: String = (0..5000).map(|i| format!("k{i} = 1\n")).collect();
+        let started = std::time::Instant::now();
+        let lines = layers(&text, &[]).unwrap_err().lines();
+        assert_eq!(lines.len(), MAX_TYPE_ERRORS + 1, "{:?}", lines.last());
+        assert!(lines[MAX_TYPE_ERRORS].contains("fix these and run check-config again"));
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
     }
 }

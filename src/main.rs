@@ -27,19 +27,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::CheckConfig { file } => {
-            let path = file.unwrap_or(config_path);
-            match config::load(&path) {
-                Ok(_) => {
-                    println!("{}: ok", path.display());
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    for line in e.lines() {
-                        eprintln!("{line}");
-                    }
-                    ExitCode::from(1)
-                }
-            }
+            civic_kiosk::commands::check_config(&file.unwrap_or(config_path))
         }
         Command::Status { json } => civic_kiosk::commands::status(&config_path, json),
         Command::OfflineCode {
@@ -64,6 +52,9 @@ fn main() -> ExitCode {
         Command::Diagnose { json } => civic_kiosk::commands::diagnose(&config_path, json),
         Command::Config(civic_kiosk::cli::ConfigCommand::Set { key, value }) => {
             civic_kiosk::commands::config_set(&config_path, &key, &value)
+        }
+        Command::Config(civic_kiosk::cli::ConfigCommand::Unset { key }) => {
+            civic_kiosk::commands::config_unset(&config_path, &key)
         }
         Command::Catalogue(cmd) => civic_kiosk::commands::catalogue(&config_path, cmd),
         Command::SetPin {

@@ -17,6 +17,12 @@ pub struct StatusReport {
     pub terminal_name: String,
     pub version: String,
     pub config_path: String,
+    /// The settings layer's file (`<data_dir>/settings.toml`; it may not exist yet).
+    pub settings_path: String,
+    /// Each value that differs from the default → the layer it comes from, e.g.
+    /// `"display.idle_timeout_s": "settings (/var/lib/civic-kiosk/settings.toml)"`. The
+    /// back office's live layer exists only inside the running terminal, so it is not here.
+    pub origins: std::collections::BTreeMap<String, String>,
     pub generated_at: DateTime<Utc>,
     pub backoffice: BackofficeStatus,
     pub printers: Vec<PrinterStatus>,
@@ -251,6 +257,8 @@ pub async fn report(config: &Config, config_path: &Path) -> StatusReport {
         terminal_name: config.terminal.name.clone(),
         version: env!("CARGO_PKG_VERSION").into(),
         config_path: config_path.display().to_string(),
+        settings_path: String::new(),
+        origins: Default::default(),
         generated_at: Utc::now(),
         backoffice,
         printers,
@@ -272,6 +280,11 @@ impl StatusReport {
         ));
         s.push_str(&format!("version    {}\n", self.version));
         s.push_str(&format!("config     {}\n", self.config_path));
+        // Which layer each non-default value comes from: a value that "will not change" is
+        // usually set again by a later layer.
+        for (key, origin) in &self.origins {
+            s.push_str(&format!("  {key:<34} {origin}\n"));
+        }
         let b = &self.backoffice;
         s.push_str(&format!(
             "backoffice {} {} {}{}\n",

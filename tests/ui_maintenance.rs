@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use civic_kiosk::config::Config;
+use civic_kiosk::config::{Config, ConfigHandle, Layers};
 use civic_kiosk::pin::{self, Holder, StaffId};
 use civic_kiosk::store::Store;
 use civic_kiosk::ui::snapshot::{Headless, HeadlessOptions, init_headless};
@@ -18,9 +18,55 @@ use civic_kiosk::ui::*;
 const TECH_PIN: &str = "739155";
 const STAFF_PIN: &str = "480213";
 
-fn config(dir: &Path) -> Arc<Config> {
-    let path = common::config_in(dir, &common::shipped_config());
-    Arc::new(civic_kiosk::config::load(&path).unwrap())
+/// The shipped config in `dir/etc/kiosk.toml` (its own folder, as /etc/civic-kiosk), with
+/// the data, logs and card spool in `dir`; loaded with its layers.
+fn config(dir: &Path) -> (Arc<Config>, ConfigHandle) {
+    let text = common::shipped_config().replace(
+        "uri = \"pdf://spool/card\"",
+        &format!("uri = \"pdf://{}\"", dir.join("cards").display()),
+    );
+    let path = common::config_in(dir, &text);
+    let etc = dir.join("etc");
+    std::fs::create_dir(&etc).unwrap();
+    std::fs::rename(&path, etc.join("kiosk.toml")).unwrap();
+    let layers = Layers::load(&etc.join("kiosk.toml")).unwrap();
+    let handle = ConfigHandle::new(layers).unwrap();
+    (handle.current(), handle)
+}
+
+/// Makes a file or folder immutable (`chattr +i`) until dropped: unlike chmod, that stops
+/// root too, so the test process (root here) really cannot write the config, as the
+/// service user cannot on a terminal (`ProtectSystem=strict`, a root-owned /etc).
+struct Immutable(Vec<std::path::PathBuf>);
+
+impl Immutable {
+    fn set(paths: &[&Path]) -> Self {
+        for p in paths {
+            let ok = std::process::Command::new("chattr")
+                .arg("+i")
+                .arg(p)
+                .status()
+                .unwrap()
+                .success();
+            assert!(
+                ok,
+                "chattr +i {} (e2fsprogs, an ext4/xfs/btrfs folder, root)",
+                p.display()
+            );
+        }
+        Self(paths.iter().map(|p| p.to_path_buf()).collect())
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = std::process::Command::new("chattr")
+                .arg("-i")
+                .arg(p)
+                .status();
+        }
+    }
 }
 
 fn click_label(h: &Headless, label: &str) {
@@ -73,6 +119,16 @@ fn headless(
     client: Option<civic_kiosk::backoffice::Client>,
     key: Option<ed25519_dalek::VerifyingKey>,
 ) -> Headless {
+    headless_with(cfg, store, client, key, None)
+}
+
+fn headless_with(
+    cfg: &Arc<Config>,
+    store: &Arc<Mutex<Store>>,
+    client: Option<civic_kiosk::backoffice::Client>,
+    key: Option<ed25519_dalek::VerifyingKey>,
+    settings: Option<ConfigHandle>,
+) -> Headless {
     Headless::with_options(
         cfg.clone(),
         HeadlessOptions {
@@ -82,8 +138,7 @@ fn headless(
             client,
             trusted_key: key,
             store: Some(store.clone()),
-            // config_in writes the file as kiosk.toml in the folder it names base_dir.
-            config_path: Some(cfg.base_dir.join("kiosk.toml")),
+            settings,
             width: 1080,
             height: 1920,
             mock_time: true,
@@ -96,14 +151,12 @@ fn headless(
 fn pin_pad_maintenance_staff_and_lockout() {
     init_headless(true);
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = (*config(dir.path())).clone();
+    let (cfg, handle) = config(dir.path());
     let spool = dir.path().join("cards");
-    cfg.printers.card.uri = format!("pdf://{}", spool.display());
-    let cfg = Arc::new(cfg);
     let store = Arc::new(Mutex::new(Store::open_in(&cfg.data_dir()).unwrap()));
 
     // ---- no PIN on this terminal: the pad says so, and nobody gets in
-    let h = headless(&cfg, &store, None, None);
+    let h = headless_with(&cfg, &store, None, None, Some(handle.clone()));
     h.window.global::<SessionAdapter>().invoke_hidden_gesture();
     assert_eq!(page(&h), Page::Technician);
     enter_pin(&h, TECH_PIN);
@@ -132,9 +185,21 @@ fn pin_pad_maintenance_staff_and_lockout() {
     assert!(shown(&h, "关闭终端程序"), "the maintenance page shows");
     assert!(!shown(&h, "确认"), "the pad is gone");
 
-    // ---- settings: a bad value shows the validator's message and saves nothing
+    // ---- settings, with the config's folder and file read-only (for root too): the
+    // maintenance page saves into the settings layer in the data dir.
     let file = cfg.base_dir.join("kiosk.toml");
+    let settings_file = cfg.data_dir().join("settings.toml");
     let before = std::fs::read(&file).unwrap();
+    let _readonly = Immutable::set(&[&file, &cfg.base_dir]);
+    assert!(
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&file)
+            .is_err()
+            && std::fs::write(cfg.base_dir.join("probe"), b"").is_err(),
+        "the config and its folder are not writable, even by root"
+    );
+    // ---- a bad value shows the validator's message and saves nothing
     let idle_row = tech(&h)
         .get_settings()
         .iter()
@@ -158,8 +223,9 @@ fn pin_pad_maintenance_staff_and_lockout() {
     );
     assert!(msg.contains("nothing saved"), "{msg}");
     assert_eq!(std::fs::read(&file).unwrap(), before, "nothing saved");
+    assert!(!settings_file.exists(), "nothing saved");
     assert!(!audits(&store).iter().any(|e| e.kind == "config_changed"));
-    // ---- a good value: saved atomically, audited, shown
+    // ---- a good value: saved atomically in the settings layer, in force now, audited, shown
     click_label(&h, "清空 Clear");
     for d in ["1", "2", "0"] {
         click_label(&h, d);
@@ -173,25 +239,43 @@ fn pin_pad_maintenance_staff_and_lockout() {
         "{}",
         tech(&h).get_setting_message()
     );
+    let msg = tech(&h).get_setting_message().to_string();
+    assert!(
+        msg.contains(&settings_file.display().to_string()) && msg.contains("in force now"),
+        "says where it saved and that it applies: {msg}"
+    );
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        before,
+        "the main file is untouched"
+    );
+    assert!(
+        std::fs::read_to_string(&settings_file)
+            .unwrap()
+            .contains("idle_timeout_s = 120"),
+        "saved in the settings layer"
+    );
     assert_eq!(
         civic_kiosk::config::load(&file)
             .unwrap()
             .display
             .idle_timeout_s,
-        120
+        120,
+        "a restart keeps it"
     );
-    assert!(
-        std::fs::read_to_string(&file)
-            .unwrap()
-            .contains("# Seconds without a touch before"),
-        "the file's comments are kept"
+    assert_eq!(handle.current().display.idle_timeout_s, 120, "in force now");
+    assert_eq!(
+        h.config.borrow().display.idle_timeout_s,
+        120,
+        "the window has it"
     );
     let changed = audits(&store)
         .into_iter()
         .find(|e| e.kind == "config_changed")
         .expect("audited");
     assert!(
-        changed.detail.contains("display.idle_timeout_s: 90 → 120"),
+        changed.detail.contains("display.idle_timeout_s: 90 → 120")
+            && changed.detail.contains("settings.toml"),
         "{changed:?}"
     );
     assert_eq!(changed.actor.as_deref(), Some("technician"));
@@ -201,11 +285,38 @@ fn pin_pad_maintenance_staff_and_lockout() {
             .iter()
             .any(|r| r.key == "display.idle_timeout_s" && r.value == "120")
     );
+    // `status --json` names the layer the value comes from.
+    let out = common::kiosk(&file, &["status", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        status["origins"]["display.idle_timeout_s"],
+        format!("settings ({})", settings_file.display()),
+        "{status}"
+    );
+    assert_eq!(status["settings_path"], settings_file.display().to_string());
     click_label(&h, "退出维护模式");
     assert!(h.pump_until(Duration::from_secs(5), |w| {
         w.global::<SessionAdapter>().get_page() == Page::Attract
     }));
     assert!(!tech(&h).get_unlocked());
+    // The new idle timeout is the one the running window uses: 100 s without a touch
+    // would have ended a session under the old 90 s (+10 s countdown); under 120 s it has
+    // not even begun the countdown.
+    h.window.global::<SessionAdapter>().invoke_wake();
+    assert_eq!(page(&h), Page::Home);
+    i_slint_backend_testing::mock_elapsed_time(Duration::from_secs(100));
+    h.pump_until(Duration::from_millis(50), |_| false);
+    assert_eq!(page(&h), Page::Home, "the 120 s timeout is in force");
+    assert_eq!(h.window.global::<SessionAdapter>().get_countdown(), 0);
+    i_slint_backend_testing::mock_elapsed_time(Duration::from_secs(31));
+    h.pump_until(Duration::from_millis(50), |_| false);
+    assert_eq!(page(&h), Page::Attract, "and it still ends the session");
+    drop(_readonly);
     let a = audits(&store);
     assert!(
         a.iter()

@@ -99,7 +99,7 @@ fn held_card_shows_the_message_prints_on_recovery_and_is_cancelled_by_a_wipe() {
             client: Some(client),
             trusted_key: Some(bo.key),
             store: Some(store.clone()),
-            config_path: None,
+            settings: None,
             width: 1080,
             height: 1920,
             mock_time: true,

@@ -102,7 +102,7 @@ fn rating_flow_headless() {
             client: None,
             trusted_key: None,
             store: Some(store.clone()),
-            config_path: Some(config_path.clone()),
+            settings: None,
             width: 1080,
             height: 1920,
             mock_time: true,

@@ -41,7 +41,7 @@ impl ClientOptions {
                 .ca_file
                 .as_ref()
                 .map(|p| config.resolve(p)),
-            max_body_bytes: config.backoffice.max_body_bytes,
+            max_body_bytes: config.max_body_bytes(),
         }
     }
 }

@@ -184,15 +184,41 @@ pub async fn run_worker(
         // it does not trigger a sync of its own.
         let synced = tokio::time::Instant::now();
         loop {
-            let interval = Duration::from_secs(
-                config.borrow_and_update().catalogue.sync_interval_s.max(30) as u64,
-            );
+            let due = next_sync_at(synced, config.borrow_and_update().catalogue.sync_interval_s);
             tokio::select! {
-                _ = tokio::time::sleep_until(synced + interval) => break,
+                _ = tokio::time::sleep_until(due) => break,
                 Some(()) = refresh.recv() => break,
                 _ = shutdown.wait_for(|s| *s) => return,
                 Ok(()) = config.changed() => continue,
             }
+        }
+    }
+}
+
+/// When the next sync is due, `interval_s` after `synced`: clamped to the validator's bounds
+/// and added with checked_add, so no interval can overflow the clock (2^63 s once panicked
+/// the catalogue task).
+pub fn next_sync_at(synced: tokio::time::Instant, interval_s: i64) -> tokio::time::Instant {
+    let interval = Duration::from_secs(interval_s.clamp(30, crate::config::DAY_S) as u64);
+    synced
+        .checked_add(interval)
+        .unwrap_or_else(|| synced + Duration::from_secs(30))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_interval_overflows_the_clock() {
+        let now = tokio::time::Instant::now();
+        for s in [i64::MIN, -1, 0, 900, i64::MAX] {
+            let due = next_sync_at(now, s);
+            let wait = due - now;
+            assert!(
+                (Duration::from_secs(30)..=Duration::from_secs(86_400)).contains(&wait),
+                "{s}: {wait:?}"
+            );
         }
     }
 }

@@ -43,9 +43,18 @@ impl Policy {
     pub fn from_config(r: &RatingsSection) -> Self {
         Self {
             batch_size: r.batch_size.clamp(1, 1000) as usize,
-            interval: Duration::from_secs(r.sync_interval_s.max(5) as u64),
-            retry_base: Duration::from_millis(r.retry_base_ms.max(10) as u64),
-            retry_max: Duration::from_secs(r.retry_max_s.max(1) as u64),
+            // Clamped to the validator's bounds: a config that skipped validation still
+            // cannot make a delay that overflows a clock.
+            interval: Duration::from_secs(
+                r.sync_interval_s
+                    .clamp(5, crate::config::MAX_RATINGS_SYNC_S) as u64,
+            ),
+            retry_base: Duration::from_millis(
+                r.retry_base_ms.clamp(10, crate::config::MAX_RETRY_BASE_MS) as u64,
+            ),
+            retry_max: Duration::from_secs(
+                r.retry_max_s.clamp(1, crate::config::MAX_RETRY_MAX_S) as u64
+            ),
         }
     }
 
@@ -88,6 +97,11 @@ pub enum Round {
     Failed { error: ClientError, batch: usize },
 }
 
+/// When a rating waiting `wait` is due, in Unix milliseconds; saturating, never a panic.
+fn due_ms(wait: Duration) -> i64 {
+    now_ms().saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX))
+}
+
 fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
 }
@@ -126,7 +140,7 @@ pub fn next_due_in(store: &Store) -> Result<Option<Duration>, StoreError> {
         [],
         |r| r.get(0),
     )?;
-    Ok(next.map(|t| Duration::from_millis((t - now_ms()).max(0) as u64)))
+    Ok(next.map(|t: i64| Duration::from_millis(t.saturating_sub(now_ms()).max(0) as u64)))
 }
 
 /// Records the verdicts in one transaction. Returns (stored, duplicate, rejected, unanswered).
@@ -185,7 +199,7 @@ fn ack(
                     let wait = policy.backoff(attempts + 1, &mut rng);
                     later.execute(params![
                         id,
-                        now_ms() + wait.as_millis() as i64,
+                        due_ms(wait),
                         "the back office's answer did not mention this rating"
                     ])?;
                 }
@@ -221,7 +235,7 @@ fn fail(
                 let wait = policy.backoff(a, &mut rng);
                 tx.execute(
                     "UPDATE rating_outbox SET next_try_ms = ?2 WHERE rating_id = ?1",
-                    params![id, now_ms() + wait.as_millis() as i64],
+                    params![id, due_ms(wait)],
                 )?;
             }
         }
@@ -395,6 +409,35 @@ pub async fn run_worker(
 mod tests {
     use super::*;
     use rand::SeedableRng;
+
+    /// Numbers no validated config holds still make finite delays and due times.
+    #[test]
+    fn extreme_numbers_cannot_overflow_a_clock() {
+        let r = crate::config::RatingsSection {
+            sync_interval_s: i64::MAX,
+            retry_base_ms: i64::MAX,
+            retry_max_s: i64::MAX,
+            batch_size: i64::MAX,
+            ..Default::default()
+        };
+        let p = Policy::from_config(&r);
+        assert_eq!(p.interval, Duration::from_secs(3600));
+        assert_eq!(p.retry_max, Duration::from_secs(86_400));
+        assert_eq!(p.batch_size, 1000);
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(1);
+        assert!(p.backoff(u32::MAX, &mut rng) <= Duration::from_secs(86_400));
+        assert_eq!(due_ms(Duration::MAX), i64::MAX);
+        let r = crate::config::RatingsSection {
+            sync_interval_s: i64::MIN,
+            retry_base_ms: i64::MIN,
+            retry_max_s: i64::MIN,
+            batch_size: i64::MIN,
+            ..Default::default()
+        };
+        let p = Policy::from_config(&r);
+        assert_eq!(p.interval, Duration::from_secs(5));
+        assert!(p.backoff(1, &mut rng) <= Duration::from_secs(1));
+    }
 
     #[test]
     fn backoff_doubles_with_jitter_and_is_capped() {

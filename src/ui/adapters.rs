@@ -34,8 +34,9 @@ pub struct UiDeps {
     pub store: Option<Arc<std::sync::Mutex<crate::store::Store>>>,
     /// Wakes the ratings uploader when a rating is stored; `None` when none runs.
     pub ratings_waker: Option<crate::ratings::sync::Waker>,
-    /// The config file (the maintenance page's settings edit); `None`: read-only.
-    pub config_path: Option<std::path::PathBuf>,
+    /// The config's layers: the maintenance page saves its settings into the settings
+    /// layer through it and puts them in force. `None`: settings are read-only here.
+    pub settings: Option<crate::config::ConfigHandle>,
 }
 
 /// The real monotonic clock.
@@ -59,7 +60,7 @@ pub struct UiController {
     trusted_key: Option<ed25519_dalek::VerifyingKey>,
     store: Option<Arc<std::sync::Mutex<crate::store::Store>>>,
     ratings_waker: Option<crate::ratings::sync::Waker>,
-    config_path: Option<std::path::PathBuf>,
+    settings: Option<crate::config::ConfigHandle>,
     /// Fires when the session ends: a card job still waiting is cancelled, never printed.
     session_end: RefCell<watch::Sender<bool>>,
     /// The PIN pad and the maintenance page.
@@ -152,7 +153,12 @@ pub fn connect(window: &MainWindow, deps: UiDeps) -> Rc<UiController> {
         catalog: RefCell::new(None),
         fields: RefCell::new(ResidentFields::default()),
         idle: RefCell::new(IdleTimer::new(
-            Duration::from_secs(config.display.idle_timeout_s.max(1) as u64),
+            Duration::from_secs(
+                config
+                    .display
+                    .idle_timeout_s
+                    .clamp(1, crate::config::MAX_IDLE_TIMEOUT_S) as u64,
+            ),
             Duration::from_secs(10),
             (deps.clock)(),
         )),
@@ -162,7 +168,7 @@ pub fn connect(window: &MainWindow, deps: UiDeps) -> Rc<UiController> {
         trusted_key: deps.trusted_key,
         store: deps.store,
         ratings_waker: deps.ratings_waker,
-        config_path: deps.config_path,
+        settings: deps.settings,
         session_end: RefCell::new(watch::channel(false).0),
         tech: technician::TechState::default(),
     });
@@ -1008,7 +1014,10 @@ impl UiController {
     fn tick(&self) {
         let config = self.config.borrow().clone();
         self.idle.borrow_mut().set_timeout(Duration::from_secs(
-            config.display.idle_timeout_s.max(1) as u64,
+            config
+                .display
+                .idle_timeout_s
+                .clamp(1, crate::config::MAX_IDLE_TIMEOUT_S) as u64,
         ));
         let state = self.idle.borrow().state((self.clock)());
         match state {

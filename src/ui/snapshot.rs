@@ -38,7 +38,12 @@ pub struct Headless {
     pub window: MainWindow,
     pub controller: Rc<UiController>,
     pub runtime: Arc<tokio::runtime::Runtime>,
-    pub config: tokio::sync::watch::Sender<Arc<Config>>,
+    /// The config the window follows.
+    pub config: tokio::sync::watch::Receiver<Arc<Config>>,
+    /// Keeps the fixed config's channel open when no [`ConfigHandle`] is given.
+    ///
+    /// [`ConfigHandle`]: crate::config::ConfigHandle
+    _config_tx: tokio::sync::watch::Sender<Arc<Config>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -60,8 +65,10 @@ pub struct HeadlessOptions {
     pub trusted_key: Option<ed25519_dalek::VerifyingKey>,
     /// The local store (PINs, audits, one card a day); `None`: none, as in screenshots.
     pub store: Option<Arc<std::sync::Mutex<crate::store::Store>>>,
-    /// The config file the maintenance page's settings edit writes; `None`: read-only.
-    pub config_path: Option<std::path::PathBuf>,
+    /// The config's layers: the maintenance page saves into their settings layer, and the
+    /// window follows the config they put in force (instead of the fixed `config` given).
+    /// `None`: settings are read-only.
+    pub settings: Option<crate::config::ConfigHandle>,
     pub width: u32,
     pub height: u32,
     pub mock_time: bool,
@@ -85,7 +92,7 @@ impl Headless {
                 client,
                 trusted_key,
                 store: None,
-                config_path: None,
+                settings: None,
                 width,
                 height,
                 mock_time,
@@ -100,7 +107,7 @@ impl Headless {
             client,
             trusted_key,
             store,
-            config_path,
+            settings,
             width,
             height,
             mock_time,
@@ -116,7 +123,11 @@ impl Headless {
         window
             .window()
             .set_size(slint::PhysicalSize::new(width, height));
-        let (config_tx, config_rx) = tokio::sync::watch::channel(config);
+        let (config_tx, mut config_rx) = tokio::sync::watch::channel(config);
+        if let Some(handle) = &settings {
+            config_rx = handle.subscribe();
+        }
+        let config_rx_kept = config_rx.clone();
         let (_cat_tx, cat_rx) = tokio::sync::watch::channel(CatalogState::default());
         let controller = connect(
             &window,
@@ -129,7 +140,7 @@ impl Headless {
                 trusted_key,
                 store,
                 ratings_waker: None,
-                config_path,
+                settings,
             },
         );
         if let Some(c) = catalog {
@@ -142,7 +153,8 @@ impl Headless {
             window,
             controller,
             runtime,
-            config: config_tx,
+            config: config_rx_kept,
+            _config_tx: config_tx,
         })
     }
 

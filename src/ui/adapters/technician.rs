@@ -357,8 +357,10 @@ impl UiController {
         t.set_setting_key("".into());
     }
 
-    /// Saves the setting being edited: the same validator as `check-config`, an atomic
-    /// save, an audit entry; or the validator's lines, and nothing saved.
+    /// Saves the setting being edited into the settings layer (`<data_dir>/settings.toml`,
+    /// which the service may write; the main config file stays root's): the same validator
+    /// as `check-config` over every layer, an atomic save, an audit entry, and the value put
+    /// in force through the config handle. Or the validator's lines, and nothing saved.
     fn save_setting(&self) {
         let Some((key, value)) = self.window.upgrade().map(|w| {
             let t = w.global::<TechnicianAdapter>();
@@ -372,7 +374,7 @@ impl UiController {
         if !self.tech.unlocked.get() || key.is_empty() {
             return;
         }
-        let Some(path) = self.config_path.clone() else {
+        let Some(handle) = self.settings.clone() else {
             self.with_window(|w| {
                 let t = w.global::<TechnicianAdapter>();
                 t.set_setting_refused(true);
@@ -386,10 +388,7 @@ impl UiController {
         let store = self.store.clone();
         self.runtime.spawn(async move {
             let result = tokio::task::spawn_blocking(move || {
-                let env: Vec<(String, String)> = std::env::vars()
-                    .filter(|(k, _)| k.starts_with(crate::config::ENV_PREFIX))
-                    .collect();
-                let changed = crate::config::set_in_file(&path, &key, &value, env);
+                let changed = handle.set_setting(&key, &value);
                 if let (Ok(c), Some(store)) = (&changed, store) {
                     let detail = c.audit_detail("maintenance page");
                     let written = store.lock().unwrap_or_else(|p| p.into_inner()).audit(
@@ -413,17 +412,31 @@ impl UiController {
                             changed.audit_detail("maintenance page")
                         );
                         t.set_setting_refused(false);
+                        // Honest about when it takes effect: only what running parts read
+                        // again applies now.
+                        let when = if !changed.notes.is_empty() {
+                            changed.notes.join("; ")
+                        } else if crate::config::APPLIED_LIVE.contains(&changed.key.as_str()) {
+                            "in force now".to_string()
+                        } else {
+                            "applies after a restart".to_string()
+                        };
                         t.set_setting_message(
-                            format!("{}: saved; it applies after a restart", changed.key).into(),
+                            format!(
+                                "{}: saved in {}; {when}",
+                                changed.key,
+                                changed.file.display()
+                            )
+                            .into(),
                         );
                         if let Some(ctl) = CONTROLLER.with(|c| c.borrow().clone()) {
                             ctl.show_settings(&w, &changed.config);
                         }
                     }
-                    Ok(Err(lines)) => {
+                    Ok(Err(e)) => {
                         t.set_setting_refused(true);
                         t.set_setting_message(
-                            format!("{}; nothing saved", lines.join("\n")).into(),
+                            format!("{}; nothing saved", e.lines().join("\n")).into(),
                         );
                     }
                     Err(e) => {
