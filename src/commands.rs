@@ -10,6 +10,27 @@ use crate::cli::CatalogueCommand;
 use crate::config::{self, Config};
 use crate::store::Store;
 
+/// `println!` for command output. A reader that went away (`civic-kiosk status | head`)
+/// ends the command quietly with status 141, as a shell reports SIGPIPE, instead of the
+/// panic `println!` gives.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::commands::write_out(format_args!($($arg)*))
+    };
+}
+
+/// One line of command output on stdout; see [`out!`].
+pub fn write_out(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let written = stdout
+        .write_fmt(args)
+        .and_then(|()| stdout.write_all(b"\n"));
+    if written.is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
+        std::process::exit(141);
+    }
+}
+
 /// Prints a config error, one line per problem.
 fn config_or_exit(path: &Path) -> Result<Config, ExitCode> {
     config::load(path).map_err(|e| {
@@ -37,13 +58,13 @@ pub fn check_config(path: &Path) -> ExitCode {
         Ok(l) => l,
         Err(code) => return code,
     };
-    println!("{}: ok", path.display());
+    out!("{}: ok", path.display());
     let origins = layers.origins();
     if !origins.is_empty() {
-        println!("values other than the defaults, and where each comes from:");
+        out!("values other than the defaults, and where each comes from:");
     }
     for (key, value, origin) in origins {
-        println!("  {key} = {value}  ({origin})");
+        out!("  {key} = {value}  ({origin})");
     }
     ExitCode::SUCCESS
 }
@@ -83,7 +104,7 @@ pub fn status(config_path: &Path, json: bool) -> ExitCode {
     report.origins = layers.origin_map();
     if json {
         match serde_json::to_string_pretty(&report) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => out!("{s}"),
             Err(e) => return fail(e),
         }
     } else {
@@ -105,7 +126,7 @@ pub fn catalogue(config_path: &Path, cmd: CatalogueCommand) -> ExitCode {
     match cmd {
         CatalogueCommand::Sync => match rt.block_on(sync(&config, &store)) {
             Ok(line) => {
-                println!("{line}");
+                out!("{line}");
                 ExitCode::SUCCESS
             }
             Err(e) => fail(e),
@@ -122,19 +143,17 @@ pub fn catalogue(config_path: &Path, cmd: CatalogueCommand) -> ExitCode {
                     "catalogue_fetched_at": meta.fetched_at,
                     "answer": answer,
                 });
-                println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+                out!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
             } else {
                 print_staleness(&config, &meta);
                 if answer.no_match {
-                    println!("没有找到“{query}”相关事项 / No item matches “{query}”.");
+                    out!("没有找到“{query}”相关事项 / No item matches “{query}”.");
                     if answer.faq.is_empty() {
-                        println!(
-                            "试试小申问答，或换个说法 / Try the FAQ (小申问答) or other words."
-                        );
+                        out!("试试小申问答，或换个说法 / Try the FAQ (小申问答) or other words.");
                     } else {
-                        println!("小申问答里可能有答案 / The FAQ may help:");
+                        out!("小申问答里可能有答案 / The FAQ may help:");
                         for f in &answer.faq {
-                            println!("  {}  {}", f.id, f.question);
+                            out!("  {}  {}", f.id, f.question);
                         }
                     }
                 }
@@ -144,7 +163,7 @@ pub fn catalogue(config_path: &Path, cmd: CatalogueCommand) -> ExitCode {
                     } else {
                         ""
                     };
-                    println!("{:>2}. {}  {}{hf}", n + 1, item.name, item.code);
+                    out!("{:>2}. {}  {}{hf}", n + 1, item.name, item.code);
                 }
             }
             ExitCode::SUCCESS
@@ -213,7 +232,7 @@ fn print_staleness(config: &Config, meta: &CatalogMeta) {
     let stale_after = std::time::Duration::from_secs(config.catalogue.stale_after_s.max(0) as u64);
     if meta.is_stale(chrono::Utc::now(), stale_after) {
         let local = meta.fetched_at.with_timezone(&chrono::Local);
-        println!(
+        out!(
             "目录更新于 {} / Catalogue as of {}",
             local.format("%Y-%m-%d %H:%M"),
             local.format("%Y-%m-%d %H:%M")
@@ -237,14 +256,14 @@ fn browse(
             ));
         }
         if json {
-            println!(
+            out!(
                 "{}",
                 serde_json::to_string_pretty(&items).unwrap_or_default()
             );
         } else {
             print_staleness(config, meta);
             for i in items {
-                println!("{}  {}", i.name, i.code);
+                out!("{}  {}", i.name, i.code);
             }
         }
         return ExitCode::SUCCESS;
@@ -253,16 +272,16 @@ fn browse(
     let departments = catalog.departments(audience);
     if json {
         let out = serde_json::json!({ "version": meta.version, "themes": themes, "departments": departments });
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        out!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     } else {
         print_staleness(config, meta);
-        println!("主题 / themes:");
+        out!("主题 / themes:");
         for g in &themes {
-            println!("  {} ({})", g.name, g.count);
+            out!("  {} ({})", g.name, g.count);
         }
-        println!("部门 / departments:");
+        out!("部门 / departments:");
         for g in &departments {
-            println!("  {} ({})", g.name, g.count);
+            out!("  {} ({})", g.name, g.count);
         }
     }
     ExitCode::SUCCESS
@@ -310,7 +329,7 @@ pub fn screenshot(
     match crate::ui::snapshot::screenshot(Arc::new(config), &opts) {
         Ok(files) => {
             for f in files {
-                println!("{}", f.display());
+                out!("{}", f.display());
             }
             ExitCode::SUCCESS
         }
@@ -363,7 +382,7 @@ pub fn offline_code(
             })
             .await
             .map_err(|e| e.message)?;
-        println!("{}  {}", who.masked_name, who.masked_id);
+        out!("{}  {}", who.masked_name, who.masked_id);
         if !who.eligible {
             return Err(who.reason.unwrap_or_else(|| "not eligible".into()));
         }
@@ -428,7 +447,7 @@ pub fn offline_code(
     });
     match result {
         Ok(line) => {
-            println!("{line}");
+            out!("{line}");
             ExitCode::SUCCESS
         }
         Err(e) => fail(e),
@@ -524,13 +543,13 @@ pub fn print_test(config_path: &Path, role: &str, printer: Option<&str>) -> Exit
         pdf: Box::new(move || crate::print::pdf::document_pdf(&for_pdf, page, "打印测试")),
         media,
     };
-    println!("printer {}: {uri}", role.name());
+    out!("printer {}: {uri}", role.name());
     let result = rt.block_on(async {
         let before = match crate::print::status(&uri, &options).await {
             Ok(s) => s,
             Err(e) => return Err(format!("printer not reachable: {e}")),
         };
-        println!(
+        out!(
             "status before: {} ({})",
             before.state_name(),
             before.technician_detail()
@@ -575,7 +594,7 @@ pub fn print_test(config_path: &Path, role: &str, printer: Option<&str>) -> Exit
     });
     match result {
         Ok(line) => {
-            println!("{line}");
+            out!("{line}");
             ExitCode::SUCCESS
         }
         Err(e) => fail(e),
@@ -610,7 +629,7 @@ pub fn sync_ratings(config_path: &Path, timeout_s: u64) -> ExitCode {
             Ok(c) => c,
             Err(e) => return fail(e),
         };
-        println!(
+        out!(
             "ratings: {} pending, {} sent, {} dead",
             counts.pending, counts.sent, counts.dead
         );
@@ -635,7 +654,7 @@ pub fn sync_ratings(config_path: &Path, timeout_s: u64) -> ExitCode {
                                 failures = 0;
                                 last_error = None;
                                 let left = sync::counts(&store).await.map(|c| c.pending);
-                                println!(
+                                out!(
                                     "uploaded: {stored} stored, {duplicate} already there, {rejected} rejected{}; {} pending",
                                     if unanswered > 0 {
                                         format!(", {unanswered} unanswered")
@@ -654,7 +673,7 @@ pub fn sync_ratings(config_path: &Path, timeout_s: u64) -> ExitCode {
                                     .min(deadline.saturating_duration_since(
                                         tokio::time::Instant::now(),
                                     ));
-                                println!(
+                                out!(
                                     "upload of {batch} failed ({error}); retrying in {:.1} s",
                                     wait.as_secs_f64()
                                 );
@@ -674,13 +693,13 @@ pub fn sync_ratings(config_path: &Path, timeout_s: u64) -> ExitCode {
             Err(e) => return fail(e),
         };
         if counts.dead > 0 {
-            println!(
+            out!(
                 "{} rating(s) were rejected by the back office and kept as dead letters (see `civic-kiosk status`)",
                 counts.dead
             );
         }
         if counts.pending == 0 {
-            println!("all ratings uploaded: {} sent, {} dead", counts.sent, counts.dead);
+            out!("all ratings uploaded: {} sent, {} dead", counts.sent, counts.dead);
             ExitCode::SUCCESS
         } else {
             eprintln!(
@@ -709,23 +728,23 @@ pub fn diagnose(config_path: &Path, json: bool) -> ExitCode {
         .collect();
     if json {
         let out = serde_json::json!({ "ok": broken.is_empty(), "checks": checks });
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        out!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     } else {
         for c in &checks {
-            println!(
+            out!(
                 "{:<4} {:<17} {}",
                 if c.ok { "ok" } else { "FAIL" },
                 c.part,
                 c.detail
             );
             if let Some(fix) = &c.fix {
-                println!("     {:<17} → {fix}", "");
+                out!("     {:<17} → {fix}", "");
             }
         }
         if broken.is_empty() {
-            println!("all parts work");
+            out!("all parts work");
         } else {
-            println!("broken: {}", broken.join(", "));
+            out!("broken: {}", broken.join(", "));
         }
     }
     if broken.is_empty() {
@@ -807,7 +826,7 @@ pub fn config_set(config_path: &Path, key: &str, value: &str) -> ExitCode {
             Err(e) => eprintln!("civic-kiosk: saved, but not audited: {e}"),
         }
     }
-    println!(
+    out!(
         "wrote {} ({})",
         changed.file.display(),
         match changed.target {
@@ -815,11 +834,11 @@ pub fn config_set(config_path: &Path, key: &str, value: &str) -> ExitCode {
             Target::Settings => "the settings layer",
         }
     );
-    println!("{detail}");
+    out!("{detail}");
     for note in &changed.notes {
-        println!("note: {note}");
+        out!("note: {note}");
     }
-    println!("a running terminal applies it when restarted (systemctl restart civic-kiosk)");
+    out!("a running terminal applies it when restarted (systemctl restart civic-kiosk)");
     ExitCode::SUCCESS
 }
 
@@ -871,12 +890,12 @@ pub fn config_unset(config_path: &Path, key: &str) -> ExitCode {
         }
         Err(e) => eprintln!("civic-kiosk: saved, but not audited: {e}"),
     }
-    println!("wrote {} (the settings layer)", changed.file.display());
-    println!("{detail}");
+    out!("wrote {} (the settings layer)", changed.file.display());
+    out!("{detail}");
     for note in &changed.notes {
-        println!("note: {note}");
+        out!("note: {note}");
     }
-    println!("a running terminal applies it when restarted (systemctl restart civic-kiosk)");
+    out!("a running terminal applies it when restarted (systemctl restart civic-kiosk)");
     ExitCode::SUCCESS
 }
 
@@ -904,9 +923,9 @@ pub fn set_pin(config_path: &Path, staff: Option<&str>, remove: bool, list: bool
             (Ok(t), Ok(s)) => (t, s),
             (Err(e), _) | (_, Err(e)) => return fail(e),
         };
-        println!("technician PIN: {}", if tech { "set" } else { "not set" });
+        out!("technician PIN: {}", if tech { "set" } else { "not set" });
         for (id, at) in staff {
-            println!("staff {id}: set {at}");
+            out!("staff {id}: set {at}");
         }
         return ExitCode::SUCCESS;
     }
@@ -927,7 +946,7 @@ pub fn set_pin(config_path: &Path, staff: Option<&str>, remove: bool, list: bool
         };
         return match pin::remove_staff(&store, id, &actor) {
             Ok(()) => {
-                println!("staff {id}: PIN removed");
+                out!("staff {id}: PIN removed");
                 ExitCode::SUCCESS
             }
             Err(e) => fail(e),
@@ -953,7 +972,7 @@ pub fn set_pin(config_path: &Path, staff: Option<&str>, remove: bool, list: bool
     }
     match pin::set(&store, &holder, &first, &actor, config_hash) {
         Ok(()) => {
-            println!("{whose} set (argon2id hash in the local store; audited)");
+            out!("{whose} set (argon2id hash in the local store; audited)");
             ExitCode::SUCCESS
         }
         Err(e) => fail(e),

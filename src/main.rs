@@ -23,7 +23,10 @@ fn main() -> ExitCode {
             }
         },
         Command::Version => {
-            println!("civic-kiosk {}", env!("CARGO_PKG_VERSION"));
+            civic_kiosk::commands::write_out(format_args!(
+                "civic-kiosk {}",
+                env!("CARGO_PKG_VERSION")
+            ));
             ExitCode::SUCCESS
         }
         Command::CheckConfig { file } => {

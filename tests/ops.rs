@@ -526,3 +526,24 @@ fn check_config_reports_every_problem_in_one_run() {
     }
     assert_eq!(lines.len(), 5, "{err}");
 }
+
+/// `civic-kiosk check-config | head -1`: the reader goes away, and the command ends
+/// quietly with 141 (as for SIGPIPE), not with a panic.
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config_in(dir.path(), &common::shipped_config());
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_civic-kiosk"))
+        .arg("--config")
+        .arg(&config)
+        .arg("check-config")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(!stderr.contains("panic"), "{stderr}");
+}
