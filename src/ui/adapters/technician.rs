@@ -555,3 +555,18 @@ impl UiController {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The page's heading says a saved setting is in force at once: true only while every
+    /// setting it offers is one the running parts re-read.
+    #[test]
+    fn every_setting_on_the_page_applies_live() {
+        for key in super::SETTINGS {
+            assert!(
+                crate::config::APPLIED_LIVE.contains(&key),
+                "{key} is on the maintenance page but needs a restart"
+            );
+        }
+    }
+}
