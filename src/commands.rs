@@ -758,20 +758,10 @@ pub fn diagnose(config_path: &Path, json: bool) -> ExitCode {
 /// this user may write it, else the settings layer in the data dir; validates the whole
 /// config as `check-config` would, saves atomically, audits, and says which file it wrote.
 pub fn config_set(config_path: &Path, key: &str, value: &str) -> ExitCode {
-    use config::{Layers, Target};
-    let env: Vec<(String, String)> = std::env::vars()
-        .filter(|(k, _)| k.starts_with(config::ENV_PREFIX))
-        .collect();
-    let refused = |lines: Vec<String>| {
-        for line in lines {
-            eprintln!("{line}");
-        }
-        eprintln!("civic-kiosk: nothing saved");
-        ExitCode::from(1)
-    };
-    let mut layers = match Layers::read(config_path, env) {
+    use config::Target;
+    let mut layers = match config_layers(config_path) {
         Ok(l) => l,
-        Err(e) => return refused(e.lines()),
+        Err(code) => return code,
     };
     // "May write" is decided by trying: permission bits, ACLs, a read-only mount or an
     // immutable file all answer the same way, for root too.
@@ -787,116 +777,108 @@ pub fn config_set(config_path: &Path, key: &str, value: &str) -> ExitCode {
                 }
             );
             // The settings layer belongs to the service user, like the store beside it.
-            let data_dir = layers
-                .settings_path()
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_default();
-            if let Err(e) = become_data_dir_owner(&data_dir) {
-                return fail(format!(
-                    "cannot act as the owner of {}: {e}",
-                    data_dir.display()
-                ));
+            if let Err(code) = become_settings_owner(&layers) {
+                return code;
             }
             match layers.set(Target::Settings, key, value) {
                 Ok(c) => c,
-                Err(e) => return refused(e.lines()),
+                Err(e) => return nothing_saved(e.lines()),
             }
         }
-        Err(e) => return refused(e.lines()),
+        Err(e) => return nothing_saved(e.lines()),
     };
-    let actor = std::env::var("SUDO_USER")
-        .or_else(|_| std::env::var("USER"))
-        .unwrap_or_else(|_| "unknown".into());
-    let detail = changed.audit_detail("civic-kiosk config set");
     // The audit goes into the service's store: as its owner, so no root-owned WAL.
     if let Err(e) = become_data_dir_owner(&changed.config.data_dir()) {
         eprintln!("civic-kiosk: saved, but not audited: {e}");
-    } else {
-        match Store::open_in(&changed.config.data_dir()) {
-            Ok(mut s) => {
-                if let Err(e) = s.audit(
-                    "config_changed",
-                    &detail,
-                    Some(&format!("technician ({actor})")),
-                ) {
-                    eprintln!("civic-kiosk: saved, but not audited: {e}");
-                }
-            }
-            Err(e) => eprintln!("civic-kiosk: saved, but not audited: {e}"),
-        }
+        report_setting(&changed, "civic-kiosk config set");
+        return ExitCode::SUCCESS;
     }
-    out!(
-        "wrote {} ({})",
-        changed.file.display(),
-        match changed.target {
-            Target::File => "the main config file",
-            Target::Settings => "the settings layer",
-        }
-    );
-    out!("{detail}");
-    for note in &changed.notes {
-        out!("note: {note}");
-    }
-    out!("a running terminal applies it when restarted (systemctl restart civic-kiosk)");
-    ExitCode::SUCCESS
+    audit_and_report(&changed, "civic-kiosk config set")
 }
 
 /// `civic-kiosk config unset KEY`: removes a settings-layer value (a maintenance-page
 /// change), so the main file's value or the default applies again; validated, audited.
 pub fn config_unset(config_path: &Path, key: &str) -> ExitCode {
+    let mut layers = match config_layers(config_path) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    if let Err(code) = become_settings_owner(&layers) {
+        return code;
+    }
+    match layers.unset_setting(key) {
+        Ok(changed) => audit_and_report(&changed, "civic-kiosk config unset"),
+        Err(e) => nothing_saved(e.lines()),
+    }
+}
+
+/// The layers `config set` / `unset` edit: the file, the settings layer and the
+/// environment overrides of this process.
+fn config_layers(config_path: &Path) -> Result<config::Layers, ExitCode> {
     let env: Vec<(String, String)> = std::env::vars()
         .filter(|(k, _)| k.starts_with(config::ENV_PREFIX))
         .collect();
-    let refused = |lines: Vec<String>| {
-        for line in lines {
-            eprintln!("{line}");
-        }
-        eprintln!("civic-kiosk: nothing saved");
-        ExitCode::from(1)
-    };
-    let mut layers = match config::Layers::read(config_path, env) {
-        Ok(l) => l,
-        Err(e) => return refused(e.lines()),
-    };
+    config::Layers::read(config_path, env).map_err(|e| nothing_saved(e.lines()))
+}
+
+/// A refused edit: the lines saying why, then that nothing was saved.
+fn nothing_saved(lines: Vec<String>) -> ExitCode {
+    for line in lines {
+        eprintln!("{line}");
+    }
+    eprintln!("civic-kiosk: nothing saved");
+    ExitCode::from(1)
+}
+
+/// Acts as the owner of the settings layer's folder (the data dir), or says why not.
+fn become_settings_owner(layers: &config::Layers) -> Result<(), ExitCode> {
     let data_dir = layers
         .settings_path()
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    if let Err(e) = become_data_dir_owner(&data_dir) {
-        return fail(format!(
+    become_data_dir_owner(&data_dir).map_err(|e| {
+        fail(format!(
             "cannot act as the owner of {}: {e}",
             data_dir.display()
-        ));
-    }
-    let changed = match layers.unset_setting(key) {
-        Ok(c) => c,
-        Err(e) => return refused(e.lines()),
-    };
+        ))
+    })
+}
+
+/// Audits a saved setting (who: the technician's login), then says what was written.
+fn audit_and_report(changed: &config::SettingChanged, how: &str) -> ExitCode {
     let actor = std::env::var("SUDO_USER")
         .or_else(|_| std::env::var("USER"))
         .unwrap_or_else(|_| "unknown".into());
-    let detail = changed.audit_detail("civic-kiosk config unset");
-    match Store::open_in(&changed.config.data_dir()) {
-        Ok(mut s) => {
-            if let Err(e) = s.audit(
-                "config_changed",
-                &detail,
-                Some(&format!("technician ({actor})")),
-            ) {
-                eprintln!("civic-kiosk: saved, but not audited: {e}");
-            }
-        }
-        Err(e) => eprintln!("civic-kiosk: saved, but not audited: {e}"),
+    let audited = Store::open_in(&changed.config.data_dir()).and_then(|mut s| {
+        s.audit(
+            "config_changed",
+            &changed.audit_detail(how),
+            Some(&format!("technician ({actor})")),
+        )
+    });
+    if let Err(e) = audited {
+        eprintln!("civic-kiosk: saved, but not audited: {e}");
     }
-    out!("wrote {} (the settings layer)", changed.file.display());
-    out!("{detail}");
+    report_setting(changed, how);
+    ExitCode::SUCCESS
+}
+
+/// What `config set` / `unset` wrote, where, and the notes for the technician.
+fn report_setting(changed: &config::SettingChanged, how: &str) {
+    out!(
+        "wrote {} ({})",
+        changed.file.display(),
+        match changed.target {
+            config::Target::File => "the main config file",
+            config::Target::Settings => "the settings layer",
+        }
+    );
+    out!("{}", changed.audit_detail(how));
     for note in &changed.notes {
         out!("note: {note}");
     }
     out!("a running terminal applies it when restarted (systemctl restart civic-kiosk)");
-    ExitCode::SUCCESS
 }
 
 /// `civic-kiosk set-pin [--staff NAME] [--remove] [--list]`.
