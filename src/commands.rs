@@ -86,10 +86,20 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
 
 /// `civic-kiosk status [--json]`.
 pub fn status(config_path: &Path, json: bool) -> ExitCode {
-    let (layers, rt) = match (layers_or_exit(config_path), runtime()) {
+    let (mut layers, rt) = match (layers_or_exit(config_path), runtime()) {
         (Ok(l), Ok(r)) => (l, r),
         (Err(code), _) | (_, Err(code)) => return code,
     };
+    // What the back office set, as the running terminal recorded it: without it a value
+    // pushed remotely would be reported as the file's.
+    if let Ok(c) = layers.effective()
+        && c.data_dir().join("kiosk.sqlite").exists()
+        && let Ok(store) = Store::open_in(&c.data_dir())
+        && let Some(live) = crate::heartbeat::recorded_live_layer(&store)
+        && let Err(e) = layers.set_live(live)
+    {
+        eprintln!("civic-kiosk: the back office's recorded settings no longer validate: {e}");
+    }
     let config = match layers.effective() {
         Ok(c) => c,
         Err(e) => {
@@ -108,7 +118,7 @@ pub fn status(config_path: &Path, json: bool) -> ExitCode {
             Err(e) => return fail(e),
         }
     } else {
-        print!("{}", report.human());
+        out!("{}", report.human().trim_end_matches('\n'));
     }
     ExitCode::SUCCESS
 }

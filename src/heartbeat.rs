@@ -39,6 +39,9 @@ pub const STATE_REMOTE_VERSION: &str = "heartbeat.remote_config_version";
 /// Digest of the last remote config handled and of what was audited for it: a restarted
 /// terminal fetches and applies the same config again, and must not audit it again.
 pub const STATE_REMOTE_DIGEST: &str = "heartbeat.remote_config_digest";
+/// The live layer in force (TOML), so `status` in another process can say which values
+/// the back office set. Rewritten whenever a remote config is applied.
+pub const STATE_REMOTE_LIVE: &str = "heartbeat.remote_config_live";
 
 /// At most this many audit entries ride on one heartbeat; the rest follow on the next.
 const AUDIT_PER_BEAT: usize = 500;
@@ -206,9 +209,14 @@ impl Heart {
             .filter(|k| REMOTE_WHITELIST.contains(&k.as_str()))
             .cloned()
             .collect();
+        let mut live_text = None;
         if refused.iter().all(|(k, _)| !keys.contains(k)) {
+            let text = toml::to_string(&live).unwrap_or_default();
             match self.config.set_live(live) {
-                Ok(_) => applied = keys,
+                Ok(_) => {
+                    applied = keys;
+                    live_text = Some(text);
+                }
                 Err(e) => {
                     let why = e.lines().join("; ");
                     for k in keys {
@@ -267,6 +275,11 @@ impl Heart {
             }
             if let Err(e) = s.set_state(STATE_REMOTE_VERSION, &version.to_string()) {
                 log::error!("remote config version: {e}");
+            }
+            if let Some(text) = &live_text
+                && let Err(e) = s.set_state(STATE_REMOTE_LIVE, text)
+            {
+                log::error!("remote config live layer: {e}");
             }
             fresh
         })
@@ -420,6 +433,13 @@ pub async fn run_worker(mut heart: Heart, mut shutdown: watch::Receiver<bool>) {
             _ = shutdown.wait_for(|s| *s) => return,
         }
     }
+}
+
+/// The live layer the running terminal last put in force, as it recorded it (`None`
+/// when it never applied one). For `status` and `check-config`, which run in another process.
+pub fn recorded_live_layer(store: &Store) -> Option<toml::Table> {
+    let text = store.get_state(STATE_REMOTE_LIVE).ok().flatten()?;
+    text.parse().ok()
 }
 
 /// Heartbeat state for `status`, from the store.

@@ -194,6 +194,22 @@ async fn heartbeats_carry_health_and_audit_and_apply_only_whitelisted_remote_con
     assert!(hb_status.last_ok.is_some());
     assert_eq!(hb_status.last_error, None);
     assert_eq!(hb_status.remote_config_version, Some(2));
+
+    // ---- `status --json` (another process) names the back office as the layer of the
+    // values it set: the live layer in force (the refused push left v1's) is recorded.
+    let out = tokio::task::spawn_blocking(move || common::kiosk(&path, &["status", "--json"]))
+        .await
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
+    });
+    for key in ["display.idle_timeout_s", "display.notices"] {
+        assert_eq!(
+            report["origins"][key], "back office (remote config, live)",
+            "{key}: {}",
+            report["origins"]
+        );
+    }
 }
 
 /// A scripted back office (docs/api.md's heartbeat and remote-config routes only) that
