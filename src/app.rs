@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use crate::backoffice::{Client, ClientOptions};
 use crate::config::{Config, ConfigError, ConfigHandle, Layers};
+use crate::embedded::{Embedded, ServerError};
 use crate::logging::{self, LogSettings};
-use crate::server::{ServerError, embedded::Embedded};
 
 /// Why the terminal could not start.
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +74,7 @@ pub fn start_core(config_path: &Path, log_to_stderr: bool) -> Result<Core, AppEr
     );
     let (url, embedded) = if config.is_embedded() {
         std::fs::create_dir_all(config.data_dir())?;
-        let e = runtime.block_on(crate::server::embedded::start(&config))?;
+        let e = runtime.block_on(crate::embedded::start(&config))?;
         (e.url.clone(), Some(e))
     } else {
         (config.backoffice.url.trim().to_string(), None)
@@ -212,7 +212,13 @@ pub fn run(config_path: &Path, headless: bool) -> Result<RunEnd, AppError> {
             store: Some(store.clone()),
             ratings_waker: Some(ratings_waker),
             settings: Some(core.config.clone()),
-            trusted_key: match crate::offline_code::trusted_key(&config) {
+            trusted_key: match crate::offline_code::trusted_key(
+                &config,
+                core.embedded
+                    .as_ref()
+                    .map(|e| e.public_key)
+                    .or_else(|| crate::embedded::public_key(&config)),
+            ) {
                 Ok(k) => Some(k),
                 Err(e) => {
                     log::error!("offline-code cards unavailable: {e}");
@@ -307,7 +313,7 @@ pub async fn reach_backoffice(config: &Config) -> Result<Reached, AppError> {
             embedded: None,
         });
     }
-    if let Some(url) = crate::server::embedded::running_url(config)
+    if let Some(url) = crate::embedded::running_url(config)
         && let Ok(client) = Client::new(&ClientOptions::from_config(config, &url))
         && client.ping().await.is_ok()
     {
@@ -318,7 +324,7 @@ pub async fn reach_backoffice(config: &Config) -> Result<Reached, AppError> {
         });
     }
     std::fs::create_dir_all(config.data_dir())?;
-    let e = crate::server::embedded::start(config).await?;
+    let e = crate::embedded::start(config).await?;
     let client = Client::new(&ClientOptions::from_config(config, &e.url))?;
     Ok(Reached {
         client,

@@ -384,7 +384,14 @@ pub fn offline_code(
         let reached = crate::app::reach_backoffice(&config)
             .await
             .map_err(|e| e.to_string())?;
-        let key = crate::offline_code::trusted_key(&config)?;
+        let key = crate::offline_code::trusted_key(
+            &config,
+            reached
+                .embedded
+                .as_ref()
+                .map(|e| e.public_key)
+                .or_else(|| crate::embedded::public_key(&config)),
+        )?;
         let who = reached
             .client
             .lookup_resident(&crate::api::ResidentLookupRequest {
@@ -523,7 +530,7 @@ pub fn print_test(config_path: &Path, role: &str, printer: Option<&str>) -> Exit
     let options = crate::print::JobOptions {
         qr: config.printer(role).qr,
         user: config.terminal.id.clone(),
-        ca_file: crate::print::ca_file(&config, role),
+        ca_file: config.printer_ca_file(role),
         ..Default::default()
     };
     let now = chrono::Local::now().format("%Y-%m-%d %H:%M:%S").to_string();

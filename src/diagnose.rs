@@ -33,7 +33,7 @@ pub async fn printer_state(
     let options = crate::print::JobOptions {
         user: config.terminal.id.clone(),
         timeout,
-        ca_file: crate::print::ca_file(config, role),
+        ca_file: config.printer_ca_file(role),
         ..Default::default()
     };
     match crate::print::status(&uri, &options).await {

@@ -230,7 +230,7 @@ pub async fn report(config: &Config, config_path: &Path) -> StatusReport {
                 let options = crate::print::JobOptions {
                     user: config.terminal.id.clone(),
                     timeout: printer_timeout,
-                    ca_file: crate::print::ca_file(config, role),
+                    ca_file: config.printer_ca_file(role),
                     ..Default::default()
                 };
                 match crate::print::status(&uri, &options).await {

@@ -652,7 +652,7 @@ fn pdf_text(pdf: &std::path::Path) -> String {
 async fn a_guide_and_a_bundle_list_print_as_a4_pdfs_naming_the_item() {
     use civic_kiosk::config::PrinterRole;
     let dir = tempfile::tempdir().unwrap();
-    let catalogue = civic_kiosk::server::data::demo_catalogue().unwrap();
+    let catalogue = civic_contract::catalogue::demo().unwrap();
     let catalog = civic_kiosk::catalog::Catalog::new(catalogue.clone());
     let item = catalogue
         .items

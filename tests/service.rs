@@ -385,7 +385,7 @@ fn a_panicking_worker_is_in_the_log_and_is_started_again() {
     let text = wait_for_log(
         &log,
         &[
-            "panic in thread 'kiosk-core' at src/failpoint.rs:",
+            "panic in thread 'kiosk-core' at crates/kiosk-core/src/failpoint.rs:",
             "failpoint heartbeat-beat armed to panic",
             "worker heartbeat panicked",
             "worker heartbeat started again after a panic (restart 1)",

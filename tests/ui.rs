@@ -25,9 +25,7 @@ fn config() -> Arc<Config> {
 }
 
 fn demo_catalog() -> Arc<Catalog> {
-    Arc::new(Catalog::new(
-        civic_kiosk::server::data::demo_catalogue().unwrap(),
-    ))
+    Arc::new(Catalog::new(civic_contract::catalogue::demo().unwrap()))
 }
 
 fn page(h: &Headless) -> Page {

@@ -133,7 +133,7 @@ fn headless_with(
         cfg.clone(),
         HeadlessOptions {
             catalog: Some(Arc::new(civic_kiosk::catalog::Catalog::new(
-                civic_kiosk::server::data::demo_catalogue().unwrap(),
+                civic_contract::catalogue::demo().unwrap(),
             ))),
             client,
             trusted_key: key,

@@ -93,7 +93,7 @@ fn rating_flow_headless() {
     let data = config.data_dir();
     let store = Arc::new(Mutex::new(Store::open_in(&data).unwrap()));
     let catalog = Arc::new(civic_kiosk::catalog::Catalog::new(
-        civic_kiosk::server::data::demo_catalogue().unwrap(),
+        civic_contract::catalogue::demo().unwrap(),
     ));
     let h = Headless::with_options(
         config.clone(),

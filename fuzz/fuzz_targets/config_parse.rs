@@ -7,7 +7,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let path = std::path::Path::new("/etc/civic-kiosk/kiosk.toml");
-    match civic_kiosk::config::Layers::from_parts(path, text, Vec::<(String, String)>::new())
+    match civic_kiosk_core::config::Layers::from_parts(path, text, Vec::<(String, String)>::new())
         .and_then(|l| l.effective())
     {
         Ok(c) => assert!(c.validate().is_empty()),

@@ -1,6 +1,6 @@
 //! ESC/POS status: any three answer bytes give a consistent state.
 #![no_main]
-use civic_kiosk::print::escpos::Status;
+use civic_kiosk_core::print::escpos::Status;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: [u8; 3]| {

@@ -674,7 +674,7 @@ impl UiController {
         let options = crate::print::JobOptions {
             qr: config.printer(role).qr,
             user: config.terminal.id.clone(),
-            ca_file: crate::print::ca_file(&config, role),
+            ca_file: config.printer_ca_file(role),
             ..Default::default()
         };
         let cancel = self.session_end.borrow().subscribe();

@@ -356,7 +356,7 @@ pub fn screenshot(
 ) -> Result<Vec<std::path::PathBuf>, SnapshotError> {
     init_headless(false);
     let catalog =
-        crate::server::data::demo_catalogue().map_err(|e| SnapshotError::Ui(e.to_string()))?;
+        civic_contract::catalogue::demo().map_err(|e| SnapshotError::Ui(e.to_string()))?;
     let catalog = Arc::new(Catalog::new(catalog));
     let h = Headless::new(
         config,

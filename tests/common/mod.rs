@@ -72,18 +72,18 @@ pub async fn start_backoffice(
     tamper: bool,
     extra: Option<(&str, &str)>,
 ) -> InProcessBackoffice {
-    let (mut tokens, admin) = civic_kiosk::server::data::parse_tokens(
-        civic_kiosk::server::data::DEMO_TOKENS,
+    let (mut tokens, admin) = civic_backoffice::data::parse_tokens(
+        civic_backoffice::data::DEMO_TOKENS,
         Path::new("config/backoffice.toml"),
     )
     .unwrap();
     if let Some((token, terminal)) = extra {
         tokens.insert(token.to_string(), terminal.to_string());
     }
-    let state = civic_kiosk::server::build_state(civic_kiosk::server::ServerOptions {
+    let state = civic_backoffice::build_state(civic_backoffice::ServerOptions {
         db: db.to_path_buf(),
-        catalogue: civic_kiosk::server::data::demo_catalogue().unwrap(),
-        residents: civic_kiosk::server::data::demo_residents().unwrap(),
+        catalogue: civic_backoffice::data::demo_catalogue().unwrap(),
+        residents: civic_backoffice::data::demo_residents().unwrap(),
         terminal_tokens: tokens,
         admin_token: admin.clone(),
         faults: Default::default(),
@@ -92,18 +92,35 @@ pub async fn start_backoffice(
     })
     .unwrap();
     let key = state.verifying_key();
-    let bound = civic_kiosk::server::bind("127.0.0.1:0", None)
-        .await
-        .unwrap();
+    let bound = civic_backoffice::bind("127.0.0.1:0", None).await.unwrap();
     let url = format!("http://{}/", bound.addr);
     let (tx, rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(civic_kiosk::server::serve(bound, state, rx));
+    tokio::spawn(civic_backoffice::serve(bound, state, rx));
     InProcessBackoffice {
         url,
         key,
         admin_token: admin.unwrap_or_default(),
         _shutdown: tx,
     }
+}
+
+/// The `civic-backoffice` binary of this build (crate `civic-backoffice`), beside this
+/// test's own binary. `cargo test --workspace` (the README's `scripts/test`) builds it;
+/// a run that did not is told so instead of testing something else.
+pub fn backoffice_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    // target/<profile>/deps/<test> → target/<profile>/civic-backoffice
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("civic-backoffice"))
+        .expect("target/<profile>");
+    assert!(
+        bin.exists(),
+        "{} is missing: run the tests over the workspace (`scripts/test`, or `cargo test --workspace`), which builds it",
+        bin.display()
+    );
+    bin
 }
 
 /// A `civic-backoffice` child process, killed on drop.
@@ -123,7 +140,7 @@ impl Drop for Backoffice {
 impl Backoffice {
     /// Starts `civic-backoffice` on a free loopback port with `--today 2026-11-26`.
     pub fn start(db: &Path, extra: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_civic-backoffice"))
+        let mut child = Command::new(backoffice_bin())
             .args([
                 "--listen",
                 "127.0.0.1:0",
@@ -238,7 +255,7 @@ pub fn backoffice_child(
     extra: &[&str],
 ) -> (std::process::Child, String, String) {
     use std::io::BufRead;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_civic-backoffice"))
+    let mut child = std::process::Command::new(backoffice_bin())
         .args(["--listen", "127.0.0.1:0", "--log-level", "warn", "--db"])
         .arg(dir.join("bo.sqlite"))
         .args(extra)

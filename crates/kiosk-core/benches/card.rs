@@ -4,11 +4,11 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 
-use civic_kiosk::api::IssuedCode;
-use civic_kiosk::api::offline_code::{CodePayload, sign};
-use civic_kiosk::config::QrMode;
-use civic_kiosk::offline_code::{card_document, verify_issued};
-use civic_kiosk::print::{escpos, pdf};
+use civic_contract::api::IssuedCode;
+use civic_contract::api::offline_code::{CodePayload, sign};
+use civic_kiosk_core::config::QrMode;
+use civic_kiosk_core::offline_code::{card_document, verify_issued};
+use civic_print::{escpos, pdf};
 
 fn issued(key: &ed25519_dalek::SigningKey) -> IssuedCode {
     let iss = chrono::Local::now().date_naive();

@@ -5,7 +5,7 @@ use clap::Parser;
 use std::io::Write;
 use std::path::PathBuf;
 
-use civic_kiosk::server::{self, ServerOptions, TlsFiles, data, faults::FaultSettings};
+use civic_backoffice::{self as server, ServerOptions, TlsFiles, data, faults::FaultSettings};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -83,8 +83,8 @@ fn rate(name: &str, v: f64) -> anyhow::Result<f64> {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    civic_kiosk::logging::install_panic_hook();
-    civic_kiosk::logging::init(&civic_kiosk::logging::LogSettings {
+    civic_platform::logging::install_panic_hook();
+    civic_platform::logging::init(&civic_platform::logging::LogSettings {
         dir: None,
         level: args.log_level,
         max_file_bytes: 0,
@@ -95,7 +95,7 @@ fn main() -> anyhow::Result<()> {
         let key = server::load_or_create_key(&args.db)?;
         println!(
             "{}",
-            civic_kiosk::api::offline_code::public_key_text(&key.verifying_key())
+            civic_contract::api::offline_code::public_key_text(&key.verifying_key())
         );
         return Ok(());
     }

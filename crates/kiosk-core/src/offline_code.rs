@@ -100,20 +100,18 @@ pub fn record_issuance(
 }
 
 /// The key issued codes must verify against: the configured one, or in embedded mode the
-/// embedded back office's own key (kept beside its database).
-pub fn trusted_key(config: &crate::config::Config) -> Result<VerifyingKey, String> {
+/// embedded back office's own key, which the composition root reads beside its database
+/// and passes in as `embedded` (this crate knows nothing of the back office).
+pub fn trusted_key(
+    config: &crate::config::Config,
+    embedded: Option<VerifyingKey>,
+) -> Result<VerifyingKey, String> {
     match &config.backoffice.public_key {
         Some(k) => {
             offline_code::parse_public_key(k).map_err(|e| format!("backoffice.public_key: {e}"))
         }
         None if config.is_embedded() => {
-            let db = config
-                .data_dir()
-                .join("backoffice")
-                .join("backoffice.sqlite");
-            crate::server::load_or_create_key(&db)
-                .map(|k| k.verifying_key())
-                .map_err(|e| e.to_string())
+            embedded.ok_or_else(|| "the embedded back office's key could not be read".to_string())
         }
         None => Err("backoffice.public_key is not set".into()),
     }
@@ -144,7 +142,7 @@ pub async fn print_card(
     let options = crate::print::JobOptions {
         qr: config.printer(crate::config::PrinterRole::Card).qr,
         user: config.terminal.id.clone(),
-        ca_file: crate::print::ca_file(config, crate::config::PrinterRole::Card),
+        ca_file: config.printer_ca_file(crate::config::PrinterRole::Card),
         ..Default::default()
     };
     let cancel = cancel.unwrap_or_else(|| tokio::sync::watch::channel(false).1);

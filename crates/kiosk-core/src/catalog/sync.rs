@@ -104,7 +104,7 @@ pub async fn sync_once(
             Ok((SyncOutcome::NotModified, None))
         }
         CatalogueFetch::Fresh { catalogue, etag } => {
-            crate::server::data::check_catalogue(&catalogue).map_err(SyncError::Invalid)?;
+            civic_contract::catalogue::check(&catalogue).map_err(SyncError::Invalid)?;
             if catalogue.items.is_empty() {
                 return Err(SyncError::Invalid(
                     "it holds no items; keeping the copy we have".into(),

@@ -191,7 +191,7 @@ impl log::Log for Logger {
         );
         // Ours only: a library's complaint (winit about XSETTINGS, say) is not what a
         // technician should read as the terminal's last error.
-        if record.level() <= log::Level::Warn && record.target().starts_with("civic_kiosk") {
+        if record.level() <= log::Level::Warn && is_ours(record.target()) {
             *LAST_PROBLEM.lock().unwrap_or_else(|p| p.into_inner()) =
                 Some(line.trim_end().to_string());
         }
@@ -443,6 +443,12 @@ pub fn tail(dir: &Path, n: usize) -> std::io::Result<Vec<String>> {
     Ok(lines[lines.len().saturating_sub(n)..].to_vec())
 }
 
+/// A log target of this workspace's crates (`civic_kiosk`, `civic_kiosk_core`,
+/// `civic_print`, `civic_backoffice` …), not of a library.
+fn is_ours(target: &str) -> bool {
+    target.starts_with("civic_")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -455,7 +461,7 @@ mod tests {
         let here = std::panic::Location::caller();
         let line = panic_line(Some("kiosk-core"), Some(here), payload.as_ref());
         assert!(
-            line.starts_with("panic in thread 'kiosk-core' at src/logging.rs:"),
+            line.starts_with("panic in thread 'kiosk-core' at crates/platform/src/logging.rs:"),
             "{line}"
         );
         // The logger scrubs it like any line.

@@ -550,54 +550,6 @@ mod tls_tests {
         port
     }
 
-    /// The problems `check-config` reports for a config whose card printer section is `card`.
-    fn problems(dir: &std::path::Path, card: &str) -> Vec<String> {
-        let text = format!("[printers.card]\n{card}\n");
-        match crate::config::Layers::from_parts(
-            &dir.join("kiosk.toml"),
-            &text,
-            Vec::<(String, String)>::new(),
-        ) {
-            Ok(_) => Vec::new(),
-            Err(e) => e.lines(),
-        }
-    }
-
-    #[test]
-    fn a_printer_ca_file_is_validated_like_the_back_office_one() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("cups.crt"), "x").unwrap();
-        assert_eq!(
-            problems(
-                dir.path(),
-                "uri = \"ipps://cups.local/printers/card\"\nca_file = \"cups.crt\""
-            ),
-            Vec::<String>::new(),
-            "relative to the config's folder"
-        );
-        let missing = problems(
-            dir.path(),
-            "uri = \"ipps://cups.local/printers/card\"\nca_file = \"gone.crt\"",
-        );
-        assert!(
-            missing
-                .iter()
-                .any(|l| l.contains("printers.card.ca_file") && l.contains("does not exist")),
-            "{missing:?}"
-        );
-        let not_ipps = problems(
-            dir.path(),
-            "uri = \"escpos+tcp://10.0.0.5:9100\"\nca_file = \"cups.crt\"",
-        );
-        assert!(
-            not_ipps
-                .iter()
-                .any(|l| l.contains("printers.card.ca_file")
-                    && l.contains("only used by an ipps://")),
-            "{not_ipps:?}"
-        );
-    }
-
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_ipps_printer_is_trusted_with_its_ca_file_and_refused_without() {
         let key = rcgen::KeyPair::generate().unwrap();

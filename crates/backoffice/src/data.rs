@@ -8,13 +8,11 @@ use std::path::Path;
 use super::ServerError;
 use crate::api::{Catalogue, ResidentRecord};
 
-/// The demo catalogue shipped in the repository, compiled in so the embedded back office
-/// works from the binary alone.
-pub const DEMO_CATALOGUE: &str = include_str!("../../config/demo/catalogue.json");
+pub use civic_contract::catalogue::DEMO_CATALOGUE;
 /// The demo resident registry (fictional people), JSON lines.
-pub const DEMO_RESIDENTS: &str = include_str!("../../config/demo/residents.jsonl");
+pub const DEMO_RESIDENTS: &str = include_str!("../../../config/demo/residents.jsonl");
 /// The demo token file, matching `config/kiosk.toml`.
-pub const DEMO_TOKENS: &str = include_str!("../../config/backoffice.toml");
+pub const DEMO_TOKENS: &str = include_str!("../../../config/backoffice.toml");
 
 /// A strong ETag: the SHA-256 of the exact body.
 pub fn strong_etag(body: &[u8]) -> String {
@@ -28,32 +26,11 @@ pub fn parse_catalogue(text: &str, origin: &Path) -> Result<Catalogue, ServerErr
         path: origin.to_path_buf(),
         message: format!("catalogue is not valid: {e}"),
     })?;
-    check_catalogue(&c).map_err(|message| ServerError::File {
+    civic_contract::catalogue::check(&c).map_err(|message| ServerError::File {
         path: origin.to_path_buf(),
         message,
     })?;
     Ok(c)
-}
-
-/// Cross-checks a catalogue: unique codes, and every reference points at an existing item.
-pub fn check_catalogue(c: &Catalogue) -> Result<(), String> {
-    let mut codes = std::collections::HashSet::new();
-    for i in &c.items {
-        if !codes.insert(i.code.as_str()) {
-            return Err(format!("item code {} appears twice", i.code));
-        }
-    }
-    for b in &c.bundles {
-        if let Some(missing) = b.items.iter().find(|code| !codes.contains(code.as_str())) {
-            return Err(format!("bundle {} lists unknown item {missing}", b.code));
-        }
-    }
-    for f in &c.faqs {
-        if let Some(missing) = f.items.iter().find(|code| !codes.contains(code.as_str())) {
-            return Err(format!("FAQ {} refers to unknown item {missing}", f.id));
-        }
-    }
-    Ok(())
 }
 
 /// Parses resident JSON lines; a bad line is reported with its number.

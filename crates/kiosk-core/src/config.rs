@@ -109,15 +109,7 @@ pub struct PrintersSection {
     pub document: PrinterSection,
 }
 
-/// How a printer model prints QR codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum QrMode {
-    /// ESC/POS `GS ( k` (Epson-compatible).
-    Native,
-    /// A raster image (`GS v 0`), for printers whose QR command differs.
-    Raster,
-}
+pub use crate::print::QrMode;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -1937,6 +1929,11 @@ impl Config {
         }
     }
 
+    /// The role's `printers.<role>.ca_file`, resolved against the config's folder.
+    pub fn printer_ca_file(&self, role: PrinterRole) -> Option<PathBuf> {
+        self.printer(role).ca_file.as_ref().map(|p| self.resolve(p))
+    }
+
     pub fn printer(&self, role: PrinterRole) -> &PrinterSection {
         match role {
             PrinterRole::Card => &self.printers.card,
@@ -1982,56 +1979,7 @@ impl PrinterRole {
     }
 }
 
-/// Writes `contents` to `path` atomically: a temp file in the same folder, fsync, rename,
-/// fsync of the folder. A crash leaves either the old file or the new one, never half.
-/// The old file's mode is kept, and so are its owner and group when root writes (a `0640
-/// root:civic-kiosk` config holding the token stays so; a non-root writer's file is its
-/// own, with its group), and a symlink is followed: its target gets the new contents and the
-/// link stays a link. A new file gets 0666 less the process umask, as `File::create` would.
-pub fn save_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use atomic_write_file::unix::OpenOptionsExt;
-    use std::io::Write;
-    use std::os::unix::fs::MetadataExt;
-    let target = resolve_symlinks(path)?;
-    // SAFETY: geteuid and getegid have no preconditions.
-    let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
-    // Owner and group are set back (fchown) only by root and only when they differ from
-    // what the new file gets anyway. Not as the service: its unit filters out @chown
-    // (packaging/civic-kiosk.service, `SystemCallFilter=~@privileged`), where an fchown
-    // kills the process with SIGSYS; and a non-root writer cannot give a file away anyway.
-    let chown_back =
-        euid == 0 && std::fs::metadata(&target).is_ok_and(|m| (m.uid(), m.gid()) != (euid, egid));
-    let mut options = atomic_write_file::OpenOptions::new();
-    options.preserve_mode(true).preserve_owner(chown_back);
-    let mut f = options.open(&target)?;
-    f.write_all(contents)?;
-    f.commit()
-}
-
-/// Follows symlinks (also dangling ones, whose target is then created) to the file a write
-/// should replace. atomic-write-file renames over the name it is given, which would replace
-/// the link itself.
-fn resolve_symlinks(path: &Path) -> std::io::Result<PathBuf> {
-    let mut p = path.to_path_buf();
-    // The kernel's own limit (MAXSYMLINKS): a loop is refused, not followed for ever.
-    for _ in 0..40 {
-        match std::fs::symlink_metadata(&p) {
-            Ok(m) if m.file_type().is_symlink() => {
-                let link = std::fs::read_link(&p)?;
-                p = if link.is_absolute() {
-                    link
-                } else {
-                    p.parent().unwrap_or(Path::new(".")).join(link)
-                };
-            }
-            _ => return Ok(p),
-        }
-    }
-    Err(std::io::Error::other(format!(
-        "{}: too many levels of symbolic links",
-        path.display()
-    )))
-}
+pub use civic_platform::fs::save_atomic;
 
 /// The effective config, shared with running parts that watch it.
 #[derive(Clone)]
@@ -2123,7 +2071,7 @@ mod tests {
 
     #[test]
     fn shipped_config_is_valid() {
-        let text = include_str!("../config/kiosk.toml");
+        let text = include_str!("../../../config/kiosk.toml");
         let c = layers(text, &[]).unwrap().effective().unwrap();
         assert!(c.is_embedded());
         assert_eq!(c.base_dir, Path::new("config"));
@@ -2260,10 +2208,13 @@ mod tests {
                 .and_then(|r| r.split(' ').next())
                 .unwrap_or_default();
             for (name, shipped) in [
-                ("config/kiosk.toml", include_str!("../config/kiosk.toml")),
+                (
+                    "config/kiosk.toml",
+                    include_str!("../../../config/kiosk.toml"),
+                ),
                 (
                     "packaging/kiosk.toml",
-                    include_str!("../packaging/kiosk.toml"),
+                    include_str!("../../../packaging/kiosk.toml"),
                 ),
             ] {
                 assert!(
@@ -2496,5 +2447,53 @@ mod tests {
         assert_eq!(lines.len(), MAX_TYPE_ERRORS + 1, "{:?}", lines.last());
         assert!(lines[MAX_TYPE_ERRORS].contains("fix these and run check-config again"));
         assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    }
+
+    /// The problems `check-config` reports for a config whose card printer section is `card`.
+    fn problems(dir: &std::path::Path, card: &str) -> Vec<String> {
+        let text = format!("[printers.card]\n{card}\n");
+        match Layers::from_parts(
+            &dir.join("kiosk.toml"),
+            &text,
+            Vec::<(String, String)>::new(),
+        ) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.lines(),
+        }
+    }
+
+    #[test]
+    fn a_printer_ca_file_is_validated_like_the_back_office_one() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("cups.crt"), "x").unwrap();
+        assert_eq!(
+            problems(
+                dir.path(),
+                "uri = \"ipps://cups.local/printers/card\"\nca_file = \"cups.crt\""
+            ),
+            Vec::<String>::new(),
+            "relative to the config's folder"
+        );
+        let missing = problems(
+            dir.path(),
+            "uri = \"ipps://cups.local/printers/card\"\nca_file = \"gone.crt\"",
+        );
+        assert!(
+            missing
+                .iter()
+                .any(|l| l.contains("printers.card.ca_file") && l.contains("does not exist")),
+            "{missing:?}"
+        );
+        let not_ipps = problems(
+            dir.path(),
+            "uri = \"escpos+tcp://10.0.0.5:9100\"\nca_file = \"cups.crt\"",
+        );
+        assert!(
+            not_ipps
+                .iter()
+                .any(|l| l.contains("printers.card.ca_file")
+                    && l.contains("only used by an ipps://")),
+            "{not_ipps:?}"
+        );
     }
 }

@@ -282,7 +282,7 @@ mod tests {
     use super::*;
 
     fn demo() -> Catalog {
-        Catalog::new(crate::server::data::demo_catalogue().unwrap())
+        Catalog::new(civic_contract::catalogue::demo().unwrap())
     }
 
     #[test]

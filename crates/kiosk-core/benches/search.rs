@@ -6,13 +6,13 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use civic_kiosk::api::Catalogue;
-use civic_kiosk::catalog::Catalog;
+use civic_kiosk_core::api::Catalogue;
+use civic_kiosk_core::catalog::Catalog;
 
 /// 10,000 items made from the demo catalogue: every demo item under several plausible
 /// prefixes (补办, 变更 …), each with its own code, so names and pinyin stay realistic.
 fn synthetic(n: usize) -> Catalogue {
-    let mut c = civic_kiosk::server::data::demo_catalogue().expect("demo catalogue");
+    let mut c = civic_contract::catalogue::demo().expect("demo catalogue");
     let prefixes = [
         "",
         "补办",

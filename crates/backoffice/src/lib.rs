@@ -1,11 +1,10 @@
 //! The reference back office: the whole `/api/v1` contract over HTTP(S), SQLite, demo data, fault injection.
 //!
 //! Used as the `civic-backoffice` binary and, when `backoffice.url = "embedded"`, inside
-//! the terminal's own process ([`embedded`]). Connections are served by our own accept
+//! the terminal's own process (the terminal's `embedded` module, behind its `embedded` feature). Connections are served by our own accept
 //! loop (hyper) so that fault injection can close a connection without any answer.
 
 pub mod data;
-pub mod embedded;
 pub mod faults;
 pub mod store;
 
@@ -24,6 +23,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+
+use civic_contract::{api, identity};
 
 use crate::api::*;
 use faults::{ConnKill, Faults};

@@ -9,19 +9,30 @@ pub mod pdf;
 pub mod status;
 pub mod uri;
 
+use civic_contract::api;
+
 use serde::Serialize;
 use std::time::Duration;
 use tokio::sync::watch;
 use uri::PrinterUri;
 
-use crate::config::QrMode;
 use document::Document;
 use ipp::Media;
 use job::JobState;
 
 /// The bundled font (Noto Sans CJK SC subset), the same the screen uses: embedded
 /// (subset) in PDFs, rasterised for ESC/POS text the printer's own font cannot show.
-pub(crate) static FONT: &[u8] = include_bytes!("../../assets/fonts/NotoSansSC-Kiosk.otf");
+pub(crate) static FONT: &[u8] = include_bytes!("../../../assets/fonts/NotoSansSC-Kiosk.otf");
+
+/// How a printer model prints QR codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QrMode {
+    /// ESC/POS `GS ( k` (Epson-compatible).
+    Native,
+    /// A raster image (`GS v 0`), for printers whose QR command differs.
+    Raster,
+}
 
 /// Renders a job's PDF when the transport needs one (PDF spool, IPP); runs off the
 /// async workers.
@@ -51,18 +62,6 @@ pub struct JobOptions {
     /// `ipps://`: the only certificate (or CA) trusted for the printer; `None`: the
     /// system's roots.
     pub ca_file: Option<std::path::PathBuf>,
-}
-
-/// The role's `printers.<role>.ca_file`, resolved against the config's folder.
-pub fn ca_file(
-    config: &crate::config::Config,
-    role: crate::config::PrinterRole,
-) -> Option<std::path::PathBuf> {
-    config
-        .printer(role)
-        .ca_file
-        .as_ref()
-        .map(|p| config.resolve(p))
 }
 
 impl Default for JobOptions {
@@ -118,7 +117,7 @@ pub async fn run(
                     std::fs::create_dir_all(parent)
                         .map_err(|e| format!("{}: {e}", parent.display()))?;
                 }
-                crate::config::save_atomic(&target, &pdf)
+                civic_platform::fs::save_atomic(&target, &pdf)
                     .map_err(|e| format!("{}: {e}", target.display()))
             })
             .await

@@ -129,7 +129,7 @@ mod tests {
 
     #[test]
     fn a_guide_names_the_item_and_every_material() {
-        let catalogue = crate::server::data::demo_catalogue().unwrap();
+        let catalogue = civic_contract::catalogue::demo().unwrap();
         let item = &catalogue.items[0];
         let doc = item_document(item, "天山路街道社区事务受理服务中心");
         let text = format!("{doc:?}");

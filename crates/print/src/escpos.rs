@@ -6,7 +6,7 @@
 
 use super::document::{Align, Bitmap, Block, Document, TextSize};
 pub use super::status::Status;
-use crate::config::QrMode;
+use crate::QrMode;
 
 /// ESC @: initialize.
 const INIT: [u8; 2] = [0x1B, 0x40];

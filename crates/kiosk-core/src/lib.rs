@@ -1,0 +1,32 @@
+//! The terminal without its UI: everything a resident's visit and a technician's command
+//! need that is not drawing. Knows nothing of Slint nor of the reference back office.
+//!
+//! Module map:
+//! - `backoffice`   — HTTP client of the contract: token, timeouts, size limits, errors by kind
+//! - `catalog`      — 一网通办 catalogue: local cache, sync (ETag), search index (汉字/pinyin/initials), browse, 一件事, FAQ
+//! - `config`       — layered TOML config, validation naming field and fix, atomic save, live layers
+//! - `failpoint`    — named kill points for crash tests (armed only by an environment variable)
+//! - `guide`        — 办事指南 and 一件事 materials lists on paper: receipt (ESC/POS) or A4
+//! - `offline_code` — 离线码 on the terminal: verify an issued code against the trusted key, card layout
+//! - `pin`          — technician and 帮办 staff PINs: argon2id hashes, lockout surviving restarts, audits
+//! - `ratings`      — 好差评: drafts and their rules, the durable outbox, the idempotent upload worker
+//! - `session`      — resident session rules: idle timer with countdown, entries
+//! - `store`        — the terminal's local SQLite store (WAL, synchronous=FULL, versioned migrations)
+//! - `supervisor`   — restarts a background worker that panicked, with backoff
+
+pub mod backoffice;
+pub mod catalog;
+pub mod config;
+pub mod failpoint;
+pub mod guide;
+pub mod offline_code;
+pub mod pin;
+pub mod ratings;
+pub mod session;
+pub mod store;
+pub mod supervisor;
+
+// The contract, the printers and the platform, under the names the modules use.
+pub use civic_contract::{api, identity};
+pub use civic_platform::logging;
+pub use civic_print as print;
