@@ -2,7 +2,9 @@
 //! 10,000 pending ratings to the reference back office on loopback (goal ≤ 3 s), with the
 //! shipped batch size.
 
-#[path = "../tests/common/mod.rs"]
+// The tests' helpers; the bench uses one of them (the in-process back office).
+#[allow(dead_code)]
+#[path = "../tests/it/common.rs"]
 mod common;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};

@@ -4,7 +4,7 @@
 # Targets: config_parse, id_parse, api_decode, escpos_status (fuzz/fuzz_targets/).
 # Needs cargo-fuzz (`cargo install cargo-fuzz --locked`). cargo-fuzz wants a nightly
 # compiler; this machine has stable only, so RUSTC_BOOTSTRAP=1 unlocks the flags it uses.
-# The same properties run as proptests in `cargo test` (tests/properties.rs).
+# The same properties run as proptests in `cargo test` (tests/it/properties.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-60}"

@@ -2,7 +2,7 @@
 //! logs) with a cups-pdf queue writing into the test's folder. It never talks to a
 //! system cupsd on port 631.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

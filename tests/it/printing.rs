@@ -17,7 +17,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-mod common;
+use crate::common;
 
 use common::{
     InProcessBackoffice as Backoffice, OK, Sim, backoffice_child, card_config, offline_code,

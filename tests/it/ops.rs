@@ -1,7 +1,7 @@
 //! Technician CLI over SSH: `diagnose` names the broken part, `config set` validates,
 //! saves atomically and audits.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

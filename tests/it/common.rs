@@ -1,11 +1,35 @@
-//! Helpers shared by the integration test binaries.
-#![allow(dead_code)]
+//! Helpers shared by the integration tests, written once: the back office (in process
+//! or as the `civic-backoffice` binary), the kiosk runner, the scripted printer.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Runs the calling test again, alone, in a process of its own (this binary with
+/// `--exact name`), for a test that sets process-wide state: the global logger. Returns
+/// `true` in that process, where the caller does its work; in this one it waits for it,
+/// fails with its output if it failed or did not run, and returns `false`.
+pub fn in_own_process(name: &str) -> bool {
+    const ENV: &str = "CIVIC_KIOSK_OWN_PROCESS";
+    if std::env::var(ENV).as_deref() == Ok(name) {
+        return true;
+    }
+    let out = Command::new(std::env::current_exe().expect("the test binary's path"))
+        .args(["--exact", name, "--nocapture", "--test-threads", "1"])
+        .env(ENV, name)
+        .output()
+        .expect("the test binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{name} in its own process: {:?}\n{stdout}\n{stderr}",
+        out.status
+    );
+    false
+}
 
 /// Set by `scripts/test` (the README's test command); CI sets `CI`.
 pub const STRICT_ENV: &str = "CIVIC_KIOSK_TEST_STRICT";

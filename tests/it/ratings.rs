@@ -1,7 +1,7 @@
 //! 好差评 outbox: durability across kill -9 and an idempotent upload that loses nothing and
 //! counts nothing twice, against the reference back office with injected faults.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
@@ -325,7 +325,7 @@ fn committed_rating_survives_kill_at_the_failpoint() {
     let status = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "child_records_one_rating",
+            "ratings::child_records_one_rating",
             "--ignored",
             "--nocapture",
         ])

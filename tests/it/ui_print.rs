@@ -3,7 +3,7 @@
 //! while the card is held, the job is cancelled, nothing prints, and it is audited. Its
 //! own binary: the Slint testing backend is initialised once per process.
 
-mod common;
+use crate::common;
 
 use slint::ComponentHandle;
 use std::sync::{Arc, Mutex};
@@ -60,6 +60,12 @@ fn start_card(h: &Headless, id: &str) {
 
 #[test]
 fn held_card_shows_the_message_prints_on_recovery_and_is_cancelled_by_a_wipe() {
+    // Slint's platform belongs to one thread of a process: a process of its own.
+    if !common::in_own_process(
+        "ui_print::held_card_shows_the_message_prints_on_recovery_and_is_cancelled_by_a_wipe",
+    ) {
+        return;
+    }
     init_headless(true);
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config();

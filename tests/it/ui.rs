@@ -1,7 +1,7 @@
 //! Headless UI tests (Slint testing backend, software renderer, mock time). One test
 //! function: the testing backend is initialised once per process.
 
-mod common;
+use crate::common;
 
 use slint::{ComponentHandle, Model};
 use std::sync::Arc;
@@ -74,6 +74,10 @@ fn contrast(a: slint::Color, b: slint::Color) -> f64 {
 
 #[test]
 fn resident_ui_headless() {
+    // Slint's platform belongs to one thread of a process: a process of its own.
+    if !common::in_own_process("ui::resident_ui_headless") {
+        return;
+    }
     init_headless(true);
     let cfg = config();
     let h = Headless::new(

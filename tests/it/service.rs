@@ -1,7 +1,7 @@
 //! The terminal as a service: systemd notifications from the UI event loop (a fake
 //! NOTIFY_SOCKET), the freeze failpoint, `set-pin` over a pipe, and the packaging files.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::os::unix::net::UnixDatagram;

@@ -1,6 +1,6 @@
 //! The reference back office over real loopback HTTP(S), seen through the terminal's own client.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;
