@@ -1,4 +1,5 @@
-fn main() {
+// A build script fails by returning the error: cargo shows it and stops.
+fn main() -> Result<(), slint_build::CompileError> {
     let config = slint_build::CompilerConfiguration::new()
         .with_style("fluent".into())
         // The CJK font travels inside the binary: the terminal has no font of its own.
@@ -9,5 +10,5 @@ fn main() {
         .with_bundled_translations("translations")
         .with_default_translation_context(slint_build::DefaultTranslationContext::None);
     println!("cargo:rerun-if-changed=translations");
-    slint_build::compile_with_config("ui/app.slint", config).expect("ui/app.slint compiles");
+    slint_build::compile_with_config("ui/app.slint", config)
 }

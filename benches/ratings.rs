@@ -2,6 +2,9 @@
 //! 10,000 pending ratings to the reference back office on loopback (goal ≤ 3 s), with the
 //! shipped batch size.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 // The tests' helpers; the bench uses one of them (the in-process back office).
 #[allow(dead_code)]
 #[path = "../tests/it/common.rs"]

@@ -980,6 +980,8 @@ pub fn set_pin(config_path: &Path, staff: Option<&str>, remove: bool, list: bool
 
 /// One line from stdin. On a terminal the prompt goes to stderr and the line is not echoed;
 /// piped input is read as it comes (scripts, tests).
+// The one libc use left outside civic_platform::sys: this prompt gives way to rpassword.
+#[allow(unsafe_code)]
 fn read_secret(prompt: &str) -> std::io::Result<String> {
     use std::io::{BufRead, Write};
 
@@ -1027,8 +1029,7 @@ fn read_secret(prompt: &str) -> std::io::Result<String> {
 /// created by root would lock the service out of its own store.
 fn become_data_dir_owner(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::MetadataExt;
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if civic_platform::sys::euid() != 0 {
         return Ok(());
     }
     let Ok(meta) = std::fs::metadata(dir) else {
@@ -1037,17 +1038,5 @@ fn become_data_dir_owner(dir: &Path) -> std::io::Result<()> {
     if meta.uid() == 0 {
         return Ok(());
     }
-    // SAFETY: plain syscalls on this process's credentials; groups first, then gid, then
-    // uid (after setuid the others could not be changed).
-    let rc = unsafe {
-        if libc::setgroups(0, std::ptr::null()) != 0 || libc::setgid(meta.gid()) != 0 {
-            -1
-        } else {
-            libc::setuid(meta.uid())
-        }
-    };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
+    civic_platform::sys::become_user(meta.uid(), meta.gid())
 }

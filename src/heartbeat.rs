@@ -400,16 +400,11 @@ pub fn remote_layer(rc: &RemoteConfig) -> (toml::Table, Vec<(String, String)>) {
 
 /// Free bytes for an unprivileged writer on the file system holding `dir`.
 pub fn free_disk_bytes(dir: &std::path::Path) -> Option<u64> {
-    use std::os::unix::ffi::OsStrExt;
     let mut probe = dir.to_path_buf();
     while !probe.exists() {
         probe = probe.parent()?.to_path_buf();
     }
-    let c = std::ffi::CString::new(probe.as_os_str().as_bytes()).ok()?;
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `c` is a valid NUL-terminated path and `st` a writable statvfs.
-    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
-    (rc == 0).then(|| st.f_bavail as u64 * st.f_frsize as u64)
+    civic_platform::sys::free_bytes(&probe)
 }
 
 /// Heartbeats every `heartbeat.interval_s` (read live) until `shutdown` turns true.

@@ -5,7 +5,17 @@
 //! with `upgrade_in_event_loop`. No resident-facing text is made here: it lives in `.slint`
 //! with `@tr`, or comes from data.
 
-slint::include_modules!();
+/// The code slint-build generates from `ui/app.slint`: not ours to lint.
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    unreachable_pub
+)]
+mod generated {
+    slint::include_modules!();
+}
+pub use generated::*;
 
 pub mod adapters;
 pub mod snapshot;

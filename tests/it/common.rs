@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// `--exact name`), for a test that sets process-wide state: the global logger. Returns
 /// `true` in that process, where the caller does its work; in this one it waits for it,
 /// fails with its output if it failed or did not run, and returns `false`.
-pub fn in_own_process(name: &str) -> bool {
+pub(crate) fn in_own_process(name: &str) -> bool {
     const ENV: &str = "CIVIC_KIOSK_OWN_PROCESS";
     if std::env::var(ENV).as_deref() == Ok(name) {
         return true;
@@ -32,12 +32,12 @@ pub fn in_own_process(name: &str) -> bool {
 }
 
 /// Set by `scripts/test` (the README's test command); CI sets `CI`.
-pub const STRICT_ENV: &str = "CIVIC_KIOSK_TEST_STRICT";
+pub(crate) const STRICT_ENV: &str = "CIVIC_KIOSK_TEST_STRICT";
 
 /// A test that cannot run here (a tool, service or privilege is missing): under CI or the
 /// README's test command that is a failure, never a skip; in a bare `cargo test` it is
 /// said loudly, and the caller returns.
-pub fn cannot_run(test: &str, why: &str) {
+pub(crate) fn cannot_run(test: &str, why: &str) {
     let strict = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false")
         || std::env::var_os(STRICT_ENV).is_some_and(|v| v == "1");
     assert!(
@@ -48,7 +48,7 @@ pub fn cannot_run(test: &str, why: &str) {
 }
 
 /// The path of an external tool the tests run, or a failure that names its package.
-pub fn tool(name: &str, package: &str) -> PathBuf {
+pub(crate) fn tool(name: &str, package: &str) -> PathBuf {
     for dir in ["/usr/bin", "/usr/sbin", "/bin", "/usr/local/bin"] {
         let p = Path::new(dir).join(name);
         if p.exists() {
@@ -61,13 +61,13 @@ pub fn tool(name: &str, package: &str) -> PathBuf {
 }
 
 /// The shipped `config/kiosk.toml`, as text.
-pub fn shipped_config() -> String {
+pub(crate) fn shipped_config() -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/kiosk.toml"))
         .unwrap()
 }
 
 /// Writes `text` (a kiosk config) into `dir` with its data and logs moved into `dir`.
-pub fn config_in(dir: &Path, text: &str) -> PathBuf {
+pub(crate) fn config_in(dir: &Path, text: &str) -> PathBuf {
     let text = text
         .replace(
             "data_dir = \"../data\"",
@@ -84,14 +84,14 @@ pub fn config_in(dir: &Path, text: &str) -> PathBuf {
 
 /// The reference back office running in this process (demo data, demo tokens plus
 /// `extra_token` → `extra_terminal`), on the current tokio runtime. Stops when dropped.
-pub struct InProcessBackoffice {
-    pub url: String,
-    pub key: ed25519_dalek::VerifyingKey,
-    pub admin_token: String,
+pub(crate) struct InProcessBackoffice {
+    pub(crate) url: String,
+    pub(crate) key: ed25519_dalek::VerifyingKey,
+    pub(crate) admin_token: String,
     _shutdown: tokio::sync::watch::Sender<bool>,
 }
 
-pub async fn start_backoffice(
+pub(crate) async fn start_backoffice(
     db: &Path,
     tamper: bool,
     extra: Option<(&str, &str)>,
@@ -131,7 +131,7 @@ pub async fn start_backoffice(
 /// The `civic-backoffice` binary of this build (crate `civic-backoffice`), beside this
 /// test's own binary. `cargo test --workspace` (the README's `scripts/test`) builds it;
 /// a run that did not is told so instead of testing something else.
-pub fn backoffice_bin() -> PathBuf {
+pub(crate) fn backoffice_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary's path");
     // target/<profile>/deps/<test> → target/<profile>/civic-backoffice
     let bin = exe
@@ -148,10 +148,10 @@ pub fn backoffice_bin() -> PathBuf {
 }
 
 /// A `civic-backoffice` child process, killed on drop.
-pub struct Backoffice {
-    pub child: Child,
-    pub addr: String,
-    pub public_key: String,
+pub(crate) struct Backoffice {
+    pub(crate) child: Child,
+    pub(crate) addr: String,
+    pub(crate) public_key: String,
 }
 
 impl Drop for Backoffice {
@@ -163,7 +163,7 @@ impl Drop for Backoffice {
 
 impl Backoffice {
     /// Starts `civic-backoffice` on a free loopback port with `--today 2026-11-26`.
-    pub fn start(db: &Path, extra: &[&str]) -> Self {
+    pub(crate) fn start(db: &Path, extra: &[&str]) -> Self {
         let mut child = Command::new(backoffice_bin())
             .args([
                 "--listen",
@@ -195,11 +195,11 @@ impl Backoffice {
         }
     }
 
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}/", self.addr)
     }
 
-    pub fn client(&self, token: &str) -> civic_kiosk::backoffice::Client {
+    pub(crate) fn client(&self, token: &str) -> civic_kiosk::backoffice::Client {
         civic_kiosk::backoffice::Client::new(&civic_kiosk::backoffice::ClientOptions {
             base_url: self.url(),
             token: token.into(),
@@ -213,18 +213,18 @@ impl Backoffice {
 }
 
 /// Status bytes as a printer answers them: bits 1 and 4 are always set.
-pub const OK: u8 = 0x12;
+pub(crate) const OK: u8 = 0x12;
 
 #[derive(Default)]
-pub struct Sim {
+pub(crate) struct Sim {
     /// Answers to DLE EOT 1, 2 and 4.
-    pub dle: [u8; 3],
+    pub(crate) dle: [u8; 3],
     /// Every job's bytes, DLE EOT queries taken out.
-    pub jobs: Vec<Vec<u8>>,
+    pub(crate) jobs: Vec<Vec<u8>>,
 }
 
 /// A scripted ESC/POS printer on 127.0.0.1:0.
-pub async fn start_printer(state: Arc<Mutex<Sim>>) -> u16 {
+pub(crate) async fn start_printer(state: Arc<Mutex<Sim>>) -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
@@ -274,7 +274,7 @@ pub async fn start_printer(state: Arc<Mutex<Sim>>) -> u16 {
 }
 
 /// `civic-backoffice` as a child process; its address and public key.
-pub fn backoffice_child(
+pub(crate) fn backoffice_child(
     dir: &std::path::Path,
     extra: &[&str],
 ) -> (std::process::Child, String, String) {
@@ -297,7 +297,7 @@ pub fn backoffice_child(
     (child, format!("http://{addr}/"), key)
 }
 
-pub fn card_config(dir: &std::path::Path, url: &str, key: &str) -> std::path::PathBuf {
+pub(crate) fn card_config(dir: &std::path::Path, url: &str, key: &str) -> std::path::PathBuf {
     let text = shipped_config()
         .replace(
             "\nurl = \"embedded\"\n",
@@ -311,7 +311,7 @@ pub fn card_config(dir: &std::path::Path, url: &str, key: &str) -> std::path::Pa
 }
 
 /// `civic-kiosk --config CONFIG ARGS…`.
-pub fn kiosk(config: &Path, args: &[&str]) -> std::process::Output {
+pub(crate) fn kiosk(config: &Path, args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_civic-kiosk"))
         .arg("--config")
         .arg(config)
@@ -321,6 +321,6 @@ pub fn kiosk(config: &Path, args: &[&str]) -> std::process::Output {
 }
 
 /// `civic-kiosk offline-code --id ID --yes` with `config`.
-pub fn offline_code(config: &Path, id: &str) -> std::process::Output {
+pub(crate) fn offline_code(config: &Path, id: &str) -> std::process::Output {
     kiosk(config, &["offline-code", "--id", id, "--yes"])
 }

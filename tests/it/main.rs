@@ -5,6 +5,9 @@
 //! testing backend. A test that sets process-wide state (Slint's platform, the global
 //! logger) runs in a process of its own: `common::in_own_process`.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 mod backoffice;

@@ -423,36 +423,19 @@ struct PtyPrinter {
 
 fn pty_printer(silent: bool) -> PtyPrinter {
     use std::io::{Read, Write};
-    use std::os::fd::FromRawFd;
-    let (mut master, mut slave) = (0, 0);
-    // SAFETY: openpty writes two fds into the given ints; no name, termios or winsize.
-    let rc = unsafe {
-        libc::openpty(
-            &mut master,
-            &mut slave,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            std::ptr::null(),
-        )
-    };
-    assert_eq!(rc, 0, "openpty");
+    use std::os::fd::AsRawFd;
+    let pty = nix::pty::openpty(None, None).expect("openpty");
     // Raw mode on the line, as a printer port is: no echo, no line editing, no CR/LF
     // translation. It holds while this side stays open.
-    // SAFETY: a valid tty fd and a termios the calls fill in.
-    unsafe {
-        let mut t: libc::termios = std::mem::zeroed();
-        assert_eq!(libc::tcgetattr(slave, &mut t), 0);
-        libc::cfmakeraw(&mut t);
-        assert_eq!(libc::tcsetattr(slave, libc::TCSANOW, &t), 0);
-    }
-    let path = std::fs::read_link(format!("/proc/self/fd/{slave}")).unwrap();
-    // SAFETY: the fds are ours and open; each File owns one.
-    let (mut master, slave) = unsafe {
-        (
-            std::fs::File::from_raw_fd(master),
-            std::fs::File::from_raw_fd(slave),
-        )
-    };
+    let mut t = nix::sys::termios::tcgetattr(&pty.slave).expect("tcgetattr");
+    nix::sys::termios::cfmakeraw(&mut t);
+    nix::sys::termios::tcsetattr(&pty.slave, nix::sys::termios::SetArg::TCSANOW, &t)
+        .expect("tcsetattr");
+    let path = std::fs::read_link(format!("/proc/self/fd/{}", pty.slave.as_raw_fd())).unwrap();
+    let (mut master, slave) = (
+        std::fs::File::from(pty.master),
+        std::fs::File::from(pty.slave),
+    );
     let state = Arc::new(Mutex::new((
         Sim {
             dle: [OK, OK, OK],

@@ -448,41 +448,25 @@ fn under_systemd_the_log_goes_to_the_journal_with_priorities_and_not_to_the_file
     // to) and starts the terminal from it. The host's /run is not touched.
     use std::os::unix::fs::MetadataExt;
     let dir = tempfile::tempdir().unwrap();
-    // SAFETY: unshare and mount take valid NUL-terminated strings; they change only this
-    // thread's mount namespace (and so its children's).
-    unsafe {
-        assert_eq!(
-            libc::unshare(libc::CLONE_NEWNS),
-            0,
-            "unshare(CLONE_NEWNS) needs root: {}",
-            std::io::Error::last_os_error()
-        );
-        let none = c"none";
-        assert_eq!(
-            libc::mount(
-                none.as_ptr(),
-                c"/".as_ptr(),
-                std::ptr::null(),
-                libc::MS_REC | libc::MS_PRIVATE,
-                std::ptr::null()
-            ),
-            0,
-            "{}",
-            std::io::Error::last_os_error()
-        );
-        assert_eq!(
-            libc::mount(
-                c"tmpfs".as_ptr(),
-                c"/run".as_ptr(),
-                c"tmpfs".as_ptr(),
-                0,
-                std::ptr::null()
-            ),
-            0,
-            "{}",
-            std::io::Error::last_os_error()
-        );
-    }
+    use nix::mount::{MsFlags, mount};
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+        .unwrap_or_else(|e| panic!("unshare(CLONE_NEWNS) needs root: {e}"));
+    mount(
+        Some("none"),
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .expect("/ made private in this namespace");
+    mount(
+        Some("tmpfs"),
+        "/run",
+        Some("tmpfs"),
+        MsFlags::empty(),
+        None::<&str>,
+    )
+    .expect("a tmpfs on /run in this namespace");
     std::fs::create_dir_all("/run/systemd/journal").unwrap();
     let journal = UnixDatagram::bind("/run/systemd/journal/socket").unwrap();
     // A name with a phone number written with dashes: the start-up line carries it.

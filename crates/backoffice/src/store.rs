@@ -4,7 +4,6 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::BTreeMap;
 use std::path::Path;
-use uuid::Uuid;
 
 use crate::api::*;
 use crate::identity::{IdNumber, PersonName};
@@ -491,21 +490,6 @@ impl Store {
         })
     }
 
-    /// Every stored rating of a terminal, as uploaded (for tests and audits).
-    pub fn ratings_of(&self, terminal_id: &str) -> Result<Vec<Rating>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT body FROM ratings WHERE terminal_id = ?1 ORDER BY id")?;
-        let rows = stmt.query_map(params![terminal_id], |r| r.get::<_, String>(0))?;
-        let mut out = Vec::new();
-        for body in rows {
-            if let Ok(r) = serde_json::from_str(&body?) {
-                out.push(r);
-            }
-        }
-        Ok(out)
-    }
-
     pub fn record_heartbeat(
         &mut self,
         terminal_id: &str,
@@ -666,9 +650,4 @@ fn check_rating(terminal_id: &str, r: &Rating) -> Result<(), String> {
         return Err("rated_at is more than a day in the future".into());
     }
     Ok(())
-}
-
-/// A fresh UUIDv7 (time-ordered), as ratings and requests use.
-pub fn new_id() -> Uuid {
-    Uuid::now_v7()
 }

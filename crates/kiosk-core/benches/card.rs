@@ -1,6 +1,9 @@
 //! Offline-code card: from the back office's answer to the first printer byte (verify the
 //! signature, lay out the card, encode), for ESC/POS (native and raster QR) and PDF.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 

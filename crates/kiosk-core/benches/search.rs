@@ -2,6 +2,9 @@
 //! queries. Before criterion's own figures, prints the per-keystroke latency distribution
 //! (p50 / p99 / max) over every prefix of a set of typed queries, which is the README figure.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::time::{Duration, Instant};

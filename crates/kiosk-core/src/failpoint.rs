@@ -124,10 +124,7 @@ pub fn hit(name: &str) {
         Some(Action::Kill) => {
             log::warn!("failpoint {name}: killing this process (SIGKILL)");
             log::logger().flush();
-            // SAFETY: raise() has no memory-safety preconditions; SIGKILL cannot be caught.
-            unsafe {
-                libc::raise(libc::SIGKILL);
-            }
+            civic_platform::sys::kill_self();
         }
     }
 }

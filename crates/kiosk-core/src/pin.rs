@@ -158,19 +158,8 @@ impl Now {
 /// `/proc/sys/kernel/random/boot_id` and `CLOCK_BOOTTIME`: unaffected by setting the clock.
 fn boot_clock() -> Option<(String, Duration)> {
     let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec through a valid pointer.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
-    if rc != 0 || ts.tv_sec < 0 {
-        return None;
-    }
-    Some((
-        id.trim().to_string(),
-        Duration::new(ts.tv_sec as u64, ts.tv_nsec.clamp(0, 999_999_999) as u32),
-    ))
+    let since_boot = civic_platform::sys::boottime()?;
+    Some((id.trim().to_string(), since_boot))
 }
 
 /// What an on-screen PIN entry came to.

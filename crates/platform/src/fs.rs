@@ -13,8 +13,7 @@ pub fn save_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::MetadataExt;
     let target = resolve_symlinks(path)?;
-    // SAFETY: geteuid and getegid have no preconditions.
-    let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let (euid, egid) = (crate::sys::euid(), crate::sys::egid());
     // Owner and group are set back (fchown) only by root and only when they differ from
     // what the new file gets anyway. Not as the service: its unit filters out @chown
     // (packaging/civic-kiosk.service, `SystemCallFilter=~@privileged`), where an fchown

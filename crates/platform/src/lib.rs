@@ -5,3 +5,4 @@
 
 pub mod fs;
 pub mod logging;
+pub mod sys;

@@ -52,41 +52,29 @@ struct DeviceFile {
 
 impl Read for DeviceFile {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        use std::os::fd::AsRawFd;
+        use std::os::fd::AsFd;
         if !self.readable {
             return Err(std::io::ErrorKind::Unsupported.into());
         }
-        let mut fds = libc::pollfd {
-            fd: self.file.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let ms = self.timeout.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: one valid pollfd for the duration of the call.
-        let n = unsafe { libc::poll(&mut fds, 1, ms) };
-        match n {
-            n if n < 0 => Err(std::io::Error::last_os_error()),
-            0 => Err(std::io::ErrorKind::TimedOut.into()),
-            _ => self.file.read(buf),
+        match civic_platform::sys::wait_readable(self.file.as_fd(), self.timeout)? {
+            true => self.file.read(buf),
+            false => Err(std::io::ErrorKind::TimedOut.into()),
         }
     }
 }
 
 impl Link for DeviceFile {
     fn drain(&mut self) {
-        use std::os::fd::AsRawFd;
+        use std::os::fd::AsFd;
         if !self.readable {
             return;
         }
         let mut buf = [0u8; 256];
         for _ in 0..64 {
-            let mut fds = libc::pollfd {
-                fd: self.file.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd; zero timeout.
-            if unsafe { libc::poll(&mut fds, 1, 0) } <= 0 || fds.revents & libc::POLLIN == 0 {
+            if !matches!(
+                civic_platform::sys::wait_readable(self.file.as_fd(), Duration::ZERO),
+                Ok(true)
+            ) {
                 return;
             }
             if !matches!(self.file.read(&mut buf), Ok(n) if n > 0) {

@@ -16,13 +16,13 @@ use super::status::Status;
 
 /// IPP job-state values (RFC 8011 §5.3.7).
 mod job_state {
-    pub const PENDING: i32 = 3;
-    pub const PENDING_HELD: i32 = 4;
-    pub const PROCESSING: i32 = 5;
-    pub const PROCESSING_STOPPED: i32 = 6;
-    pub const CANCELED: i32 = 7;
-    pub const ABORTED: i32 = 8;
-    pub const COMPLETED: i32 = 9;
+    pub(super) const PENDING: i32 = 3;
+    pub(super) const PENDING_HELD: i32 = 4;
+    pub(super) const PROCESSING: i32 = 5;
+    pub(super) const PROCESSING_STOPPED: i32 = 6;
+    pub(super) const CANCELED: i32 = 7;
+    pub(super) const ABORTED: i32 = 8;
+    pub(super) const COMPLETED: i32 = 9;
 }
 
 /// The media a job is printed on, as an IPP `media` keyword.

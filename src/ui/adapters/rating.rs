@@ -6,7 +6,7 @@ use crate::api::RatingLevel;
 use crate::ratings::{self, Draft};
 
 /// Item code rated after a 离线码 card was printed.
-pub const OFFLINE_CODE_SERVICE: &str = "offline-code-card";
+pub(crate) const OFFLINE_CODE_SERVICE: &str = "offline-code-card";
 
 impl UiController {
     pub(super) fn connect_rating(self: &Rc<Self>, window: &MainWindow) {

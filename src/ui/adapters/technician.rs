@@ -128,7 +128,7 @@ pub(super) fn connect(window: &MainWindow, ctl: &Rc<UiController>) {
 
 /// The settings the maintenance page can change (whole numbers; the rest through
 /// `civic-kiosk config set` over SSH).
-pub const SETTINGS: [&str; 4] = [
+pub(crate) const SETTINGS: [&str; 4] = [
     "display.idle_timeout_s",
     "heartbeat.interval_s",
     "ratings.sync_interval_s",

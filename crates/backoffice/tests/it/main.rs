@@ -3,6 +3,9 @@
 //! or wrong one. (The contract itself is tested against the terminal's client in the
 //! `civic-kiosk` crate's tests, which start this same binary.)
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};

@@ -454,10 +454,6 @@ impl Client {
         self.get(&format!("api/v1/items/{}", urlencode(code))).await
     }
 
-    pub async fn bundles(&self) -> Result<Vec<Bundle>, ClientError> {
-        self.get("api/v1/bundles").await
-    }
-
     pub async fn faq_search(&self, query: &str) -> Result<FaqSearch, ClientError> {
         self.get(&format!("api/v1/faq?q={}", urlencode(query)))
             .await
@@ -553,13 +549,6 @@ impl Client {
         )
         .await
     }
-
-    pub async fn add_resident(
-        &self,
-        record: &ResidentRecord,
-    ) -> Result<ResidentLookup, ClientError> {
-        self.post("api/v1/admin/residents", record).await
-    }
 }
 
 fn date_header(headers: &HeaderMap) -> Option<DateTime<Utc>> {
@@ -574,10 +563,10 @@ fn urlencode(s: &str) -> String {
 
 /// Object-safe JSON bodies, so `send` is not generic over every body type.
 mod erased {
-    pub trait JsonBody: Sync {
+    pub(super) trait JsonBody: Sync {
         fn to_json(&self) -> Vec<u8>;
     }
-    pub struct Json<'a, T: serde::Serialize + Sync>(pub &'a T);
+    pub(super) struct Json<'a, T: serde::Serialize + Sync>(pub &'a T);
     impl<T: serde::Serialize + Sync> JsonBody for Json<'_, T> {
         fn to_json(&self) -> Vec<u8> {
             // Wire types serialize infallibly (no maps with non-string keys).

@@ -225,25 +225,6 @@ pub fn counts(store: &Store) -> Result<OutboxCounts, StoreError> {
     Ok(c)
 }
 
-/// Dead letters: ratings the back office rejected, with its reason (newest first).
-pub fn dead_letters(store: &Store, limit: usize) -> Result<Vec<(Uuid, String)>, StoreError> {
-    let mut stmt = store.conn().prepare(
-        "SELECT rating_id, COALESCE(outcome, '') FROM rating_outbox WHERE state = 'dead'
-         ORDER BY rating_id DESC LIMIT ?1",
-    )?;
-    let rows = stmt.query_map(params![limit as i64], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (id, reason) = row?;
-        if let Ok(id) = id.parse() {
-            out.push((id, reason));
-        }
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
