@@ -12,6 +12,7 @@
 use crate::api::{Heartbeat, PrinterState, RemoteConfig};
 use crate::backoffice::Client;
 use crate::config::{Config, ConfigHandle, PrinterRole};
+use crate::health::free_disk_bytes;
 use crate::store::Store;
 use chrono::{DateTime, Utc};
 use std::sync::{Arc, Mutex};
@@ -97,7 +98,7 @@ impl Heart {
         let mut printers = Vec::new();
         for role in PrinterRole::ALL {
             let (state, detail) =
-                crate::diagnose::printer_state(&config, role, Duration::from_secs(2)).await;
+                crate::health::printer_state(&config, role, Duration::from_secs(2)).await;
             printers.push(PrinterState {
                 role: role.name().into(),
                 state,
@@ -396,20 +397,6 @@ pub fn remote_layer(rc: &RemoteConfig) -> (toml::Table, Vec<(String, String)>) {
         }
     }
     (live, refused)
-}
-
-/// Free bytes for an unprivileged writer on the file system holding `dir`.
-pub fn free_disk_bytes(dir: &std::path::Path) -> Option<u64> {
-    use std::os::unix::ffi::OsStrExt;
-    let mut probe = dir.to_path_buf();
-    while !probe.exists() {
-        probe = probe.parent()?.to_path_buf();
-    }
-    let c = std::ffi::CString::new(probe.as_os_str().as_bytes()).ok()?;
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `c` is a valid NUL-terminated path and `st` a writable statvfs.
-    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
-    (rc == 0).then(|| st.f_bavail as u64 * st.f_frsize as u64)
 }
 
 /// Heartbeats every `heartbeat.interval_s` (read live) until `shutdown` turns true.

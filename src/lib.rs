@@ -11,8 +11,10 @@
 //! - `failpoint`  — named kill points for crash tests (armed only by an environment variable)
 //! - `config`     — layered TOML config, validation naming field and fix, atomic save, live watch
 //! - `guide`      — 办事指南 and 一件事 materials lists on paper: receipt (ESC/POS) or A4
+//! - `health`     — one health probe (back office, printers, disk) shared by status, diagnose, heartbeat and the home screen
 //! - `heartbeat`  — heartbeat to the back office (health, audit entries) and the whitelisted remote config
 //! - `identity`   — ID number (GB 11643), name and phone types that mask themselves
+//! - `issuance`   — the one 离线码 issuance flow (CLI and touch UI): require_staff, once a day, signature check, audit
 //! - `logging`    — journal (under systemd) or stderr + size-rotated file logger, an ID/phone scrubber, the panic hook
 //! - `offline_code` — 离线码 on the terminal: verify an issued code against the trusted key, card layout
 //! - `pin`        — technician and 帮办 staff PINs: argon2id hashes, lockout surviving restarts, audits
@@ -36,8 +38,10 @@ pub mod config;
 pub mod diagnose;
 pub mod failpoint;
 pub mod guide;
+pub mod health;
 pub mod heartbeat;
 pub mod identity;
+pub mod issuance;
 pub mod logging;
 pub mod offline_code;
 pub mod pin;

@@ -65,6 +65,24 @@ pub fn ca_file(
         .map(|p| config.resolve(p))
 }
 
+impl JobOptions {
+    /// The one place options are made from the config: the role's QR mode and
+    /// `ca_file`, the terminal id as the user, the default timeouts.
+    pub fn for_role(config: &crate::config::Config, role: crate::config::PrinterRole) -> Self {
+        Self {
+            qr: config.printer(role).qr,
+            user: config.terminal.id.clone(),
+            ca_file: ca_file(config, role),
+            ..Default::default()
+        }
+    }
+
+    /// The same, with one connect, query or write bounded by `timeout`.
+    pub fn with_timeout(self, timeout: Duration) -> Self {
+        Self { timeout, ..self }
+    }
+}
+
 impl Default for JobOptions {
     fn default() -> Self {
         Self {
