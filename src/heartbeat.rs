@@ -19,9 +19,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-/// Settings the back office may change remotely; nothing else. The list lives in the
-/// contract ([`crate::api::REMOTE_SETTABLE`]), where the back office reads it too.
-pub const REMOTE_WHITELIST: [&str; 4] = crate::api::REMOTE_SETTABLE;
+// Settings the back office may change remotely, and nothing else: the rows of class
+// `Remote` in the contract's one table ([`crate::api::SETTABLE`]), which the back office reads too.
 
 /// Why a key outside the whitelist is refused. Short: a hostile or broken back office
 /// may send 100,000 such keys, and each refusal holds a copy.
@@ -207,7 +206,7 @@ impl Heart {
         let keys: Vec<String> = rc
             .settings
             .keys()
-            .filter(|k| REMOTE_WHITELIST.contains(&k.as_str()))
+            .filter(|k| crate::api::remote_settable(k))
             .cloned()
             .collect();
         let mut live_text = None;
@@ -327,7 +326,7 @@ pub fn refusal_summary(refused: &[(String, String)]) -> Option<String> {
             "{} key{} refused ({NOT_SETTABLE}; only {}): first: {}{more}",
             unknown.len(),
             if unknown.len() == 1 { "" } else { "s" },
-            REMOTE_WHITELIST.join(", "),
+            crate::api::remote_keys().collect::<Vec<_>>().join(", "),
             named.join(", ")
         ));
     }
@@ -370,7 +369,7 @@ pub fn remote_layer(rc: &RemoteConfig) -> (toml::Table, Vec<(String, String)>) {
     let mut live = toml::Table::new();
     let mut refused = Vec::new();
     for (key, value) in &rc.settings {
-        if !REMOTE_WHITELIST.contains(&key.as_str()) {
+        if !crate::api::remote_settable(key) {
             refused.push((key.clone(), NOT_SETTABLE.to_string()));
             continue;
         }

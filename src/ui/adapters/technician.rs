@@ -127,13 +127,10 @@ pub(super) fn connect(window: &MainWindow, ctl: &Rc<UiController>) {
 }
 
 /// The settings the maintenance page can change (whole numbers; the rest through
-/// `civic-kiosk config set` over SSH).
-pub const SETTINGS: [&str; 4] = [
-    "display.idle_timeout_s",
-    "heartbeat.interval_s",
-    "ratings.sync_interval_s",
-    "catalogue.sync_interval_s",
-];
+/// `civic-kiosk config set` over SSH): the rows of [`crate::api::SETTABLE`] it offers.
+pub fn settings() -> impl Iterator<Item = &'static str> {
+    crate::api::page_keys()
+}
 
 fn setting_value(config: &crate::config::Config, key: &str) -> String {
     match key {
@@ -345,10 +342,9 @@ impl UiController {
 
     /// The technician leaves maintenance: audited, then the attract screen.
     fn show_settings(&self, w: &MainWindow, config: &crate::config::Config) {
-        let rows: Vec<crate::ui::SettingRow> = SETTINGS
-            .iter()
+        let rows: Vec<crate::ui::SettingRow> = settings()
             .map(|k| crate::ui::SettingRow {
-                key: (*k).into(),
+                key: k.into(),
                 value: setting_value(config, k).into(),
             })
             .collect();
@@ -416,7 +412,7 @@ impl UiController {
                         // again applies now.
                         let when = if !changed.notes.is_empty() {
                             changed.notes.join("; ")
-                        } else if crate::config::APPLIED_LIVE.contains(&changed.key.as_str()) {
+                        } else if crate::config::applied_live(&changed.key) {
                             "in force now".to_string()
                         } else {
                             "applies after a restart".to_string()
@@ -562,9 +558,9 @@ mod tests {
     /// setting it offers is one the running parts re-read.
     #[test]
     fn every_setting_on_the_page_applies_live() {
-        for key in super::SETTINGS {
+        for key in super::settings() {
             assert!(
-                crate::config::APPLIED_LIVE.contains(&key),
+                crate::config::applied_live(key),
                 "{key} is on the maintenance page but needs a restart"
             );
         }
