@@ -46,10 +46,6 @@ pub const STATE_REMOTE_LIVE: &str = "heartbeat.remote_config_live";
 /// At most this many audit entries ride on one heartbeat; the rest follow on the next.
 const AUDIT_PER_BEAT: usize = 500;
 
-fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
-    store.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 /// What one heartbeat did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BeatReport {
@@ -104,11 +100,9 @@ impl Heart {
                 detail: Some(detail),
             });
         }
-        let store = self.store.clone();
-        let (counts, cached) = tokio::task::spawn_blocking(move || {
-            let s = lock(&store);
+        let (counts, cached) = crate::store::run(&self.store, |s| {
             (
-                crate::ratings::counts(&s).ok(),
+                crate::ratings::counts(s).ok(),
                 s.cached_catalogue().ok().flatten(),
             )
         })
@@ -138,11 +132,8 @@ impl Heart {
 
     /// One heartbeat: report, ship audit entries, apply a changed remote config.
     pub async fn beat(&mut self) -> Result<BeatReport, crate::backoffice::ClientError> {
-        let store = self.store.clone();
-        let unshipped = tokio::task::spawn_blocking(move || {
-            lock(&store)
-                .audit_unshipped(AUDIT_PER_BEAT)
-                .unwrap_or_default()
+        let unshipped = crate::store::run(&self.store, |s| {
+            s.audit_unshipped(AUDIT_PER_BEAT).unwrap_or_default()
         })
         .await
         .unwrap_or_default();
@@ -151,15 +142,13 @@ impl Heart {
         let n_audit = audit.len();
         let hb = self.collect(audit).await;
         let result = self.client.heartbeat(&hb).await;
-        let store = self.store.clone();
         let (ack, date) = match result {
             Ok(x) => x,
             Err(e) => {
                 let text = format!("{} {e}", Utc::now().to_rfc3339());
-                let _ = tokio::task::spawn_blocking(move || {
-                    lock(&store).set_state(STATE_LAST_ERROR, &text)
-                })
-                .await;
+                let _ =
+                    crate::store::run(&self.store, move |s| s.set_state(STATE_LAST_ERROR, &text))
+                        .await;
                 return Err(e);
             }
         };
@@ -169,8 +158,7 @@ impl Heart {
             if ms.abs() < 1000 { 0 } else { ms }
         });
         let skew = self.skew_ms;
-        let _ = tokio::task::spawn_blocking(move || {
-            let mut s = lock(&store);
+        let _ = crate::store::run(&self.store, move |s| {
             if let Some(seq) = last_seq {
                 s.mark_audit_shipped(seq)?;
             }
@@ -257,10 +245,8 @@ impl Heart {
             SUMMARY_MAX_CHARS,
         );
         let digest = outcome_digest(rc, &entries);
-        let store = self.store.clone();
         let version = rc.version;
-        let fresh = tokio::task::spawn_blocking(move || {
-            let mut s = lock(&store);
+        let fresh = crate::store::run(&self.store, move |s| {
             let seen = s.get_state(STATE_REMOTE_DIGEST).ok().flatten();
             let fresh = seen.as_deref() != Some(digest.as_str());
             if fresh {

@@ -175,14 +175,9 @@ impl UiController {
         let store = self.store.clone();
         self.runtime.spawn(async move {
             if let Some(store) = store {
-                let written = tokio::task::spawn_blocking(move || {
-                    store.lock().unwrap_or_else(|p| p.into_inner()).audit(
-                        kind,
-                        &detail,
-                        actor.as_deref(),
-                    )
-                })
-                .await;
+                let written =
+                    crate::store::run(&store, move |s| s.audit(kind, &detail, actor.as_deref()))
+                        .await;
                 match written {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => log::error!("audit {kind}: {e}"),
@@ -211,11 +206,8 @@ impl UiController {
         };
         let weak = self.window.clone();
         self.runtime.spawn(async move {
-            let remaining = tokio::task::spawn_blocking(move || {
-                let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
-                pin::lock_remaining(&mut s, &pin::Now::read())
-            })
-            .await;
+            let remaining =
+                crate::store::run(&store, |s| pin::lock_remaining(s, &pin::Now::read())).await;
             if let Ok(Ok(Some(remaining))) = remaining {
                 let _ = weak.upgrade_in_event_loop(move |w| {
                     let t = w.global::<TechnicianAdapter>();
