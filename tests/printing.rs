@@ -289,6 +289,82 @@ fn a_tampered_code_prints_nothing_and_says_why() {
     );
 }
 
+fn client_for(bo: &Backoffice) -> Client {
+    Client::new(&ClientOptions {
+        base_url: bo.url.clone(),
+        token: "demo-token-CN-TSL-001".into(),
+        connect_timeout: Duration::from_secs(2),
+        total_timeout: Duration::from_secs(5),
+        ca_file: None,
+        max_body_bytes: 8 << 20,
+    })
+    .unwrap()
+}
+
+/// The issuance flow the CLI and the touch UI share, run directly: a tampered code is
+/// refused (audited, nothing printed, not counted for the day), a good one prints, the
+/// same person again the same day is refused before the back office is asked, a reissue
+/// prints.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_issuance_flow_refuses_a_tampered_code_and_prints_once_a_day() {
+    use civic_kiosk::issuance::{Deps, Failure, Issuance};
+    let dir = tempfile::tempdir().unwrap();
+    let good = start_backoffice(&dir.path().join("good.sqlite"), false, None).await;
+    let tampered = start_backoffice(&dir.path().join("bad.sqlite"), true, None).await;
+    let store: civic_kiosk::store::Shared = Arc::new(Mutex::new(
+        civic_kiosk::store::Store::open_in(&dir.path().join("data")).unwrap(),
+    ));
+    let deps = |bo: &Backoffice| Deps {
+        client: client_for(bo),
+        key: bo.key,
+        store: Some(store.clone()),
+    };
+    let config = Arc::new(civic_kiosk::config::Config::default());
+    let cards = dir.path().join("cards");
+    let uri = civic_kiosk::print::uri::PrinterUri::Pdf { dir: cards.clone() };
+    let id = IdNumber::parse("310105195001011231").unwrap();
+    let issue = |reissue: bool| Issuance::new(config.clone(), id.clone(), reissue, None).unwrap();
+
+    let refused = issue(false).run(&deps(&tampered), &uri, None, |_| {}).await;
+    assert!(matches!(refused, Err(Failure::BadCode(_))), "{refused:?}");
+    assert!(!cards.exists(), "nothing printed");
+
+    let printed = issue(false)
+        .run(&deps(&good), &uri, None, |_| {})
+        .await
+        .unwrap();
+    assert!(printed.place.starts_with("printed"), "{}", printed.place);
+    assert_eq!(printed.issued.masked_id, "310***********1231");
+
+    let again = issue(false).run(&deps(&good), &uri, None, |_| {}).await;
+    assert_eq!(again.err(), Some(Failure::AlreadyToday));
+
+    let reissued = issue(true)
+        .run(&deps(&good), &uri, None, |_| {})
+        .await
+        .unwrap();
+    assert_ne!(reissued.issued.card_id, printed.issued.card_id);
+    assert_eq!(std::fs::read_dir(&cards).unwrap().count(), 2);
+
+    let audit = civic_kiosk::store::lock(&store).audit_tail(10).unwrap();
+    let results: Vec<&str> = audit
+        .iter()
+        .rev()
+        .filter(|e| e.kind == "offline_code_issued")
+        .map(|e| e.detail.rsplit(": ").next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        results,
+        ["refused", "printed", "printed (reissue)"],
+        "{audit:?}"
+    );
+    assert!(
+        audit
+            .iter()
+            .all(|e| !e.detail.contains("310105195001011231"))
+    );
+}
+
 /// A card config with `offline_code.require_staff` on and staff S1024's PIN set.
 fn staff_card_config(dir: &std::path::Path, url: &str, key: &str) -> std::path::PathBuf {
     let config = card_config(dir, url, key);

@@ -582,3 +582,32 @@ pub struct ResidentRecord {
     #[serde(default)]
     pub disabled: bool,
 }
+
+#[cfg(test)]
+mod settable_tests {
+    use super::*;
+
+    #[test]
+    fn each_key_has_one_row_and_a_refused_key_is_settable_nowhere() {
+        for (i, a) in SETTABLE.iter().enumerate() {
+            assert!(
+                SETTABLE[i + 1..].iter().all(|b| b.key != a.key),
+                "{} has two rows",
+                a.key
+            );
+            if a.class == KeyClass::Refused {
+                assert!(!a.on_page && !remote_settable(a.key), "{}", a.key);
+            }
+        }
+        assert_eq!(
+            remote_keys().collect::<Vec<_>>(),
+            [
+                "display.idle_timeout_s",
+                "display.notices",
+                "ratings.reasons",
+                "heartbeat.interval_s"
+            ]
+        );
+        assert!(!remote_settable("technician.pin_hash") && !remote_settable("printers.card.uri"));
+    }
+}
