@@ -375,22 +375,21 @@ impl UiController {
         let weak = self.window.clone();
         let store = self.store.clone();
         self.runtime.spawn(async move {
-            let result = tokio::task::spawn_blocking(move || {
-                let changed = handle.set_setting(&key, &value);
-                if let (Ok(c), Some(store)) = (&changed, store) {
-                    let detail = c.audit_detail("maintenance page");
-                    let written = store.lock().unwrap_or_else(|p| p.into_inner()).audit(
-                        "config_changed",
-                        &detail,
-                        Some(&Holder::Technician.actor()),
-                    );
-                    if let Err(e) = written {
-                        log::error!("audit config_changed: {e}");
-                    }
+            // The config write is file I/O, not store work: its own blocking task.
+            let result =
+                tokio::task::spawn_blocking(move || handle.set_setting(&key, &value)).await;
+            if let (Ok(Ok(c)), Some(store)) = (&result, store) {
+                let detail = c.audit_detail("maintenance page");
+                let written = crate::store::run(&store, move |s| {
+                    s.audit("config_changed", &detail, Some(&Holder::Technician.actor()))
+                })
+                .await;
+                match written {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => log::error!("audit config_changed: {e}"),
+                    Err(e) => log::error!("audit config_changed: {e}"),
                 }
-                changed
-            })
-            .await;
+            }
             let _ = weak.upgrade_in_event_loop(move |w| {
                 let t = w.global::<TechnicianAdapter>();
                 match result {
