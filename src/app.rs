@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::backoffice::{Client, ClientOptions};
-use crate::config::{Config, ConfigError, ConfigHandle, Layers};
+use crate::config::{ConfigError, ConfigHandle, Layers};
 use crate::embedded::{Embedded, ServerError};
 use crate::logging::{self, LogSettings};
 
@@ -271,9 +271,11 @@ fn spawn_health(core: &Core, window: &crate::ui::MainWindow, client: Client) {
         loop {
             let backoffice_up = client.ping().await.is_ok();
             let c = config.current();
-            let probe = crate::print::probe(
-                &c.printer_uri(crate::config::PrinterRole::Card),
+            let probe = crate::health::printer(
+                &c,
+                crate::config::PrinterRole::Card,
                 std::time::Duration::from_secs(3),
+                false,
             )
             .await;
             if !probe.reachable {
@@ -291,44 +293,4 @@ fn spawn_health(core: &Core, window: &crate::ui::MainWindow, client: Client) {
             tokio::time::sleep(std::time::Duration::from_secs(15)).await;
         }
     });
-}
-
-/// A back office reached by a one-shot command (CLI).
-pub struct Reached {
-    pub client: Client,
-    pub url: String,
-    /// Set when no terminal was running in embedded mode and this process started one.
-    pub embedded: Option<Embedded>,
-}
-
-/// Reaches the configured back office. In embedded mode: the running terminal's embedded
-/// back office if there is one, otherwise one started in this process (as the terminal would).
-pub async fn reach_backoffice(config: &Config) -> Result<Reached, AppError> {
-    if !config.is_embedded() {
-        let url = config.backoffice.url.trim().to_string();
-        let client = Client::new(&ClientOptions::from_config(config, &url))?;
-        return Ok(Reached {
-            client,
-            url,
-            embedded: None,
-        });
-    }
-    if let Some(url) = crate::embedded::running_url(config)
-        && let Ok(client) = Client::new(&ClientOptions::from_config(config, &url))
-        && client.ping().await.is_ok()
-    {
-        return Ok(Reached {
-            client,
-            url,
-            embedded: None,
-        });
-    }
-    std::fs::create_dir_all(config.data_dir())?;
-    let e = crate::embedded::start(config).await?;
-    let client = Client::new(&ClientOptions::from_config(config, &e.url))?;
-    Ok(Reached {
-        client,
-        url: e.url.clone(),
-        embedded: Some(e),
-    })
 }

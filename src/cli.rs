@@ -55,6 +55,11 @@ pub enum Command {
         /// Print here instead of printers.card (a printer URI).
         #[arg(long)]
         printer: Option<String>,
+        /// 帮办: the staff member (工号) issuing the card; their staff PIN is asked for
+        /// (without echo; read from stdin when it is not a terminal). Needed when
+        /// offline_code.require_staff is on.
+        #[arg(long, value_name = "ID")]
+        staff: Option<String>,
     },
     /// Print a test page (terminal, time, printer URI, a QR code, Chinese text with a rare
     /// character) to a role's printer or to --printer; says which status bit stops it.

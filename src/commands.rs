@@ -8,6 +8,7 @@ use crate::api::Audience;
 use crate::catalog::{self, Catalog, sync::CatalogMeta};
 use crate::cli::CatalogueCommand;
 use crate::config::{self, Config};
+use crate::pin;
 use crate::store::Store;
 
 /// `println!` for command output. A reader that went away (`civic-kiosk status | head`)
@@ -202,7 +203,7 @@ pub fn catalogue(config_path: &Path, cmd: CatalogueCommand) -> ExitCode {
 }
 
 async fn sync(config: &Config, store: &Arc<Mutex<Store>>) -> Result<String, String> {
-    let reached = crate::app::reach_backoffice(config)
+    let reached = crate::health::reach_backoffice(config)
         .await
         .map_err(|e| e.to_string())?;
     let (outcome, _) = catalog::sync::sync_once(&reached.client, store)
@@ -347,41 +348,62 @@ pub fn screenshot(
     }
 }
 
-/// `civic-kiosk offline-code --id ID [--yes] [--reissue] [--printer URI]`.
+/// `civic-kiosk offline-code --id ID [--yes] [--reissue] [--printer URI] [--staff ID]`:
+/// the issuance flow of the touch UI (crate::issuance), from a technician's shell. With
+/// `--staff` a 帮办 staff member signs in first with their staff PIN.
 pub fn offline_code(
     config_path: &Path,
     id: &str,
     yes: bool,
     reissue: bool,
     printer: Option<&str>,
+    staff: Option<&str>,
 ) -> ExitCode {
+    use crate::issuance::{Deps, Failure, Issuance};
     let (config, rt) = match (config_or_exit(config_path), runtime()) {
         (Ok(c), Ok(r)) => (c, r),
         (Err(code), _) | (_, Err(code)) => return code,
     };
+    let config = Arc::new(config);
     let id = match crate::identity::IdNumber::parse(id) {
         Ok(id) => id,
         Err(e) => return fail(format!("--id: {e}")),
+    };
+    let staff = match staff.map(pin::StaffId::parse) {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => return fail(format!("--staff: {e}")),
     };
     let uri = match printer_or_role(&config, printer, crate::config::PrinterRole::Card) {
         Ok(u) => u,
         Err(code) => return code,
     };
-    let mut store = match Store::open_in(&config.data_dir()) {
-        Ok(s) => s,
+    let store: crate::store::Shared = match Store::open_in(&config.data_dir()) {
+        Ok(s) => Arc::new(std::sync::Mutex::new(s)),
         Err(e) => return fail(e),
     };
-    match crate::offline_code::already_issued_today(&store, &config.terminal.id, &id) {
-        Ok(true) if !reissue => {
-            return fail(
-                "a card was already printed here today for this resident; use --reissue if it was lost or damaged",
-            );
+    let issuance = match Issuance::new(config.clone(), id.clone(), reissue, staff.clone()) {
+        Ok(i) => i,
+        Err(Failure::StaffRequired) => {
+            return fail(format!(
+                "{}; sign in with --staff ID (the staff PIN is asked for)",
+                Failure::StaffRequired
+            ));
         }
-        Ok(_) => {}
         Err(e) => return fail(e),
+    };
+    if let Some(staff) = &staff
+        && let Err(code) = staff_sign_in(&store, staff)
+    {
+        return code;
     }
     let result = rt.block_on(async {
-        let reached = crate::app::reach_backoffice(&config)
+        // Before asking the back office anything: the day's card may already be printed.
+        issuance
+            .check_today(Some(&store))
+            .await
+            .map_err(|e| e.to_string())?;
+        let reached = crate::health::reach_backoffice(&config)
             .await
             .map_err(|e| e.to_string())?;
         let key = crate::offline_code::trusted_key(
@@ -392,13 +414,9 @@ pub fn offline_code(
                 .map(|e| e.public_key)
                 .or_else(|| crate::embedded::public_key(&config)),
         )?;
-        let who = reached
-            .client
-            .lookup_resident(&crate::api::ResidentLookupRequest {
-                id_number: id.clone(),
-            })
+        let who = crate::issuance::lookup(&reached.client, id.clone())
             .await
-            .map_err(|e| e.message)?;
+            .map_err(|e| e.to_string())?;
         out!("{}  {}", who.masked_name, who.masked_id);
         if !who.eligible {
             return Err(who.reason.unwrap_or_else(|| "not eligible".into()));
@@ -411,56 +429,16 @@ pub fn offline_code(
         {
             return Err("not confirmed; nothing issued".into());
         }
-        let req = crate::api::IssueCodeRequest {
-            id_number: id.clone(),
-            reissue,
-            request_id: uuid::Uuid::now_v7(),
-            staff: None,
+        let deps = Deps {
+            client: reached.client.clone(),
+            key,
+            store: Some(store.clone()),
         };
-        let issued = reached
-            .client
-            .issue_code(&req)
+        issuance
+            .run(&deps, &uri, None, |_| {})
             .await
-            .map_err(|e| e.message)?;
-        let today = chrono::Local::now().date_naive();
-        if let Err(e) = crate::offline_code::verify_issued(&issued, &key, today) {
-            log::warn!("offline code {} refused: {e}", issued.card_id);
-            let _ = crate::offline_code::record_issuance(
-                &mut store,
-                &config.terminal.id,
-                &id,
-                &issued,
-                reissue,
-                "refused",
-                None,
-            );
-            return Err(format!(
-                "the code from the back office was refused ({e}); nothing printed"
-            ));
-        }
-        log::info!(
-            "offline code {} issued for {}",
-            issued.card_id,
-            issued.masked_id
-        );
-        let printed = crate::offline_code::print_card(&config, &uri, &issued, None, |_| {}).await;
-        let outcome = if printed.is_ok() {
-            "printed"
-        } else {
-            "print_failed"
-        };
-        if let Err(e) = crate::offline_code::record_issuance(
-            &mut store,
-            &config.terminal.id,
-            &id,
-            &issued,
-            reissue,
-            outcome,
-            None,
-        ) {
-            log::error!("audit: {e}");
-        }
-        printed
+            .map(|p| p.place)
+            .map_err(|e| e.to_string())
     });
     match result {
         Ok(line) => {
@@ -468,6 +446,29 @@ pub fn offline_code(
             ExitCode::SUCCESS
         }
         Err(e) => fail(e),
+    }
+}
+
+/// `--staff ID`: the staff member's PIN (read without echo, or from stdin), checked with
+/// the PIN pad's rules: a wrong PIN counts towards the same lock, and all is audited.
+fn staff_sign_in(store: &crate::store::Shared, staff: &pin::StaffId) -> Result<(), ExitCode> {
+    let typed = read_secret(&format!("Staff PIN for {staff}: "))
+        .map_err(|e| fail(format!("reading the staff PIN: {e}")))?;
+    match pin::enter_staff(store, staff, &typed, &pin::Now::read()) {
+        Ok(pin::Entry::Accepted(_)) => Ok(()),
+        Ok(pin::Entry::Wrong { attempts_left }) => Err(fail(format!(
+            "wrong staff PIN for {staff}; {attempts_left} tries left before PIN entry locks for {} minutes",
+            pin::LOCKOUT.as_secs() / 60
+        ))),
+        Ok(pin::Entry::Locked { remaining }) => Err(fail(format!(
+            "PIN entry is locked after {} wrong PINs; try again in {} s",
+            pin::MAX_FAILURES,
+            remaining.as_secs()
+        ))),
+        Ok(pin::Entry::NoPins) => Err(fail(
+            "no staff PIN is set on this terminal; set one with `civic-kiosk set-pin --staff ID`",
+        )),
+        Err(e) => Err(fail(e)),
     }
 }
 
@@ -527,12 +528,7 @@ pub fn print_test(config_path: &Path, role: &str, printer: Option<&str>) -> Exit
         Ok(u) => u,
         Err(code) => return code,
     };
-    let options = crate::print::JobOptions {
-        qr: config.printer(role).qr,
-        user: config.terminal.id.clone(),
-        ca_file: config.printer_ca_file(role),
-        ..Default::default()
-    };
+    let options = config.job_options(role);
     let now = chrono::Local::now().format("%Y-%m-%d %H:%M:%S").to_string();
     let doc = test_page(&config, &uri.to_string(), &now);
     let (page, media) = match role {
@@ -653,7 +649,7 @@ pub fn sync_ratings(config_path: &Path, timeout_s: u64) -> ExitCode {
         let policy = sync::Policy::from_config(&config.ratings);
         let mut last_error = None;
         if counts.pending > 0 {
-            match crate::app::reach_backoffice(&config).await {
+            match crate::health::reach_backoffice(&config).await {
                 Err(e) => last_error = Some(e.to_string()),
                 Ok(reached) => {
                     let mut failures = 0u32;
@@ -978,40 +974,12 @@ pub fn set_pin(config_path: &Path, staff: Option<&str>, remove: bool, list: bool
     }
 }
 
-/// One line from stdin. On a terminal the prompt goes to stderr and the line is not echoed;
-/// piped input is read as it comes (scripts, tests).
-// The one libc use left outside civic_platform::sys: this prompt gives way to rpassword.
-#[allow(unsafe_code)]
+/// A PIN. On a terminal: the prompt and the typing go through the terminal itself, not
+/// echoed (rpassword). Piped input is read a line at a time as it comes (scripts, tests).
 fn read_secret(prompt: &str) -> std::io::Result<String> {
-    use std::io::{BufRead, Write};
-
-    /// Puts the terminal's settings back however the read ends.
-    struct Restore(libc::termios);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            // SAFETY: restores settings read by tcgetattr on the same descriptor.
-            unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &self.0) };
-        }
-    }
-
-    let fd = libc::STDIN_FILENO;
-    // SAFETY: isatty only inspects the descriptor.
-    let tty = unsafe { libc::isatty(fd) } == 1;
-    let mut _restore = None;
-    if tty {
-        eprint!("{prompt}");
-        let _ = std::io::stderr().flush();
-        let mut t = std::mem::MaybeUninit::<libc::termios>::zeroed();
-        // SAFETY: tcgetattr fills the termios it is given; it is used only when that succeeded.
-        if unsafe { libc::tcgetattr(fd, t.as_mut_ptr()) } == 0 {
-            let saved = unsafe { t.assume_init() };
-            let mut quiet = saved;
-            quiet.c_lflag &= !libc::ECHO;
-            quiet.c_lflag |= libc::ECHONL;
-            _restore = Some(Restore(saved));
-            // SAFETY: a termios derived from the one just read.
-            unsafe { libc::tcsetattr(fd, libc::TCSANOW, &quiet) };
-        }
+    use std::io::{BufRead, IsTerminal};
+    if std::io::stdin().is_terminal() {
+        return rpassword::prompt_password(prompt);
     }
     let mut line = String::new();
     let n = std::io::stdin().lock().read_line(&mut line)?;

@@ -22,26 +22,6 @@ pub struct Check {
     pub fix: Option<String>,
 }
 
-/// A printer's state as the heartbeat and `diagnose` name it, with the detail: the DLE EOT
-/// status bits on ESC/POS, printer-state-reasons on IPP, the spool folder for PDF.
-pub async fn printer_state(
-    config: &Config,
-    role: PrinterRole,
-    timeout: Duration,
-) -> (String, String) {
-    let uri = config.printer_uri(role);
-    let options = crate::print::JobOptions {
-        user: config.terminal.id.clone(),
-        timeout,
-        ca_file: config.printer_ca_file(role),
-        ..Default::default()
-    };
-    match crate::print::status(&uri, &options).await {
-        Ok(s) => (s.state_name().to_string(), s.technician_detail()),
-        Err(e) => ("offline".into(), e.to_string()),
-    }
-}
-
 fn printer_fix(state: &str) -> &'static str {
     match state {
         "paper_out" => "load a new paper roll / card stack and close the cover",
@@ -71,7 +51,7 @@ fn backoffice_fix(kind: Option<ErrorKind>) -> &'static str {
 /// Runs every check.
 pub async fn run(config: &Config) -> Vec<Check> {
     let mut checks = Vec::new();
-    let b = crate::status::backoffice_status(config).await;
+    let b = crate::health::backoffice_status(config).await;
     checks.push(Check {
         part: "backoffice".into(),
         ok: b.reachable,
@@ -103,7 +83,8 @@ pub async fn run(config: &Config) -> Vec<Check> {
         });
     }
     for role in PrinterRole::ALL {
-        let (state, detail) = printer_state(config, role, Duration::from_secs(3)).await;
+        let (state, detail) =
+            crate::health::printer_state(config, role, Duration::from_secs(3)).await;
         let ok = matches!(state.as_str(), "ready" | "paper_near_end" | "unknown");
         checks.push(Check {
             part: format!("printer {}", role.name()),
@@ -113,7 +94,7 @@ pub async fn run(config: &Config) -> Vec<Check> {
         });
     }
     let data = config.data_dir();
-    match crate::heartbeat::free_disk_bytes(&data) {
+    match crate::health::free_disk_bytes(&data) {
         Some(free) => {
             let ok = free >= MIN_FREE_DISK;
             checks.push(Check {

@@ -12,15 +12,15 @@
 use crate::api::{Heartbeat, PrinterState, RemoteConfig};
 use crate::backoffice::Client;
 use crate::config::{Config, ConfigHandle, PrinterRole};
+use crate::health::free_disk_bytes;
 use crate::store::Store;
 use chrono::{DateTime, Utc};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-/// Settings the back office may change remotely; nothing else. The list lives in the
-/// contract ([`crate::api::REMOTE_SETTABLE`]), where the back office reads it too.
-pub const REMOTE_WHITELIST: [&str; 4] = crate::api::REMOTE_SETTABLE;
+// Settings the back office may change remotely, and nothing else: the rows of class
+// `Remote` in the contract's one table ([`crate::api::SETTABLE`]), which the back office reads too.
 
 /// Why a key outside the whitelist is refused. Short: a hostile or broken back office
 /// may send 100,000 such keys, and each refusal holds a copy.
@@ -45,10 +45,6 @@ pub const STATE_REMOTE_LIVE: &str = "heartbeat.remote_config_live";
 
 /// At most this many audit entries ride on one heartbeat; the rest follow on the next.
 const AUDIT_PER_BEAT: usize = 500;
-
-fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
-    store.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// What one heartbeat did.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,18 +93,16 @@ impl Heart {
         let mut printers = Vec::new();
         for role in PrinterRole::ALL {
             let (state, detail) =
-                crate::diagnose::printer_state(&config, role, Duration::from_secs(2)).await;
+                crate::health::printer_state(&config, role, Duration::from_secs(2)).await;
             printers.push(PrinterState {
                 role: role.name().into(),
                 state,
                 detail: Some(detail),
             });
         }
-        let store = self.store.clone();
-        let (counts, cached) = tokio::task::spawn_blocking(move || {
-            let s = lock(&store);
+        let (counts, cached) = crate::store::run(&self.store, |s| {
             (
-                crate::ratings::counts(&s).ok(),
+                crate::ratings::counts(s).ok(),
                 s.cached_catalogue().ok().flatten(),
             )
         })
@@ -138,11 +132,8 @@ impl Heart {
 
     /// One heartbeat: report, ship audit entries, apply a changed remote config.
     pub async fn beat(&mut self) -> Result<BeatReport, crate::backoffice::ClientError> {
-        let store = self.store.clone();
-        let unshipped = tokio::task::spawn_blocking(move || {
-            lock(&store)
-                .audit_unshipped(AUDIT_PER_BEAT)
-                .unwrap_or_default()
+        let unshipped = crate::store::run(&self.store, |s| {
+            s.audit_unshipped(AUDIT_PER_BEAT).unwrap_or_default()
         })
         .await
         .unwrap_or_default();
@@ -151,15 +142,13 @@ impl Heart {
         let n_audit = audit.len();
         let hb = self.collect(audit).await;
         let result = self.client.heartbeat(&hb).await;
-        let store = self.store.clone();
         let (ack, date) = match result {
             Ok(x) => x,
             Err(e) => {
                 let text = format!("{} {e}", Utc::now().to_rfc3339());
-                let _ = tokio::task::spawn_blocking(move || {
-                    lock(&store).set_state(STATE_LAST_ERROR, &text)
-                })
-                .await;
+                let _ =
+                    crate::store::run(&self.store, move |s| s.set_state(STATE_LAST_ERROR, &text))
+                        .await;
                 return Err(e);
             }
         };
@@ -169,8 +158,7 @@ impl Heart {
             if ms.abs() < 1000 { 0 } else { ms }
         });
         let skew = self.skew_ms;
-        let _ = tokio::task::spawn_blocking(move || {
-            let mut s = lock(&store);
+        let _ = crate::store::run(&self.store, move |s| {
             if let Some(seq) = last_seq {
                 s.mark_audit_shipped(seq)?;
             }
@@ -206,7 +194,7 @@ impl Heart {
         let keys: Vec<String> = rc
             .settings
             .keys()
-            .filter(|k| REMOTE_WHITELIST.contains(&k.as_str()))
+            .filter(|k| crate::api::remote_settable(k))
             .cloned()
             .collect();
         let mut live_text = None;
@@ -257,10 +245,8 @@ impl Heart {
             SUMMARY_MAX_CHARS,
         );
         let digest = outcome_digest(rc, &entries);
-        let store = self.store.clone();
         let version = rc.version;
-        let fresh = tokio::task::spawn_blocking(move || {
-            let mut s = lock(&store);
+        let fresh = crate::store::run(&self.store, move |s| {
             let seen = s.get_state(STATE_REMOTE_DIGEST).ok().flatten();
             let fresh = seen.as_deref() != Some(digest.as_str());
             if fresh {
@@ -326,7 +312,7 @@ pub fn refusal_summary(refused: &[(String, String)]) -> Option<String> {
             "{} key{} refused ({NOT_SETTABLE}; only {}): first: {}{more}",
             unknown.len(),
             if unknown.len() == 1 { "" } else { "s" },
-            REMOTE_WHITELIST.join(", "),
+            crate::api::remote_keys().collect::<Vec<_>>().join(", "),
             named.join(", ")
         ));
     }
@@ -369,7 +355,7 @@ pub fn remote_layer(rc: &RemoteConfig) -> (toml::Table, Vec<(String, String)>) {
     let mut live = toml::Table::new();
     let mut refused = Vec::new();
     for (key, value) in &rc.settings {
-        if !REMOTE_WHITELIST.contains(&key.as_str()) {
+        if !crate::api::remote_settable(key) {
             refused.push((key.clone(), NOT_SETTABLE.to_string()));
             continue;
         }
@@ -396,15 +382,6 @@ pub fn remote_layer(rc: &RemoteConfig) -> (toml::Table, Vec<(String, String)>) {
         }
     }
     (live, refused)
-}
-
-/// Free bytes for an unprivileged writer on the file system holding `dir`.
-pub fn free_disk_bytes(dir: &std::path::Path) -> Option<u64> {
-    let mut probe = dir.to_path_buf();
-    while !probe.exists() {
-        probe = probe.parent()?.to_path_buf();
-    }
-    civic_platform::sys::free_bytes(&probe)
 }
 
 /// Heartbeats every `heartbeat.interval_s` (read live) until `shutdown` turns true.

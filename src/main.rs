@@ -38,9 +38,15 @@ fn main() -> ExitCode {
             yes,
             reissue,
             printer,
-        } => {
-            civic_kiosk::commands::offline_code(&config_path, &id, yes, reissue, printer.as_deref())
-        }
+            staff,
+        } => civic_kiosk::commands::offline_code(
+            &config_path,
+            &id,
+            yes,
+            reissue,
+            printer.as_deref(),
+            staff.as_deref(),
+        ),
         Command::PrintTest { role, printer } => {
             civic_kiosk::commands::print_test(&config_path, &role, printer.as_deref())
         }

@@ -6,9 +6,8 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::backoffice::{Client, ClientOptions, ErrorKind};
 use crate::config::{Config, PrinterRole};
 
 #[derive(Debug, Clone, Serialize)]
@@ -35,20 +34,8 @@ pub struct StatusReport {
     pub heartbeat: crate::heartbeat::HeartbeatStatus,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct BackofficeStatus {
-    /// `embedded` or `remote`.
-    pub mode: String,
-    pub url: Option<String>,
-    pub reachable: bool,
-    pub latency_ms: Option<u64>,
-    /// This machine's clock minus the back office's, in milliseconds.
-    pub clock_skew_ms: Option<i64>,
-    pub error_kind: Option<ErrorKind>,
-    pub error: Option<String>,
-    /// Embedded mode with no terminal running: the probe started one in this process.
-    pub started_for_probe: bool,
-}
+/// The back office as `status` and `diagnose` see it (probed in [`crate::health`]).
+pub use crate::health::BackofficeStatus;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PrinterStatus {
@@ -134,74 +121,6 @@ pub fn local_state(
     (ratings, catalogue, heartbeat)
 }
 
-/// Probes one back office URL with the config's token and timeouts.
-pub async fn probe_backoffice(config: &Config, url: &str) -> BackofficeStatus {
-    let mut s = BackofficeStatus {
-        mode: if config.is_embedded() {
-            "embedded"
-        } else {
-            "remote"
-        }
-        .into(),
-        url: Some(url.to_string()),
-        reachable: false,
-        latency_ms: None,
-        clock_skew_ms: None,
-        error_kind: None,
-        error: None,
-        started_for_probe: false,
-    };
-    let client = match Client::new(&ClientOptions::from_config(config, url)) {
-        Ok(c) => c,
-        Err(e) => {
-            s.error_kind = Some(e.kind);
-            s.error = Some(e.message);
-            return s;
-        }
-    };
-    let started = Instant::now();
-    match client.ping().await {
-        Ok((_, date)) => {
-            s.reachable = true;
-            s.latency_ms = Some(started.elapsed().as_millis() as u64);
-            s.clock_skew_ms = date.map(|d| (Utc::now() - d).num_milliseconds());
-        }
-        Err(e) => {
-            s.error_kind = Some(e.kind);
-            s.error = Some(e.message);
-        }
-    }
-    s
-}
-
-pub async fn backoffice_status(config: &Config) -> BackofficeStatus {
-    match crate::app::reach_backoffice(config).await {
-        Ok(reached) => {
-            let mut s = probe_backoffice(config, &reached.url).await;
-            s.started_for_probe = reached.embedded.is_some();
-            s
-        }
-        Err(err) => BackofficeStatus {
-            mode: if config.is_embedded() {
-                "embedded"
-            } else {
-                "remote"
-            }
-            .into(),
-            url: (!config.is_embedded()).then(|| config.backoffice.url.clone()),
-            reachable: false,
-            latency_ms: None,
-            clock_skew_ms: None,
-            error_kind: Some(match &err {
-                crate::app::AppError::Client(e) => e.kind,
-                _ => ErrorKind::Setup,
-            }),
-            error: Some(err.to_string()),
-            started_for_probe: config.is_embedded(),
-        },
-    }
-}
-
 fn store_status(dir: &Path) -> StoreStatus {
     let exists = dir.is_dir();
     let writable = exists && {
@@ -220,26 +139,18 @@ fn store_status(dir: &Path) -> StoreStatus {
 /// Builds the whole report.
 pub async fn report(config: &Config, config_path: &Path) -> StatusReport {
     let printer_timeout = Duration::from_secs(2);
-    let (backoffice, printers) = tokio::join!(backoffice_status(config), async {
+    let (backoffice, printers) = tokio::join!(crate::health::backoffice_status(config), async {
         let mut out = Vec::new();
         for role in PrinterRole::ALL {
-            let uri = config.printer_uri(role);
-            let p = crate::print::probe(&uri, printer_timeout).await;
+            let p = crate::health::printer(config, role, printer_timeout, true).await;
             let (mut detail, mut state) = (p.detail, None);
-            if p.reachable {
-                let options = crate::print::JobOptions {
-                    user: config.terminal.id.clone(),
-                    timeout: printer_timeout,
-                    ca_file: config.printer_ca_file(role),
-                    ..Default::default()
-                };
-                match crate::print::status(&uri, &options).await {
-                    Ok(s) => {
-                        detail = format!("{detail}; {}", s.technician_detail());
-                        state = Some(s.state_name().to_string());
-                    }
-                    Err(e) => detail = format!("{detail}; status: {e}"),
+            match p.status {
+                Some(Ok(s)) => {
+                    detail = format!("{detail}; {}", s.technician_detail());
+                    state = Some(s.state_name().to_string());
                 }
+                Some(Err(e)) => detail = format!("{detail}; status: {e}"),
+                None => {}
             }
             out.push(PrinterStatus {
                 role: role.name().into(),

@@ -738,9 +738,7 @@ impl UiController {
         self.with_window(|w| Self::set_offline_step(w, 1, 0, ""));
         let weak = self.window.clone();
         self.runtime.spawn(async move {
-            let answer = client
-                .lookup_resident(&crate::api::ResidentLookupRequest { id_number: id })
-                .await;
+            let answer = crate::issuance::lookup(&client, id).await;
             let _ = weak.upgrade_in_event_loop(move |w| match answer {
                 Ok(who) => {
                     w.global::<OfflineCodeAdapter>()
@@ -753,16 +751,29 @@ impl UiController {
                         Self::set_offline_step(&w, 3, 0, who.reason.as_deref().unwrap_or(""));
                     }
                 }
-                Err(e) if e.is_retryable() || e.status.is_none() => {
-                    Self::set_offline_step(&w, 6, 1, "")
+                Err(f) => {
+                    let (step, failure, reason) = Self::offline_failure(&f);
+                    Self::set_offline_step(&w, step, failure, &reason)
                 }
-                Err(e) => Self::set_offline_step(&w, 6, 4, &e.message),
             });
         });
     }
 
-    /// Issues the code, refuses it unless it verifies with the trusted key, and prints the
-    /// card; a job still waiting when the session ends is cancelled.
+    /// How a failed 离线码 step shows: (step, failure, reason); step -1 shows nothing (the
+    /// session that asked has ended).
+    fn offline_failure(f: &crate::issuance::Failure) -> (i32, i32, String) {
+        use crate::issuance::Failure;
+        match f {
+            Failure::Unreachable(_) => (6, 1, String::new()),
+            Failure::BadCode(_) => (6, 2, String::new()),
+            Failure::PrintFailed(_) => (6, 3, String::new()),
+            Failure::Refused(reason) => (6, 4, reason.clone()),
+            Failure::AlreadyToday => (6, 5, String::new()),
+            Failure::StaffRequired => (6, 6, String::new()),
+            Failure::Cancelled => (-1, 0, String::new()),
+        }
+    }
+
     /// 挂失: the back office voids the resident's valid card; audited with the masked ID.
     fn report_lost(&self, id: crate::identity::IdNumber) {
         let Some(client) = self.client.clone() else {
@@ -773,31 +784,11 @@ impl UiController {
         let (store, terminal) = (self.store.clone(), self.config.borrow().terminal.id.clone());
         let weak = self.window.clone();
         self.runtime.spawn(async move {
-            let answer = client
-                .report_lost(&crate::api::ReportLostRequest { id_number: id })
-                .await;
-            let (step, failure, reason, audit) = match answer {
-                Ok(card) => (
-                    7,
-                    0,
-                    String::new(),
-                    Some(format!(
-                        "terminal {terminal} card {} for {}: reported lost",
-                        card.card_id, card.masked_id
-                    )),
-                ),
-                Err(e) if e.is_retryable() || e.status.is_none() => (6, 1, String::new(), None),
-                Err(e) => (6, 4, e.message, None),
-            };
-            if let (Some(store), Some(detail)) = (store, audit) {
-                let _ = tokio::task::spawn_blocking(move || {
-                    let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
-                    if let Err(e) = s.audit("offline_code_reported_lost", &detail, None) {
-                        log::error!("audit: {e}");
-                    }
-                })
-                .await;
-            }
+            let (step, failure, reason) =
+                match crate::issuance::report_lost(&client, store.as_ref(), &terminal, id).await {
+                    Ok(_) => (7, 0, String::new()),
+                    Err(f) => Self::offline_failure(&f),
+                };
             let _ = weak.upgrade_in_event_loop(move |w| {
                 w.global::<OfflineCodeAdapter>().set_has_card(false);
                 Self::set_offline_step(&w, step, failure, &reason)
@@ -805,120 +796,47 @@ impl UiController {
         });
     }
 
+    /// Runs the issuance flow (crate::issuance: require_staff, once a day, the signature
+    /// check, the audit) and shows where it is; a job still waiting when the session ends
+    /// is cancelled.
     fn issue_and_print(&self, id: crate::identity::IdNumber, reissue: bool) {
         let (Some(client), Some(key)) = (self.client.clone(), self.trusted_key) else {
             self.with_window(|w| Self::set_offline_step(w, 6, 1, ""));
             return;
         };
         let config = self.config.borrow().clone();
-        if config.offline_code.require_staff && self.staff().is_none() {
-            // No ID-card reader here: a staff member must confirm who this is.
-            log::info!(
-                "offline code not issued: offline_code.require_staff and no staff signed in"
-            );
-            self.with_window(|w| Self::set_offline_step(w, 6, 6, ""));
-            return;
-        }
-        self.with_window(|w| Self::set_offline_step(w, 4, 0, ""));
-        let store = self.store.clone();
-        let cancel = self.session_end.borrow().subscribe();
-        let staff = self.staff();
-        let cancel_seen = cancel.clone();
-        let weak = self.window.clone();
-        self.runtime.spawn(async move {
-            let terminal = config.terminal.id.clone();
-            // One card per person per terminal per day (a lost card goes through a reissue).
-            if let (Some(store), false) = (store.clone(), reissue) {
-                let (t, i) = (terminal.clone(), id.clone());
-                let already = tokio::task::spawn_blocking(move || {
-                    let s = store.lock().unwrap_or_else(|p| p.into_inner());
-                    crate::offline_code::already_issued_today(&s, &t, &i).unwrap_or(false)
-                })
-                .await
-                .unwrap_or(false);
-                if already {
-                    let _ = weak.upgrade_in_event_loop(|w| Self::set_offline_step(&w, 6, 5, ""));
+        let issuance =
+            match crate::issuance::Issuance::new(config.clone(), id, reissue, self.staff()) {
+                Ok(i) => i,
+                Err(f) => {
+                    let (step, failure, reason) = Self::offline_failure(&f);
+                    self.with_window(|w| Self::set_offline_step(w, step, failure, &reason));
                     return;
                 }
-            }
-            let req = crate::api::IssueCodeRequest {
-                id_number: id.clone(),
-                reissue,
-                request_id: uuid::Uuid::now_v7(),
-                staff: staff.as_ref().map(|s| s.to_string()),
             };
-            let today = chrono::Local::now().date_naive();
-            let (step, failure, reason, outcome) = match client.issue_code(&req).await {
-                Err(e) if e.is_retryable() || e.status.is_none() => (6, 1, String::new(), None),
-                Err(e) => (6, 4, e.message, None),
-                Ok(issued) => match crate::offline_code::verify_issued(&issued, &key, today) {
-                    Err(e) => {
-                        log::warn!(
-                            "offline code {} refused: {e}; nothing printed",
-                            issued.card_id
-                        );
-                        (6, 2, String::new(), Some((issued, "refused")))
-                    }
-                    Ok(_) => {
-                        let uri = config.printer_uri(crate::config::PrinterRole::Card);
-                        let held_weak = weak.clone();
-                        let on_state = move |s: &crate::print::job::JobState| {
-                            use crate::print::job::JobState;
-                            let held = matches!(s, JobState::Held(_) | JobState::Retrying(_));
-                            let _ = held_weak.upgrade_in_event_loop(move |w| {
-                                w.global::<OfflineCodeAdapter>().set_held(held)
-                            });
-                        };
-                        match crate::offline_code::print_card(
-                            &config,
-                            &uri,
-                            &issued,
-                            Some(cancel),
-                            on_state,
-                        )
-                        .await
-                        {
-                            Ok(done) => {
-                                log::info!(
-                                    "offline code {} for {}: {done}",
-                                    issued.card_id,
-                                    issued.masked_id
-                                );
-                                (5, 0, String::new(), Some((issued, "printed")))
-                            }
-                            Err(e) if *cancel_seen.borrow() => {
-                                // The session that asked for it ended: nothing printed,
-                                // audited, and nothing is shown to the next person.
-                                log::warn!("offline code {} not printed: {e}", issued.card_id);
-                                (-1, 0, String::new(), Some((issued, "cancelled")))
-                            }
-                            Err(e) => {
-                                log::warn!("offline code {} not printed: {e}", issued.card_id);
-                                (6, 3, String::new(), Some((issued, "print_failed")))
-                            }
-                        }
-                    }
-                },
+        self.with_window(|w| Self::set_offline_step(w, 4, 0, ""));
+        let deps = crate::issuance::Deps {
+            client,
+            key,
+            store: self.store.clone(),
+        };
+        let cancel = self.session_end.borrow().subscribe();
+        let weak = self.window.clone();
+        self.runtime.spawn(async move {
+            let uri = config.printer_uri(crate::config::PrinterRole::Card);
+            let held_weak = weak.clone();
+            let on_state = move |s: &crate::print::job::JobState| {
+                use crate::print::job::JobState;
+                let held = matches!(s, JobState::Held(_) | JobState::Retrying(_));
+                let _ = held_weak.upgrade_in_event_loop(move |w| {
+                    w.global::<OfflineCodeAdapter>().set_held(held)
+                });
             };
-            if let (Some(store), Some((issued, result))) = (store, outcome) {
-                let _ = tokio::task::spawn_blocking(move || {
-                    let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
-                    let actor = staff.map(|s| crate::pin::Holder::Staff(s).actor());
-                    let recorded = crate::offline_code::record_issuance(
-                        &mut s,
-                        &terminal,
-                        &id,
-                        &issued,
-                        reissue,
-                        result,
-                        actor.as_deref(),
-                    );
-                    if let Err(e) = recorded {
-                        log::error!("audit: {e}");
-                    }
-                })
-                .await;
-            }
+            let (step, failure, reason) =
+                match issuance.run(&deps, &uri, Some(cancel), on_state).await {
+                    Ok(_) => (5, 0, String::new()),
+                    Err(f) => Self::offline_failure(&f),
+                };
             let _ = weak.upgrade_in_event_loop(move |w| {
                 w.global::<OfflineCodeAdapter>().set_held(false);
                 if step >= 0 {

@@ -320,6 +320,27 @@ pub(crate) fn kiosk(config: &Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// `civic-kiosk --config CONFIG ARGS…` with `stdin` piped in (a PIN, as a script gives it).
+pub(crate) fn kiosk_stdin(config: &Path, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_civic-kiosk"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// `civic-kiosk offline-code --id ID --yes` with `config`.
 pub(crate) fn offline_code(config: &Path, id: &str) -> std::process::Output {
     kiosk(config, &["offline-code", "--id", id, "--yes"])

@@ -289,6 +289,212 @@ fn a_tampered_code_prints_nothing_and_says_why() {
     );
 }
 
+fn client_for(bo: &Backoffice) -> Client {
+    Client::new(&ClientOptions {
+        base_url: bo.url.clone(),
+        token: "demo-token-CN-TSL-001".into(),
+        connect_timeout: Duration::from_secs(2),
+        total_timeout: Duration::from_secs(5),
+        ca_file: None,
+        max_body_bytes: 8 << 20,
+    })
+    .unwrap()
+}
+
+/// The issuance flow the CLI and the touch UI share, run directly: a tampered code is
+/// refused (audited, nothing printed, not counted for the day), a good one prints, the
+/// same person again the same day is refused before the back office is asked, a reissue
+/// prints.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_issuance_flow_refuses_a_tampered_code_and_prints_once_a_day() {
+    use civic_kiosk::issuance::{Deps, Failure, Issuance};
+    let dir = tempfile::tempdir().unwrap();
+    let good = start_backoffice(&dir.path().join("good.sqlite"), false, None).await;
+    let tampered = start_backoffice(&dir.path().join("bad.sqlite"), true, None).await;
+    let store: civic_kiosk::store::Shared = Arc::new(Mutex::new(
+        civic_kiosk::store::Store::open_in(&dir.path().join("data")).unwrap(),
+    ));
+    let deps = |bo: &Backoffice| Deps {
+        client: client_for(bo),
+        key: bo.key,
+        store: Some(store.clone()),
+    };
+    let config = Arc::new(civic_kiosk::config::Config::default());
+    let cards = dir.path().join("cards");
+    let uri = civic_kiosk::print::uri::PrinterUri::Pdf { dir: cards.clone() };
+    let id = IdNumber::parse("310105195001011231").unwrap();
+    let issue = |reissue: bool| Issuance::new(config.clone(), id.clone(), reissue, None).unwrap();
+
+    let refused = issue(false).run(&deps(&tampered), &uri, None, |_| {}).await;
+    assert!(matches!(refused, Err(Failure::BadCode(_))), "{refused:?}");
+    assert!(!cards.exists(), "nothing printed");
+
+    let printed = issue(false)
+        .run(&deps(&good), &uri, None, |_| {})
+        .await
+        .unwrap();
+    assert!(printed.place.starts_with("printed"), "{}", printed.place);
+    assert_eq!(printed.issued.masked_id, "310***********1231");
+
+    let again = issue(false).run(&deps(&good), &uri, None, |_| {}).await;
+    assert_eq!(again.err(), Some(Failure::AlreadyToday));
+
+    let reissued = issue(true)
+        .run(&deps(&good), &uri, None, |_| {})
+        .await
+        .unwrap();
+    assert_ne!(reissued.issued.card_id, printed.issued.card_id);
+    assert_eq!(std::fs::read_dir(&cards).unwrap().count(), 2);
+
+    let audit = civic_kiosk::store::lock(&store).audit_tail(10).unwrap();
+    let results: Vec<&str> = audit
+        .iter()
+        .rev()
+        .filter(|e| e.kind == "offline_code_issued")
+        .map(|e| e.detail.rsplit(": ").next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        results,
+        ["refused", "printed", "printed (reissue)"],
+        "{audit:?}"
+    );
+    assert!(
+        audit
+            .iter()
+            .all(|e| !e.detail.contains("310105195001011231"))
+    );
+}
+
+/// A card config with `offline_code.require_staff` on and staff S1024's PIN set.
+fn staff_card_config(dir: &std::path::Path, url: &str, key: &str) -> std::path::PathBuf {
+    let config = card_config(dir, url, key);
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("require_staff = false", "require_staff = true");
+    assert!(text.contains("require_staff = true"));
+    std::fs::write(&config, text).unwrap();
+    let set = common::kiosk_stdin(
+        &config,
+        &["set-pin", "--staff", "S1024"],
+        "480213\n480213\n",
+    );
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    config
+}
+
+fn cards(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir.join("cards")).map_or(0, |d| d.count())
+}
+
+#[test]
+fn with_require_staff_the_cli_refuses_without_a_staff_member_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut bo, url, key) = backoffice_child(dir.path(), &[]);
+    let config = staff_card_config(dir.path(), &url, &key);
+    let out = offline_code(&config, "310105195001011231");
+    let _ = bo.kill();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("offline_code.require_staff")
+            && stderr.contains("staff member must sign in")
+            && stderr.contains("--staff ID"),
+        "{stderr}"
+    );
+    assert_eq!(cards(dir.path()), 0, "nothing printed");
+    let store = civic_kiosk::store::Store::open_in(&dir.path().join("data")).unwrap();
+    let audit = store.audit_tail(10).unwrap();
+    assert!(
+        audit.iter().all(|e| e.kind != "offline_code_issued"),
+        "{audit:?}"
+    );
+}
+
+#[test]
+fn a_staff_member_signs_in_with_their_pin_on_stdin_and_the_card_names_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut bo, url, key) = backoffice_child(dir.path(), &[]);
+    let config = staff_card_config(dir.path(), &url, &key);
+    let out = common::kiosk_stdin(
+        &config,
+        &[
+            "offline-code",
+            "--id",
+            "310105195001011231",
+            "--yes",
+            "--staff",
+            "S1024",
+        ],
+        "480213\n",
+    );
+    let _ = bo.kill();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("printed"), "{stdout}");
+    assert!(!stdout.contains("480213") && !stderr.contains("480213"));
+    assert_eq!(cards(dir.path()), 1);
+    let store = civic_kiosk::store::Store::open_in(&dir.path().join("data")).unwrap();
+    let audit = store.audit_tail(10).unwrap();
+    let entered = audit
+        .iter()
+        .find(|e| e.kind == "pin_entered")
+        .expect("sign-in audited");
+    assert_eq!(entered.actor.as_deref(), Some("staff:S1024"));
+    let issued = audit
+        .iter()
+        .find(|e| e.kind == "offline_code_issued")
+        .expect("issuance audited");
+    assert_eq!(issued.actor.as_deref(), Some("staff:S1024"), "{audit:?}");
+    assert!(issued.detail.contains("printed") && !issued.detail.contains("310105195001011231"));
+    assert!(
+        audit.iter().all(|e| !e.detail.contains("480213")),
+        "no PIN in the audit"
+    );
+}
+
+#[test]
+fn a_wrong_staff_pin_is_refused_counted_and_prints_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut bo, url, key) = backoffice_child(dir.path(), &[]);
+    let config = staff_card_config(dir.path(), &url, &key);
+    let args = [
+        "offline-code",
+        "--id",
+        "310105195001011231",
+        "--yes",
+        "--staff",
+        "S1024",
+    ];
+    let out = common::kiosk_stdin(&config, &args, "111112\n");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("wrong staff PIN") && stderr.contains("4 tries left"),
+        "{stderr}"
+    );
+    // No PIN at all (stdin closed): refused too.
+    let none = common::kiosk_stdin(&config, &args, "");
+    assert_eq!(none.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("no PIN given"));
+    let _ = bo.kill();
+    assert_eq!(cards(dir.path()), 0, "nothing printed");
+    let store = civic_kiosk::store::Store::open_in(&dir.path().join("data")).unwrap();
+    let audit = store.audit_tail(10).unwrap();
+    assert!(audit.iter().any(|e| e.kind == "pin_failed"), "{audit:?}");
+    assert!(
+        audit
+            .iter()
+            .all(|e| e.kind != "offline_code_issued" && e.kind != "pin_entered")
+    );
+}
+
 /// `civic-kiosk print-test` with the shipped config moved into `dir`.
 async fn print_test(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
     let config = common::config_in(dir, &common::shipped_config());

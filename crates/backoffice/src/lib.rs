@@ -650,7 +650,7 @@ async fn set_config(
         .map(Json)
 }
 
-/// Refuses a remote config with a key outside [`REMOTE_SETTABLE`] or a value of the wrong
+/// Refuses a remote config with a key the back office may not push ([`remote_settable`]) or a value of the wrong
 /// shape, naming the first few offenders (the answer stays small whatever was sent).
 fn check_remote_settings(settings: &BTreeMap<String, serde_json::Value>) -> Result<(), ApiFailure> {
     const SHOWN: usize = 5;
@@ -667,7 +667,7 @@ fn check_remote_settings(settings: &BTreeMap<String, serde_json::Value>) -> Resu
                 "{} key(s) not changeable remotely: {}; only {} may be set",
                 unknown.len(),
                 names.join(", "),
-                REMOTE_SETTABLE.join(", ")
+                crate::api::remote_keys().collect::<Vec<_>>().join(", ")
             ),
         ));
     }

@@ -428,32 +428,103 @@ pub struct HeartbeatAck {
 }
 
 /// `GET /api/v1/terminal/config`: settings the back office pushes to this terminal.
-/// Keys are config paths (`display.idle_timeout_s`); only [`REMOTE_SETTABLE`] ones count.
+/// Keys are config paths (`display.idle_timeout_s`); only [`KeyClass::Remote`] ones of [`SETTABLE`] count.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RemoteConfig {
     pub version: u64,
     pub settings: BTreeMap<String, serde_json::Value>,
 }
 
-/// The settings the back office may push (`PUT /api/v1/admin/terminals/{id}/config`),
-/// and the only ones a terminal applies from `GET /api/v1/terminal/config`. One list,
-/// here in the contract, so the two sides cannot disagree about it. Never a PIN, the
-/// back-office URL, its token or trusted key, printers: whoever controls the back office
-/// must not be able to redirect a terminal or unlock its maintenance mode.
-pub const REMOTE_SETTABLE: [&str; 4] = [
-    "display.idle_timeout_s",
-    "display.notices",
-    "ratings.reasons",
-    "heartbeat.interval_s",
+/// Who may change a config key without editing the config file over SSH.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyClass {
+    /// The back office may push it (`PUT /api/v1/admin/terminals/{id}/config`), and a
+    /// terminal applies it from `GET /api/v1/terminal/config`.
+    Remote,
+    /// The maintenance page (or `config set`), never the back office.
+    Maintenance,
+    /// Neither the back office nor the maintenance page: `config set` over SSH only
+    /// (`set-pin` for a PIN). Whoever controls the back office must not be able to
+    /// redirect a terminal or unlock its maintenance mode.
+    Refused,
+}
+
+/// One row of [`SETTABLE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settable {
+    /// The config path (`display.idle_timeout_s`).
+    pub key: &'static str,
+    pub class: KeyClass,
+    /// The maintenance page offers it (whole numbers only; lists go through `config set`).
+    pub on_page: bool,
+    /// Running parts read it again when the config changes: a change applies at once;
+    /// anything else applies when the terminal restarts.
+    pub live: bool,
+}
+
+const fn row(key: &'static str, class: KeyClass, on_page: bool, live: bool) -> Settable {
+    Settable {
+        key,
+        class,
+        on_page,
+        live,
+    }
+}
+
+/// The one table of settable keys: who may set each (remote / maintenance / refused),
+/// whether the maintenance page offers it, whether it applies live. Here in the contract
+/// so the back office, the heartbeat, the maintenance page and the config read the same
+/// rows. A key not here is refused remotely and not on the page.
+pub const SETTABLE: [Settable; 12] = [
+    row("display.idle_timeout_s", KeyClass::Remote, true, true),
+    row("display.notices", KeyClass::Remote, false, true),
+    row("ratings.reasons", KeyClass::Remote, false, true),
+    row("heartbeat.interval_s", KeyClass::Remote, true, true),
+    row("ratings.sync_interval_s", KeyClass::Maintenance, true, true),
+    row(
+        "catalogue.sync_interval_s",
+        KeyClass::Maintenance,
+        true,
+        true,
+    ),
+    row("technician.pin_hash", KeyClass::Refused, false, false),
+    row("backoffice.url", KeyClass::Refused, false, false),
+    row("backoffice.token", KeyClass::Refused, false, false),
+    row("backoffice.public_key", KeyClass::Refused, false, false),
+    row(
+        "offline_code.require_staff",
+        KeyClass::Refused,
+        false,
+        false,
+    ),
+    row("storage.data_dir", KeyClass::Refused, false, false),
 ];
+
+/// The row of `key`, if it has one.
+pub fn settable(key: &str) -> Option<&'static Settable> {
+    SETTABLE.iter().find(|s| s.key == key)
+}
+
+/// The keys the back office may push, in table order.
+pub fn remote_keys() -> impl Iterator<Item = &'static str> {
+    SETTABLE
+        .iter()
+        .filter(|s| s.class == KeyClass::Remote)
+        .map(|s| s.key)
+}
+
+/// The keys the maintenance page offers, in table order.
+pub fn page_keys() -> impl Iterator<Item = &'static str> {
+    SETTABLE.iter().filter(|s| s.on_page).map(|s| s.key)
+}
 
 /// Largest body the back office takes for a remote config (64 KiB: the four settings
 /// with a few hundred notices or reason tags fit many times over).
 pub const REMOTE_CONFIG_MAX_BYTES: usize = 64 * 1024;
 
-/// Whether `key` is one of [`REMOTE_SETTABLE`].
+/// Whether the back office may push `key` ([`KeyClass::Remote`] in [`SETTABLE`]).
 pub fn remote_settable(key: &str) -> bool {
-    REMOTE_SETTABLE.contains(&key)
+    settable(key).is_some_and(|s| s.class == KeyClass::Remote)
 }
 
 /// The JSON shape a remote setting must have (the terminal then checks its range as it
@@ -510,4 +581,33 @@ pub struct ResidentRecord {
     pub name: crate::identity::PersonName,
     #[serde(default)]
     pub disabled: bool,
+}
+
+#[cfg(test)]
+mod settable_tests {
+    use super::*;
+
+    #[test]
+    fn each_key_has_one_row_and_a_refused_key_is_settable_nowhere() {
+        for (i, a) in SETTABLE.iter().enumerate() {
+            assert!(
+                SETTABLE[i + 1..].iter().all(|b| b.key != a.key),
+                "{} has two rows",
+                a.key
+            );
+            if a.class == KeyClass::Refused {
+                assert!(!a.on_page && !remote_settable(a.key), "{}", a.key);
+            }
+        }
+        assert_eq!(
+            remote_keys().collect::<Vec<_>>(),
+            [
+                "display.idle_timeout_s",
+                "display.notices",
+                "ratings.reasons",
+                "heartbeat.interval_s"
+            ]
+        );
+        assert!(!remote_settable("technician.pin_hash") && !remote_settable("printers.card.uri"));
+    }
 }

@@ -1929,6 +1929,17 @@ impl Config {
         }
     }
 
+    /// The one place printer job options are made from the config: the role's QR mode
+    /// and `ca_file`, the terminal id as the user, the default timeouts.
+    pub fn job_options(&self, role: PrinterRole) -> crate::print::JobOptions {
+        crate::print::JobOptions {
+            qr: self.printer(role).qr,
+            user: self.terminal.id.clone(),
+            ca_file: self.printer_ca_file(role),
+            ..Default::default()
+        }
+    }
+
     /// The role's `printers.<role>.ca_file`, resolved against the config's folder.
     pub fn printer_ca_file(&self, role: PrinterRole) -> Option<PathBuf> {
         self.printer(role).ca_file.as_ref().map(|p| self.resolve(p))
@@ -1988,17 +1999,13 @@ pub struct ConfigHandle {
     tx: Arc<watch::Sender<Arc<Config>>>,
 }
 
-/// Settings that running parts read again when the config changes: a change of one of
-/// these applies at once (the idle timer, the sync workers' next wait, the home notices,
-/// the 差评 reasons); anything else applies when the terminal restarts.
-pub const APPLIED_LIVE: [&str; 6] = [
-    "display.idle_timeout_s",
-    "display.notices",
-    "heartbeat.interval_s",
-    "ratings.sync_interval_s",
-    "ratings.reasons",
-    "catalogue.sync_interval_s",
-];
+/// Whether running parts read `key` again when the config changes, so a change applies
+/// at once (the idle timer, the sync workers' next wait, the home notices, the 差评
+/// reasons); anything else applies when the terminal restarts. The `live` column of the
+/// one table of settable keys, [`crate::api::SETTABLE`].
+pub fn applied_live(key: &str) -> bool {
+    crate::api::settable(key).is_some_and(|s| s.live)
+}
 
 impl ConfigHandle {
     pub fn new(layers: Layers) -> Result<Self, ConfigError> {
@@ -2034,7 +2041,7 @@ impl ConfigHandle {
 
     /// Saves one setting into the settings layer (validated with every layer, saved
     /// atomically) and puts the result in force: running parts that read it live see it
-    /// now (see [`APPLIED_LIVE`]). Blocking file I/O: call it off the UI thread.
+    /// now (see [`applied_live`]). Blocking file I/O: call it off the UI thread.
     pub fn set_setting(&self, key: &str, value: &str) -> Result<SettingChanged, SetError> {
         let mut layers = self.lock();
         let changed = layers.set(Target::Settings, key, value)?;

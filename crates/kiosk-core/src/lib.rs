@@ -7,6 +7,7 @@
 //! - `config`       — layered TOML config, validation naming field and fix, atomic save, live layers
 //! - `failpoint`    — named kill points for crash tests (armed only by an environment variable)
 //! - `guide`        — 办事指南 and 一件事 materials lists on paper: receipt (ESC/POS) or A4
+//! - `issuance`     — the one 离线码 issuance flow (CLI and touch UI): require_staff, once a day, signature check, audit
 //! - `offline_code` — 离线码 on the terminal: verify an issued code against the trusted key, card layout
 //! - `pin`          — technician and 帮办 staff PINs: argon2id hashes, lockout surviving restarts, audits
 //! - `ratings`      — 好差评: drafts and their rules, the durable outbox, the idempotent upload worker
@@ -19,6 +20,7 @@ pub mod catalog;
 pub mod config;
 pub mod failpoint;
 pub mod guide;
+pub mod issuance;
 pub mod offline_code;
 pub mod pin;
 pub mod ratings;

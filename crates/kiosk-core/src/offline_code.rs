@@ -139,12 +139,7 @@ pub async fn print_card(
     mut on_state: impl FnMut(&crate::print::job::JobState) + Send,
 ) -> Result<String, String> {
     use crate::print::job::JobState;
-    let options = crate::print::JobOptions {
-        qr: config.printer(crate::config::PrinterRole::Card).qr,
-        user: config.terminal.id.clone(),
-        ca_file: config.printer_ca_file(crate::config::PrinterRole::Card),
-        ..Default::default()
-    };
+    let options = config.job_options(crate::config::PrinterRole::Card);
     let cancel = cancel.unwrap_or_else(|| tokio::sync::watch::channel(false).1);
     let card = issued.card_id.clone();
     let outcome = crate::print::run(

@@ -321,6 +321,27 @@ pub fn enter(
     pin: &str,
     now: &Now,
 ) -> Result<Entry, PinError> {
+    enter_as(store, config_hash, None, pin, now)
+}
+
+/// Checks the PIN of one named staff member (the CLI's `--staff ID`): the same lock,
+/// count of wrong PINs and audits as the pad; a PIN of anyone else is a wrong PIN here.
+pub fn enter_staff(
+    store: &Mutex<Store>,
+    id: &StaffId,
+    pin: &str,
+    now: &Now,
+) -> Result<Entry, PinError> {
+    enter_as(store, None, Some(id), pin, now)
+}
+
+fn enter_as(
+    store: &Mutex<Store>,
+    config_hash: Option<&str>,
+    only: Option<&StaffId>,
+    pin: &str,
+    now: &Now,
+) -> Result<Entry, PinError> {
     let candidates = {
         let mut s = guard(store);
         if let Some(remaining) = lock_remaining(&mut s, now)? {
@@ -339,6 +360,13 @@ pub fn enter(
     if candidates.is_empty() {
         return Ok(Entry::NoPins);
     }
+    let candidates: Vec<(Holder, String)> = match only {
+        Some(id) => candidates
+            .into_iter()
+            .filter(|(h, _)| matches!(h, Holder::Staff(s) if s == id))
+            .collect(),
+        None => candidates,
+    };
     // Every hash is tried, so the time taken does not tell whose PIN was typed.
     let mut found = None;
     for (holder, phc) in &candidates {
@@ -592,6 +620,47 @@ mod tests {
                 .iter()
                 .any(|e| e.actor.as_deref() == Some("staff:S1024"))
         );
+    }
+
+    #[test]
+    fn a_named_staff_member_signs_in_with_their_own_pin_only() {
+        let (_d, s) = store();
+        let t0 = at(0, Some(("boot-a", 100)));
+        let s1 = StaffId::parse("S1024").unwrap();
+        assert_eq!(enter_staff(&s, &s1, "480213", &t0).unwrap(), Entry::NoPins);
+        set(&s, &Holder::Technician, "260417", "test", None).unwrap();
+        set(&s, &Holder::Staff(s1.clone()), "480213", "test", None).unwrap();
+        assert_eq!(
+            enter_staff(&s, &s1, "480213", &t0).unwrap(),
+            Entry::Accepted(Holder::Staff(s1.clone()))
+        );
+        // The technician's PIN is not this staff member's: wrong, and counted.
+        assert_eq!(
+            enter_staff(&s, &s1, "260417", &t0).unwrap(),
+            Entry::Wrong {
+                attempts_left: MAX_FAILURES - 1
+            }
+        );
+        // An id with no PIN: wrong too (the answer does not tell which ids exist).
+        let other = StaffId::parse("S9999").unwrap();
+        assert_eq!(
+            enter_staff(&s, &other, "480213", &t0).unwrap(),
+            Entry::Wrong {
+                attempts_left: MAX_FAILURES - 2
+            }
+        );
+        for _ in 0..3 {
+            let _ = enter_staff(&s, &s1, "111112", &t0).unwrap();
+        }
+        // The same lock as the pad's.
+        assert!(matches!(
+            enter(&s, None, "260417", &t0).unwrap(),
+            Entry::Locked { .. }
+        ));
+        assert!(matches!(
+            enter_staff(&s, &s1, "480213", &t0).unwrap(),
+            Entry::Locked { .. }
+        ));
     }
 
     #[test]

@@ -93,6 +93,35 @@ const MIGRATIONS: &[&str] = &[
 ",
 ];
 
+/// The store as the terminal's running parts share it.
+pub type Shared = std::sync::Arc<std::sync::Mutex<Store>>;
+
+/// The store was not reached: the blocking task running the closure panicked or the
+/// runtime is shutting down.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("local store task: {0}")]
+pub struct TaskError(pub String);
+
+/// Takes the shared store's lock, whichever thread held it when it panicked (a poisoned
+/// lock is taken anyway: SQLite's own transactions keep the data consistent).
+pub fn lock(store: &std::sync::Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
+    store.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Runs `f` on the shared store off the async workers: the lock is taken inside
+/// `spawn_blocking`, so no async worker waits on disk or on the lock. The one way async
+/// code reaches the store.
+pub async fn run<T, F>(store: &Shared, f: F) -> Result<T, TaskError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Store) -> T + Send + 'static,
+{
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || f(&mut lock(&store)))
+        .await
+        .map_err(|e| TaskError(e.to_string()))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("local store {path}: {source}")]

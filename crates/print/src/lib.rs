@@ -64,6 +64,13 @@ pub struct JobOptions {
     pub ca_file: Option<std::path::PathBuf>,
 }
 
+impl JobOptions {
+    /// The same options, with one connect, query or write bounded by `timeout`.
+    pub fn with_timeout(self, timeout: Duration) -> Self {
+        Self { timeout, ..self }
+    }
+}
+
 impl Default for JobOptions {
     fn default() -> Self {
         Self {

@@ -238,11 +238,7 @@ impl UiController {
                     "no"
                 }
             );
-            let saved = tokio::task::spawn_blocking(move || {
-                let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
-                ratings::record(&mut s, &rating)
-            })
-            .await;
+            let saved = crate::store::run(&store, move |s| ratings::record(s, &rating)).await;
             let step = match saved {
                 Ok(Ok(())) => {
                     if let Some(w) = waker {

@@ -127,13 +127,10 @@ pub(super) fn connect(window: &MainWindow, ctl: &Rc<UiController>) {
 }
 
 /// The settings the maintenance page can change (whole numbers; the rest through
-/// `civic-kiosk config set` over SSH).
-pub(crate) const SETTINGS: [&str; 4] = [
-    "display.idle_timeout_s",
-    "heartbeat.interval_s",
-    "ratings.sync_interval_s",
-    "catalogue.sync_interval_s",
-];
+/// `civic-kiosk config set` over SSH): the rows of [`crate::api::SETTABLE`] it offers.
+pub(crate) fn settings() -> impl Iterator<Item = &'static str> {
+    crate::api::page_keys()
+}
 
 fn setting_value(config: &crate::config::Config, key: &str) -> String {
     match key {
@@ -178,14 +175,9 @@ impl UiController {
         let store = self.store.clone();
         self.runtime.spawn(async move {
             if let Some(store) = store {
-                let written = tokio::task::spawn_blocking(move || {
-                    store.lock().unwrap_or_else(|p| p.into_inner()).audit(
-                        kind,
-                        &detail,
-                        actor.as_deref(),
-                    )
-                })
-                .await;
+                let written =
+                    crate::store::run(&store, move |s| s.audit(kind, &detail, actor.as_deref()))
+                        .await;
                 match written {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => log::error!("audit {kind}: {e}"),
@@ -214,11 +206,8 @@ impl UiController {
         };
         let weak = self.window.clone();
         self.runtime.spawn(async move {
-            let remaining = tokio::task::spawn_blocking(move || {
-                let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
-                pin::lock_remaining(&mut s, &pin::Now::read())
-            })
-            .await;
+            let remaining =
+                crate::store::run(&store, |s| pin::lock_remaining(s, &pin::Now::read())).await;
             if let Ok(Ok(Some(remaining))) = remaining {
                 let _ = weak.upgrade_in_event_loop(move |w| {
                     let t = w.global::<TechnicianAdapter>();
@@ -345,10 +334,9 @@ impl UiController {
 
     /// The technician leaves maintenance: audited, then the attract screen.
     fn show_settings(&self, w: &MainWindow, config: &crate::config::Config) {
-        let rows: Vec<crate::ui::SettingRow> = SETTINGS
-            .iter()
+        let rows: Vec<crate::ui::SettingRow> = settings()
             .map(|k| crate::ui::SettingRow {
-                key: (*k).into(),
+                key: k.into(),
                 value: setting_value(config, k).into(),
             })
             .collect();
@@ -387,22 +375,21 @@ impl UiController {
         let weak = self.window.clone();
         let store = self.store.clone();
         self.runtime.spawn(async move {
-            let result = tokio::task::spawn_blocking(move || {
-                let changed = handle.set_setting(&key, &value);
-                if let (Ok(c), Some(store)) = (&changed, store) {
-                    let detail = c.audit_detail("maintenance page");
-                    let written = store.lock().unwrap_or_else(|p| p.into_inner()).audit(
-                        "config_changed",
-                        &detail,
-                        Some(&Holder::Technician.actor()),
-                    );
-                    if let Err(e) = written {
-                        log::error!("audit config_changed: {e}");
-                    }
+            // The config write is file I/O, not store work: its own blocking task.
+            let result =
+                tokio::task::spawn_blocking(move || handle.set_setting(&key, &value)).await;
+            if let (Ok(Ok(c)), Some(store)) = (&result, store) {
+                let detail = c.audit_detail("maintenance page");
+                let written = crate::store::run(&store, move |s| {
+                    s.audit("config_changed", &detail, Some(&Holder::Technician.actor()))
+                })
+                .await;
+                match written {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => log::error!("audit config_changed: {e}"),
+                    Err(e) => log::error!("audit config_changed: {e}"),
                 }
-                changed
-            })
-            .await;
+            }
             let _ = weak.upgrade_in_event_loop(move |w| {
                 let t = w.global::<TechnicianAdapter>();
                 match result {
@@ -416,7 +403,7 @@ impl UiController {
                         // again applies now.
                         let when = if !changed.notes.is_empty() {
                             changed.notes.join("; ")
-                        } else if crate::config::APPLIED_LIVE.contains(&changed.key.as_str()) {
+                        } else if crate::config::applied_live(&changed.key) {
                             "in force now".to_string()
                         } else {
                             "applies after a restart".to_string()
@@ -562,9 +549,9 @@ mod tests {
     /// setting it offers is one the running parts re-read.
     #[test]
     fn every_setting_on_the_page_applies_live() {
-        for key in super::SETTINGS {
+        for key in super::settings() {
             assert!(
-                crate::config::APPLIED_LIVE.contains(&key),
+                crate::config::applied_live(key),
                 "{key} is on the maintenance page but needs a restart"
             );
         }

@@ -58,10 +58,6 @@ pub enum SyncError {
     Join(String),
 }
 
-fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
-    store.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, SyncError> {
@@ -72,7 +68,7 @@ async fn blocking<T: Send + 'static>(
 
 /// Loads the cached copy and builds its indexes (blocking work: call it off the UI thread).
 pub fn load_cached(store: &Mutex<Store>) -> Result<Option<(Catalog, CatalogMeta)>, SyncError> {
-    let Some(cached) = lock(store).cached_catalogue()? else {
+    let Some(cached) = crate::store::lock(store).cached_catalogue()? else {
         return Ok(None);
     };
     let data: Catalogue = serde_json::from_str(&cached.body).map_err(|e| {
@@ -93,14 +89,17 @@ pub async fn sync_once(
     client: &Client,
     store: &Arc<Mutex<Store>>,
 ) -> Result<(SyncOutcome, Option<(Arc<Catalog>, CatalogMeta)>), SyncError> {
-    let s = store.clone();
-    let etag =
-        blocking(move || lock(&s).cached_catalogue().map(|c| c.and_then(|c| c.etag))).await??;
+    let etag = crate::store::run(store, |s| {
+        s.cached_catalogue().map(|c| c.and_then(|c| c.etag))
+    })
+    .await
+    .map_err(|e| SyncError::Join(e.to_string()))??;
     let now = Utc::now();
     match client.catalogue(etag.as_deref()).await? {
         CatalogueFetch::NotModified => {
-            let s = store.clone();
-            blocking(move || lock(&s).touch_catalogue(now)).await??;
+            crate::store::run(store, move |s| s.touch_catalogue(now))
+                .await
+                .map_err(|e| SyncError::Join(e.to_string()))??;
             Ok((SyncOutcome::NotModified, None))
         }
         CatalogueFetch::Fresh { catalogue, etag } => {
@@ -126,7 +125,7 @@ pub async fn sync_once(
                     etag,
                 };
                 let catalog = Catalog::new(*catalogue);
-                lock(&s).save_catalogue(&cached)?;
+                crate::store::lock(&s).save_catalogue(&cached)?;
                 Ok::<_, SyncError>((catalog, meta))
             })
             .await??;

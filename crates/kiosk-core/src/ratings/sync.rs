@@ -106,14 +106,12 @@ fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
 }
 
-fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
-    store.lock().unwrap_or_else(|p| p.into_inner())
-}
-
+/// `f` on the store through [`crate::store::run`].
 async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+    store: &Arc<Mutex<Store>>,
+    f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, SyncError> {
-    tokio::task::spawn_blocking(f)
+    crate::store::run(store, f)
         .await
         .map_err(|e| SyncError::Task(e.to_string()))?
         .map_err(SyncError::from)
@@ -260,8 +258,7 @@ pub async fn round(
     ignore_backoff: bool,
 ) -> Result<Round, SyncError> {
     let limit = policy.batch_size;
-    let s = store.clone();
-    let claimed = blocking(move || claim(&lock(&s), limit, ignore_backoff)).await?;
+    let claimed = blocking(store, move |st| claim(st, limit, ignore_backoff)).await?;
     if claimed.is_empty() {
         return Ok(Round::Idle);
     }
@@ -279,9 +276,7 @@ pub async fn round(
     }
     if !unreadable.is_empty() {
         // A body this build cannot read will never upload: a dead letter, with the reason.
-        let s = store.clone();
-        blocking(move || {
-            let st = lock(&s);
+        blocking(store, move |st| {
             let now = Utc::now().to_rfc3339();
             for (id, why) in unreadable {
                 log::error!("rating {id}: stored body unreadable ({why}); dead letter");
@@ -313,11 +308,9 @@ pub async fn round(
                 .into_iter()
                 .map(|r| (r.id.to_string(), (r.outcome, r.reason)))
                 .collect();
-            let s = store.clone();
             let p = policy.clone();
-            let (stored, duplicate, rejected, unanswered) = blocking(move || {
-                let mut st = lock(&s);
-                let counts = ack(&mut st, &ids, &verdicts, &p)?;
+            let (stored, duplicate, rejected, unanswered) = blocking(store, move |st| {
+                let counts = ack(st, &ids, &verdicts, &p)?;
                 st.set_state(STATE_LAST_SYNC, &Utc::now().to_rfc3339())?;
                 st.set_state(STATE_LAST_ERROR, "")?;
                 Ok(counts)
@@ -335,10 +328,9 @@ pub async fn round(
         }
         Err(error) => {
             log::warn!("ratings upload of {n} failed, will retry: {error}");
-            let s = store.clone();
             let p = policy.clone();
             let e = error.clone();
-            blocking(move || fail(&mut lock(&s), &ids, &e, &p)).await?;
+            blocking(store, move |st| fail(st, &ids, &e, &p)).await?;
             Ok(Round::Failed { error, batch: n })
         }
     }
@@ -346,8 +338,7 @@ pub async fn round(
 
 /// Current counts, off the caller's thread.
 pub async fn counts(store: &Arc<Mutex<Store>>) -> Result<OutboxCounts, SyncError> {
-    let s = store.clone();
-    blocking(move || super::counts(&lock(&s))).await
+    blocking(store, |st| super::counts(st)).await
 }
 
 /// Wakes the uploader when a rating has been stored.
@@ -375,8 +366,7 @@ pub async fn run_worker(
             // More may be due at once: go on without sleeping.
             Ok(Round::Answered { .. }) => Duration::ZERO,
             Ok(Round::Idle) | Ok(Round::Failed { .. }) => {
-                let s = store.clone();
-                match blocking(move || next_due_in(&lock(&s))).await {
+                match blocking(&store, |st| next_due_in(st)).await {
                     Ok(Some(d)) => d.min(policy.interval),
                     Ok(None) => policy.interval,
                     Err(e) => {
