@@ -35,6 +35,7 @@ pub mod commands;
 pub mod config;
 pub mod diagnose;
 pub mod failpoint;
+pub mod flow;
 pub mod guide;
 pub mod heartbeat;
 pub mod identity;
