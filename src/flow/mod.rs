@@ -2,6 +2,8 @@
 //!
 //! Layout (gitui / Slint todo-mvc style):
 //! - [`nav`]         — pages, 返回, the idle timer and its "还需要更多时间吗？" countdown
+//! - [`browse`]      — search query and answers, audience and theme, the item or bundle shown, guide printing
+//! - [`card`]        — 离线码: ID entry, lookup, confirm, issue and print, 补办, 挂失
 //! - [`help`]        — 呼叫工作人员
 //! - [`assist`]      — 帮办: the staff member signed in for this resident, and their sign-out
 //!
@@ -13,12 +15,19 @@
 //! events ([`Moment`]).
 
 pub mod assist;
+pub mod browse;
+pub mod card;
 pub mod help;
 pub mod nav;
 
 use std::time::Duration;
 
 pub use assist::{Assist, AssistEvent, StaffEnd};
+pub use browse::{Browse, BrowseEvent, GuidePrint, SearchAnswer, ShownItem};
+pub use card::{
+    CardEvent, CardFailure, CardFlow, CardStep, CardView, IdProblem, IssueOutcome, LookupOutcome,
+    LostOutcome,
+};
 pub use help::{HelpEvent, HelpFlow, HelpState};
 pub use nav::{EndReason, Nav, NavEvent, Page};
 
