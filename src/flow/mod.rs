@@ -4,6 +4,7 @@
 //! - [`nav`]         — pages, 返回, the idle timer and its "还需要更多时间吗？" countdown
 //! - [`browse`]      — search query and answers, audience and theme, the item or bundle shown, guide printing
 //! - [`card`]        — 离线码: ID entry, lookup, confirm, issue and print, 补办, 挂失
+//! - [`rating`]      — 好差评: level, reasons, callback number, saving; one rating per service per session
 //! - [`help`]        — 呼叫工作人员
 //! - [`assist`]      — 帮办: the staff member signed in for this resident, and their sign-out
 //!
@@ -19,6 +20,7 @@ pub mod browse;
 pub mod card;
 pub mod help;
 pub mod nav;
+pub mod rating;
 
 use std::time::Duration;
 
@@ -30,6 +32,9 @@ pub use card::{
 };
 pub use help::{HelpEvent, HelpFlow, HelpState};
 pub use nav::{EndReason, Nav, NavEvent, Page};
+pub use rating::{
+    RatedService, RatingEvent, RatingFlow, RatingSource, RatingStep, RatingView, ReasonTag,
+};
 
 /// The instant an event happened, as the shell's clocks read it: monotonic for the idle
 /// timer (Slint's mocked time in tests), wall time for what is stamped (a rating's time).
