@@ -7,6 +7,7 @@
 //! - [`rating`]      — 好差评: level, reasons, callback number, saving; one rating per service per session
 //! - [`help`]        — 呼叫工作人员
 //! - [`assist`]      — 帮办: the staff member signed in for this resident, and their sign-out
+//! - [`maintenance`] — the PIN pad behind the hidden gesture, and the maintenance page
 //!
 //! The UI (another crate) renders from these values and sends events; it never reads a
 //! property of its own back to decide anything. Every effect is run by the shell off the
@@ -19,6 +20,7 @@ pub mod assist;
 pub mod browse;
 pub mod card;
 pub mod help;
+pub mod maintenance;
 pub mod nav;
 pub mod rating;
 
@@ -31,6 +33,10 @@ pub use card::{
     LostOutcome,
 };
 pub use help::{HelpEvent, HelpFlow, HelpState};
+pub use maintenance::{
+    Maintenance, MaintenanceEnd, MaintenanceEvent, MaintenanceInfo, MaintenanceView, PadState, Pin,
+    PinAnswer, SettingAnswer, SettingRow,
+};
 pub use nav::{EndReason, Nav, NavEvent, Page};
 pub use rating::{
     RatedService, RatingEvent, RatingFlow, RatingSource, RatingStep, RatingView, ReasonTag,
