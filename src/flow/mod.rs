@@ -8,11 +8,13 @@
 //! - [`help`]        — 呼叫工作人员
 //! - [`assist`]      — 帮办: the staff member signed in for this resident, and their sign-out
 //! - [`maintenance`] — the PIN pad behind the hidden gesture, and the maintenance page
+//! - [`session`]     — [`Session`], all of the above as one value, and [`Terminal`], which
+//!   ends a session by dropping it and starting a fresh one
 //!
 //! The UI (another crate) renders from these values and sends events; it never reads a
 //! property of its own back to decide anything. Every effect is run by the shell off the
-//! UI thread, and its result comes back as an event through `Terminal::answer` with the
-//! `Ticket` the effect carried, so an answer meant for a session that has ended is
+//! UI thread, and its result comes back as an event through [`Terminal::answer`] with the
+//! [`Ticket`] the effect carried, so an answer meant for a session that has ended is
 //! dropped. Nothing here does I/O, reads a clock or knows Slint: times come in with the
 //! events ([`Moment`]).
 
@@ -23,6 +25,7 @@ pub mod help;
 pub mod maintenance;
 pub mod nav;
 pub mod rating;
+pub mod session;
 
 use std::time::Duration;
 
@@ -41,6 +44,7 @@ pub use nav::{EndReason, Nav, NavEvent, Page};
 pub use rating::{
     RatedService, RatingEvent, RatingFlow, RatingSource, RatingStep, RatingView, ReasonTag,
 };
+pub use session::{Command, Effect, Event, JobMark, Prints, Session, Terminal, Ticket};
 
 /// The instant an event happened, as the shell's clocks read it: monotonic for the idle
 /// timer (Slint's mocked time in tests), wall time for what is stamped (a rating's time).
