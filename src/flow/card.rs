@@ -126,14 +126,15 @@ pub enum CardEvent {
     Reissue,
     /// "挂失旧卡".
     ReportLost,
-    /// Answer to [`CardEffect::LookupResident`].
-    Looked(LookupOutcome),
-    /// While printing: the printer cannot print now (true) or prints again (false).
-    PrintHeld(bool),
-    /// Answer to [`CardEffect::IssueAndPrint`].
-    Issued(IssueOutcome),
-    /// Answer to [`CardEffect::ReportLost`].
-    LostReported(LostOutcome),
+    /// Answer to [`CardEffect::LookupResident`] for this number.
+    Looked(IdNumber, LookupOutcome),
+    /// While printing the card of this number: the printer cannot print now (true) or
+    /// prints again (false).
+    PrintHeld(IdNumber, bool),
+    /// Answer to [`CardEffect::IssueAndPrint`] for this number.
+    Issued(IdNumber, IssueOutcome),
+    /// Answer to [`CardEffect::ReportLost`] for this number.
+    LostReported(IdNumber, LostOutcome),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,8 +169,8 @@ impl fmt::Debug for IdDigits {
     }
 }
 
-/// Which answer the flow waits for: an answer of another kind (late, from a step the
-/// resident already left) is dropped.
+/// Which answer the flow waits for: an answer of another kind, or for another number
+/// (late, from a step the resident already left), is dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum Waiting {
     #[default]
@@ -251,6 +252,11 @@ impl CardFlow {
         self.step == CardStep::TakeCard
     }
 
+    /// The answer is for the number now typed.
+    fn is_for(&self, id: &IdNumber) -> bool {
+        self.entry.0.parse().ok().as_ref() == Some(id)
+    }
+
     fn fail(&mut self, failure: CardFailure, reason: String) {
         self.step = CardStep::Failed;
         self.failure = Some(failure);
@@ -324,7 +330,9 @@ impl CardFlow {
                     return vec![CardEffect::ReportLost(id)];
                 }
             }
-            CardEvent::Looked(answer) if self.waiting == Waiting::Lookup => {
+            CardEvent::Looked(id, answer)
+                if self.waiting == Waiting::Lookup && self.is_for(&id) =>
+            {
                 self.waiting = Waiting::Nothing;
                 match answer {
                     LookupOutcome::Found(who) => {
@@ -342,8 +350,14 @@ impl CardFlow {
                     LookupOutcome::Refused(m) => self.fail(CardFailure::Refused, m),
                 }
             }
-            CardEvent::PrintHeld(held) if self.step == CardStep::Printing => self.held = held,
-            CardEvent::Issued(outcome) if self.waiting == Waiting::Issue => {
+            CardEvent::PrintHeld(id, held)
+                if self.waiting == Waiting::Issue && self.is_for(&id) =>
+            {
+                self.held = held
+            }
+            CardEvent::Issued(id, outcome)
+                if self.waiting == Waiting::Issue && self.is_for(&id) =>
+            {
                 self.waiting = Waiting::Nothing;
                 self.held = false;
                 match outcome {
@@ -359,7 +373,9 @@ impl CardFlow {
                     IssueOutcome::Cancelled => {}
                 }
             }
-            CardEvent::LostReported(outcome) if self.waiting == Waiting::Lost => {
+            CardEvent::LostReported(id, outcome)
+                if self.waiting == Waiting::Lost && self.is_for(&id) =>
+            {
                 self.waiting = Waiting::Nothing;
                 self.has_card = false;
                 match outcome {
@@ -379,6 +395,10 @@ impl CardFlow {
 mod tests {
     use super::*;
     use crate::flow::testing::{ID, settings};
+
+    fn id() -> IdNumber {
+        IdNumber::parse(ID).unwrap_or_else(|e| panic!("{e}"))
+    }
 
     fn typed(id: &str) -> CardFlow {
         let mut c = CardFlow::default();
@@ -405,7 +425,7 @@ mod tests {
         let fx = c.handle(CardEvent::Submit, &settings(), None);
         assert!(matches!(&fx[..], [CardEffect::LookupResident(_)]));
         c.handle(
-            CardEvent::Looked(found(true, active_card)),
+            CardEvent::Looked(id(), found(true, active_card)),
             &settings(),
             None,
         );
@@ -419,12 +439,16 @@ mod tests {
         assert_eq!(v.id_entry, "110105 19491231 002X");
         assert!(v.complete);
         let fx = c.handle(CardEvent::Submit, &settings(), None);
-        let [CardEffect::LookupResident(id)] = &fx[..] else {
+        let [CardEffect::LookupResident(sent)] = &fx[..] else {
             panic!("one lookup: {fx:?}");
         };
-        assert_eq!(id.expose_id_number(), ID);
+        assert_eq!(sent.expose_id_number(), ID);
         assert_eq!(c.step(), CardStep::Checking);
-        c.handle(CardEvent::Looked(found(true, None)), &settings(), None);
+        c.handle(
+            CardEvent::Looked(id(), found(true, None)),
+            &settings(),
+            None,
+        );
         assert_eq!(c.step(), CardStep::Confirm);
         assert_eq!(c.view().masked_name, "王*英");
         assert!(!c.view().has_card);
@@ -438,11 +462,15 @@ mod tests {
             }]
         ));
         assert_eq!(c.step(), CardStep::Printing);
-        c.handle(CardEvent::PrintHeld(true), &settings(), None);
+        c.handle(CardEvent::PrintHeld(id(), true), &settings(), None);
         assert!(c.view().held, "缺纸: the page says so");
-        c.handle(CardEvent::PrintHeld(false), &settings(), None);
+        c.handle(CardEvent::PrintHeld(id(), false), &settings(), None);
         assert!(!c.view().held);
-        c.handle(CardEvent::Issued(IssueOutcome::Printed), &settings(), None);
+        c.handle(
+            CardEvent::Issued(id(), IssueOutcome::Printed),
+            &settings(),
+            None,
+        );
         assert_eq!(c.step(), CardStep::TakeCard);
         assert!(c.printed());
     }
@@ -474,7 +502,11 @@ mod tests {
         // Lookup: network, and a refusal in the back office's words.
         let mut c = typed(ID);
         c.handle(CardEvent::Submit, &settings(), None);
-        c.handle(CardEvent::Looked(LookupOutcome::Network), &settings(), None);
+        c.handle(
+            CardEvent::Looked(id(), LookupOutcome::Network),
+            &settings(),
+            None,
+        );
         assert_eq!(
             fail(&c),
             (CardStep::Failed, Some(CardFailure::Network), "".into())
@@ -482,7 +514,7 @@ mod tests {
         let mut c = typed(ID);
         c.handle(CardEvent::Submit, &settings(), None);
         c.handle(
-            CardEvent::Looked(LookupOutcome::Refused("系统维护".into())),
+            CardEvent::Looked(id(), LookupOutcome::Refused("系统维护".into())),
             &settings(),
             None,
         );
@@ -497,7 +529,11 @@ mod tests {
         // Not eligible.
         let mut c = typed(ID);
         c.handle(CardEvent::Submit, &settings(), None);
-        c.handle(CardEvent::Looked(found(false, None)), &settings(), None);
+        c.handle(
+            CardEvent::Looked(id(), found(false, None)),
+            &settings(),
+            None,
+        );
         assert_eq!(c.step(), CardStep::NotEligible);
         assert_eq!(c.view().reason, "未满60周岁");
         // Issuing.
@@ -513,8 +549,8 @@ mod tests {
         ] {
             let mut c = at_confirm(None);
             c.handle(CardEvent::Confirm, &settings(), None);
-            c.handle(CardEvent::PrintHeld(true), &settings(), None);
-            c.handle(CardEvent::Issued(outcome.clone()), &settings(), None);
+            c.handle(CardEvent::PrintHeld(id(), true), &settings(), None);
+            c.handle(CardEvent::Issued(id(), outcome.clone()), &settings(), None);
             assert_eq!(c.view().failure, Some(want), "{outcome:?}");
             assert_eq!(c.step(), CardStep::Failed);
             assert!(!c.view().held);
@@ -568,10 +604,14 @@ mod tests {
         assert!(matches!(&fx[..], [CardEffect::ReportLost(_)]));
         assert_eq!(c.step(), CardStep::Checking);
         // A lookup answer is not what this step waits for.
-        c.handle(CardEvent::Looked(found(true, None)), &settings(), None);
+        c.handle(
+            CardEvent::Looked(id(), found(true, None)),
+            &settings(),
+            None,
+        );
         assert_eq!(c.step(), CardStep::Checking);
         c.handle(
-            CardEvent::LostReported(LostOutcome::Voided),
+            CardEvent::LostReported(id(), LostOutcome::Voided),
             &settings(),
             None,
         );
@@ -580,7 +620,7 @@ mod tests {
         let mut c = at_confirm(Some("card-1"));
         c.handle(CardEvent::ReportLost, &settings(), None);
         c.handle(
-            CardEvent::LostReported(LostOutcome::Network),
+            CardEvent::LostReported(id(), LostOutcome::Network),
             &settings(),
             None,
         );
@@ -601,19 +641,56 @@ mod tests {
     #[test]
     fn late_answers_change_nothing() {
         let mut c = CardFlow::default();
-        c.handle(CardEvent::Looked(found(true, None)), &settings(), None);
-        c.handle(CardEvent::Issued(IssueOutcome::Printed), &settings(), None);
-        c.handle(CardEvent::PrintHeld(true), &settings(), None);
+        c.handle(
+            CardEvent::Looked(id(), found(true, None)),
+            &settings(),
+            None,
+        );
+        c.handle(
+            CardEvent::Issued(id(), IssueOutcome::Printed),
+            &settings(),
+            None,
+        );
+        c.handle(CardEvent::PrintHeld(id(), true), &settings(), None);
         assert_eq!(c, CardFlow::default());
         // Cancelled (the session ended) leaves the page as it was.
         let mut c = at_confirm(None);
         c.handle(CardEvent::Confirm, &settings(), None);
         c.handle(
-            CardEvent::Issued(IssueOutcome::Cancelled),
+            CardEvent::Issued(id(), IssueOutcome::Cancelled),
             &settings(),
             None,
         );
         assert_eq!(c.step(), CardStep::Printing);
+    }
+
+    #[test]
+    fn an_answer_for_another_number_is_dropped() {
+        // The resident typed one number, left, and typed another: the first lookup's
+        // answer must not confirm the second person.
+        let other = "310105195001011231";
+        let mut c = typed(other);
+        c.handle(CardEvent::Submit, &settings(), None);
+        c.handle(
+            CardEvent::Looked(id(), found(true, None)),
+            &settings(),
+            None,
+        );
+        assert_eq!(c.step(), CardStep::Checking);
+        let mut c = at_confirm(None);
+        c.handle(CardEvent::Confirm, &settings(), None);
+        let theirs = IdNumber::parse(other).unwrap_or_else(|e| panic!("{e}"));
+        c.handle(
+            CardEvent::PrintHeld(theirs.clone(), true),
+            &settings(),
+            None,
+        );
+        c.handle(
+            CardEvent::Issued(theirs, IssueOutcome::Printed),
+            &settings(),
+            None,
+        );
+        assert_eq!((c.step(), c.view().held), (CardStep::Printing, false));
     }
 
     #[test]

@@ -102,17 +102,20 @@ pub enum JobMark {
 /// still waiting belongs to the session even when the resident moved on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Prints {
-    pub card: Option<JobMark>,
+    /// Card jobs sent and not ended.
+    pub card_jobs: u32,
+    /// The printer holds a card job.
+    pub card_held: bool,
     pub guide: Option<JobMark>,
 }
 
 impl Prints {
     pub fn any(&self) -> bool {
-        self.card.is_some() || self.guide.is_some()
+        self.card_jobs > 0 || self.guide.is_some()
     }
     /// A job waits for the printer.
     pub fn held(&self) -> bool {
-        self.card == Some(JobMark::Held) || self.guide == Some(JobMark::Held)
+        self.card_held || self.guide == Some(JobMark::Held)
     }
 }
 
@@ -231,21 +234,22 @@ impl Session {
             }
             Event::Card(ev) => {
                 match &ev {
-                    CardEvent::PrintHeld(held) if self.prints.card.is_some() => {
-                        self.prints.card = Some(if *held {
-                            JobMark::Held
-                        } else {
-                            JobMark::Waiting
-                        });
+                    CardEvent::PrintHeld(_, held) if self.prints.card_jobs > 0 => {
+                        self.prints.card_held = *held;
                     }
-                    CardEvent::Issued(_) => self.prints.card = None,
+                    CardEvent::Issued(..) => {
+                        self.prints.card_jobs = self.prints.card_jobs.saturating_sub(1);
+                        if self.prints.card_jobs == 0 {
+                            self.prints.card_held = false;
+                        }
+                    }
                     _ => {}
                 }
                 for c in self.card.handle(ev, settings, self.assist.staff()) {
                     fx.push(match c {
                         CardEffect::LookupResident(id) => Effect::LookupResident(id),
                         CardEffect::IssueAndPrint { id, reissue, staff } => {
-                            self.prints.card = Some(JobMark::Waiting);
+                            self.prints.card_jobs += 1;
                             Effect::IssueAndPrint { id, reissue, staff }
                         }
                         CardEffect::ReportLost(id) => Effect::ReportLost(id),
@@ -490,19 +494,26 @@ mod tests {
         s.chars().map(|c| ev(c.to_string())).collect()
     }
 
+    fn id() -> IdNumber {
+        IdNumber::parse(ID).unwrap_or_else(|e| panic!("{e}"))
+    }
+
     fn staff() -> StaffId {
         StaffId::parse(STAFF).unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn found() -> Event {
-        Event::Card(CardEvent::Looked(LookupOutcome::Found(ResidentLookup {
-            masked_name: "王*英".into(),
-            masked_id: "110***********002X".into(),
-            eligible: true,
-            basis: None,
-            reason: None,
-            active_card: None,
-        })))
+        Event::Card(CardEvent::Looked(
+            id(),
+            LookupOutcome::Found(ResidentLookup {
+                masked_name: "王*英".into(),
+                masked_id: "110***********002X".into(),
+                eligible: true,
+                basis: None,
+                reason: None,
+                active_card: None,
+            }),
+        ))
     }
 
     /// One whole session: 帮办 sign-in, a search, a card with the ID typed and its job
@@ -568,7 +579,7 @@ mod tests {
             &card.effect,
             Effect::IssueAndPrint { staff: Some(s), reissue: false, .. } if *s == staff()
         ));
-        run(t, vec![Event::Card(CardEvent::PrintHeld(true))], 12);
+        run(t, vec![Event::Card(CardEvent::PrintHeld(id(), true))], 12);
         assert!(t.session().card().view().held);
         assert!(t.session().prints().held());
         // Home, then a 差评 of the terminal with a callback number.
@@ -659,7 +670,7 @@ mod tests {
         assert_eq!(
             t.answer(
                 card.ticket,
-                Event::Card(CardEvent::Issued(IssueOutcome::Cancelled)),
+                Event::Card(CardEvent::Issued(id(), IssueOutcome::Cancelled)),
                 at(116)
             ),
             vec![]
@@ -832,7 +843,7 @@ mod tests {
             Event::Card(CardEvent::Confirm),
         ]);
         run(&mut t, ev, 1);
-        assert_eq!(t.session().prints().card, Some(JobMark::Waiting));
+        assert_eq!(t.session().prints().card_jobs, 1);
         run(&mut t, vec![Event::Nav(NavEvent::Go(Page::Home))], 2);
         assert_eq!(t.session().card(), &CardFlow::default());
         assert!(
@@ -842,7 +853,7 @@ mod tests {
         // Its end clears the mark, but does not bring the page back.
         run(
             &mut t,
-            vec![Event::Card(CardEvent::Issued(IssueOutcome::Printed))],
+            vec![Event::Card(CardEvent::Issued(id(), IssueOutcome::Printed))],
             3,
         );
         assert!(!t.session().prints().any());
