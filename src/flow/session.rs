@@ -826,6 +826,39 @@ mod tests {
     }
 
     #[test]
+    fn idle_mid_rating_drops_the_number_typed_and_the_late_save() {
+        let mut t = Terminal::new(settings(), Duration::ZERO);
+        let mut ev = vec![
+            Event::Nav(NavEvent::Wake),
+            Event::Rating(RatingEvent::Open(RatingSource::Terminal)),
+            Event::Rating(RatingEvent::Choose(2)),
+            Event::Rating(RatingEvent::Next),
+            Event::Rating(RatingEvent::ToggleReason(1)),
+            Event::Rating(RatingEvent::ToggleCallback),
+            Event::Rating(RatingEvent::Next),
+        ];
+        ev.extend(keys(&PHONE[..7], |k| {
+            Event::Rating(RatingEvent::PhoneKey(k))
+        }));
+        run(&mut t, ev, 0);
+        assert_eq!(t.session().rating().step(), RatingStep::Phone);
+        assert_eq!(
+            t.session().rating().view(t.settings()).phone_entry,
+            PHONE[..7]
+        );
+        let old = t.ticket();
+        run(&mut t, vec![Event::Nav(NavEvent::Tick)], 100);
+        assert_ne!(t.ticket(), old);
+        assert_eq!(t.session(), &Session::new(&settings(), Duration::ZERO));
+        assert_no_resident_value(&t);
+        assert_eq!(
+            t.answer(old, Event::Rating(RatingEvent::Stored(true)), at(101)),
+            vec![]
+        );
+        assert_eq!(t.session().rating().step(), RatingStep::Level);
+    }
+
+    #[test]
     fn leaving_the_card_page_forgets_the_number_but_not_the_job() {
         let mut t = Terminal::new(settings(), Duration::ZERO);
         run(
