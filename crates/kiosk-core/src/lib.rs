@@ -6,6 +6,7 @@
 //! - `catalog`      — 一网通办 catalogue: local cache, sync (ETag), search index (汉字/pinyin/initials), browse, 一件事, FAQ
 //! - `config`       — layered TOML config, validation naming field and fix, atomic save, live layers
 //! - `failpoint`    — named kill points for crash tests (armed only by an environment variable)
+//! - `flow`         — each resident flow as a state machine (card, rating, navigation and idle, help, 帮办, maintenance) and the session as one value, ended by dropping it
 //! - `guide`        — 办事指南 and 一件事 materials lists on paper: receipt (ESC/POS) or A4
 //! - `issuance`     — the one 离线码 issuance flow (CLI and touch UI): require_staff, once a day, signature check, audit
 //! - `offline_code` — 离线码 on the terminal: verify an issued code against the trusted key, card layout
@@ -19,6 +20,7 @@ pub mod backoffice;
 pub mod catalog;
 pub mod config;
 pub mod failpoint;
+pub mod flow;
 pub mod guide;
 pub mod issuance;
 pub mod offline_code;

@@ -1,0 +1,703 @@
+//! 离线码 card flow: the resident types the ID number, confirms the masked name the back office answers, and takes the printed card (or 补办 / 挂失).
+//!
+//! The ID number is checked here before anything is sent. Issuing (once a day, the
+//! signature check, printing, the audit) is one effect, [`CardEffect::IssueAndPrint`],
+//! run by the issuance flow the CLI shares; this flow only shows where it got to.
+
+use std::fmt;
+
+use crate::api::ResidentLookup;
+use crate::identity::{IdNumber, IdNumberError};
+use crate::pin::StaffId;
+use crate::session::IdEntry;
+
+use super::Settings;
+
+/// Where the card flow is (`OfflineCodeAdapter.step` today: the number in brackets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CardStep {
+    /// (0) Typing the ID number.
+    #[default]
+    Entry,
+    /// (1) Asking the back office (a lookup, or a 挂失).
+    Checking,
+    /// (2) "王*英，是您本人吗？"; with `has_card`, 补办 and 挂失 are offered.
+    Confirm,
+    /// (3) Not eligible; `reason` says why, in the back office's words.
+    NotEligible,
+    /// (4) Issuing and printing; `held` while the printer cannot print.
+    Printing,
+    /// (5) "请取走您的卡片".
+    TakeCard,
+    /// (6) Failed; `failure` says why.
+    Failed,
+    /// (7) The old card was reported lost (voided).
+    ReportedLost,
+}
+
+/// Why the card flow failed (`OfflineCodeAdapter.failure` with step 6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardFailure {
+    /// (1) The back office cannot be reached (or none is configured, or no trusted key).
+    Network,
+    /// (2) The issued code did not verify against the trusted key: nothing printed.
+    CodeRefused,
+    /// (3) The printer failed.
+    Printer,
+    /// (4) The back office said no; `reason` has its words.
+    Refused,
+    /// (5) A card was already printed here today for this person.
+    AlreadyIssuedToday,
+    /// (6) `offline_code.require_staff` and no 帮办 staff signed in.
+    StaffRequired,
+}
+
+/// Why the typed ID number is not valid (`OfflineCodeAdapter.error`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdProblem {
+    /// (1)
+    WrongLength,
+    /// (2)
+    BadCharacter,
+    /// (3)
+    ImpossibleDate,
+    /// (4)
+    FutureDate,
+    /// (5)
+    BadChecksum,
+}
+
+impl From<&IdNumberError> for IdProblem {
+    fn from(e: &IdNumberError) -> Self {
+        match e {
+            IdNumberError::WrongLength(_) => IdProblem::WrongLength,
+            IdNumberError::BadCharacter => IdProblem::BadCharacter,
+            IdNumberError::ImpossibleDate => IdProblem::ImpossibleDate,
+            IdNumberError::FutureDate => IdProblem::FutureDate,
+            IdNumberError::BadChecksum => IdProblem::BadChecksum,
+        }
+    }
+}
+
+/// The back office's answer to a lookup, as the shell classified it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LookupOutcome {
+    Found(ResidentLookup),
+    /// Not reachable, or a retryable error.
+    Network,
+    /// It answered no, in these words.
+    Refused(String),
+}
+
+/// How issuing and printing ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IssueOutcome {
+    Printed,
+    AlreadyIssuedToday,
+    Network,
+    Refused(String),
+    /// The issued code did not verify: nothing printed.
+    CodeRefused,
+    PrintFailed,
+    /// The session ended while the job waited: nothing printed, nothing to show.
+    Cancelled,
+}
+
+/// How a 挂失 ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LostOutcome {
+    Voided,
+    Network,
+    Refused(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CardEvent {
+    /// A key of the ID keypad: a digit, or X as the 18th character.
+    Key(String),
+    Backspace,
+    /// Clear, and "不是，重新输入".
+    Clear,
+    /// 下一步: check the number, then ask the back office.
+    Submit,
+    /// "是本人，打印卡片".
+    Confirm,
+    /// "补办新卡（旧卡作废）".
+    Reissue,
+    /// "挂失旧卡".
+    ReportLost,
+    /// Answer to [`CardEffect::LookupResident`] for this number.
+    Looked(IdNumber, LookupOutcome),
+    /// While printing the card of this number: the printer cannot print now (true) or
+    /// prints again (false).
+    PrintHeld(IdNumber, bool),
+    /// Answer to [`CardEffect::IssueAndPrint`] for this number.
+    Issued(IdNumber, IssueOutcome),
+    /// Answer to [`CardEffect::ReportLost`] for this number.
+    LostReported(IdNumber, LostOutcome),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CardEffect {
+    /// Ask who this is (masked name) and whether a card may be printed.
+    LookupResident(IdNumber),
+    /// Run the issuance flow: once a day unless `reissue`, issue, verify, print, audit.
+    /// Answer [`CardEvent::PrintHeld`] while it waits and [`CardEvent::Issued`] at the end.
+    IssueAndPrint {
+        id: IdNumber,
+        reissue: bool,
+        /// The 帮办 staff member signed in, named in the audit.
+        staff: Option<StaffId>,
+    },
+    /// Void the resident's valid card (audited with the masked ID).
+    ReportLost(IdNumber),
+}
+
+/// The ID number being typed. `Debug` shows how many characters, never which.
+#[derive(Clone, Default)]
+struct IdDigits(IdEntry);
+
+impl PartialEq for IdDigits {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.display() == other.0.display()
+    }
+}
+impl Eq for IdDigits {}
+impl fmt::Debug for IdDigits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "IdDigits({} typed)", self.0.len())
+    }
+}
+
+/// Which answer the flow waits for: an answer of another kind, or for another number
+/// (late, from a step the resident already left), is dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Waiting {
+    #[default]
+    Nothing,
+    Lookup,
+    Issue,
+    Lost,
+}
+
+/// The card flow. `CardFlow::default()` is its start (the page opened).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CardFlow {
+    entry: IdDigits,
+    problem: Option<IdProblem>,
+    step: CardStep,
+    failure: Option<CardFailure>,
+    masked_name: String,
+    reason: String,
+    has_card: bool,
+    held: bool,
+    waiting: Waiting,
+}
+
+/// What the 离线码 page shows. `Debug` masks the number typed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CardView {
+    pub step: CardStep,
+    /// The number as typed, in groups of 6-8-4 (shown to the resident, who is typing it).
+    pub id_entry: String,
+    /// All 18 characters typed: 下一步 is enabled.
+    pub complete: bool,
+    /// With [`CardStep::Entry`]: why the number was not accepted.
+    pub problem: Option<IdProblem>,
+    /// With [`CardStep::Failed`].
+    pub failure: Option<CardFailure>,
+    pub masked_name: String,
+    pub reason: String,
+    pub has_card: bool,
+    pub held: bool,
+}
+
+impl fmt::Debug for CardView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CardView")
+            .field("step", &self.step)
+            .field("id_entry", &format_args!("{} chars", self.id_entry.len()))
+            .field("complete", &self.complete)
+            .field("problem", &self.problem)
+            .field("failure", &self.failure)
+            .field("masked_name", &self.masked_name)
+            .field("reason", &self.reason)
+            .field("has_card", &self.has_card)
+            .field("held", &self.held)
+            .finish()
+    }
+}
+
+impl CardFlow {
+    pub fn step(&self) -> CardStep {
+        self.step
+    }
+
+    pub fn view(&self) -> CardView {
+        CardView {
+            step: self.step,
+            id_entry: self.entry.0.display(),
+            complete: self.entry.0.len() == 18,
+            problem: self.problem,
+            failure: self.failure,
+            masked_name: self.masked_name.clone(),
+            reason: self.reason.clone(),
+            has_card: self.has_card,
+            held: self.held,
+        }
+    }
+
+    /// The card was printed: the page offers "评价本次服务".
+    pub fn printed(&self) -> bool {
+        self.step == CardStep::TakeCard
+    }
+
+    /// The answer is for the number now typed.
+    fn is_for(&self, id: &IdNumber) -> bool {
+        self.entry.0.parse().ok().as_ref() == Some(id)
+    }
+
+    fn fail(&mut self, failure: CardFailure, reason: String) {
+        self.step = CardStep::Failed;
+        self.failure = Some(failure);
+        self.reason = reason;
+        self.waiting = Waiting::Nothing;
+        self.held = false;
+    }
+
+    fn edit(&mut self, f: impl FnOnce(&mut IdEntry)) {
+        f(&mut self.entry.0);
+        // Back to typing: what the back office said about an earlier number goes.
+        self.step = CardStep::Entry;
+        self.problem = None;
+        self.failure = None;
+        self.masked_name.clear();
+        self.reason.clear();
+        self.has_card = false;
+        self.waiting = Waiting::Nothing;
+    }
+
+    pub fn handle(
+        &mut self,
+        event: CardEvent,
+        settings: &Settings,
+        staff: Option<&StaffId>,
+    ) -> Vec<CardEffect> {
+        match event {
+            CardEvent::Key(k) => self.edit(|e| e.key(&k)),
+            CardEvent::Backspace => self.edit(IdEntry::backspace),
+            CardEvent::Clear => self.edit(IdEntry::clear),
+            CardEvent::Submit if self.step == CardStep::Entry => match self.entry.0.parse() {
+                Err(e) => self.problem = Some(IdProblem::from(&e)),
+                Ok(_) if !settings.backoffice => self.fail(CardFailure::Network, String::new()),
+                Ok(id) => {
+                    self.problem = None;
+                    self.step = CardStep::Checking;
+                    self.waiting = Waiting::Lookup;
+                    return vec![CardEffect::LookupResident(id)];
+                }
+            },
+            CardEvent::Confirm | CardEvent::Reissue if self.step == CardStep::Confirm => {
+                let reissue = event == CardEvent::Reissue;
+                let Ok(id) = self.entry.0.parse() else {
+                    return Vec::new();
+                };
+                if !(settings.backoffice && settings.trusted_key) {
+                    self.fail(CardFailure::Network, String::new());
+                } else if settings.require_staff && staff.is_none() {
+                    // No ID-card reader here: a staff member must confirm who this is.
+                    self.fail(CardFailure::StaffRequired, String::new());
+                } else {
+                    self.step = CardStep::Printing;
+                    self.held = false;
+                    self.waiting = Waiting::Issue;
+                    return vec![CardEffect::IssueAndPrint {
+                        id,
+                        reissue,
+                        staff: staff.cloned(),
+                    }];
+                }
+            }
+            CardEvent::ReportLost if self.step == CardStep::Confirm => {
+                let Ok(id) = self.entry.0.parse() else {
+                    return Vec::new();
+                };
+                if !settings.backoffice {
+                    self.fail(CardFailure::Network, String::new());
+                } else {
+                    self.step = CardStep::Checking;
+                    self.waiting = Waiting::Lost;
+                    return vec![CardEffect::ReportLost(id)];
+                }
+            }
+            CardEvent::Looked(id, answer)
+                if self.waiting == Waiting::Lookup && self.is_for(&id) =>
+            {
+                self.waiting = Waiting::Nothing;
+                match answer {
+                    LookupOutcome::Found(who) => {
+                        self.masked_name = who.masked_name;
+                        self.has_card = who.active_card.is_some();
+                        if who.eligible {
+                            self.step = CardStep::Confirm;
+                            self.reason.clear();
+                        } else {
+                            self.step = CardStep::NotEligible;
+                            self.reason = who.reason.unwrap_or_default();
+                        }
+                    }
+                    LookupOutcome::Network => self.fail(CardFailure::Network, String::new()),
+                    LookupOutcome::Refused(m) => self.fail(CardFailure::Refused, m),
+                }
+            }
+            CardEvent::PrintHeld(id, held)
+                if self.waiting == Waiting::Issue && self.is_for(&id) =>
+            {
+                self.held = held
+            }
+            CardEvent::Issued(id, outcome)
+                if self.waiting == Waiting::Issue && self.is_for(&id) =>
+            {
+                self.waiting = Waiting::Nothing;
+                self.held = false;
+                match outcome {
+                    IssueOutcome::Printed => self.step = CardStep::TakeCard,
+                    IssueOutcome::AlreadyIssuedToday => {
+                        self.fail(CardFailure::AlreadyIssuedToday, String::new())
+                    }
+                    IssueOutcome::Network => self.fail(CardFailure::Network, String::new()),
+                    IssueOutcome::Refused(m) => self.fail(CardFailure::Refused, m),
+                    IssueOutcome::CodeRefused => self.fail(CardFailure::CodeRefused, String::new()),
+                    IssueOutcome::PrintFailed => self.fail(CardFailure::Printer, String::new()),
+                    // Only reaches a session that is ending: nothing changes on screen.
+                    IssueOutcome::Cancelled => {}
+                }
+            }
+            CardEvent::LostReported(id, outcome)
+                if self.waiting == Waiting::Lost && self.is_for(&id) =>
+            {
+                self.waiting = Waiting::Nothing;
+                self.has_card = false;
+                match outcome {
+                    LostOutcome::Voided => self.step = CardStep::ReportedLost,
+                    LostOutcome::Network => self.fail(CardFailure::Network, String::new()),
+                    LostOutcome::Refused(m) => self.fail(CardFailure::Refused, m),
+                }
+            }
+            // A tap the page does not offer in this step, or an answer nobody waits for.
+            _ => {}
+        }
+        Vec::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::testing::{ID, settings};
+
+    fn id() -> IdNumber {
+        IdNumber::parse(ID).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn typed(id: &str) -> CardFlow {
+        let mut c = CardFlow::default();
+        for ch in id.chars() {
+            c.handle(CardEvent::Key(ch.to_string()), &settings(), None);
+        }
+        c
+    }
+
+    fn found(eligible: bool, active_card: Option<&str>) -> LookupOutcome {
+        LookupOutcome::Found(ResidentLookup {
+            masked_name: "王*英".into(),
+            masked_id: "110***********002X".into(),
+            eligible,
+            basis: None,
+            reason: (!eligible).then(|| "未满60周岁".to_string()),
+            active_card: active_card.map(str::to_string),
+        })
+    }
+
+    /// Typed, looked up, eligible: at the confirm step.
+    fn at_confirm(active_card: Option<&str>) -> CardFlow {
+        let mut c = typed(ID);
+        let fx = c.handle(CardEvent::Submit, &settings(), None);
+        assert!(matches!(&fx[..], [CardEffect::LookupResident(_)]));
+        c.handle(
+            CardEvent::Looked(id(), found(true, active_card)),
+            &settings(),
+            None,
+        );
+        c
+    }
+
+    #[test]
+    fn happy_path_types_confirms_prints_and_shows_take_the_card() {
+        let mut c = typed(ID);
+        let v = c.view();
+        assert_eq!(v.id_entry, "110105 19491231 002X");
+        assert!(v.complete);
+        let fx = c.handle(CardEvent::Submit, &settings(), None);
+        let [CardEffect::LookupResident(sent)] = &fx[..] else {
+            panic!("one lookup: {fx:?}");
+        };
+        assert_eq!(sent.expose_id_number(), ID);
+        assert_eq!(c.step(), CardStep::Checking);
+        c.handle(
+            CardEvent::Looked(id(), found(true, None)),
+            &settings(),
+            None,
+        );
+        assert_eq!(c.step(), CardStep::Confirm);
+        assert_eq!(c.view().masked_name, "王*英");
+        assert!(!c.view().has_card);
+        let fx = c.handle(CardEvent::Confirm, &settings(), None);
+        assert!(matches!(
+            &fx[..],
+            [CardEffect::IssueAndPrint {
+                reissue: false,
+                staff: None,
+                ..
+            }]
+        ));
+        assert_eq!(c.step(), CardStep::Printing);
+        c.handle(CardEvent::PrintHeld(id(), true), &settings(), None);
+        assert!(c.view().held, "缺纸: the page says so");
+        c.handle(CardEvent::PrintHeld(id(), false), &settings(), None);
+        assert!(!c.view().held);
+        c.handle(
+            CardEvent::Issued(id(), IssueOutcome::Printed),
+            &settings(),
+            None,
+        );
+        assert_eq!(c.step(), CardStep::TakeCard);
+        assert!(c.printed());
+    }
+
+    #[test]
+    fn a_wrong_number_is_refused_before_anything_is_sent() {
+        let cases = [
+            ("1101051949123100", IdProblem::WrongLength),
+            ("110105194912310021", IdProblem::BadChecksum),
+            ("110105194902300021", IdProblem::ImpossibleDate),
+            ("110105299912310021", IdProblem::FutureDate),
+        ];
+        for (id, want) in cases {
+            let mut c = typed(id);
+            assert_eq!(c.handle(CardEvent::Submit, &settings(), None), vec![]);
+            assert_eq!(c.step(), CardStep::Entry, "{id}");
+            assert_eq!(c.view().problem, Some(want), "{id}");
+            c.handle(CardEvent::Backspace, &settings(), None);
+            assert_eq!(c.view().problem, None, "typing clears the message");
+        }
+        // X only as the 18th character: the keypad refuses it earlier.
+        let c = typed("X1101");
+        assert_eq!(c.view().id_entry, "1101");
+    }
+
+    #[test]
+    fn every_failure_has_its_own_variant() {
+        let fail = |c: &CardFlow| (c.step(), c.view().failure, c.view().reason);
+        // Lookup: network, and a refusal in the back office's words.
+        let mut c = typed(ID);
+        c.handle(CardEvent::Submit, &settings(), None);
+        c.handle(
+            CardEvent::Looked(id(), LookupOutcome::Network),
+            &settings(),
+            None,
+        );
+        assert_eq!(
+            fail(&c),
+            (CardStep::Failed, Some(CardFailure::Network), "".into())
+        );
+        let mut c = typed(ID);
+        c.handle(CardEvent::Submit, &settings(), None);
+        c.handle(
+            CardEvent::Looked(id(), LookupOutcome::Refused("系统维护".into())),
+            &settings(),
+            None,
+        );
+        assert_eq!(
+            fail(&c),
+            (
+                CardStep::Failed,
+                Some(CardFailure::Refused),
+                "系统维护".into()
+            )
+        );
+        // Not eligible.
+        let mut c = typed(ID);
+        c.handle(CardEvent::Submit, &settings(), None);
+        c.handle(
+            CardEvent::Looked(id(), found(false, None)),
+            &settings(),
+            None,
+        );
+        assert_eq!(c.step(), CardStep::NotEligible);
+        assert_eq!(c.view().reason, "未满60周岁");
+        // Issuing.
+        for (outcome, want) in [
+            (IssueOutcome::Network, CardFailure::Network),
+            (IssueOutcome::CodeRefused, CardFailure::CodeRefused),
+            (IssueOutcome::PrintFailed, CardFailure::Printer),
+            (
+                IssueOutcome::AlreadyIssuedToday,
+                CardFailure::AlreadyIssuedToday,
+            ),
+            (IssueOutcome::Refused("拒绝".into()), CardFailure::Refused),
+        ] {
+            let mut c = at_confirm(None);
+            c.handle(CardEvent::Confirm, &settings(), None);
+            c.handle(CardEvent::PrintHeld(id(), true), &settings(), None);
+            c.handle(CardEvent::Issued(id(), outcome.clone()), &settings(), None);
+            assert_eq!(c.view().failure, Some(want), "{outcome:?}");
+            assert_eq!(c.step(), CardStep::Failed);
+            assert!(!c.view().held);
+        }
+        // No back office, or no trusted key: network, and nothing is sent.
+        let offline = Settings {
+            backoffice: false,
+            ..settings()
+        };
+        let mut c = typed(ID);
+        assert_eq!(c.handle(CardEvent::Submit, &offline, None), vec![]);
+        assert_eq!(c.view().failure, Some(CardFailure::Network));
+        let keyless = Settings {
+            trusted_key: false,
+            ..settings()
+        };
+        let mut c = at_confirm(None);
+        assert_eq!(c.handle(CardEvent::Confirm, &keyless, None), vec![]);
+        assert_eq!(c.view().failure, Some(CardFailure::Network));
+    }
+
+    #[test]
+    fn require_staff_refuses_without_staff_and_names_them_with() {
+        let strict = Settings {
+            require_staff: true,
+            ..settings()
+        };
+        let mut c = at_confirm(None);
+        assert_eq!(c.handle(CardEvent::Confirm, &strict, None), vec![]);
+        assert_eq!(c.view().failure, Some(CardFailure::StaffRequired));
+        let staff = StaffId::parse("S1024").ok();
+        let mut c = at_confirm(None);
+        let fx = c.handle(CardEvent::Confirm, &strict, staff.as_ref());
+        assert!(matches!(
+            &fx[..],
+            [CardEffect::IssueAndPrint { staff: Some(s), .. }] if s.as_str() == "S1024"
+        ));
+    }
+
+    #[test]
+    fn a_resident_with_a_card_may_reissue_or_report_it_lost() {
+        let mut c = at_confirm(Some("card-1"));
+        assert!(c.view().has_card);
+        let fx = c.handle(CardEvent::Reissue, &settings(), None);
+        assert!(matches!(
+            &fx[..],
+            [CardEffect::IssueAndPrint { reissue: true, .. }]
+        ));
+        let mut c = at_confirm(Some("card-1"));
+        let fx = c.handle(CardEvent::ReportLost, &settings(), None);
+        assert!(matches!(&fx[..], [CardEffect::ReportLost(_)]));
+        assert_eq!(c.step(), CardStep::Checking);
+        // A lookup answer is not what this step waits for.
+        c.handle(
+            CardEvent::Looked(id(), found(true, None)),
+            &settings(),
+            None,
+        );
+        assert_eq!(c.step(), CardStep::Checking);
+        c.handle(
+            CardEvent::LostReported(id(), LostOutcome::Voided),
+            &settings(),
+            None,
+        );
+        assert_eq!(c.step(), CardStep::ReportedLost);
+        assert!(!c.view().has_card);
+        let mut c = at_confirm(Some("card-1"));
+        c.handle(CardEvent::ReportLost, &settings(), None);
+        c.handle(
+            CardEvent::LostReported(id(), LostOutcome::Network),
+            &settings(),
+            None,
+        );
+        assert_eq!(c.view().failure, Some(CardFailure::Network));
+    }
+
+    #[test]
+    fn not_me_clears_the_number_and_what_the_back_office_said() {
+        let mut c = at_confirm(Some("card-1"));
+        c.handle(CardEvent::Clear, &settings(), None);
+        assert_eq!(c, CardFlow::default());
+        // Taps the step does not offer do nothing.
+        assert_eq!(c.handle(CardEvent::Confirm, &settings(), None), vec![]);
+        assert_eq!(c.handle(CardEvent::ReportLost, &settings(), None), vec![]);
+        assert_eq!(c, CardFlow::default());
+    }
+
+    #[test]
+    fn late_answers_change_nothing() {
+        let mut c = CardFlow::default();
+        c.handle(
+            CardEvent::Looked(id(), found(true, None)),
+            &settings(),
+            None,
+        );
+        c.handle(
+            CardEvent::Issued(id(), IssueOutcome::Printed),
+            &settings(),
+            None,
+        );
+        c.handle(CardEvent::PrintHeld(id(), true), &settings(), None);
+        assert_eq!(c, CardFlow::default());
+        // Cancelled (the session ended) leaves the page as it was.
+        let mut c = at_confirm(None);
+        c.handle(CardEvent::Confirm, &settings(), None);
+        c.handle(
+            CardEvent::Issued(id(), IssueOutcome::Cancelled),
+            &settings(),
+            None,
+        );
+        assert_eq!(c.step(), CardStep::Printing);
+    }
+
+    #[test]
+    fn an_answer_for_another_number_is_dropped() {
+        // The resident typed one number, left, and typed another: the first lookup's
+        // answer must not confirm the second person.
+        let other = "310105195001011231";
+        let mut c = typed(other);
+        c.handle(CardEvent::Submit, &settings(), None);
+        c.handle(
+            CardEvent::Looked(id(), found(true, None)),
+            &settings(),
+            None,
+        );
+        assert_eq!(c.step(), CardStep::Checking);
+        let mut c = at_confirm(None);
+        c.handle(CardEvent::Confirm, &settings(), None);
+        let theirs = IdNumber::parse(other).unwrap_or_else(|e| panic!("{e}"));
+        c.handle(
+            CardEvent::PrintHeld(theirs.clone(), true),
+            &settings(),
+            None,
+        );
+        c.handle(
+            CardEvent::Issued(theirs, IssueOutcome::Printed),
+            &settings(),
+            None,
+        );
+        assert_eq!((c.step(), c.view().held), (CardStep::Printing, false));
+    }
+
+    #[test]
+    fn debug_never_shows_the_number() {
+        let c = at_confirm(None);
+        let shown = format!("{c:?} {:?}", c.view());
+        assert!(!shown.contains("19491231"), "{shown}");
+        assert!(!shown.contains("110105"), "{shown}");
+    }
+}
