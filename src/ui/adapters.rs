@@ -926,6 +926,8 @@ impl UiController {
             w.global::<Theme>().set_large(large_default);
             set_language(w, english_default);
         });
+        // The next resident starts at 个人 again, as at a fresh start.
+        self.choose_audience(0);
         log::info!("resident session ended; fields wiped");
     }
 

@@ -19,5 +19,6 @@ pub use generated::*;
 
 pub mod adapters;
 pub mod snapshot;
+pub mod walk;
 
 pub use adapters::{UiController, UiDeps, connect, set_language, system_clock};

@@ -23,3 +23,4 @@ mod ui;
 mod ui_maintenance;
 mod ui_print;
 mod ui_rating;
+mod ui_session;
