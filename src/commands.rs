@@ -203,7 +203,7 @@ pub fn catalogue(config_path: &Path, cmd: CatalogueCommand) -> ExitCode {
 }
 
 async fn sync(config: &Config, store: &Arc<Mutex<Store>>) -> Result<String, String> {
-    let reached = crate::health::reach_backoffice(config)
+    let reached = crate::reach::reach_backoffice(config)
         .await
         .map_err(|e| e.to_string())?;
     let (outcome, _) = catalog::sync::sync_once(&reached.client, store)
@@ -403,7 +403,7 @@ pub fn offline_code(
             .check_today(Some(&store))
             .await
             .map_err(|e| e.to_string())?;
-        let reached = crate::health::reach_backoffice(&config)
+        let reached = crate::reach::reach_backoffice(&config)
             .await
             .map_err(|e| e.to_string())?;
         let key = crate::offline_code::trusted_key(
@@ -649,7 +649,7 @@ pub fn sync_ratings(config_path: &Path, timeout_s: u64) -> ExitCode {
         let policy = sync::Policy::from_config(&config.ratings);
         let mut last_error = None;
         if counts.pending > 0 {
-            match crate::health::reach_backoffice(&config).await {
+            match crate::reach::reach_backoffice(&config).await {
                 Err(e) => last_error = Some(e.to_string()),
                 Ok(reached) => {
                     let mut failures = 0u32;

@@ -51,7 +51,7 @@ fn backoffice_fix(kind: Option<ErrorKind>) -> &'static str {
 /// Runs every check.
 pub async fn run(config: &Config) -> Vec<Check> {
     let mut checks = Vec::new();
-    let b = crate::health::backoffice_status(config).await;
+    let b = crate::reach::backoffice_status(config).await;
     checks.push(Check {
         part: "backoffice".into(),
         ok: b.reachable,

@@ -14,8 +14,7 @@
 //! - `commands`   — technician subcommands (status, catalogue …): load config, do one job, print
 //! - `diagnose`   — `civic-kiosk diagnose`: which part is broken (back office, clock, printers, disk, store) and the fix
 //! - `embedded`   — embedded mode: the reference back office in this process (feature `embedded`)
-//! - `health`     — one health probe (back office, printers, disk) shared by status, diagnose, heartbeat and the home screen
-//! - `heartbeat`  — heartbeat to the back office (health, audit entries) and the whitelisted remote config
+//! - `reach`      — how a one-shot command reaches the back office (embedded mode may start one), and its status
 //! - `status`     — the `status` report (config, back office, printers, store)
 //! - `ui`         — Slint types and the adapters connecting pages to controllers; headless snapshots
 //! - `watchdog`   — systemd sd_notify (READY, WATCHDOG from the UI event loop) and the freeze failpoint
@@ -28,16 +27,15 @@ pub mod cli;
 pub mod commands;
 pub mod diagnose;
 pub mod embedded;
-pub mod health;
-pub mod heartbeat;
+pub mod reach;
 pub mod status;
 pub mod ui;
 pub mod watchdog;
 
 // The core's modules under the names this crate's modules use.
 pub use civic_kiosk_core::{
-    api, backoffice, catalog, config, failpoint, flow, guide, identity, issuance, logging,
-    offline_code, pin, print, ratings, session, store, supervisor,
+    api, backoffice, catalog, config, failpoint, flow, guide, health, heartbeat, identity,
+    issuance, logging, offline_code, pin, print, ratings, session, store, supervisor,
 };
 
 /// Exit status of a technician's deliberate exit (maintenance page, 关闭终端程序): the

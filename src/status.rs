@@ -139,7 +139,7 @@ fn store_status(dir: &Path) -> StoreStatus {
 /// Builds the whole report.
 pub async fn report(config: &Config, config_path: &Path) -> StatusReport {
     let printer_timeout = Duration::from_secs(2);
-    let (backoffice, printers) = tokio::join!(crate::health::backoffice_status(config), async {
+    let (backoffice, printers) = tokio::join!(crate::reach::backoffice_status(config), async {
         let mut out = Vec::new();
         for role in PrinterRole::ALL {
             let p = crate::health::printer(config, role, printer_timeout, true).await;

@@ -8,6 +8,8 @@
 //! - `failpoint`    — named kill points for crash tests (armed only by an environment variable)
 //! - `flow`         — each resident flow as a state machine (card, rating, navigation and idle, help, 帮办, maintenance) and the session as one value, ended by dropping it
 //! - `guide`        — 办事指南 and 一件事 materials lists on paper: receipt (ESC/POS) or A4
+//! - `health`       — one health probe (back office, printers, disk) shared by status, diagnose, the heartbeat and the home screen
+//! - `heartbeat`    — heartbeat to the back office (health, audit entries) and the whitelisted remote config
 //! - `issuance`     — the one 离线码 issuance flow (CLI and touch UI): require_staff, once a day, signature check, audit
 //! - `offline_code` — 离线码 on the terminal: verify an issued code against the trusted key, card layout
 //! - `pin`          — technician and 帮办 staff PINs: argon2id hashes, lockout surviving restarts, audits
@@ -22,6 +24,8 @@ pub mod config;
 pub mod failpoint;
 pub mod flow;
 pub mod guide;
+pub mod health;
+pub mod heartbeat;
 pub mod issuance;
 pub mod offline_code;
 pub mod pin;
