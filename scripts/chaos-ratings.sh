@@ -7,7 +7,8 @@
 #
 #   scripts/chaos-ratings.sh [KILLS] [SEED]
 #
-# The CI run of the same test uses 20 kills (`cargo test --test it ratings::`).
+# The CI run of the same test uses 20 kills (`cargo test --test it ratings::`). `--workspace`
+# builds the civic-backoffice binary the test runs beside its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kills="${1:-200}"
@@ -17,7 +18,7 @@ log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 start=$(date +%s)
 if ! CIVIC_CHAOS_KILLS="$kills" CIVIC_CHAOS_SEED="$seed" \
-    cargo test --release --locked --test it ratings::no_rating_is_lost_or_counted_twice \
+    cargo test --release --locked --workspace --test it ratings::no_rating_is_lost_or_counted_twice \
     -- --nocapture 2>&1 | tee "$log" | grep -E '^(chaos:|CHAOS RESULT|test result)'; then
   echo "== FAILED; the full output:"
   cat "$log"
