@@ -91,6 +91,13 @@ pub(crate) struct InProcessBackoffice {
     _shutdown: tokio::sync::watch::Sender<bool>,
 }
 
+impl InProcessBackoffice {
+    /// A client of this back office with `token`.
+    pub(crate) fn client(&self, token: &str) -> civic_kiosk::backoffice::Client {
+        client(&self.url, token)
+    }
+}
+
 pub(crate) async fn start_backoffice(
     db: &Path,
     tamper: bool,
@@ -200,16 +207,22 @@ impl Backoffice {
     }
 
     pub(crate) fn client(&self, token: &str) -> civic_kiosk::backoffice::Client {
-        civic_kiosk::backoffice::Client::new(&civic_kiosk::backoffice::ClientOptions {
-            base_url: self.url(),
-            token: token.into(),
-            connect_timeout: std::time::Duration::from_secs(2),
-            total_timeout: std::time::Duration::from_secs(5),
-            ca_file: None,
-            max_body_bytes: 8 << 20,
-        })
-        .unwrap()
+        client(&self.url(), token)
     }
+}
+
+/// The terminal's back-office client for `url` with `token`, as the shipped config sets
+/// it up (2 s to connect, 5 s in all, 8 MiB answers).
+pub(crate) fn client(url: &str, token: &str) -> civic_kiosk::backoffice::Client {
+    civic_kiosk::backoffice::Client::new(&civic_kiosk::backoffice::ClientOptions {
+        base_url: url.into(),
+        token: token.into(),
+        connect_timeout: std::time::Duration::from_secs(2),
+        total_timeout: std::time::Duration::from_secs(5),
+        ca_file: None,
+        max_body_bytes: 8 << 20,
+    })
+    .unwrap()
 }
 
 /// Status bytes as a printer answers them: bits 1 and 4 are always set.

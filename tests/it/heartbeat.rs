@@ -6,24 +6,12 @@ use crate::common;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use civic_kiosk::backoffice::{Client, ClientOptions};
 use civic_kiosk::config::{ConfigHandle, Layers};
 use civic_kiosk::heartbeat::Heart;
 use civic_kiosk::store::Store;
 
-fn client(url: &str, token: &str) -> Client {
-    Client::new(&ClientOptions {
-        base_url: url.into(),
-        token: token.into(),
-        connect_timeout: Duration::from_secs(2),
-        total_timeout: Duration::from_secs(5),
-        ca_file: None,
-        max_body_bytes: 8 << 20,
-    })
-    .unwrap()
-}
+use common::client;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn heartbeats_carry_health_and_audit_and_apply_only_whitelisted_remote_config() {

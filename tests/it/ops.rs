@@ -412,15 +412,7 @@ async fn the_token_never_leaves_the_config_file() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let admin = civic_kiosk::backoffice::Client::new(&civic_kiosk::backoffice::ClientOptions {
-        base_url: bo.url.clone(),
-        token: bo.admin_token.clone(),
-        connect_timeout: std::time::Duration::from_secs(2),
-        total_timeout: std::time::Duration::from_secs(5),
-        ca_file: None,
-        max_body_bytes: 8 << 20,
-    })
-    .unwrap();
+    let admin = bo.client(&bo.admin_token);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let body = loop {
         let me = admin

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use civic_kiosk::api::{IssueCodeRequest, IssuedCode};
-use civic_kiosk::backoffice::{Client, ClientOptions};
+use civic_kiosk::backoffice::Client;
 use civic_kiosk::config::QrMode;
 use civic_kiosk::identity::IdNumber;
 use civic_kiosk::offline_code::{CardError, card_document, verify_issued};
@@ -25,15 +25,7 @@ use common::{
 };
 
 async fn issue(bo: &Backoffice, id: &str) -> IssuedCode {
-    let client = Client::new(&ClientOptions {
-        base_url: bo.url.clone(),
-        token: "demo-token-CN-TSL-001".into(),
-        connect_timeout: Duration::from_secs(2),
-        total_timeout: Duration::from_secs(5),
-        ca_file: None,
-        max_body_bytes: 8 << 20,
-    })
-    .unwrap();
+    let client = bo.client("demo-token-CN-TSL-001");
     let req = IssueCodeRequest {
         id_number: IdNumber::parse(id).unwrap(),
         reissue: false,
@@ -290,15 +282,7 @@ fn a_tampered_code_prints_nothing_and_says_why() {
 }
 
 fn client_for(bo: &Backoffice) -> Client {
-    Client::new(&ClientOptions {
-        base_url: bo.url.clone(),
-        token: "demo-token-CN-TSL-001".into(),
-        connect_timeout: Duration::from_secs(2),
-        total_timeout: Duration::from_secs(5),
-        ca_file: None,
-        max_body_bytes: 8 << 20,
-    })
-    .unwrap()
+    bo.client("demo-token-CN-TSL-001")
 }
 
 /// The issuance flow the CLI and the touch UI share, run directly: a tampered code is
