@@ -80,6 +80,8 @@ pub struct UiController {
     session_end: RefCell<watch::Sender<bool>>,
     /// Answers from the runtime; drained on the UI thread.
     answers: mpsc::UnboundedSender<Answer>,
+    /// The status bar's clock as last shown (set again only when the minute changes).
+    clock_shown: RefCell<String>,
 }
 
 /// The flows' view of this terminal, from the config and the parts it runs with.
@@ -168,6 +170,7 @@ pub fn connect(window: &MainWindow, deps: UiDeps) -> Rc<UiController> {
         settings: deps.settings,
         session_end: RefCell::new(watch::channel(false).0),
         answers,
+        clock_shown: RefCell::new(String::new()),
     });
 
     // Answers come back here, on the UI thread (a local task of the Slint event loop).
@@ -507,8 +510,11 @@ impl UiController {
         }
         self.send(Event::Nav(NavEvent::Tick));
         let clock = chrono::Local::now().format("%H:%M").to_string();
-        if let Some(w) = self.window.upgrade() {
-            w.global::<StatusAdapter>().set_clock(clock.into());
+        if *self.clock_shown.borrow() != clock
+            && let Some(w) = self.window.upgrade()
+        {
+            w.global::<StatusAdapter>().set_clock(clock.as_str().into());
+            *self.clock_shown.borrow_mut() = clock;
         }
     }
 
