@@ -297,7 +297,10 @@ pub fn show_page(h: &Headless, page: &str) -> bool {
                 CardStep::TakeCard
             });
         }
-        "rating" => s.invoke_go(Page::Rating),
+        // As 好差评 on the home page opens it: the terminal's own service.
+        "rating" => w
+            .global::<RatingAdapter>()
+            .invoke_open(RatingSource::Terminal),
         "technician" => s.invoke_hidden_gesture(),
         "technician-locked" => {
             s.invoke_hidden_gesture();
