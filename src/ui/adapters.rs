@@ -1,23 +1,31 @@
-//! Connects the Slint globals to the controllers: catalogue, search, session (idle, wipe), entries, call-staff.
+//! Wires the Slint globals to the core's [`flow::Terminal`]: callbacks become events, effects run on the runtime, answers come back with their ticket, and every change is rendered from the session.
+//!
+//! Nothing here decides what a resident sees next: that is the flows' (crate::flow).
+//! This module only turns taps into [`Event`]s, runs each [`Effect`] off the UI thread
+//! through the core (issuance, ratings, PINs, the catalogue, printing), sends its answer
+//! back to the UI thread over a channel that a local task on the Slint event loop drains,
+//! and renders the session ([`render`]) after every event and answer. It never reads a
+//! property of the UI back.
 
-use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
+use slint::ComponentHandle;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
+use super::render::{self, Rendered};
 use super::*;
-use crate::api::{Audience, HelpRequest, ServiceItem};
+use crate::api::HelpRequest;
 use crate::backoffice::Client;
 use crate::catalog::sync::CatalogState;
 use crate::catalog::{Catalog, DEFAULT_LIMIT};
-use crate::config::Config;
-use crate::identity::IdNumberError;
-use crate::session::{IdleState, IdleTimer, ResidentFields};
-
-mod rating;
-mod technician;
+use crate::config::{Config, PrinterRole};
+use crate::flow::{
+    self, BrowseEvent, CardEvent, Command, Effect, Event, HelpEvent, IssueOutcome, LookupOutcome,
+    LostOutcome, MaintenanceEvent, Moment, NavEvent, PinAnswer, RatingEvent, SettingAnswer, Ticket,
+};
+use crate::pin::{self, Holder};
 
 /// What the UI needs from the rest of the terminal.
 pub struct UiDeps {
@@ -45,124 +53,115 @@ pub fn system_clock() -> Rc<dyn Fn() -> Duration> {
     Rc::new(move || origin.elapsed())
 }
 
-/// The UI-thread side of the terminal: holds the resident's fields and the idle timer.
+/// An answer to a command, on its way back to the UI thread.
+type Answer = (Ticket, Event);
+
+/// The UI-thread side of the terminal: the core's [`flow::Terminal`] and what runs its
+/// effects. Held by the callbacks (an `Rc`), never in a global.
 pub struct UiController {
     window: slint::Weak<MainWindow>,
     runtime: tokio::runtime::Handle,
     config: watch::Receiver<Arc<Config>>,
     client: Option<Client>,
+    /// The catalogue in force (not a resident value), and its generation: a new copy
+    /// renders the browsing rows again.
     catalog: RefCell<Option<Arc<Catalog>>>,
-    fields: RefCell<ResidentFields>,
-    idle: RefCell<IdleTimer>,
-    search_seq: Cell<u64>,
+    catalog_generation: Cell<u64>,
+    /// The session of the moment, and what outlives it.
+    terminal: RefCell<flow::Terminal>,
+    rendered: RefCell<Rendered>,
     ticker: slint::Timer,
     clock: Rc<dyn Fn() -> Duration>,
     trusted_key: Option<ed25519_dalek::VerifyingKey>,
     store: Option<Arc<std::sync::Mutex<crate::store::Store>>>,
     ratings_waker: Option<crate::ratings::sync::Waker>,
     settings: Option<crate::config::ConfigHandle>,
-    /// Fires when the session ends: a card job still waiting is cancelled, never printed.
+    /// Fires when the session ends: a print job still waiting is cancelled, never printed.
     session_end: RefCell<watch::Sender<bool>>,
-    /// The PIN pad and the maintenance page.
-    tech: technician::TechState,
+    /// Answers from the runtime; drained on the UI thread.
+    answers: mpsc::UnboundedSender<Answer>,
+    /// The status bar's clock as last shown (set again only when the minute changes).
+    clock_shown: RefCell<String>,
 }
 
-fn item_row(i: &ServiceItem) -> ItemRow {
-    ItemRow {
-        code: i.code.as_str().into(),
-        name: i.name.as_str().into(),
-        department: i.department.as_str().into(),
-        high_frequency: i.high_frequency,
-        online: i.online,
-    }
-}
-
-fn model<T: Clone + 'static>(v: Vec<T>) -> ModelRc<T> {
-    ModelRc::new(VecModel::from(v))
-}
-
-fn strings(v: &[String]) -> ModelRc<SharedString> {
-    model(v.iter().map(|s| SharedString::from(s.as_str())).collect())
-}
-
-fn material_row(name: &str, form: &str, count: u32, note: Option<&str>) -> MaterialRow {
-    MaterialRow {
-        name: name.into(),
-        form: form.into(),
-        count: count as i32,
-        note: note.unwrap_or("").into(),
-    }
-}
-
-fn item_detail(i: &ServiceItem) -> ItemDetail {
-    ItemDetail {
-        code: i.code.as_str().into(),
-        name: i.name.as_str().into(),
-        department: i.department.as_str().into(),
-        theme: i.theme.as_str().into(),
-        summary: i.summary.as_str().into(),
-        conditions: strings(&i.conditions),
-        materials: model(
-            i.materials
-                .iter()
-                .map(|m| material_row(&m.name, &m.form, m.count, m.note.as_deref()))
-                .collect(),
+/// The flows' view of this terminal, from the config and the parts it runs with.
+fn flow_settings(
+    config: &Config,
+    backoffice: bool,
+    trusted_key: bool,
+    store: bool,
+    settings_writable: bool,
+) -> flow::Settings {
+    flow::Settings {
+        idle_timeout: Duration::from_secs(
+            config
+                .display
+                .idle_timeout_s
+                .clamp(1, crate::config::MAX_IDLE_TIMEOUT_S) as u64,
         ),
-        legal_limit_days: i.legal_limit_days.map_or(-1, |d| d as i32),
-        promised_limit_days: i.promised_limit_days as i32,
-        fee: i.fee.as_str().into(),
-        locations: model(
-            i.locations
-                .iter()
-                .map(|l| SharedString::from(format!("{}，{}，{}", l.name, l.address, l.hours)))
-                .collect(),
-        ),
-        visits: i.visits as i32,
-        online: i.online,
+        idle_countdown: Duration::from_secs(10),
+        large_font: config.display.large_font,
+        english: config.display.language == "en",
+        terminal_id: config.terminal.id.clone(),
+        rating_reasons: config.ratings.reasons.clone(),
+        require_staff: config.offline_code.require_staff,
+        backoffice,
+        trusted_key,
+        store,
+        settings_writable,
     }
 }
 
-fn id_error_code(e: &IdNumberError) -> i32 {
-    match e {
-        IdNumberError::WrongLength(_) => 1,
-        IdNumberError::BadCharacter => 2,
-        IdNumberError::ImpossibleDate => 3,
-        IdNumberError::FutureDate => 4,
-        IdNumberError::BadChecksum => 5,
+/// The settings the maintenance page can change (whole numbers; the rest through
+/// `civic-kiosk config set` over SSH): the rows of [`crate::api::SETTABLE`] it offers.
+pub(crate) fn settings() -> impl Iterator<Item = &'static str> {
+    crate::api::page_keys()
+}
+
+fn setting_value(config: &Config, key: &str) -> String {
+    match key {
+        "display.idle_timeout_s" => config.display.idle_timeout_s.to_string(),
+        "heartbeat.interval_s" => config.heartbeat.interval_s.to_string(),
+        "ratings.sync_interval_s" => config.ratings.sync_interval_s.to_string(),
+        "catalogue.sync_interval_s" => config.catalogue.sync_interval_s.to_string(),
+        _ => String::new(),
     }
+}
+
+fn setting_rows(config: &Config) -> Vec<flow::SettingRow> {
+    settings()
+        .map(|k| flow::SettingRow {
+            key: k.to_string(),
+            value: setting_value(config, k),
+        })
+        .collect()
 }
 
 /// Builds the controller and connects every callback. Call on the UI thread.
 pub fn connect(window: &MainWindow, deps: UiDeps) -> Rc<UiController> {
     let config = deps.config.borrow().clone();
-    let theme = window.global::<Theme>();
-    theme.set_dpi(config.display.dpi as f32);
-    theme.set_large(config.display.large_font);
-    window
-        .global::<StatusAdapter>()
-        .set_terminal_name(config.terminal.name.as_str().into());
-    window
-        .global::<StatusAdapter>()
-        .set_backoffice_up(deps.client.is_some());
+    window.global::<Theme>().set_dpi(config.display.dpi as f32);
+    let status = window.global::<StatusAdapter>();
+    status.set_terminal_name(config.terminal.name.as_str().into());
+    status.set_backoffice_up(deps.client.is_some());
 
+    let settings = flow_settings(
+        &config,
+        deps.client.is_some(),
+        deps.trusted_key.is_some(),
+        deps.store.is_some(),
+        deps.settings.is_some(),
+    );
+    let (answers, mut answers_rx) = mpsc::unbounded_channel::<Answer>();
     let ctl = Rc::new(UiController {
         window: window.as_weak(),
         runtime: deps.runtime.clone(),
         config: deps.config.clone(),
         client: deps.client,
         catalog: RefCell::new(None),
-        fields: RefCell::new(ResidentFields::default()),
-        idle: RefCell::new(IdleTimer::new(
-            Duration::from_secs(
-                config
-                    .display
-                    .idle_timeout_s
-                    .clamp(1, crate::config::MAX_IDLE_TIMEOUT_S) as u64,
-            ),
-            Duration::from_secs(10),
-            (deps.clock)(),
-        )),
-        search_seq: Cell::new(0),
+        catalog_generation: Cell::new(0),
+        terminal: RefCell::new(flow::Terminal::new(settings, (deps.clock)())),
+        rendered: RefCell::new(Rendered::default()),
         ticker: slint::Timer::default(),
         clock: deps.clock.clone(),
         trusted_key: deps.trusted_key,
@@ -170,21 +169,35 @@ pub fn connect(window: &MainWindow, deps: UiDeps) -> Rc<UiController> {
         ratings_waker: deps.ratings_waker,
         settings: deps.settings,
         session_end: RefCell::new(watch::channel(false).0),
-        tech: technician::TechState::default(),
+        answers,
+        clock_shown: RefCell::new(String::new()),
     });
+
+    // Answers come back here, on the UI thread (a local task of the Slint event loop).
+    {
+        let weak = Rc::downgrade(&ctl);
+        let drained = slint::spawn_local(async move {
+            while let Some((ticket, event)) = answers_rx.recv().await {
+                let Some(ctl) = weak.upgrade() else { return };
+                ctl.answer(ticket, event);
+            }
+        });
+        if let Err(e) = drained {
+            log::error!("UI: answers cannot reach the UI thread: {e}");
+        }
+    }
 
     // Settings that may change live (the back office's remote config): notices on home.
     {
         let weak = window.as_weak();
         let mut rx = deps.config.clone();
-        window
-            .global::<StatusAdapter>()
-            .set_notices(strings(&config.display.notices));
+        status.set_notices(render::strings(&config.display.notices));
         deps.runtime.spawn(async move {
             while rx.changed().await.is_ok() {
                 let notices = rx.borrow_and_update().display.notices.clone();
                 let sent = weak.upgrade_in_event_loop(move |w| {
-                    w.global::<StatusAdapter>().set_notices(strings(&notices));
+                    w.global::<StatusAdapter>()
+                        .set_notices(render::strings(&notices));
                 });
                 if sent.is_err() {
                     return;
@@ -193,15 +206,15 @@ pub fn connect(window: &MainWindow, deps: UiDeps) -> Rc<UiController> {
         });
     }
 
-    // Catalogue: every new copy is applied on the UI thread; the copy itself was built off it.
+    // Catalogue: every new copy is built off the UI thread and applied on it.
     {
-        let weak = window.as_weak();
-        let mut rx = deps.catalog.clone();
+        let (tx, mut rx) = mpsc::unbounded_channel::<(Arc<Catalog>, bool, String)>();
+        let mut cat = deps.catalog.clone();
         let stale_after = Duration::from_secs(config.catalogue.stale_after_s.max(0) as u64);
         deps.runtime.spawn(async move {
             loop {
-                let state = rx.borrow_and_update().clone();
-                if state.catalog.is_some() {
+                let state = cat.borrow_and_update().clone();
+                if let Some(catalog) = state.catalog {
                     let stale = state
                         .meta
                         .as_ref()
@@ -216,216 +229,30 @@ pub fn connect(window: &MainWindow, deps: UiDeps) -> Rc<UiController> {
                                 .to_string()
                         })
                         .unwrap_or_default();
-                    if weak
-                        .upgrade_in_event_loop(move |w| {
-                            let ctl = CONTROLLER.with(|c| c.borrow().clone());
-                            if let (Some(ctl), Some(catalog)) = (ctl, state.catalog) {
-                                ctl.apply_catalog(&w, catalog, stale, updated);
-                            }
-                        })
-                        .is_err()
-                    {
+                    if tx.send((catalog, stale, updated)).is_err() {
                         return;
                     }
                 }
-                if rx.changed().await.is_err() {
+                if cat.changed().await.is_err() {
                     return;
                 }
             }
         });
-    }
-    CONTROLLER.with(|c| *c.borrow_mut() = Some(ctl.clone()));
-
-    let w = window.global::<Session>();
-    {
-        let ctl = ctl.clone();
-        w.on_activity(move || ctl.idle.borrow_mut().activity((ctl.clock)()));
-    }
-
-    let s = window.global::<SessionAdapter>();
-    {
-        let ctl = ctl.clone();
-        s.on_wake(move || {
-            ctl.idle.borrow_mut().arm((ctl.clock)());
-            ctl.with_window(|w| w.global::<SessionAdapter>().set_page(Page::Home));
-        });
-    }
-    {
-        let ctl = ctl.clone();
-        s.on_go(move |page| {
-            // The ID typed for a card is kept only while that flow is open.
-            let leaving_card_flow = ctl.window.upgrade().is_some_and(|w| {
-                w.global::<SessionAdapter>().get_page() == Page::OfflineCode
-                    && page != Page::OfflineCode
-            });
-            let leaving_technician = ctl.window.upgrade().is_some_and(|w| {
-                w.global::<SessionAdapter>().get_page() == Page::Technician
-                    && page != Page::Technician
-            });
-            if leaving_technician {
-                ctl.technician_page_left();
-            }
-            if page == Page::OfflineCode || leaving_card_flow {
-                ctl.edit_id(|e| e.clear());
-                ctl.with_window(|w| {
-                    UiController::set_offline_step(w, 0, 0, "");
-                    w.global::<OfflineCodeAdapter>().set_masked_name("".into());
-                });
-            }
-            ctl.with_window(|w| w.global::<SessionAdapter>().set_page(page))
-        });
-    }
-    {
-        let ctl = ctl.clone();
-        s.on_toggle_large(move || {
-            ctl.with_window(|w| {
-                let t = w.global::<Theme>();
-                t.set_large(!t.get_large());
-            })
-        });
-    }
-    {
-        let ctl = ctl.clone();
-        s.on_toggle_language(move || {
-            ctl.with_window(|w| {
-                let s = w.global::<SessionAdapter>();
-                set_language(w, !s.get_english());
-            })
-        });
-    }
-    {
-        let ctl = ctl.clone();
-        s.on_more_time(move || {
-            ctl.idle.borrow_mut().activity((ctl.clock)());
-            ctl.with_window(|w| w.global::<SessionAdapter>().set_countdown(0));
-        });
-    }
-    {
-        let ctl = ctl.clone();
-        s.on_call_staff(move || ctl.call_staff());
-    }
-    {
-        let ctl = ctl.clone();
-        s.on_dismiss_help(move || {
-            ctl.with_window(|w| w.global::<SessionAdapter>().set_help_state(0))
-        });
-    }
-    {
-        let ctl = ctl.clone();
-        s.on_hidden_gesture(move || ctl.open_pin_pad());
-    }
-
-    let c = window.global::<CatalogAdapter>();
-    {
-        let ctl = ctl.clone();
-        c.on_type_key(move |k| {
-            let q = {
-                let mut f = ctl.fields.borrow_mut();
-                if f.query.chars().count() < 32 {
-                    f.query.push_str(&k);
+        let weak = Rc::downgrade(&ctl);
+        let applied = slint::spawn_local(async move {
+            while let Some((catalog, stale, updated)) = rx.recv().await {
+                let Some(ctl) = weak.upgrade() else { return };
+                if let Some(w) = ctl.window.upgrade() {
+                    ctl.apply_catalog(&w, catalog, stale, updated);
                 }
-                f.query.clone()
-            };
-            ctl.search(q);
+            }
         });
-    }
-    {
-        let ctl = ctl.clone();
-        c.on_backspace(move || {
-            let q = {
-                let mut f = ctl.fields.borrow_mut();
-                f.query.pop();
-                f.query.clone()
-            };
-            ctl.search(q);
-        });
-    }
-    {
-        let ctl = ctl.clone();
-        c.on_clear_query(move || {
-            ctl.fields.borrow_mut().query.clear();
-            ctl.search(String::new());
-        });
-    }
-    {
-        let ctl = ctl.clone();
-        c.on_open_item(move |code| ctl.open_item(&code));
-    }
-    {
-        let ctl = ctl.clone();
-        c.on_choose_audience(move |a| ctl.choose_audience(a));
-    }
-    {
-        let ctl = ctl.clone();
-        c.on_open_theme(move |t| ctl.open_theme(&t));
-    }
-    {
-        let ctl = ctl.clone();
-        c.on_open_bundle(move |b| ctl.open_bundle(&b));
-    }
-    {
-        let ctl = ctl.clone();
-        c.on_print_guide(move |code| ctl.print_guide(&code, false));
-    }
-    {
-        let ctl = ctl.clone();
-        c.on_print_bundle(move |code| ctl.print_guide(&code, true));
+        if let Err(e) = applied {
+            log::error!("UI: catalogue updates cannot reach the UI thread: {e}");
+        }
     }
 
-    let o = window.global::<OfflineCodeAdapter>();
-    {
-        let ctl = ctl.clone();
-        o.on_key(move |k| ctl.edit_id(|e| e.key(&k)));
-    }
-    {
-        let ctl = ctl.clone();
-        o.on_backspace(move || ctl.edit_id(|e| e.backspace()));
-    }
-    {
-        let ctl = ctl.clone();
-        o.on_clear(move || ctl.edit_id(|e| e.clear()));
-    }
-    {
-        let ctl = ctl.clone();
-        o.on_submit(move || {
-            let parsed = ctl.fields.borrow().id.parse();
-            match parsed {
-                Ok(id) => ctl.lookup_resident(id),
-                Err(e) => ctl.with_window(|w| {
-                    w.global::<OfflineCodeAdapter>()
-                        .set_error(id_error_code(&e))
-                }),
-            }
-        });
-    }
-    {
-        let ctl = ctl.clone();
-        o.on_confirm(move || {
-            if let Ok(id) = ctl.fields.borrow().id.parse() {
-                ctl.issue_and_print(id, false);
-            }
-        });
-    }
-    {
-        let ctl = ctl.clone();
-        o.on_reissue(move || {
-            if let Ok(id) = ctl.fields.borrow().id.parse() {
-                ctl.issue_and_print(id, true);
-            }
-        });
-    }
-    {
-        let ctl = ctl.clone();
-        o.on_report_lost(move || {
-            if let Ok(id) = ctl.fields.borrow().id.parse() {
-                ctl.report_lost(id);
-            }
-        });
-    }
-
-    ctl.connect_rating(window);
-
-    technician::connect(window, &ctl);
+    connect_callbacks(window, &ctl);
 
     // One ticker: the clock and the idle timer.
     {
@@ -444,27 +271,184 @@ pub fn connect(window: &MainWindow, deps: UiDeps) -> Rc<UiController> {
     ctl
 }
 
-/// Switches the UI language at run time (bundled translations; zh_CN is the original).
-pub fn set_language(w: &MainWindow, english: bool) {
-    let lang = if english { "en" } else { "" };
-    match slint::select_bundled_translation(lang) {
-        Ok(()) => w.global::<SessionAdapter>().set_english(english),
-        Err(e) => log::warn!("language {lang:?}: {e}"),
+/// Each callback sends one event (the catalogue fills in what the flows need of it).
+fn connect_callbacks(window: &MainWindow, ctl: &Rc<UiController>) {
+    // `on!(global.on_x(args) => |k| event)`: the closure holds the controller as `k`;
+    // `event` is an `Option<Event>` (None: nothing to send).
+    macro_rules! on {
+        ($g:ident . $on:ident ( $($a:ident),* ) => |$k:ident| $ev:expr) => {{
+            let $k = ctl.clone();
+            $g.$on(move |$($a),*| {
+                let ev: Option<Event> = $ev;
+                if let Some(ev) = ev {
+                    $k.send(ev);
+                }
+            });
+        }};
     }
-}
+    let nav = |e| Some(Event::Nav(e));
+    let browse = |e| Some(Event::Browse(e));
+    let card = |e| Some(Event::Card(e));
+    let rating = |e| Some(Event::Rating(e));
+    let tech = |e| Some(Event::Maintenance(e));
 
-thread_local! {
-    /// The controller of this UI thread, for results coming back from the runtime.
-    static CONTROLLER: RefCell<Option<Rc<UiController>>> = const { RefCell::new(None) };
+    let g = window.global::<Session>();
+    on!(g.on_activity() => |_k| nav(NavEvent::Activity));
+
+    let g = window.global::<SessionAdapter>();
+    on!(g.on_wake() => |_k| nav(NavEvent::Wake));
+    on!(g.on_go(p) => |_k| nav(NavEvent::Go(render::page_from(p))));
+    on!(g.on_toggle_large() => |_k| Some(Event::ToggleLarge));
+    on!(g.on_toggle_language() => |_k| Some(Event::ToggleLanguage));
+    on!(g.on_more_time() => |_k| nav(NavEvent::MoreTime));
+    on!(g.on_call_staff() => |_k| Some(Event::Help(HelpEvent::Call)));
+    on!(g.on_dismiss_help() => |_k| Some(Event::Help(HelpEvent::Dismiss)));
+    on!(g.on_hidden_gesture() => |_k| tech(MaintenanceEvent::Open));
+    on!(g.on_staff_sign_out() => |_k| Some(Event::Assist(flow::AssistEvent::SignOut)));
+
+    let g = window.global::<CatalogAdapter>();
+    on!(g.on_type_key(k) => |_k| browse(BrowseEvent::TypeKey(k.to_string())));
+    on!(g.on_backspace() => |_k| browse(BrowseEvent::Backspace));
+    on!(g.on_clear_query() => |_k| browse(BrowseEvent::ClearQuery));
+    on!(g.on_open_item(code) => |k| k.item_event(&code));
+    on!(g.on_choose_audience(a) => |_k| browse(BrowseEvent::ChooseAudience(render::audience_from(a))));
+    on!(g.on_open_theme(t) => |_k| browse(BrowseEvent::OpenTheme(t.to_string())));
+    on!(g.on_open_bundle(code) => |k| k.bundle_event(&code));
+    on!(g.on_print_guide(code) => |_k| browse(BrowseEvent::PrintGuide(code.to_string())));
+    on!(g.on_print_bundle(code) => |_k| browse(BrowseEvent::PrintBundle(code.to_string())));
+
+    let g = window.global::<OfflineCodeAdapter>();
+    on!(g.on_key(d) => |_k| card(CardEvent::Key(d.to_string())));
+    on!(g.on_backspace() => |_k| card(CardEvent::Backspace));
+    on!(g.on_clear() => |_k| card(CardEvent::Clear));
+    on!(g.on_submit() => |_k| card(CardEvent::Submit));
+    on!(g.on_confirm() => |_k| card(CardEvent::Confirm));
+    on!(g.on_reissue() => |_k| card(CardEvent::Reissue));
+    on!(g.on_report_lost() => |_k| card(CardEvent::ReportLost));
+
+    let g = window.global::<RatingAdapter>();
+    on!(g.on_open(src) => |_k| rating(RatingEvent::Open(render::rating_source(src))));
+    on!(g.on_choose(level) => |_k| rating(RatingEvent::Choose(u8::try_from(level).unwrap_or(0))));
+    on!(g.on_next() => |_k| rating(RatingEvent::Next));
+    on!(g.on_back() => |_k| rating(RatingEvent::Back));
+    on!(g.on_toggle_reason(i) => |_k| usize::try_from(i).ok().and_then(|i| rating(RatingEvent::ToggleReason(i))));
+    on!(g.on_toggle_callback() => |_k| rating(RatingEvent::ToggleCallback));
+    on!(g.on_phone_key(d) => |_k| rating(RatingEvent::PhoneKey(d.to_string())));
+    on!(g.on_phone_backspace() => |_k| rating(RatingEvent::PhoneBackspace));
+    on!(g.on_phone_clear() => |_k| rating(RatingEvent::PhoneClear));
+
+    let g = window.global::<TechnicianAdapter>();
+    on!(g.on_key(d) => |_k| tech(MaintenanceEvent::Key(d.to_string())));
+    on!(g.on_backspace() => |_k| tech(MaintenanceEvent::Backspace));
+    on!(g.on_clear() => |_k| tech(MaintenanceEvent::Clear));
+    on!(g.on_submit() => |_k| tech(MaintenanceEvent::Submit));
+    on!(g.on_exit_terminal() => |_k| tech(MaintenanceEvent::ExitTerminal));
+    on!(g.on_leave() => |_k| tech(MaintenanceEvent::Leave));
+    on!(g.on_edit_setting(key) => |_k| tech(MaintenanceEvent::EditSetting(key.to_string())));
+    on!(g.on_setting_digit(d) => |_k| tech(MaintenanceEvent::SettingDigit(d.to_string())));
+    on!(g.on_setting_backspace() => |_k| tech(MaintenanceEvent::SettingBackspace));
+    on!(g.on_setting_clear() => |_k| tech(MaintenanceEvent::SettingClear));
+    on!(g.on_save_setting() => |_k| tech(MaintenanceEvent::SaveSetting));
+    on!(g.on_cancel_setting() => |_k| tech(MaintenanceEvent::CancelSetting));
 }
 
 impl UiController {
-    fn with_window(&self, f: impl FnOnce(&MainWindow)) {
-        if let Some(w) = self.window.upgrade() {
-            f(&w);
+    fn now(&self) -> Moment {
+        Moment {
+            monotonic: (self.clock)(),
+            wall: chrono::Utc::now(),
         }
     }
 
+    /// A tap, a key or the ticker: into the terminal, then its effects, then the screen.
+    pub fn send(self: &Rc<Self>, event: Event) {
+        let now = self.now();
+        let commands = self.terminal.borrow_mut().handle(event, now);
+        self.run(commands);
+        self.render();
+    }
+
+    /// An effect's answer (dropped by the terminal if its session has ended).
+    fn answer(self: &Rc<Self>, ticket: Ticket, event: Event) {
+        let now = self.now();
+        let commands = self.terminal.borrow_mut().answer(ticket, event, now);
+        self.run(commands);
+        self.render();
+    }
+
+    fn render(&self) {
+        let Some(w) = self.window.upgrade() else {
+            return;
+        };
+        let terminal = self.terminal.borrow();
+        let catalog = self.catalog.borrow();
+        self.rendered.borrow_mut().render(
+            &w,
+            terminal.session(),
+            terminal.settings(),
+            catalog.as_deref(),
+            self.catalog_generation.get(),
+        );
+    }
+
+    /// Whether the technician stopped the terminal from the maintenance page (the process
+    /// should then exit with [`crate::EXIT_TECHNICIAN`]).
+    pub fn exit_requested(&self) -> bool {
+        self.terminal.borrow().exit_requested()
+    }
+
+    /// The 帮办 staff member signed in on this session, if any.
+    pub fn staff(&self) -> Option<pin::StaffId> {
+        self.terminal.borrow().session().assist().staff().cloned()
+    }
+
+    /// Ends the resident session now (as the idle timeout would): the session is dropped
+    /// and a fresh one rendered; a print job still waiting is cancelled.
+    pub fn wipe_session(self: &Rc<Self>) {
+        let now = self.now();
+        let commands = self
+            .terminal
+            .borrow_mut()
+            .end_now(flow::EndReason::Idle, now);
+        self.run(commands);
+        self.render();
+    }
+
+    /// Opens an item of the catalogue (as a tap on it does).
+    pub fn open_item(self: &Rc<Self>, code: &str) {
+        if let Some(ev) = self.item_event(code) {
+            self.send(ev);
+        }
+    }
+
+    /// Opens a 一件事 bundle of the catalogue.
+    pub fn open_bundle(self: &Rc<Self>, code: &str) {
+        if let Some(ev) = self.bundle_event(code) {
+            self.send(ev);
+        }
+    }
+
+    /// Opens a theme of the catalogue page.
+    pub fn open_theme(self: &Rc<Self>, theme: &str) {
+        self.send(Event::Browse(BrowseEvent::OpenTheme(theme.to_string())));
+    }
+
+    fn item_event(&self, code: &str) -> Option<Event> {
+        let catalog = self.catalog.borrow();
+        let item = catalog.as_ref()?.item(code)?;
+        Some(Event::Browse(BrowseEvent::OpenItem(flow::ShownItem {
+            code: item.code.clone(),
+            name: item.name.clone(),
+        })))
+    }
+
+    fn bundle_event(&self, code: &str) -> Option<Event> {
+        let catalog = self.catalog.borrow();
+        catalog.as_ref()?.bundle(code)?;
+        Some(Event::Browse(BrowseEvent::OpenBundle(code.to_string())))
+    }
+
+    /// A new copy of the catalogue: the home page's rows now, the resident's rows from it.
     pub fn apply_catalog(
         &self,
         w: &MainWindow,
@@ -473,15 +457,15 @@ impl UiController {
         updated: String,
     ) {
         let c = w.global::<CatalogAdapter>();
-        c.set_high_frequency(model(
+        c.set_high_frequency(render::model(
             catalog
                 .high_frequency()
                 .into_iter()
                 .take(12)
-                .map(item_row)
+                .map(render::item_row)
                 .collect(),
         ));
-        c.set_bundles(model(
+        c.set_bundles(render::model(
             catalog
                 .bundles()
                 .iter()
@@ -493,177 +477,243 @@ impl UiController {
                 })
                 .collect(),
         ));
-        c.set_faqs(model(
+        c.set_faqs(render::model(
             catalog
                 .data
                 .faqs
                 .iter()
                 .take(40)
-                .map(|f| FaqRow {
-                    id: f.id.as_str().into(),
-                    question: f.question.as_str().into(),
-                    answer: f.answer.as_str().into(),
-                })
+                .map(render::faq_row)
                 .collect(),
         ));
         c.set_stale(stale);
         c.set_updated_at(updated.into());
         c.set_loading(false);
         *self.catalog.borrow_mut() = Some(catalog);
-        self.choose_audience(c.get_audience());
+        self.catalog_generation
+            .set(self.catalog_generation.get().wrapping_add(1));
+        self.render();
     }
 
-    /// Runs the query on the runtime; only the newest query's answer is shown.
-    pub fn search(&self, query: String) {
-        let seq = self.search_seq.get() + 1;
-        self.search_seq.set(seq);
-        self.with_window(|w| {
-            w.global::<CatalogAdapter>()
-                .set_query(query.as_str().into())
-        });
+    fn tick(self: &Rc<Self>) {
+        // The idle timeout and the rest may have changed live.
+        let config = self.config.borrow().clone();
+        let fresh = flow_settings(
+            &config,
+            self.client.is_some(),
+            self.trusted_key.is_some(),
+            self.store.is_some(),
+            self.settings.is_some(),
+        );
+        if self.terminal.borrow().settings() != &fresh {
+            self.terminal.borrow_mut().set_settings(fresh);
+        }
+        self.send(Event::Nav(NavEvent::Tick));
+        let clock = chrono::Local::now().format("%H:%M").to_string();
+        if *self.clock_shown.borrow() != clock
+            && let Some(w) = self.window.upgrade()
+        {
+            w.global::<StatusAdapter>().set_clock(clock.as_str().into());
+            *self.clock_shown.borrow_mut() = clock;
+        }
+    }
+
+    /// Runs each command's effect: slow work on the runtime, its answer back with the ticket.
+    fn run(self: &Rc<Self>, commands: Vec<Command>) {
+        for Command { ticket, effect } in commands {
+            self.run_effect(ticket, effect);
+        }
+    }
+
+    fn run_effect(self: &Rc<Self>, ticket: Ticket, effect: Effect) {
+        let reply = Reply {
+            ticket,
+            tx: self.answers.clone(),
+        };
+        match effect {
+            Effect::Search(query) => self.search(reply, query),
+            Effect::PrintGuide { code, bundle } => self.print_guide(reply, &code, bundle),
+            Effect::LookupResident(id) => {
+                let Some(client) = self.client.clone() else {
+                    return reply.send(Event::Card(CardEvent::Looked(id, LookupOutcome::Network)));
+                };
+                self.runtime.spawn(async move {
+                    use crate::issuance::Failure;
+                    let outcome = match crate::issuance::lookup(&client, id.clone()).await {
+                        Ok(who) => LookupOutcome::Found(who),
+                        Err(Failure::Refused(m)) => LookupOutcome::Refused(m),
+                        Err(_) => LookupOutcome::Network,
+                    };
+                    reply.send(Event::Card(CardEvent::Looked(id, outcome)));
+                });
+            }
+            Effect::IssueAndPrint { id, reissue, staff } => {
+                self.issue_and_print(reply, id, reissue, staff)
+            }
+            Effect::ReportLost(id) => {
+                let Some(client) = self.client.clone() else {
+                    return reply.send(Event::Card(CardEvent::LostReported(
+                        id,
+                        LostOutcome::Network,
+                    )));
+                };
+                let store = self.store.clone();
+                let terminal = self.config.borrow().terminal.id.clone();
+                self.runtime.spawn(async move {
+                    use crate::issuance::Failure;
+                    let outcome = match crate::issuance::report_lost(
+                        &client,
+                        store.as_ref(),
+                        &terminal,
+                        id.clone(),
+                    )
+                    .await
+                    {
+                        Ok(_) => LostOutcome::Voided,
+                        Err(Failure::Refused(m)) => LostOutcome::Refused(m),
+                        Err(_) => LostOutcome::Network,
+                    };
+                    reply.send(Event::Card(CardEvent::LostReported(id, outcome)));
+                });
+            }
+            Effect::StoreRating(rating) => self.store_rating(reply, *rating),
+            Effect::CallStaff { page } => {
+                let Some(client) = self.client.clone() else {
+                    return reply.send(Event::Help(HelpEvent::Answered(false)));
+                };
+                let terminal_id = self.config.borrow().terminal.id.clone();
+                self.runtime.spawn(async move {
+                    let req = HelpRequest {
+                        id: uuid::Uuid::now_v7(),
+                        terminal_id,
+                        page: page.wire_name().to_string(),
+                        requested_at: chrono::Utc::now(),
+                    };
+                    let ok = match client.help(&req).await {
+                        Ok(_) => true,
+                        Err(e) => {
+                            log::warn!("help request failed: {e}");
+                            false
+                        }
+                    };
+                    reply.send(Event::Help(HelpEvent::Answered(ok)));
+                });
+            }
+            Effect::CheckPinLock => {
+                let Some(store) = self.store.clone() else {
+                    return;
+                };
+                self.runtime.spawn(async move {
+                    let remaining =
+                        crate::store::run(&store, |s| pin::lock_remaining(s, &pin::Now::read()))
+                            .await;
+                    let remaining = match remaining {
+                        Ok(Ok(r)) => r,
+                        _ => None,
+                    };
+                    reply.send(Event::Maintenance(MaintenanceEvent::LockChecked(remaining)));
+                });
+            }
+            Effect::VerifyPin(typed) => self.verify_pin(reply, typed),
+            Effect::SaveSetting { key, value } => self.save_setting(reply, key, value),
+            Effect::AuditMaintenanceLeft(how) => {
+                let detail = match how {
+                    flow::MaintenanceEnd::Left => "left maintenance mode",
+                    flow::MaintenanceEnd::SessionEnded => {
+                        "maintenance mode closed: the session ended (idle)"
+                    }
+                };
+                self.audit(
+                    "maintenance_left",
+                    detail.into(),
+                    Holder::Technician.actor(),
+                    || {},
+                );
+            }
+            Effect::AuditStaffSignedOut { staff, how } => {
+                let detail = match how {
+                    flow::StaffEnd::SignedOut => {
+                        log::info!("帮办: staff {staff} signed out");
+                        format!("帮办 ended: staff:{staff} signed out")
+                    }
+                    flow::StaffEnd::SessionEnded => {
+                        format!("帮办 ended: staff:{staff}'s session ended (idle)")
+                    }
+                };
+                self.audit(
+                    "staff_signed_out",
+                    detail,
+                    Holder::Staff(staff).actor(),
+                    || {},
+                );
+            }
+            Effect::StopTerminal => {
+                log::warn!(
+                    "technician stops the terminal program (exit status {})",
+                    crate::EXIT_TECHNICIAN
+                );
+                self.audit(
+                    "maintenance_exit",
+                    format!(
+                        "terminal program stopped from maintenance (exit status {})",
+                        crate::EXIT_TECHNICIAN
+                    ),
+                    Holder::Technician.actor(),
+                    || {
+                        let _ = slint::invoke_from_event_loop(|| {
+                            let _ = slint::quit_event_loop();
+                        });
+                    },
+                );
+            }
+            Effect::CancelPrints => {
+                let _ = self.session_end.borrow().send(true);
+                *self.session_end.borrow_mut() = watch::channel(false).0;
+            }
+            Effect::SessionEnded(reason) => {
+                log::info!("resident session ended ({reason:?}); a fresh one shows");
+            }
+        }
+    }
+
+    /// Runs the query over the catalogue on the runtime.
+    fn search(&self, reply: Reply, query: String) {
         let Some(catalog) = self.catalog.borrow().clone() else {
             return;
         };
-        let weak = self.window.clone();
         self.runtime.spawn(async move {
             let answer = catalog.answer(&query, DEFAULT_LIMIT);
-            let rows: Vec<ItemRow> = answer.items.iter().map(|i| item_row(i)).collect();
-            let faq: Vec<FaqRow> = answer
-                .faq
-                .iter()
-                .map(|f| FaqRow {
-                    id: f.id.as_str().into(),
-                    question: f.question.as_str().into(),
-                    answer: f.answer.as_str().into(),
-                })
-                .collect();
-            let no_match = answer.no_match;
-            let _ = weak.upgrade_in_event_loop(move |w| {
-                let current = CONTROLLER.with(|c| c.borrow().as_ref().map(|c| c.search_seq.get()));
-                if current != Some(seq) {
-                    return;
-                }
-                let c = w.global::<CatalogAdapter>();
-                c.set_results(model(rows));
-                c.set_faq_results(model(faq));
-                c.set_no_match(no_match);
-            });
-        });
-    }
-
-    pub fn open_item(&self, code: &str) {
-        let Some(catalog) = self.catalog.borrow().clone() else {
-            return;
-        };
-        let Some(item) = catalog.item(code) else {
-            return;
-        };
-        self.fields.borrow_mut().shown_item = Some(item.code.clone());
-        self.with_window(|w| {
-            let s = w.global::<SessionAdapter>();
-            if s.get_page() != Page::Item {
-                s.set_item_return(s.get_page());
-            }
-            w.global::<CatalogAdapter>().set_item(item_detail(item));
-            w.global::<CatalogAdapter>().set_guide_print(0);
-            s.set_page(Page::Item);
-        });
-    }
-
-    pub fn choose_audience(&self, audience: i32) {
-        let Some(catalog) = self.catalog.borrow().clone() else {
-            return;
-        };
-        let a = if audience == 1 {
-            Audience::Legal
-        } else {
-            Audience::Personal
-        };
-        self.with_window(|w| {
-            let c = w.global::<CatalogAdapter>();
-            c.set_audience(audience);
-            c.set_theme("".into());
-            c.set_themes(model(
-                catalog
-                    .themes(a)
-                    .into_iter()
-                    .map(|g| GroupRow {
-                        name: g.name.into(),
-                        count: g.count as i32,
-                    })
-                    .collect(),
-            ));
-        });
-    }
-
-    pub fn open_theme(&self, theme: &str) {
-        let Some(catalog) = self.catalog.borrow().clone() else {
-            return;
-        };
-        self.with_window(|w| {
-            let c = w.global::<CatalogAdapter>();
-            let a = if c.get_audience() == 1 {
-                Audience::Legal
-            } else {
-                Audience::Personal
+            let answer = flow::SearchAnswer {
+                items: answer.items.iter().map(|i| i.code.clone()).collect(),
+                faq: answer.faq.iter().map(|f| f.id.clone()).collect(),
+                no_match: answer.no_match,
+                query,
             };
-            c.set_theme(theme.into());
-            c.set_theme_items(model(
-                catalog
-                    .items_in(a, Some(theme), None)
-                    .into_iter()
-                    .map(item_row)
-                    .collect(),
-            ));
+            reply.send(Event::Browse(BrowseEvent::SearchAnswered(answer)));
         });
     }
 
-    pub fn open_bundle(&self, code: &str) {
-        let Some(catalog) = self.catalog.borrow().clone() else {
-            return;
-        };
-        let Some(view) = catalog.bundle(code) else {
-            return;
-        };
-        let detail = BundleDetail {
-            code: view.bundle.code.as_str().into(),
-            name: view.bundle.name.as_str().into(),
-            summary: view.bundle.summary.as_str().into(),
-            items: model(view.items.iter().map(|i| item_row(i)).collect()),
-            materials: model(
-                view.materials
-                    .iter()
-                    .map(|m| material_row(&m.name, &m.form, m.count, None))
-                    .collect(),
-            ),
-        };
-        self.with_window(|w| {
-            w.global::<CatalogAdapter>().set_bundle(detail);
-            w.global::<CatalogAdapter>().set_guide_print(0);
-            w.global::<SessionAdapter>().set_page(Page::Bundle);
-        });
-    }
-
-    /// Prints an item's 办事指南 (or a 一件事's materials list) off the UI thread; the
-    /// page shows printing / held / printed / failed. A job still held when the session
-    /// ends is cancelled, like a card.
-    pub fn print_guide(&self, code: &str, bundle: bool) {
-        let Some(catalog) = self.catalog.borrow().clone() else {
-            return;
-        };
+    /// Prints an item's 办事指南 (or a 一件事's materials list) off the UI thread; a job
+    /// still held when the session ends is cancelled, like a card.
+    fn print_guide(&self, reply: Reply, code: &str, bundle: bool) {
+        let catalog = self.catalog.borrow().clone();
         let config = self.config.borrow().clone();
         let centre = config.location.centre.clone();
-        let doc = if bundle {
-            catalog
-                .bundle(code)
-                .map(|v| crate::guide::bundle_document(&v, &centre))
-        } else {
-            catalog
-                .item(code)
-                .map(|i| crate::guide::item_document(i, &centre))
-        };
+        let doc = catalog.and_then(|catalog| {
+            if bundle {
+                catalog
+                    .bundle(code)
+                    .map(|v| crate::guide::bundle_document(&v, &centre))
+            } else {
+                catalog
+                    .item(code)
+                    .map(|i| crate::guide::item_document(i, &centre))
+            }
+        });
         let Some(doc) = doc else {
-            return;
+            return reply.send(Event::Browse(BrowseEvent::GuidePrinted(
+                flow::GuidePrint::Idle,
+            )));
         };
         let (role, uri) = crate::guide::printer_for_guides(&config);
         let title = format!(
@@ -671,293 +721,297 @@ impl UiController {
             chrono::Local::now().format("%Y%m%d-%H%M%S")
         );
         let job = crate::guide::job(doc, &title, role);
-        let options = crate::print::JobOptions {
-            qr: config.printer(role).qr,
-            user: config.terminal.id.clone(),
-            ca_file: config.printer_ca_file(role),
-            ..Default::default()
-        };
+        let options = config.job_options(role);
         let cancel = self.session_end.borrow().subscribe();
-        self.with_window(|w| w.global::<CatalogAdapter>().set_guide_print(1));
-        let weak = self.window.clone();
         self.runtime.spawn(async move {
             use crate::print::job::JobState;
-            let held_weak = weak.clone();
+            let held = reply.clone();
             let outcome = crate::print::run(&uri, job, &options, cancel, move |s| {
                 let state = match s {
-                    JobState::Held(_) | JobState::Retrying(_) => 2,
-                    JobState::Printing => 1,
+                    JobState::Held(_) | JobState::Retrying(_) => flow::GuidePrint::Held,
+                    JobState::Printing => flow::GuidePrint::Printing,
                     _ => return,
                 };
-                let _ = held_weak.upgrade_in_event_loop(move |w| {
-                    w.global::<CatalogAdapter>().set_guide_print(state)
-                });
+                held.send(Event::Browse(BrowseEvent::GuidePrinted(state)));
             })
             .await;
             let state = match &outcome.state {
-                JobState::Printed(_) => 3,
+                JobState::Printed(_) => flow::GuidePrint::Printed,
                 // The session ended: the page is gone, nothing to show.
-                JobState::Cancelled => 0,
-                _ => 4,
+                JobState::Cancelled => flow::GuidePrint::Idle,
+                _ => flow::GuidePrint::Failed,
             };
             log::info!("guide {title}: {:?} at {}", outcome.state, outcome.place);
-            let _ = weak.upgrade_in_event_loop(move |w| {
-                w.global::<CatalogAdapter>().set_guide_print(state)
-            });
-        });
-    }
-
-    fn edit_id(&self, f: impl FnOnce(&mut crate::session::IdEntry)) {
-        let (shown, complete) = {
-            let mut fields = self.fields.borrow_mut();
-            f(&mut fields.id);
-            (fields.id.display(), fields.id.len() == 18)
-        };
-        self.with_window(|w| {
-            let o = w.global::<OfflineCodeAdapter>();
-            o.set_id_entry(shown.into());
-            o.set_complete(complete);
-            o.set_step(0);
-            o.set_error(0);
-        });
-    }
-
-    pub(crate) fn set_offline_step(w: &MainWindow, step: i32, failure: i32, reason: &str) {
-        let o = w.global::<OfflineCodeAdapter>();
-        o.set_step(step);
-        o.set_failure(failure);
-        o.set_reason(reason.into());
-    }
-
-    /// Asks the back office who this is (masked name) and whether a card may be printed.
-    fn lookup_resident(&self, id: crate::identity::IdNumber) {
-        let Some(client) = self.client.clone() else {
-            self.with_window(|w| Self::set_offline_step(w, 6, 1, ""));
-            return;
-        };
-        self.with_window(|w| Self::set_offline_step(w, 1, 0, ""));
-        let weak = self.window.clone();
-        self.runtime.spawn(async move {
-            let answer = crate::issuance::lookup(&client, id).await;
-            let _ = weak.upgrade_in_event_loop(move |w| match answer {
-                Ok(who) => {
-                    w.global::<OfflineCodeAdapter>()
-                        .set_masked_name(who.masked_name.as_str().into());
-                    w.global::<OfflineCodeAdapter>()
-                        .set_has_card(who.active_card.is_some());
-                    if who.eligible {
-                        Self::set_offline_step(&w, 2, 0, "");
-                    } else {
-                        Self::set_offline_step(&w, 3, 0, who.reason.as_deref().unwrap_or(""));
-                    }
-                }
-                Err(f) => {
-                    let (step, failure, reason) = Self::offline_failure(&f);
-                    Self::set_offline_step(&w, step, failure, &reason)
-                }
-            });
-        });
-    }
-
-    /// How a failed 离线码 step shows: (step, failure, reason); step -1 shows nothing (the
-    /// session that asked has ended).
-    fn offline_failure(f: &crate::issuance::Failure) -> (i32, i32, String) {
-        use crate::issuance::Failure;
-        match f {
-            Failure::Unreachable(_) => (6, 1, String::new()),
-            Failure::BadCode(_) => (6, 2, String::new()),
-            Failure::PrintFailed(_) => (6, 3, String::new()),
-            Failure::Refused(reason) => (6, 4, reason.clone()),
-            Failure::AlreadyToday => (6, 5, String::new()),
-            Failure::StaffRequired => (6, 6, String::new()),
-            Failure::Cancelled => (-1, 0, String::new()),
-        }
-    }
-
-    /// 挂失: the back office voids the resident's valid card; audited with the masked ID.
-    fn report_lost(&self, id: crate::identity::IdNumber) {
-        let Some(client) = self.client.clone() else {
-            self.with_window(|w| Self::set_offline_step(w, 6, 1, ""));
-            return;
-        };
-        self.with_window(|w| Self::set_offline_step(w, 1, 0, ""));
-        let (store, terminal) = (self.store.clone(), self.config.borrow().terminal.id.clone());
-        let weak = self.window.clone();
-        self.runtime.spawn(async move {
-            let (step, failure, reason) =
-                match crate::issuance::report_lost(&client, store.as_ref(), &terminal, id).await {
-                    Ok(_) => (7, 0, String::new()),
-                    Err(f) => Self::offline_failure(&f),
-                };
-            let _ = weak.upgrade_in_event_loop(move |w| {
-                w.global::<OfflineCodeAdapter>().set_has_card(false);
-                Self::set_offline_step(&w, step, failure, &reason)
-            });
+            reply.send(Event::Browse(BrowseEvent::GuidePrinted(state)));
         });
     }
 
     /// Runs the issuance flow (crate::issuance: require_staff, once a day, the signature
-    /// check, the audit) and shows where it is; a job still waiting when the session ends
-    /// is cancelled.
-    fn issue_and_print(&self, id: crate::identity::IdNumber, reissue: bool) {
+    /// check, the audit); a job still waiting when the session ends is cancelled.
+    fn issue_and_print(
+        &self,
+        reply: Reply,
+        id: crate::identity::IdNumber,
+        reissue: bool,
+        staff: Option<pin::StaffId>,
+    ) {
+        let issued = |id, outcome| Event::Card(CardEvent::Issued(id, outcome));
         let (Some(client), Some(key)) = (self.client.clone(), self.trusted_key) else {
-            self.with_window(|w| Self::set_offline_step(w, 6, 1, ""));
-            return;
+            return reply.send(issued(id, IssueOutcome::Network));
         };
         let config = self.config.borrow().clone();
         let issuance =
-            match crate::issuance::Issuance::new(config.clone(), id, reissue, self.staff()) {
+            match crate::issuance::Issuance::new(config.clone(), id.clone(), reissue, staff) {
                 Ok(i) => i,
-                Err(f) => {
-                    let (step, failure, reason) = Self::offline_failure(&f);
-                    self.with_window(|w| Self::set_offline_step(w, step, failure, &reason));
-                    return;
-                }
+                Err(f) => return reply.send(issued(id, issue_outcome(f))),
             };
-        self.with_window(|w| Self::set_offline_step(w, 4, 0, ""));
         let deps = crate::issuance::Deps {
             client,
             key,
             store: self.store.clone(),
         };
         let cancel = self.session_end.borrow().subscribe();
-        let weak = self.window.clone();
         self.runtime.spawn(async move {
-            let uri = config.printer_uri(crate::config::PrinterRole::Card);
-            let held_weak = weak.clone();
+            let uri = config.printer_uri(PrinterRole::Card);
+            let held = reply.clone();
+            let held_id = id.clone();
             let on_state = move |s: &crate::print::job::JobState| {
                 use crate::print::job::JobState;
-                let held = matches!(s, JobState::Held(_) | JobState::Retrying(_));
-                let _ = held_weak.upgrade_in_event_loop(move |w| {
-                    w.global::<OfflineCodeAdapter>().set_held(held)
-                });
+                let h = matches!(s, JobState::Held(_) | JobState::Retrying(_));
+                held.send(Event::Card(CardEvent::PrintHeld(held_id.clone(), h)));
             };
-            let (step, failure, reason) =
-                match issuance.run(&deps, &uri, Some(cancel), on_state).await {
-                    Ok(_) => (5, 0, String::new()),
-                    Err(f) => Self::offline_failure(&f),
-                };
-            let _ = weak.upgrade_in_event_loop(move |w| {
-                w.global::<OfflineCodeAdapter>().set_held(false);
-                if step >= 0 {
-                    Self::set_offline_step(&w, step, failure, &reason)
-                }
-            });
+            let outcome = match issuance.run(&deps, &uri, Some(cancel), on_state).await {
+                Ok(_) => IssueOutcome::Printed,
+                Err(f) => issue_outcome(f),
+            };
+            reply.send(issued(id, outcome));
         });
     }
 
-    fn call_staff(&self) {
-        let page = self
-            .window
-            .upgrade()
-            .map(|w| format!("{:?}", w.global::<SessionAdapter>().get_page()))
-            .unwrap_or_default();
-        let terminal_id = self.config.borrow().terminal.id.clone();
-        let weak = self.window.clone();
-        let Some(client) = self.client.clone() else {
-            self.with_window(|w| w.global::<SessionAdapter>().set_help_state(2));
-            return;
+    /// Commits the rating to the outbox off the UI thread and wakes the uploader.
+    fn store_rating(&self, reply: Reply, rating: crate::api::Rating) {
+        let Some(store) = self.store.clone() else {
+            log::error!("rating not saved: this terminal runs without a local store");
+            return reply.send(Event::Rating(RatingEvent::Stored(false)));
+        };
+        let waker = self.ratings_waker.clone();
+        self.runtime.spawn(async move {
+            log::info!(
+                "rating {}: level {}, {} reason(s), callback {}",
+                rating.id,
+                u8::from(rating.level),
+                rating.reasons.len(),
+                if rating.callback.is_some() {
+                    "requested"
+                } else {
+                    "no"
+                }
+            );
+            let saved =
+                crate::store::run(&store, move |s| crate::ratings::record(s, &rating)).await;
+            let ok = match saved {
+                Ok(Ok(())) => {
+                    if let Some(w) = waker {
+                        w.wake();
+                    }
+                    true
+                }
+                Ok(Err(e)) => {
+                    log::error!("rating not saved: {e}");
+                    false
+                }
+                Err(e) => {
+                    log::error!("rating not saved: {e}");
+                    false
+                }
+            };
+            reply.send(Event::Rating(RatingEvent::Stored(ok)));
+        });
+    }
+
+    /// Checks the PIN on the runtime (argon2, the store's lockout).
+    fn verify_pin(&self, reply: Reply, typed: flow::Pin) {
+        let Some(store) = self.store.clone() else {
+            return reply.send(Event::Maintenance(MaintenanceEvent::PinChecked(
+                PinAnswer::Unavailable,
+            )));
+        };
+        let config = self.config.borrow().clone();
+        let url = match &self.client {
+            Some(c) if config.is_embedded() => format!("{} (embedded)", c.base_url()),
+            Some(c) => c.base_url().to_string(),
+            None => config.backoffice.url.clone(),
         };
         self.runtime.spawn(async move {
-            let req = HelpRequest {
-                id: uuid::Uuid::now_v7(),
-                terminal_id,
-                page: page.to_lowercase(),
-                requested_at: chrono::Utc::now(),
-            };
-            let state = match client.help(&req).await {
-                Ok(_) => 1,
-                Err(e) => {
-                    log::warn!("help request failed: {e}");
-                    2
+            let answer = tokio::task::spawn_blocking(move || {
+                let entry = pin::enter(
+                    &store,
+                    config.technician.pin_hash.as_deref(),
+                    typed.expose_pin(),
+                    &pin::Now::read(),
+                );
+                if let Err(e) = &entry {
+                    log::error!("PIN check: {e}");
                 }
-            };
-            let _ = weak
-                .upgrade_in_event_loop(move |w| w.global::<SessionAdapter>().set_help_state(state));
+                PinAnswer::from_entry(entry, || flow::MaintenanceInfo {
+                    terminal_id: config.terminal.id.clone(),
+                    terminal_name: config.terminal.name.clone(),
+                    version: env!("CARGO_PKG_VERSION").into(),
+                    backoffice_url: url,
+                    last_error: crate::logging::last_problem().unwrap_or_default(),
+                    settings: setting_rows(&config),
+                })
+            })
+            .await
+            .unwrap_or_else(|e| {
+                log::error!("PIN check: {e}");
+                PinAnswer::Unavailable
+            });
+            match &answer {
+                PinAnswer::Technician(_) => log::info!("maintenance mode entered"),
+                PinAnswer::Staff(id) => log::info!("帮办: staff {id} signed in"),
+                _ => {}
+            }
+            reply.send(Event::Maintenance(MaintenanceEvent::PinChecked(answer)));
         });
     }
 
-    /// Ends the resident session: every typed or chosen value is wiped from the
-    /// controllers and from the UI's properties, then the attract screen shows.
-    pub fn wipe_session(&self) {
-        // A card still waiting for the printer belongs to this session: cancel it.
-        let _ = self.session_end.borrow().send(true);
-        *self.session_end.borrow_mut() = watch::channel(false).0;
-        if let Some(staff) = self.fields.borrow_mut().staff.take() {
-            self.audit_staff_session_end(staff);
-        }
-        self.fields.borrow_mut().wipe();
-        self.idle.borrow_mut().disarm();
-        self.search_seq.set(self.search_seq.get() + 1);
-        let large_default = self.config.borrow().display.large_font;
-        let english_default = self.config.borrow().display.language == "en";
-        self.with_window(|w| {
-            let c = w.global::<CatalogAdapter>();
-            c.set_query("".into());
-            c.set_results(model(Vec::new()));
-            c.set_faq_results(model(Vec::new()));
-            c.set_no_match(false);
-            c.set_theme("".into());
-            c.set_guide_print(0);
-            let o = w.global::<OfflineCodeAdapter>();
-            o.set_id_entry("".into());
-            o.set_complete(false);
-            o.set_error(0);
-            o.set_step(0);
-            o.set_masked_name("".into());
-            o.set_reason("".into());
-            o.set_failure(0);
-            o.set_held(false);
-            o.set_has_card(false);
-            let r = w.global::<RatingAdapter>();
-            r.set_step(0);
-            r.set_level(0);
-            r.set_error(0);
-            r.set_service_kind(0);
-            r.set_service_name("".into());
-            r.set_reasons(model(Vec::new()));
-            r.set_callback(false);
-            r.set_phone_entry("".into());
-            self.end_staff_and_maintenance(w);
-            let s = w.global::<SessionAdapter>();
-            s.set_countdown(0);
-            s.set_help_state(0);
-            s.set_page(Page::Attract);
-            w.global::<Theme>().set_large(large_default);
-            set_language(w, english_default);
+    /// Saves a setting into the settings layer (`<data_dir>/settings.toml`, which the
+    /// service may write; the main config file stays root's): the same validator as
+    /// `check-config` over every layer, an atomic save, an audit entry, and the value put
+    /// in force through the config handle. Or the validator's lines, and nothing saved.
+    fn save_setting(&self, reply: Reply, key: String, value: String) {
+        let saved = |a| Event::Maintenance(MaintenanceEvent::SettingSaved(a));
+        let Some(handle) = self.settings.clone() else {
+            return reply.send(saved(SettingAnswer::Refused {
+                message: "this terminal runs without a config file; nothing saved".into(),
+            }));
+        };
+        let store = self.store.clone();
+        self.runtime.spawn(async move {
+            // The config write is file I/O, not store work: its own blocking task.
+            let result =
+                tokio::task::spawn_blocking(move || handle.set_setting(&key, &value)).await;
+            if let (Ok(Ok(c)), Some(store)) = (&result, store) {
+                let detail = c.audit_detail("maintenance page");
+                let written = crate::store::run(&store, move |s| {
+                    s.audit("config_changed", &detail, Some(&Holder::Technician.actor()))
+                })
+                .await;
+                match written {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => log::error!("audit config_changed: {e}"),
+                    Err(e) => log::error!("audit config_changed: {e}"),
+                }
+            }
+            let answer = match result {
+                Ok(Ok(changed)) => {
+                    log::info!(
+                        "setting changed on the maintenance page: {}",
+                        changed.audit_detail("maintenance page")
+                    );
+                    // Honest about when it takes effect: only what running parts read
+                    // again applies now.
+                    let when = if !changed.notes.is_empty() {
+                        changed.notes.join("; ")
+                    } else if crate::config::applied_live(&changed.key) {
+                        "in force now".to_string()
+                    } else {
+                        "applies after a restart".to_string()
+                    };
+                    SettingAnswer::Saved {
+                        message: format!(
+                            "{}: saved in {}; {when}",
+                            changed.key,
+                            changed.file.display()
+                        ),
+                        settings: setting_rows(&changed.config),
+                    }
+                }
+                Ok(Err(e)) => SettingAnswer::Refused {
+                    message: format!("{}; nothing saved", e.lines().join("\n")),
+                },
+                Err(e) => SettingAnswer::Refused {
+                    message: format!("{e}; nothing saved"),
+                },
+            };
+            reply.send(saved(answer));
         });
-        // The next resident starts at 个人 again, as at a fresh start.
-        self.choose_audience(0);
-        log::info!("resident session ended; fields wiped");
     }
 
-    fn tick(&self) {
-        let config = self.config.borrow().clone();
-        self.idle.borrow_mut().set_timeout(Duration::from_secs(
-            config
-                .display
-                .idle_timeout_s
-                .clamp(1, crate::config::MAX_IDLE_TIMEOUT_S) as u64,
-        ));
-        let state = self.idle.borrow().state((self.clock)());
-        match state {
-            IdleState::Active => self.with_window(|w| {
-                let s = w.global::<SessionAdapter>();
-                if s.get_countdown() != 0 {
-                    s.set_countdown(0);
+    /// Writes an audit entry on the runtime (never on the UI thread), then runs `then`.
+    fn audit(
+        &self,
+        kind: &'static str,
+        detail: String,
+        actor: String,
+        then: impl FnOnce() + Send + 'static,
+    ) {
+        let store = self.store.clone();
+        self.runtime.spawn(async move {
+            if let Some(store) = store {
+                let written =
+                    crate::store::run(&store, move |s| s.audit(kind, &detail, Some(&actor))).await;
+                match written {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => log::error!("audit {kind}: {e}"),
+                    Err(e) => log::error!("audit {kind}: {e}"),
                 }
-            }),
-            IdleState::Countdown(n) => {
-                self.with_window(|w| w.global::<SessionAdapter>().set_countdown(n as i32))
             }
-            IdleState::Expired => self.wipe_session(),
-        }
-        let clock = chrono::Local::now().format("%H:%M").to_string();
-        self.with_window(|w| {
-            let st = w.global::<StatusAdapter>();
-            if st.get_clock() != clock.as_str() {
-                st.set_clock(clock.into());
-            }
+            then();
         });
+    }
+}
+
+/// How the issuance flow's failure shows in the card flow.
+fn issue_outcome(f: crate::issuance::Failure) -> IssueOutcome {
+    use crate::issuance::Failure;
+    match f {
+        Failure::Unreachable(_) => IssueOutcome::Network,
+        Failure::BadCode(_) => IssueOutcome::CodeRefused,
+        Failure::PrintFailed(_) => IssueOutcome::PrintFailed,
+        Failure::Refused(reason) => IssueOutcome::Refused(reason),
+        Failure::AlreadyToday => IssueOutcome::AlreadyIssuedToday,
+        Failure::StaffRequired => IssueOutcome::StaffRequired,
+        Failure::Cancelled => IssueOutcome::Cancelled,
+    }
+}
+
+/// Where an effect's answer goes: back to the UI thread, with the command's ticket.
+#[derive(Clone)]
+struct Reply {
+    ticket: Ticket,
+    tx: mpsc::UnboundedSender<Answer>,
+}
+
+impl Reply {
+    fn send(&self, event: Event) {
+        // The window (and the controller) may be gone: nothing to show it on.
+        let _ = self.tx.send((self.ticket, event));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The page's heading says a saved setting is in force at once: true only while every
+    /// setting it offers is one the running parts re-read.
+    #[test]
+    fn every_setting_on_the_page_applies_live() {
+        for key in super::settings() {
+            assert!(
+                crate::config::applied_live(key),
+                "{key} is on the maintenance page but needs a restart"
+            );
+        }
+    }
+
+    #[test]
+    fn issuance_failures_show_as_the_card_flow_expects() {
+        use crate::flow::IssueOutcome as O;
+        use crate::issuance::Failure as F;
+        assert_eq!(super::issue_outcome(F::StaffRequired), O::StaffRequired);
+        assert_eq!(super::issue_outcome(F::AlreadyToday), O::AlreadyIssuedToday);
+        assert_eq!(super::issue_outcome(F::Unreachable("x".into())), O::Network);
+        assert_eq!(super::issue_outcome(F::Cancelled), O::Cancelled);
     }
 }

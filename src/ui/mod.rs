@@ -1,9 +1,9 @@
-//! The touch UI: Slint-generated types and the adapters that connect pages to controllers.
+//! The touch UI: Slint-generated types, the adapter that wires them to the core's flows, and the renderer.
 //!
-//! Adapters translate between controllers (plain Rust: catalogue, session, entries) and the
-//! Slint globals. Slow work (search, loading) runs on the tokio runtime; results come back
-//! with `upgrade_in_event_loop`. No resident-facing text is made here: it lives in `.slint`
-//! with `@tr`, or comes from data.
+//! [`adapters`] turns Slint callbacks into `flow::Event`s, runs the terminal's effects on
+//! the tokio runtime and brings their answers back; [`render`] draws the session into the
+//! globals and maps the core's enums to the Slint enums. No resident-facing text is made
+//! here: it lives in `.slint` with `@tr`, or comes from data.
 
 /// The code slint-build generates from `ui/app.slint`: not ours to lint.
 #[allow(
@@ -18,7 +18,9 @@ mod generated {
 pub use generated::*;
 
 pub mod adapters;
+mod render;
 pub mod snapshot;
 pub mod walk;
 
-pub use adapters::{UiController, UiDeps, connect, set_language, system_clock};
+pub use adapters::{UiController, UiDeps, connect, system_clock};
+pub use render::set_language;

@@ -291,15 +291,22 @@ pub fn show_page(h: &Headless, page: &str) -> bool {
             s.invoke_go(Page::OfflineCode);
             let o = w.global::<OfflineCodeAdapter>();
             o.set_masked_name("王*英".into());
-            o.set_step(if page == "offline-code-confirm" { 2 } else { 5 });
+            o.set_step(if page == "offline-code-confirm" {
+                CardStep::Confirm
+            } else {
+                CardStep::TakeCard
+            });
         }
-        "rating" => s.invoke_go(Page::Rating),
+        // As 好差评 on the home page opens it: the terminal's own service.
+        "rating" => w
+            .global::<RatingAdapter>()
+            .invoke_open(RatingSource::Terminal),
         "technician" => s.invoke_hidden_gesture(),
         "technician-locked" => {
             s.invoke_hidden_gesture();
             let t = w.global::<TechnicianAdapter>();
             t.set_minutes_left(4);
-            t.set_state(4);
+            t.set_state(PadState::Locked);
         }
         "maintenance" => {
             s.invoke_hidden_gesture();
@@ -333,7 +340,7 @@ pub fn show_page(h: &Headless, page: &str) -> bool {
         }
         "staff" => s.set_staff("S1024".into()),
         "idle-countdown" => s.set_countdown(7),
-        "call-staff" => s.set_help_state(1),
+        "call-staff" => s.set_help_state(HelpState::Coming),
         _ => return false,
     }
     true
@@ -380,7 +387,7 @@ pub fn screenshot(
             return Err(SnapshotError::UnknownPage(page.into(), PAGES.join(", ")));
         }
         h.window.global::<Theme>().set_large(opts.large_font);
-        super::adapters::set_language(&h.window, opts.english);
+        super::set_language(&h.window, opts.english);
         let path = if opts.page == "all" {
             let suffix = format!(
                 "{}{}",

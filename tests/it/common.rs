@@ -358,3 +358,15 @@ pub(crate) fn kiosk_stdin(config: &Path, args: &[&str], stdin: &str) -> std::pro
 pub(crate) fn offline_code(config: &Path, id: &str) -> std::process::Output {
     kiosk(config, &["offline-code", "--id", id, "--yes"])
 }
+
+/// Taps the first enabled element with this accessible label (a button, a key), as a
+/// resident would; panics if none is shown.
+pub(crate) fn click_label(h: &civic_kiosk::ui::snapshot::Headless, label: &str) {
+    let found = i_slint_backend_testing::ElementHandle::find_by_accessible_label(&h.window, label)
+        .filter(|e| e.accessible_enabled() != Some(false))
+        .collect::<Vec<_>>();
+    let el = found
+        .first()
+        .unwrap_or_else(|| panic!("no enabled element labelled {label:?}"));
+    el.invoke_accessible_default_action();
+}

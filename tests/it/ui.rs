@@ -1,7 +1,7 @@
 //! Headless UI tests (Slint testing backend, software renderer, mock time). One test
 //! function: the testing backend is initialised once per process.
 
-use crate::common;
+use crate::common::{self, click_label};
 
 use slint::{ComponentHandle, Model};
 use std::sync::Arc;
@@ -30,15 +30,6 @@ fn demo_catalog() -> Arc<Catalog> {
 
 fn page(h: &Headless) -> Page {
     h.window.global::<SessionAdapter>().get_page()
-}
-
-fn click_label(h: &Headless, label: &str) {
-    let found = i_slint_backend_testing::ElementHandle::find_by_accessible_label(&h.window, label)
-        .collect::<Vec<_>>();
-    let el = found
-        .first()
-        .unwrap_or_else(|| panic!("no element labelled {label:?}"));
-    el.invoke_accessible_default_action();
 }
 
 fn tap(h: &Headless, x: f32, y: f32) {
@@ -266,7 +257,7 @@ fn resident_ui_headless() {
     click_label(&h, "下一步");
     assert_eq!(
         h.window.global::<OfflineCodeAdapter>().get_error(),
-        5,
+        IdProblem::BadChecksum,
         "check digit error"
     );
 
@@ -331,17 +322,7 @@ fn resident_ui_headless() {
         Some((&cfg.backoffice.token, &cfg.terminal.id)),
     ));
     let (url, admin, key) = (bo.url.clone(), bo.admin_token.clone(), bo.key);
-    let client = |token: &str| {
-        civic_kiosk::backoffice::Client::new(&civic_kiosk::backoffice::ClientOptions {
-            base_url: url.clone(),
-            token: token.into(),
-            connect_timeout: Duration::from_secs(2),
-            total_timeout: Duration::from_secs(5),
-            ca_file: None,
-            max_body_bytes: 8 << 20,
-        })
-        .unwrap()
-    };
+    let client = |token: &str| common::client(&url, token);
     drop(h);
     let spool = dir.path().join("cards");
     let mut with_spool = (*cfg).clone();
@@ -360,11 +341,11 @@ fn resident_ui_headless() {
     click_label(&h, "呼叫工作人员");
     assert!(h.pump_until(
         Duration::from_secs(5),
-        |w| w.global::<SessionAdapter>().get_help_state() != 0
+        |w| w.global::<SessionAdapter>().get_help_state() != HelpState::None
     ));
     assert_eq!(
         h.window.global::<SessionAdapter>().get_help_state(),
-        1,
+        HelpState::Coming,
         "help confirmed by the back office"
     );
     let terminals = server_rt.block_on(client(&admin).terminals()).unwrap();
@@ -386,24 +367,24 @@ fn resident_ui_headless() {
         h.pump_until(Duration::from_secs(5), |w| w
             .global::<OfflineCodeAdapter>()
             .get_step()
-            == 2),
-        "step {}",
+            == CardStep::Confirm),
+        "step {:?}",
         o().get_step()
     );
     assert_eq!(o().get_masked_name(), "王*英");
     click_label(&h, "是本人，打印卡片");
     assert!(
-        h.pump_until(Duration::from_secs(10), |w| w
-            .global::<OfflineCodeAdapter>()
-            .get_step()
-            >= 5),
-        "step {}",
+        h.pump_until(Duration::from_secs(10), |w| matches!(
+            w.global::<OfflineCodeAdapter>().get_step(),
+            CardStep::TakeCard | CardStep::Failed | CardStep::ReportedLost
+        )),
+        "step {:?}",
         o().get_step()
     );
     assert_eq!(
         o().get_step(),
-        5,
-        "failure {} {}",
+        CardStep::TakeCard,
+        "failure {:?} {:?}",
         o().get_failure(),
         o().get_reason()
     );
@@ -422,7 +403,7 @@ fn resident_ui_headless() {
     click_label(&h, "下一步");
     assert!(h.pump_until(
         Duration::from_secs(5),
-        |w| w.global::<OfflineCodeAdapter>().get_step() == 3
+        |w| w.global::<OfflineCodeAdapter>().get_step() == CardStep::NotEligible
     ));
     assert!(o().get_reason().contains("60周岁"), "{}", o().get_reason());
     assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 1);

@@ -2,7 +2,7 @@
 //! mock time, a real local store and the reference back office). One test function: the
 //! testing backend is initialised once per process.
 
-use crate::common;
+use crate::common::{self, click_label};
 
 use slint::{ComponentHandle, Model};
 use std::path::Path;
@@ -69,15 +69,6 @@ impl Drop for Immutable {
     }
 }
 
-fn click_label(h: &Headless, label: &str) {
-    let found = i_slint_backend_testing::ElementHandle::find_by_accessible_label(&h.window, label)
-        .collect::<Vec<_>>();
-    let el = found
-        .first()
-        .unwrap_or_else(|| panic!("no element labelled {label:?}"));
-    el.invoke_accessible_default_action();
-}
-
 fn shown(h: &Headless, label: &str) -> bool {
     i_slint_backend_testing::ElementHandle::find_by_accessible_label(&h.window, label)
         .next()
@@ -101,7 +92,7 @@ fn enter_pin(h: &Headless, digits: &str) {
     click_label(h, "确认");
     assert!(
         h.pump_until(Duration::from_secs(10), |w| {
-            w.global::<TechnicianAdapter>().get_state() != 2
+            w.global::<TechnicianAdapter>().get_state() != PadState::Checking
         }),
         "the PIN check never answered"
     );
@@ -164,7 +155,7 @@ fn pin_pad_maintenance_staff_and_lockout() {
     h.window.global::<SessionAdapter>().invoke_hidden_gesture();
     assert_eq!(page(&h), Page::Technician);
     enter_pin(&h, TECH_PIN);
-    assert_eq!(tech(&h).get_state(), 1, "no PIN set");
+    assert_eq!(tech(&h).get_state(), PadState::NoPin, "no PIN set");
     assert!(!tech(&h).get_unlocked());
 
     // PINs as `civic-kiosk set-pin` writes them.
@@ -182,7 +173,7 @@ fn pin_pad_maintenance_staff_and_lockout() {
     // ---- the technician's PIN opens maintenance: terminal info, then leave
     h.window.global::<SessionAdapter>().invoke_hidden_gesture();
     enter_pin(&h, TECH_PIN);
-    assert!(tech(&h).get_unlocked(), "state {}", tech(&h).get_state());
+    assert!(tech(&h).get_unlocked(), "state {:?}", tech(&h).get_state());
     assert_eq!(page(&h), Page::Technician);
     assert_eq!(tech(&h).get_terminal_id(), cfg.terminal.id.as_str());
     assert_eq!(tech(&h).get_version(), env!("CARGO_PKG_VERSION"));
@@ -357,15 +348,7 @@ fn pin_pad_maintenance_staff_and_lockout() {
         false,
         Some((&cfg.backoffice.token, &cfg.terminal.id)),
     ));
-    let client = civic_kiosk::backoffice::Client::new(&civic_kiosk::backoffice::ClientOptions {
-        base_url: bo.url.clone(),
-        token: cfg.backoffice.token.clone(),
-        connect_timeout: Duration::from_secs(2),
-        total_timeout: Duration::from_secs(5),
-        ca_file: None,
-        max_body_bytes: 8 << 20,
-    })
-    .unwrap();
+    let client = bo.client(&cfg.backoffice.token);
     // This terminal has no ID-card reader: a card needs a staff member signed in.
     let mut strict = (*cfg).clone();
     strict.offline_code.require_staff = true;
@@ -379,13 +362,13 @@ fn pin_pad_maintenance_staff_and_lockout() {
     }
     click_label(&h, "下一步");
     assert!(h.pump_until(Duration::from_secs(5), |w| {
-        w.global::<OfflineCodeAdapter>().get_step() == 2
+        w.global::<OfflineCodeAdapter>().get_step() == CardStep::Confirm
     }));
     click_label(&h, "是本人，打印卡片");
     let o = h.window.global::<OfflineCodeAdapter>();
     assert_eq!(
         (o.get_step(), o.get_failure()),
-        (6, 6),
+        (CardStep::Failed, CardFailure::StaffRequired),
         "refused without staff"
     );
     assert!(!spool.exists() || std::fs::read_dir(&spool).unwrap().count() == 0);
@@ -397,7 +380,7 @@ fn pin_pad_maintenance_staff_and_lockout() {
     click_label(&h, "返回首页");
     s.invoke_hidden_gesture();
     enter_pin(&h, STAFF_PIN);
-    assert_eq!(page(&h), Page::Home, "state {}", tech(&h).get_state());
+    assert_eq!(page(&h), Page::Home, "state {:?}", tech(&h).get_state());
     assert_eq!(s.get_staff(), "S1024");
     assert_eq!(h.controller.staff(), Some(staff.clone()));
     assert!(shown(&h, "退出帮办"));
@@ -408,13 +391,19 @@ fn pin_pad_maintenance_staff_and_lockout() {
     }
     click_label(&h, "下一步");
     assert!(h.pump_until(Duration::from_secs(5), |w| {
-        w.global::<OfflineCodeAdapter>().get_step() == 2
+        w.global::<OfflineCodeAdapter>().get_step() == CardStep::Confirm
     }));
     click_label(&h, "是本人，打印卡片");
     assert!(h.pump_until(Duration::from_secs(10), |w| {
-        w.global::<OfflineCodeAdapter>().get_step() >= 5
+        matches!(
+            w.global::<OfflineCodeAdapter>().get_step(),
+            CardStep::TakeCard | CardStep::Failed | CardStep::ReportedLost
+        )
     }));
-    assert_eq!(h.window.global::<OfflineCodeAdapter>().get_step(), 5);
+    assert_eq!(
+        h.window.global::<OfflineCodeAdapter>().get_step(),
+        CardStep::TakeCard
+    );
     assert!(h.pump_until(Duration::from_secs(5), |_| {
         audits(&store)
             .iter()
@@ -437,11 +426,12 @@ fn pin_pad_maintenance_staff_and_lockout() {
     }));
     assert_eq!(s.get_staff(), "");
     assert_eq!(h.controller.staff(), None);
-    assert!(
+    // The session ends at once; its audit is written off the UI thread.
+    assert!(h.pump_until(Duration::from_secs(5), |_| {
         audits(&store)
             .iter()
             .any(|e| e.kind == "staff_signed_out" && e.actor.as_deref() == Some("staff:S1024"))
-    );
+    }));
 
     // ---- a staff session that goes idle ends, and the staff member with it
     s.invoke_hidden_gesture();
@@ -493,14 +483,18 @@ fn pin_pad_maintenance_staff_and_lockout() {
     h.window.global::<SessionAdapter>().invoke_hidden_gesture();
     for left in (1..=4).rev() {
         enter_pin(&h, "111112");
-        assert_eq!(tech(&h).get_state(), 3);
+        assert_eq!(tech(&h).get_state(), PadState::Wrong);
         assert_eq!(tech(&h).get_attempts_left(), left);
     }
     enter_pin(&h, "111112");
-    assert_eq!(tech(&h).get_state(), 4, "locked");
+    assert_eq!(tech(&h).get_state(), PadState::Locked, "locked");
     assert_eq!(tech(&h).get_minutes_left(), 5);
     enter_pin(&h, TECH_PIN);
-    assert_eq!(tech(&h).get_state(), 4, "the right PIN is not even checked");
+    assert_eq!(
+        tech(&h).get_state(),
+        PadState::Locked,
+        "the right PIN is not even checked"
+    );
     assert!(!tech(&h).get_unlocked());
     drop(h);
 
@@ -510,13 +504,13 @@ fn pin_pad_maintenance_staff_and_lockout() {
     h.window.global::<SessionAdapter>().invoke_hidden_gesture();
     assert!(
         h.pump_until(Duration::from_secs(5), |w| {
-            w.global::<TechnicianAdapter>().get_state() == 4
+            w.global::<TechnicianAdapter>().get_state() == PadState::Locked
         }),
         "the pad says it is locked as soon as it opens"
     );
     assert!((4..=5).contains(&tech(&h).get_minutes_left()));
     enter_pin(&h, TECH_PIN);
-    assert_eq!(tech(&h).get_state(), 4);
+    assert_eq!(tech(&h).get_state(), PadState::Locked);
     assert!(!tech(&h).get_unlocked());
     let a = audits(&reopened);
     assert_eq!(a.iter().filter(|e| e.kind == "pin_failed").count(), 5);

@@ -3,7 +3,7 @@
 //! while the card is held, the job is cancelled, nothing prints, and it is audited. Its
 //! own binary: the Slint testing backend is initialised once per process.
 
-use crate::common;
+use crate::common::{self, click_label};
 
 use slint::ComponentHandle;
 use std::sync::{Arc, Mutex};
@@ -23,15 +23,6 @@ fn config() -> Config {
         .unwrap()
 }
 
-fn click_label(h: &Headless, label: &str) {
-    let found = i_slint_backend_testing::ElementHandle::find_by_accessible_label(&h.window, label)
-        .collect::<Vec<_>>();
-    found
-        .first()
-        .unwrap_or_else(|| panic!("no element labelled {label:?}"))
-        .invoke_accessible_default_action();
-}
-
 fn shown(h: &Headless, label: &str) -> bool {
     i_slint_backend_testing::ElementHandle::find_by_accessible_label(&h.window, label)
         .next()
@@ -48,7 +39,7 @@ fn confirm_name(h: &Headless, id: &str) {
         h.pump_until(Duration::from_secs(5), |w| w
             .global::<OfflineCodeAdapter>()
             .get_step()
-            == 2),
+            == CardStep::Confirm),
         "masked-name confirmation"
     );
 }
@@ -86,15 +77,7 @@ fn held_card_shows_the_message_prints_on_recovery_and_is_cancelled_by_a_wipe() {
     }));
     let port = server_rt.block_on(start_printer(sim.clone()));
     cfg.printers.card.uri = format!("escpos+tcp://127.0.0.1:{port}");
-    let client = civic_kiosk::backoffice::Client::new(&civic_kiosk::backoffice::ClientOptions {
-        base_url: bo.url.clone(),
-        token: cfg.backoffice.token.clone(),
-        connect_timeout: Duration::from_secs(2),
-        total_timeout: Duration::from_secs(5),
-        ca_file: None,
-        max_body_bytes: 8 << 20,
-    })
-    .unwrap();
+    let client = bo.client(&cfg.backoffice.token);
     let store = Arc::new(Mutex::new(
         civic_kiosk::store::Store::open_in(&dir.path().join("data")).unwrap(),
     ));
@@ -121,7 +104,7 @@ fn held_card_shows_the_message_prints_on_recovery_and_is_cancelled_by_a_wipe() {
         h.pump_until(Duration::from_secs(10), |w| w
             .global::<OfflineCodeAdapter>()
             .get_held()),
-        "step {} failure {}",
+        "step {:?} failure {:?}",
         o().get_step(),
         o().get_failure()
     );
@@ -129,7 +112,11 @@ fn held_card_shows_the_message_prints_on_recovery_and_is_cancelled_by_a_wipe() {
         shown(&h, "打印机缺纸，请联系工作人员"),
         "held message on screen"
     );
-    assert_eq!(o().get_step(), 4, "still printing, not failed");
+    assert_eq!(
+        o().get_step(),
+        CardStep::Printing,
+        "still printing, not failed"
+    );
     assert!(sim.lock().unwrap().jobs.is_empty(), "nothing printed yet");
 
     // Paper is back: the card prints, and the page says so.
@@ -138,8 +125,8 @@ fn held_card_shows_the_message_prints_on_recovery_and_is_cancelled_by_a_wipe() {
         h.pump_until(Duration::from_secs(10), |w| w
             .global::<OfflineCodeAdapter>()
             .get_step()
-            == 5),
-        "step {} failure {}",
+            == CardStep::TakeCard),
+        "step {:?} failure {:?}",
         o().get_step(),
         o().get_failure()
     );
@@ -184,7 +171,7 @@ fn held_card_shows_the_message_prints_on_recovery_and_is_cancelled_by_a_wipe() {
         1,
         "the cancelled card never printed"
     );
-    assert_eq!(o().get_step(), 0);
+    assert_eq!(o().get_step(), CardStep::Entry);
     assert!(!o().get_held());
     assert_eq!(o().get_masked_name(), "");
     let audit = store.lock().unwrap().audit_tail(10).unwrap();
@@ -209,8 +196,8 @@ fn held_card_shows_the_message_prints_on_recovery_and_is_cancelled_by_a_wipe() {
         h.pump_until(Duration::from_secs(10), |w| w
             .global::<OfflineCodeAdapter>()
             .get_step()
-            == 5),
-        "step {} failure {} {}",
+            == CardStep::TakeCard),
+        "step {:?} failure {:?} {:?}",
         o().get_step(),
         o().get_failure(),
         o().get_reason()
@@ -239,8 +226,8 @@ fn held_card_shows_the_message_prints_on_recovery_and_is_cancelled_by_a_wipe() {
         h.pump_until(Duration::from_secs(10), |w| w
             .global::<OfflineCodeAdapter>()
             .get_step()
-            == 7),
-        "step {} failure {} {}",
+            == CardStep::ReportedLost),
+        "step {:?} failure {:?} {:?}",
         o().get_step(),
         o().get_failure(),
         o().get_reason()

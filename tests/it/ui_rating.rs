@@ -2,7 +2,7 @@
 //! logger are initialised once per process). The logger runs at trace level into a file,
 //! and the callback number must not appear in it.
 
-use crate::common;
+use crate::common::{self, click_label};
 
 use slint::{ComponentHandle, Model};
 use std::sync::{Arc, Mutex};
@@ -16,16 +16,6 @@ use civic_kiosk::ui::snapshot::{Headless, HeadlessOptions, init_headless};
 use civic_kiosk::ui::*;
 
 const PHONE: &str = "13912345678";
-
-fn click_label(h: &Headless, label: &str) {
-    let found = i_slint_backend_testing::ElementHandle::find_by_accessible_label(&h.window, label)
-        .filter(|e| e.accessible_enabled() != Some(false))
-        .collect::<Vec<_>>();
-    let el = found
-        .first()
-        .unwrap_or_else(|| panic!("no enabled element labelled {label:?}"));
-    el.invoke_accessible_default_action();
-}
 
 /// Whether a button with this label is shown and enabled.
 fn enabled(h: &Headless, label: &str) -> bool {
@@ -121,10 +111,10 @@ fn rating_flow_headless() {
     click_label(&h, "好差评");
     assert_eq!(page(), Page::Rating);
     assert_eq!(r().get_level(), 0, "no level preselected");
-    assert_eq!(r().get_step(), 0);
+    assert_eq!(r().get_step(), RatingStep::Level);
     assert_eq!(
         r().get_service_kind(),
-        2,
+        RatedService::Terminal,
         "from home, the terminal's service"
     );
     assert!(
@@ -144,7 +134,7 @@ fn rating_flow_headless() {
     h.controller.open_item(&item.code);
     click_label(&h, "评价此事项");
     assert_eq!(page(), Page::Rating);
-    assert_eq!(r().get_service_kind(), 0);
+    assert_eq!(r().get_service_kind(), RatedService::Item);
     assert_eq!(r().get_service_name(), item.name.as_str());
     assert_eq!(r().get_level(), 0, "no level preselected");
     assert!(
@@ -157,7 +147,11 @@ fn rating_flow_headless() {
     click_label(&h, "非常不满意");
     assert_eq!(r().get_level(), 1);
     click_label(&h, "下一步");
-    assert_eq!(r().get_step(), 1, "a 差评 asks for reasons");
+    assert_eq!(
+        r().get_step(),
+        RatingStep::Reasons,
+        "a 差评 asks for reasons"
+    );
     let offered: Vec<String> = r()
         .get_reasons()
         .iter()
@@ -169,8 +163,8 @@ fn rating_flow_headless() {
     );
     // No reason chosen: refused with its message, nothing stored.
     click_label(&h, "提交评价");
-    assert_eq!(r().get_error(), 3);
-    assert_eq!(r().get_step(), 1);
+    assert_eq!(r().get_error(), RatingError::NoReason);
+    assert_eq!(r().get_step(), RatingStep::Reasons);
     assert!(stored_ratings(&data).is_empty());
 
     click_label(&h, "等候时间长");
@@ -183,7 +177,11 @@ fn rating_flow_headless() {
     assert!(r().get_callback());
     check_large_layout(&h, "rating-reasons");
     click_label(&h, "下一步");
-    assert_eq!(r().get_step(), 2, "consent given: the number");
+    assert_eq!(
+        r().get_step(),
+        RatingStep::Phone,
+        "consent given: the number"
+    );
     check_large_layout(&h, "rating-phone");
     assert!(!enabled(&h, "提交评价"), "not before 11 digits");
     // The phone keypad has no X.
@@ -197,14 +195,14 @@ fn rating_flow_headless() {
     assert_eq!(r().get_phone_entry(), PHONE);
     click_label(&h, "提交评价");
     assert!(
-        h.pump_until(Duration::from_secs(10), |w| w
-            .global::<RatingAdapter>()
-            .get_step()
-            >= 4),
-        "step {}",
+        h.pump_until(Duration::from_secs(10), |w| matches!(
+            w.global::<RatingAdapter>().get_step(),
+            RatingStep::Thanks | RatingStep::AlreadyRated | RatingStep::NotSaved
+        )),
+        "step {:?}",
         r().get_step()
     );
-    assert_eq!(r().get_step(), 4, "thank-you screen");
+    assert_eq!(r().get_step(), RatingStep::Thanks, "thank-you screen");
 
     // ---- the stored rating carries what the resident chose
     let stored = stored_ratings(&data);
@@ -225,7 +223,11 @@ fn rating_flow_headless() {
     click_label(&h, "返回首页");
     h.controller.open_item(&item.code);
     click_label(&h, "评价此事项");
-    assert_eq!(r().get_step(), 5, "already rated in this session");
+    assert_eq!(
+        r().get_step(),
+        RatingStep::AlreadyRated,
+        "already rated in this session"
+    );
     assert_eq!(stored_ratings(&data).len(), 1);
 
     // ---- a good rating: no reasons, stored at once
@@ -236,7 +238,7 @@ fn rating_flow_headless() {
     click_label(&h, "提交评价");
     assert!(h.pump_until(
         Duration::from_secs(10),
-        |w| w.global::<RatingAdapter>().get_step() == 4
+        |w| w.global::<RatingAdapter>().get_step() == RatingStep::Thanks
     ));
     let stored = stored_ratings(&data);
     assert_eq!(stored.len(), 2);

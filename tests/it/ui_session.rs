@@ -15,22 +15,13 @@ use civic_kiosk::store::Store;
 use civic_kiosk::ui::snapshot::{Headless, HeadlessOptions, init_headless};
 use civic_kiosk::ui::walk::global_properties;
 use civic_kiosk::ui::*;
-use common::{OK, Sim, start_backoffice, start_printer};
+use common::{OK, Sim, click_label, start_backoffice, start_printer};
 
 const ID: &str = "310105195001011231";
 const PHONE: &str = "13912345678";
 const STAFF: &str = "S1024";
 const STAFF_PIN: &str = "480213";
 const QUERY: &str = "jzz";
-
-fn click_label(h: &Headless, label: &str) {
-    let found = i_slint_backend_testing::ElementHandle::find_by_accessible_label(&h.window, label)
-        .collect::<Vec<_>>();
-    found
-        .first()
-        .unwrap_or_else(|| panic!("no element labelled {label:?}"))
-        .invoke_accessible_default_action();
-}
 
 fn wait(h: &Headless, what: &str, done: impl Fn(&MainWindow) -> bool) {
     assert!(h.pump_until(Duration::from_secs(10), done), "{what}");
@@ -84,15 +75,7 @@ fn after_the_idle_timeout_every_global_property_is_as_at_a_fresh_start() {
     let port = server_rt.block_on(start_printer(sim.clone()));
     cfg.printers.card.uri = format!("escpos+tcp://127.0.0.1:{port}");
     let idle = Duration::from_secs(cfg.display.idle_timeout_s as u64);
-    let client = civic_kiosk::backoffice::Client::new(&civic_kiosk::backoffice::ClientOptions {
-        base_url: bo.url.clone(),
-        token: cfg.backoffice.token.clone(),
-        connect_timeout: Duration::from_secs(2),
-        total_timeout: Duration::from_secs(5),
-        ca_file: None,
-        max_body_bytes: 8 << 20,
-    })
-    .unwrap();
+    let client = bo.client(&cfg.backoffice.token);
     let store = Arc::new(Mutex::new(
         Store::open_in(&dir.path().join("data")).unwrap(),
     ));
@@ -145,7 +128,7 @@ fn after_the_idle_timeout_every_global_property_is_as_at_a_fresh_start() {
     click_label(&h, "办事指南");
     click_label(&h, "法人办事");
     wait(&h, "法人 themes", |w| {
-        w.global::<CatalogAdapter>().get_audience() == 1
+        w.global::<CatalogAdapter>().get_audience() == Audience::Legal
     });
     click_label(&h, "首页");
 
@@ -155,7 +138,7 @@ fn after_the_idle_timeout_every_global_property_is_as_at_a_fresh_start() {
     }
     click_label(&h, "下一步");
     wait(&h, "masked-name confirmation", |w| {
-        w.global::<OfflineCodeAdapter>().get_step() == 2
+        w.global::<OfflineCodeAdapter>().get_step() == CardStep::Confirm
     });
     let masked_name = h.window.global::<OfflineCodeAdapter>().get_masked_name();
     assert!(!masked_name.is_empty());
@@ -177,7 +160,7 @@ fn after_the_idle_timeout_every_global_property_is_as_at_a_fresh_start() {
     assert_eq!(h.window.global::<RatingAdapter>().get_phone_entry(), PHONE);
     click_label(&h, "提交评价");
     wait(&h, "rating stored", |w| {
-        w.global::<RatingAdapter>().get_step() == 4
+        w.global::<RatingAdapter>().get_step() == RatingStep::Thanks
     });
     click_label(&h, "返回首页");
     s().invoke_toggle_large();

@@ -99,6 +99,9 @@ pub enum IssueOutcome {
     /// The issued code did not verify: nothing printed.
     CodeRefused,
     PrintFailed,
+    /// `offline_code.require_staff` was switched on after the confirm (live config):
+    /// the issuance flow refused.
+    StaffRequired,
     /// The session ended while the job waited: nothing printed, nothing to show.
     Cancelled,
 }
@@ -369,6 +372,9 @@ impl CardFlow {
                     IssueOutcome::Refused(m) => self.fail(CardFailure::Refused, m),
                     IssueOutcome::CodeRefused => self.fail(CardFailure::CodeRefused, String::new()),
                     IssueOutcome::PrintFailed => self.fail(CardFailure::Printer, String::new()),
+                    IssueOutcome::StaffRequired => {
+                        self.fail(CardFailure::StaffRequired, String::new())
+                    }
                     // Only reaches a session that is ending: nothing changes on screen.
                     IssueOutcome::Cancelled => {}
                 }
@@ -546,6 +552,7 @@ mod tests {
                 CardFailure::AlreadyIssuedToday,
             ),
             (IssueOutcome::Refused("拒绝".into()), CardFailure::Refused),
+            (IssueOutcome::StaffRequired, CardFailure::StaffRequired),
         ] {
             let mut c = at_confirm(None);
             c.handle(CardEvent::Confirm, &settings(), None);

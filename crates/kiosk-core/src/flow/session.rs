@@ -441,6 +441,12 @@ impl Terminal {
         self.handle(event, at)
     }
 
+    /// Ends the session now, as if `reason` had happened (the screenshot tool and tests
+    /// start each page from a fresh session this way).
+    pub fn end_now(&mut self, reason: EndReason, at: Moment) -> Vec<Command> {
+        self.end_session(reason, at)
+    }
+
     /// StopTerminal is sent once.
     fn once(&mut self, e: &Effect) -> bool {
         if *e == Effect::StopTerminal {
@@ -740,6 +746,27 @@ mod tests {
                 Effect::SessionEnded(EndReason::StaffSignedOut),
             ]
         );
+        assert_eq!(t.session(), &Session::new(&settings(), Duration::ZERO));
+        assert_no_resident_value(&t);
+    }
+
+    #[test]
+    fn ending_now_drops_the_session_like_the_idle_timeout() {
+        let mut t = Terminal::new(settings(), Duration::ZERO);
+        let card = full_session(&mut t);
+        let fx = t.end_now(EndReason::Idle, at(20));
+        assert_eq!(
+            effects(&fx),
+            vec![
+                Effect::CancelPrints,
+                Effect::AuditStaffSignedOut {
+                    staff: staff(),
+                    how: StaffEnd::SessionEnded
+                },
+                Effect::SessionEnded(EndReason::Idle),
+            ]
+        );
+        assert_ne!(t.ticket(), card.ticket);
         assert_eq!(t.session(), &Session::new(&settings(), Duration::ZERO));
         assert_no_resident_value(&t);
     }

@@ -1,0 +1,543 @@
+//! Renders the session (`flow::Session`) into the Slint globals, and maps the core's enums to the Slint enums: the one place where either happens.
+//!
+//! Rendering is a function of the session, the terminal's settings and the catalogue:
+//! a fresh session renders fresh values, so ending a session needs no list of setters.
+//! Models are rebuilt only when their part of the session (or the catalogue) changed.
+
+use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
+
+use super::*;
+use crate::api::ServiceItem;
+use crate::catalog::Catalog;
+use crate::flow;
+
+pub(super) fn model<T: Clone + 'static>(v: Vec<T>) -> ModelRc<T> {
+    ModelRc::new(VecModel::from(v))
+}
+
+pub(super) fn strings(v: &[String]) -> ModelRc<SharedString> {
+    model(v.iter().map(|s| SharedString::from(s.as_str())).collect())
+}
+
+pub(super) fn item_row(i: &ServiceItem) -> ItemRow {
+    ItemRow {
+        code: i.code.as_str().into(),
+        name: i.name.as_str().into(),
+        department: i.department.as_str().into(),
+        high_frequency: i.high_frequency,
+        online: i.online,
+    }
+}
+
+fn material_row(name: &str, form: &str, count: u32, note: Option<&str>) -> MaterialRow {
+    MaterialRow {
+        name: name.into(),
+        form: form.into(),
+        count: count as i32,
+        note: note.unwrap_or("").into(),
+    }
+}
+
+pub(super) fn faq_row(f: &crate::api::Faq) -> FaqRow {
+    FaqRow {
+        id: f.id.as_str().into(),
+        question: f.question.as_str().into(),
+        answer: f.answer.as_str().into(),
+    }
+}
+
+fn item_detail(i: &ServiceItem) -> ItemDetail {
+    ItemDetail {
+        code: i.code.as_str().into(),
+        name: i.name.as_str().into(),
+        department: i.department.as_str().into(),
+        theme: i.theme.as_str().into(),
+        summary: i.summary.as_str().into(),
+        conditions: strings(&i.conditions),
+        materials: model(
+            i.materials
+                .iter()
+                .map(|m| material_row(&m.name, &m.form, m.count, m.note.as_deref()))
+                .collect(),
+        ),
+        legal_limit_days: i.legal_limit_days.map_or(-1, |d| d as i32),
+        promised_limit_days: i.promised_limit_days as i32,
+        fee: i.fee.as_str().into(),
+        locations: model(
+            i.locations
+                .iter()
+                .map(|l| SharedString::from(format!("{}，{}，{}", l.name, l.address, l.hours)))
+                .collect(),
+        ),
+        visits: i.visits as i32,
+        online: i.online,
+    }
+}
+
+fn bundle_detail(catalog: &Catalog, code: &str) -> BundleDetail {
+    let Some(view) = catalog.bundle(code) else {
+        return BundleDetail::default();
+    };
+    BundleDetail {
+        code: view.bundle.code.as_str().into(),
+        name: view.bundle.name.as_str().into(),
+        summary: view.bundle.summary.as_str().into(),
+        items: model(view.items.iter().map(|i| item_row(i)).collect()),
+        materials: model(
+            view.materials
+                .iter()
+                .map(|m| material_row(&m.name, &m.form, m.count, None))
+                .collect(),
+        ),
+    }
+}
+
+// ---- core enums → Slint enums (and back, for what the pages send)
+
+pub(super) fn page(p: flow::Page) -> Page {
+    match p {
+        flow::Page::Attract => Page::Attract,
+        flow::Page::Home => Page::Home,
+        flow::Page::Catalogue => Page::Catalogue,
+        flow::Page::Item => Page::Item,
+        flow::Page::Bundle => Page::Bundle,
+        flow::Page::Search => Page::Search,
+        flow::Page::Faq => Page::Faq,
+        flow::Page::OfflineCode => Page::OfflineCode,
+        flow::Page::Rating => Page::Rating,
+        flow::Page::Technician => Page::Technician,
+    }
+}
+
+pub(super) fn page_from(p: Page) -> flow::Page {
+    match p {
+        Page::Attract => flow::Page::Attract,
+        Page::Home => flow::Page::Home,
+        Page::Catalogue => flow::Page::Catalogue,
+        Page::Item => flow::Page::Item,
+        Page::Bundle => flow::Page::Bundle,
+        Page::Search => flow::Page::Search,
+        Page::Faq => flow::Page::Faq,
+        Page::OfflineCode => flow::Page::OfflineCode,
+        Page::Rating => flow::Page::Rating,
+        Page::Technician => flow::Page::Technician,
+    }
+}
+
+pub(super) fn card_step(s: flow::CardStep) -> CardStep {
+    match s {
+        flow::CardStep::Entry => CardStep::Entry,
+        flow::CardStep::Checking => CardStep::Checking,
+        flow::CardStep::Confirm => CardStep::Confirm,
+        flow::CardStep::NotEligible => CardStep::NotEligible,
+        flow::CardStep::Printing => CardStep::Printing,
+        flow::CardStep::TakeCard => CardStep::TakeCard,
+        flow::CardStep::Failed => CardStep::Failed,
+        flow::CardStep::ReportedLost => CardStep::ReportedLost,
+    }
+}
+
+pub(super) fn card_failure(f: Option<flow::CardFailure>) -> CardFailure {
+    match f {
+        None => CardFailure::None,
+        Some(flow::CardFailure::Network) => CardFailure::Network,
+        Some(flow::CardFailure::CodeRefused) => CardFailure::CodeRefused,
+        Some(flow::CardFailure::Printer) => CardFailure::Printer,
+        Some(flow::CardFailure::Refused) => CardFailure::Refused,
+        Some(flow::CardFailure::AlreadyIssuedToday) => CardFailure::AlreadyIssuedToday,
+        Some(flow::CardFailure::StaffRequired) => CardFailure::StaffRequired,
+    }
+}
+
+pub(super) fn id_problem(p: Option<flow::IdProblem>) -> IdProblem {
+    match p {
+        None => IdProblem::None,
+        Some(flow::IdProblem::WrongLength) => IdProblem::WrongLength,
+        Some(flow::IdProblem::BadCharacter) => IdProblem::BadCharacter,
+        Some(flow::IdProblem::ImpossibleDate) => IdProblem::ImpossibleDate,
+        Some(flow::IdProblem::FutureDate) => IdProblem::FutureDate,
+        Some(flow::IdProblem::BadChecksum) => IdProblem::BadChecksum,
+    }
+}
+
+pub(super) fn rating_step(s: flow::RatingStep) -> RatingStep {
+    match s {
+        flow::RatingStep::Level => RatingStep::Level,
+        flow::RatingStep::Reasons => RatingStep::Reasons,
+        flow::RatingStep::Phone => RatingStep::Phone,
+        flow::RatingStep::Saving => RatingStep::Saving,
+        flow::RatingStep::Thanks => RatingStep::Thanks,
+        flow::RatingStep::AlreadyRated => RatingStep::AlreadyRated,
+        flow::RatingStep::NotSaved => RatingStep::NotSaved,
+    }
+}
+
+pub(super) fn rating_error(e: Option<crate::ratings::DraftError>) -> RatingError {
+    use crate::ratings::DraftError as E;
+    match e {
+        None => RatingError::None,
+        Some(E::NoLevel) => RatingError::NoLevel,
+        Some(E::NoService) => RatingError::NoService,
+        Some(E::NoReason) => RatingError::NoReason,
+        Some(E::ReasonWithoutBadLevel) => RatingError::ReasonWithoutBadLevel,
+        Some(E::UnknownReason) => RatingError::UnknownReason,
+        Some(E::CommentTooLong) => RatingError::CommentTooLong,
+        Some(E::BadPhone) => RatingError::BadPhone,
+    }
+}
+
+/// `RatingAdapter.service-kind` and `service-name`.
+pub(super) fn rated_service(s: &flow::RatedService) -> (RatedService, &str) {
+    match s {
+        flow::RatedService::Item(i) => (RatedService::Item, i.name.as_str()),
+        flow::RatedService::OfflineCard => (RatedService::OfflineCard, ""),
+        flow::RatedService::Terminal => (RatedService::Terminal, ""),
+    }
+}
+
+pub(super) fn rating_source(s: RatingSource) -> flow::RatingSource {
+    match s {
+        RatingSource::ShownItem => flow::RatingSource::ShownItem,
+        RatingSource::OfflineCard => flow::RatingSource::OfflineCard,
+        RatingSource::Terminal => flow::RatingSource::Terminal,
+    }
+}
+
+pub(super) fn help_state(h: flow::HelpState) -> HelpState {
+    match h {
+        flow::HelpState::None => HelpState::None,
+        flow::HelpState::Coming => HelpState::Coming,
+        flow::HelpState::Unavailable => HelpState::Unavailable,
+    }
+}
+
+/// `TechnicianAdapter.state`, `attempts-left`, `minutes-left`.
+pub(super) fn pad_state(p: flow::PadState) -> (PadState, i32, i32) {
+    let n = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
+    match p {
+        flow::PadState::None => (PadState::None, 0, 0),
+        flow::PadState::NoPin => (PadState::NoPin, 0, 0),
+        flow::PadState::Checking => (PadState::Checking, 0, 0),
+        flow::PadState::Wrong { attempts_left } => (PadState::Wrong, n(attempts_left), 0),
+        flow::PadState::Locked { minutes_left } => (PadState::Locked, 0, n(minutes_left)),
+        flow::PadState::Unavailable => (PadState::Unavailable, 0, 0),
+    }
+}
+
+pub(super) fn guide_print(g: flow::GuidePrint) -> GuidePrint {
+    match g {
+        flow::GuidePrint::Idle => GuidePrint::Idle,
+        flow::GuidePrint::Printing => GuidePrint::Printing,
+        flow::GuidePrint::Held => GuidePrint::Held,
+        flow::GuidePrint::Printed => GuidePrint::Printed,
+        flow::GuidePrint::Failed => GuidePrint::Failed,
+    }
+}
+
+pub(super) fn audience(a: crate::api::Audience) -> Audience {
+    match a {
+        crate::api::Audience::Personal => Audience::Personal,
+        crate::api::Audience::Legal => Audience::Legal,
+    }
+}
+
+pub(super) fn audience_from(a: Audience) -> crate::api::Audience {
+    match a {
+        Audience::Personal => crate::api::Audience::Personal,
+        Audience::Legal => crate::api::Audience::Legal,
+    }
+}
+
+// ---- the session into the globals
+
+/// What was rendered last: parts equal to it are not rendered again (models are
+/// rebuilt only when their part changed). Rust's own copy, never read from the UI.
+#[derive(Default)]
+pub(super) struct Rendered {
+    last: Option<(flow::Session, u64)>,
+}
+
+/// Switches the UI language at run time (bundled translations; zh_CN is the original).
+pub fn set_language(w: &MainWindow, english: bool) {
+    let lang = if english { "en" } else { "" };
+    match slint::select_bundled_translation(lang) {
+        Ok(()) => w.global::<SessionAdapter>().set_english(english),
+        Err(e) => log::warn!("language {lang:?}: {e}"),
+    }
+}
+
+impl Rendered {
+    /// Renders `s` (with the catalogue of generation `generation`) into the globals.
+    pub(super) fn render(
+        &mut self,
+        w: &MainWindow,
+        s: &flow::Session,
+        settings: &flow::Settings,
+        catalog: Option<&Catalog>,
+        generation: u64,
+    ) {
+        let last = match &self.last {
+            Some((l, g)) if *g == generation => {
+                if l == s {
+                    return;
+                }
+                Some(l)
+            }
+            _ => None,
+        };
+        // Session: page, countdown, help, 帮办, 长者模式, language.
+        let sa = w.global::<SessionAdapter>();
+        sa.set_page(page(s.page()));
+        sa.set_item_return(page(s.nav().item_return()));
+        sa.set_countdown(i32::try_from(s.nav().countdown()).unwrap_or(i32::MAX));
+        sa.set_help_state(help_state(s.help().state()));
+        sa.set_staff(
+            s.assist()
+                .staff()
+                .map(|id| id.as_str().to_string())
+                .unwrap_or_default()
+                .into(),
+        );
+        if last.is_none_or(|l| l.large() != s.large()) {
+            w.global::<Theme>().set_large(s.large());
+        }
+        if last.is_none_or(|l| l.english() != s.english()) {
+            set_language(w, s.english());
+        }
+
+        // Browsing.
+        let b = s.browse();
+        let c = w.global::<CatalogAdapter>();
+        c.set_query(b.query().into());
+        c.set_no_match(b.answer().no_match);
+        c.set_audience(audience(b.audience()));
+        c.set_theme(b.theme().into());
+        c.set_guide_print(guide_print(b.guide_print()));
+        if last.is_none_or(|l| l.browse() != b) {
+            self.render_browse(w, b, catalog);
+        }
+
+        // 离线码.
+        let v = s.card().view();
+        let o = w.global::<OfflineCodeAdapter>();
+        o.set_id_entry(v.id_entry.as_str().into());
+        o.set_complete(v.complete);
+        o.set_error(id_problem(v.problem));
+        o.set_step(card_step(v.step));
+        o.set_failure(card_failure(v.failure));
+        o.set_masked_name(v.masked_name.as_str().into());
+        o.set_reason(v.reason.as_str().into());
+        o.set_held(v.held);
+        o.set_has_card(v.has_card);
+
+        // 好差评.
+        let v = s.rating().view(settings);
+        let r = w.global::<RatingAdapter>();
+        r.set_step(rating_step(v.step));
+        r.set_level(v.level.map_or(0, |l| i32::from(u8::from(l))));
+        let (kind, name) = rated_service(&v.service);
+        r.set_service_kind(kind);
+        r.set_service_name(name.into());
+        r.set_callback(v.callback);
+        r.set_phone_entry(v.phone_entry.as_str().into());
+        r.set_error(rating_error(v.error));
+        if last.is_none_or(|l| l.rating().view(settings).reasons != v.reasons) {
+            r.set_reasons(model(
+                v.reasons
+                    .iter()
+                    .map(|t| ReasonTag {
+                        text: t.text.as_str().into(),
+                        chosen: t.chosen,
+                    })
+                    .collect(),
+            ));
+        }
+
+        // The PIN pad and the maintenance page.
+        let m = s.maintenance().view();
+        let t = w.global::<TechnicianAdapter>();
+        t.set_pin_length(i32::try_from(m.pin_length).unwrap_or(i32::MAX));
+        let (state, attempts, minutes) = pad_state(m.pad);
+        t.set_state(state);
+        t.set_attempts_left(attempts);
+        t.set_minutes_left(minutes);
+        t.set_unlocked(m.unlocked.is_some());
+        let info = m.unlocked.cloned().unwrap_or_default();
+        t.set_terminal_id(info.terminal_id.as_str().into());
+        t.set_terminal_name(info.terminal_name.as_str().into());
+        t.set_version(info.version.as_str().into());
+        t.set_backoffice_url(info.backoffice_url.as_str().into());
+        t.set_last_error(info.last_error.as_str().into());
+        t.set_setting_key(m.setting_key.into());
+        t.set_setting_entry(m.setting_entry.into());
+        t.set_setting_message(m.setting_message.into());
+        t.set_setting_refused(m.setting_refused);
+        if last.is_none_or(|l| l.maintenance().view().unlocked != m.unlocked) {
+            t.set_settings(model(
+                info.settings
+                    .iter()
+                    .map(|r| SettingRow {
+                        key: r.key.as_str().into(),
+                        value: r.value.as_str().into(),
+                    })
+                    .collect(),
+            ));
+        }
+
+        self.last = Some((s.clone(), generation));
+    }
+
+    /// The catalogue's rows for what the resident browses: themes, search answers, the
+    /// item and bundle shown.
+    fn render_browse(&self, w: &MainWindow, b: &flow::Browse, catalog: Option<&Catalog>) {
+        let c = w.global::<CatalogAdapter>();
+        let Some(catalog) = catalog else {
+            c.set_themes(model(Vec::new()));
+            c.set_theme_items(model(Vec::new()));
+            c.set_results(model(Vec::new()));
+            c.set_faq_results(model(Vec::new()));
+            c.set_item(ItemDetail::default());
+            c.set_bundle(BundleDetail::default());
+            return;
+        };
+        let a = b.audience();
+        c.set_themes(model(
+            catalog
+                .themes(a)
+                .into_iter()
+                .map(|g| GroupRow {
+                    name: g.name.into(),
+                    count: g.count as i32,
+                })
+                .collect(),
+        ));
+        c.set_theme_items(model(if b.theme().is_empty() {
+            Vec::new()
+        } else {
+            catalog
+                .items_in(a, Some(b.theme()), None)
+                .into_iter()
+                .map(item_row)
+                .collect()
+        }));
+        let answer = b.answer();
+        c.set_results(model(
+            answer
+                .items
+                .iter()
+                .filter_map(|code| catalog.item(code))
+                .map(item_row)
+                .collect(),
+        ));
+        c.set_faq_results(model(
+            answer
+                .faq
+                .iter()
+                .filter_map(|id| catalog.data.faqs.iter().find(|f| f.id == *id))
+                .map(faq_row)
+                .collect(),
+        ));
+        c.set_item(
+            b.shown_item()
+                .and_then(|i| catalog.item(&i.code))
+                .map(item_detail)
+                .unwrap_or_default(),
+        );
+        c.set_bundle(
+            b.shown_bundle()
+                .map(|code| bundle_detail(catalog, code))
+                .unwrap_or_default(),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn card_steps_and_failures_map_one_to_one() {
+        use flow::CardStep as S;
+        let steps = [
+            (S::Entry, CardStep::Entry),
+            (S::Checking, CardStep::Checking),
+            (S::Confirm, CardStep::Confirm),
+            (S::NotEligible, CardStep::NotEligible),
+            (S::Printing, CardStep::Printing),
+            (S::TakeCard, CardStep::TakeCard),
+            (S::Failed, CardStep::Failed),
+            (S::ReportedLost, CardStep::ReportedLost),
+        ];
+        for (core, ui) in steps {
+            assert_eq!(card_step(core), ui, "{core:?}");
+        }
+        use flow::CardFailure as F;
+        assert_eq!(card_failure(None), CardFailure::None);
+        for (core, ui) in [
+            (F::Network, CardFailure::Network),
+            (F::CodeRefused, CardFailure::CodeRefused),
+            (F::Printer, CardFailure::Printer),
+            (F::Refused, CardFailure::Refused),
+            (F::AlreadyIssuedToday, CardFailure::AlreadyIssuedToday),
+            (F::StaffRequired, CardFailure::StaffRequired),
+        ] {
+            assert_eq!(card_failure(Some(core)), ui, "{core:?}");
+        }
+        assert_eq!(id_problem(None), IdProblem::None);
+        assert_eq!(
+            id_problem(Some(flow::IdProblem::BadChecksum)),
+            IdProblem::BadChecksum
+        );
+    }
+
+    #[test]
+    fn pages_round_trip_and_the_pad_carries_its_numbers() {
+        for p in [
+            Page::Attract,
+            Page::Home,
+            Page::Catalogue,
+            Page::Item,
+            Page::Bundle,
+            Page::Search,
+            Page::Faq,
+            Page::OfflineCode,
+            Page::Rating,
+            Page::Technician,
+        ] {
+            assert_eq!(page(page_from(p)), p);
+        }
+        assert_eq!(
+            pad_state(flow::PadState::Wrong { attempts_left: 3 }),
+            (PadState::Wrong, 3, 0)
+        );
+        assert_eq!(
+            pad_state(flow::PadState::Locked { minutes_left: 4 }),
+            (PadState::Locked, 0, 4)
+        );
+        assert_eq!(
+            rating_error(Some(crate::ratings::DraftError::BadPhone)),
+            RatingError::BadPhone
+        );
+        assert_eq!(
+            rated_service(&flow::RatedService::Item(flow::ShownItem {
+                code: "A1".into(),
+                name: "甲".into()
+            })),
+            (RatedService::Item, "甲")
+        );
+        assert_eq!(
+            rating_source(RatingSource::OfflineCard),
+            flow::RatingSource::OfflineCard
+        );
+        assert_eq!(
+            audience_from(audience(crate::api::Audience::Legal)),
+            crate::api::Audience::Legal
+        );
+        assert_eq!(help_state(flow::HelpState::Coming), HelpState::Coming);
+        assert_eq!(guide_print(flow::GuidePrint::Held), GuidePrint::Held);
+        assert_eq!(
+            rating_step(flow::RatingStep::NotSaved),
+            RatingStep::NotSaved
+        );
+    }
+}
