@@ -397,6 +397,18 @@ impl UiController {
         self.terminal.borrow().exit_requested()
     }
 
+    /// Whether the core's session is a fresh start (what a new resident gets).
+    pub fn session_is_fresh(&self) -> bool {
+        let t = self.terminal.borrow();
+        *t.session() == flow::Session::new(t.settings(), Duration::ZERO)
+    }
+
+    /// Everything the core holds now, as text (its personal values mask themselves): a
+    /// test looks in it for what must not outlive a session.
+    pub fn core_state(&self) -> String {
+        format!("{:?}", self.terminal.borrow())
+    }
+
     /// The 帮办 staff member signed in on this session, if any.
     pub fn staff(&self) -> Option<pin::StaffId> {
         self.terminal.borrow().session().assist().staff().cloned()

@@ -200,6 +200,27 @@ fn after_the_idle_timeout_every_global_property_is_as_at_a_fresh_start() {
             );
         }
     }
+    // Nor in the core: its session is a fresh start, and nothing of the resident's is in
+    // what it holds (while the session ran, it was).
+    assert!(
+        h.controller.session_is_fresh(),
+        "{}",
+        h.controller.core_state()
+    );
+    let core = h.controller.core_state();
+    for secret in [
+        ID,
+        masked_id.as_str(),
+        PHONE,
+        STAFF,
+        masked_name.as_str(),
+        QUERY,
+    ] {
+        assert!(
+            !core.contains(secret),
+            "the core still holds {secret:?}: {core}"
+        );
+    }
     // The held card was cancelled when the session ended, and never printed.
     std::thread::sleep(Duration::from_millis(300));
     h.pump_until(Duration::from_millis(100), |_| false);
