@@ -66,6 +66,48 @@ pub(crate) fn shipped_config() -> String {
         .unwrap()
 }
 
+/// The shipped `config/kiosk.toml`, parsed, in force as a terminal would read it.
+pub(crate) fn shipped_config_value() -> civic_kiosk::config::Config {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/kiosk.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    civic_kiosk::config::Layers::from_parts(&path, &text, Vec::<(String, String)>::new())
+        .unwrap()
+        .effective()
+        .unwrap()
+}
+
+/// A service counter for the UI tests: the reference back office in process (its SQLite
+/// in `dir`) and a scripted ESC/POS card printer out of paper, on a runtime of their own;
+/// `cfg`'s card printer points at the printer.
+pub(crate) struct PaperOutCounter {
+    pub(crate) bo: InProcessBackoffice,
+    pub(crate) sim: Arc<Mutex<Sim>>,
+    _rt: tokio::runtime::Runtime,
+}
+
+pub(crate) fn paper_out_counter(
+    dir: &Path,
+    cfg: &mut civic_kiosk::config::Config,
+) -> PaperOutCounter {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let bo = rt.block_on(start_backoffice(
+        &dir.join("bo.sqlite"),
+        false,
+        Some((&cfg.backoffice.token, &cfg.terminal.id)),
+    ));
+    let sim = Arc::new(Mutex::new(Sim {
+        dle: [OK, OK | 0x20, OK | 0x60],
+        jobs: Vec::new(),
+    }));
+    let port = rt.block_on(start_printer(sim.clone()));
+    cfg.printers.card.uri = format!("escpos+tcp://127.0.0.1:{port}");
+    PaperOutCounter { bo, sim, _rt: rt }
+}
+
 /// Writes `text` (a kiosk config) into `dir` with its data and logs moved into `dir`.
 pub(crate) fn config_in(dir: &Path, text: &str) -> PathBuf {
     let text = text

@@ -9,19 +9,9 @@ use slint::ComponentHandle;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use civic_kiosk::config::Config;
 use civic_kiosk::ui::snapshot::{Headless, HeadlessOptions, init_headless};
 use civic_kiosk::ui::*;
-use common::{OK, Sim, start_backoffice, start_printer};
-
-fn config() -> Config {
-    let path = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config/kiosk.toml"));
-    let text = std::fs::read_to_string(path).unwrap();
-    civic_kiosk::config::Layers::from_parts(path, &text, Vec::<(String, String)>::new())
-        .unwrap()
-        .effective()
-        .unwrap()
-}
+use common::OK;
 
 fn shown(h: &Headless, label: &str) -> bool {
     i_slint_backend_testing::ElementHandle::find_by_accessible_label(&h.window, label)
@@ -59,24 +49,10 @@ fn held_card_shows_the_message_prints_on_recovery_and_is_cancelled_by_a_wipe() {
     }
     init_headless(true);
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = config();
-    let server_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let bo = server_rt.block_on(start_backoffice(
-        &dir.path().join("bo.sqlite"),
-        false,
-        Some((&cfg.backoffice.token, &cfg.terminal.id)),
-    ));
+    let mut cfg = common::shipped_config_value();
     // The card printer: scripted ESC/POS on TCP, out of paper.
-    let sim = Arc::new(Mutex::new(Sim {
-        dle: [OK, OK | 0x20, OK | 0x60],
-        jobs: Vec::new(),
-    }));
-    let port = server_rt.block_on(start_printer(sim.clone()));
-    cfg.printers.card.uri = format!("escpos+tcp://127.0.0.1:{port}");
+    let counter = common::paper_out_counter(dir.path(), &mut cfg);
+    let (bo, sim) = (&counter.bo, counter.sim.clone());
     let client = bo.client(&cfg.backoffice.token);
     let store = Arc::new(Mutex::new(
         civic_kiosk::store::Store::open_in(&dir.path().join("data")).unwrap(),

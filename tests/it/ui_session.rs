@@ -15,7 +15,7 @@ use civic_kiosk::store::Store;
 use civic_kiosk::ui::snapshot::{Headless, HeadlessOptions, init_headless};
 use civic_kiosk::ui::walk::global_properties;
 use civic_kiosk::ui::*;
-use common::{OK, Sim, click_label, start_backoffice, start_printer};
+use common::click_label;
 
 const ID: &str = "310105195001011231";
 const PHONE: &str = "13912345678";
@@ -50,30 +50,10 @@ fn after_the_idle_timeout_every_global_property_is_as_at_a_fresh_start() {
     }
     init_headless(true);
     let dir = tempfile::tempdir().unwrap();
-    let path = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config/kiosk.toml"));
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut cfg =
-        civic_kiosk::config::Layers::from_parts(path, &text, Vec::<(String, String)>::new())
-            .unwrap()
-            .effective()
-            .unwrap();
-    let server_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let bo = server_rt.block_on(start_backoffice(
-        &dir.path().join("bo.sqlite"),
-        false,
-        Some((&cfg.backoffice.token, &cfg.terminal.id)),
-    ));
+    let mut cfg = common::shipped_config_value();
     // The card printer is out of paper: the resident's card is held when they leave.
-    let sim = Arc::new(Mutex::new(Sim {
-        dle: [OK, OK | 0x20, OK | 0x60],
-        jobs: Vec::new(),
-    }));
-    let port = server_rt.block_on(start_printer(sim.clone()));
-    cfg.printers.card.uri = format!("escpos+tcp://127.0.0.1:{port}");
+    let counter = common::paper_out_counter(dir.path(), &mut cfg);
+    let (bo, sim) = (&counter.bo, counter.sim.clone());
     let idle = Duration::from_secs(cfg.display.idle_timeout_s as u64);
     let client = bo.client(&cfg.backoffice.token);
     let store = Arc::new(Mutex::new(
