@@ -15,7 +15,7 @@ export DISPLAY=$display
 sleep 1
 cargo build --release --quiet
 started=$(date +%s.%N)
-./target/release/civic-kiosk >"$out/run.log" 2>&1 &
+"${CARGO_TARGET_DIR:-target}/release/civic-kiosk" >"$out/run.log" 2>&1 &
 app=$!
 
 pixel() { convert "$1" -format '%[pixel:p{600,4}]' info:; }
