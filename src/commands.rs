@@ -437,8 +437,13 @@ pub fn offline_code(
         issuance
             .run(&deps, &uri, None, |_| {})
             .await
-            .map(|p| p.place)
-            .map_err(|e| e.to_string())
+            .map(|p| format!("card {} {}", p.issued.card_id, p.place))
+            .map_err(|e| match e {
+                Failure::PrintFailed(why) => format!(
+                    "card issued but not printed: {why}; it stays valid: fix the printer (or free space on the spool's disk) and run the same command again: the same card prints"
+                ),
+                e => e.to_string(),
+            })
     });
     match result {
         Ok(line) => {

@@ -91,6 +91,7 @@ mod with_server {
             admin_token: admin,
             faults: FaultSettings::default(),
             tamper_signature: false,
+            forge_name: None,
             today: None,
         };
         let state = tokio::task::spawn_blocking(move || build_state(opts))

@@ -325,6 +325,7 @@ fn connect_callbacks(window: &MainWindow, ctl: &Rc<UiController>) {
     on!(g.on_confirm() => |_k| card(CardEvent::Confirm));
     on!(g.on_reissue() => |_k| card(CardEvent::Reissue));
     on!(g.on_report_lost() => |_k| card(CardEvent::ReportLost));
+    on!(g.on_retry() => |_k| card(CardEvent::Retry));
 
     let g = window.global::<RatingAdapter>();
     on!(g.on_open(src) => |_k| rating(RatingEvent::Open(render::rating_source(src))));
@@ -982,6 +983,7 @@ fn issue_outcome(f: crate::issuance::Failure) -> IssueOutcome {
         Failure::Unreachable(_) => IssueOutcome::Network,
         Failure::BadCode(_) => IssueOutcome::CodeRefused,
         Failure::PrintFailed(_) => IssueOutcome::PrintFailed,
+        Failure::NotPrinted { .. } => IssueOutcome::NotPrinted,
         Failure::Refused(reason) => IssueOutcome::Refused(reason),
         Failure::AlreadyToday => IssueOutcome::AlreadyIssuedToday,
         Failure::StaffRequired => IssueOutcome::StaffRequired,
@@ -1025,5 +1027,15 @@ mod tests {
         assert_eq!(super::issue_outcome(F::AlreadyToday), O::AlreadyIssuedToday);
         assert_eq!(super::issue_outcome(F::Unreachable("x".into())), O::Network);
         assert_eq!(super::issue_outcome(F::Cancelled), O::Cancelled);
+        assert_eq!(
+            super::issue_outcome(F::PrintFailed("x".into())),
+            O::PrintFailed
+        );
+        let gone = F::NotPrinted {
+            why: "x".into(),
+            card: "C1".into(),
+            voided: true,
+        };
+        assert_eq!(super::issue_outcome(gone), O::NotPrinted);
     }
 }

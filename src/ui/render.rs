@@ -146,6 +146,7 @@ pub(super) fn card_failure(f: Option<flow::CardFailure>) -> CardFailure {
         Some(flow::CardFailure::Refused) => CardFailure::Refused,
         Some(flow::CardFailure::AlreadyIssuedToday) => CardFailure::AlreadyIssuedToday,
         Some(flow::CardFailure::StaffRequired) => CardFailure::StaffRequired,
+        Some(flow::CardFailure::NotPrinted) => CardFailure::NotPrinted,
     }
 }
 
@@ -480,6 +481,7 @@ mod tests {
             (F::Refused, CardFailure::Refused),
             (F::AlreadyIssuedToday, CardFailure::AlreadyIssuedToday),
             (F::StaffRequired, CardFailure::StaffRequired),
+            (F::NotPrinted, CardFailure::NotPrinted),
         ] {
             assert_eq!(card_failure(Some(core)), ui, "{core:?}");
         }

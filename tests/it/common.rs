@@ -113,7 +113,11 @@ pub(crate) fn config_in(dir: &Path, text: &str) -> PathBuf {
     let text = text
         .replace(
             "data_dir = \"../data\"",
-            &format!("data_dir = {:?}", dir.join("data")),
+            &format!(
+                "data_dir = {:?}\nruntime_dir = {:?}",
+                dir.join("data"),
+                dir.join("run")
+            ),
         )
         .replace(
             "dir = \"../logs\"",
@@ -145,6 +149,15 @@ pub(crate) async fn start_backoffice(
     tamper: bool,
     extra: Option<(&str, &str)>,
 ) -> InProcessBackoffice {
+    start_backoffice_with(db, extra, |o| o.tamper_signature = tamper).await
+}
+
+/// [`start_backoffice`] with its options changed by `change` (a fault, a forged name).
+pub(crate) async fn start_backoffice_with(
+    db: &Path,
+    extra: Option<(&str, &str)>,
+    change: impl FnOnce(&mut civic_backoffice::ServerOptions),
+) -> InProcessBackoffice {
     let (mut tokens, admin) = civic_backoffice::data::parse_tokens(
         civic_backoffice::data::DEMO_TOKENS,
         Path::new("config/backoffice.toml"),
@@ -153,17 +166,19 @@ pub(crate) async fn start_backoffice(
     if let Some((token, terminal)) = extra {
         tokens.insert(token.to_string(), terminal.to_string());
     }
-    let state = civic_backoffice::build_state(civic_backoffice::ServerOptions {
+    let mut options = civic_backoffice::ServerOptions {
         db: db.to_path_buf(),
         catalogue: civic_backoffice::data::demo_catalogue().unwrap(),
         residents: civic_backoffice::data::demo_residents().unwrap(),
         terminal_tokens: tokens,
         admin_token: admin.clone(),
         faults: Default::default(),
-        tamper_signature: tamper,
+        tamper_signature: false,
+        forge_name: None,
         today: None,
-    })
-    .unwrap();
+    };
+    change(&mut options);
+    let state = civic_backoffice::build_state(options).unwrap();
     let key = state.verifying_key();
     let bound = civic_backoffice::bind("127.0.0.1:0", None).await.unwrap();
     let url = format!("http://{}/", bound.addr);

@@ -11,6 +11,7 @@
 mod common;
 
 mod backoffice;
+mod cards;
 mod cups;
 mod foundation;
 mod heartbeat;

@@ -196,12 +196,13 @@ fn assisted_issuance_prints_a_card_pdf_whose_qr_is_the_signed_code() {
     assert_eq!(again.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&again.stderr).contains("already printed here today"));
     let _ = bo.kill();
-    // The issuance is audited with the masked ID only.
+    // The issuance is audited by card id only: no ID number, masked or not.
     let store = civic_kiosk::store::Store::open_in(&dir.path().join("data")).unwrap();
     let audit = store.audit_tail(10).unwrap();
     assert_eq!(audit.len(), 1, "{audit:?}");
     assert_eq!(audit[0].kind, "offline_code_issued");
-    assert!(audit[0].detail.contains("310***********1231") && audit[0].detail.contains("printed"));
+    assert!(audit[0].detail.contains("card C") && audit[0].detail.ends_with(": printed"));
+    assert!(!audit[0].detail.contains("***"), "{audit:?}");
     assert!(!audit[0].detail.contains("310105195001011231"));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -246,11 +247,16 @@ fn assisted_issuance_prints_a_card_pdf_whose_qr_is_the_signed_code() {
         .output()
         .expect("zbarimg (zbar-tools)");
     let code = String::from_utf8_lossy(&scan.stdout).trim().to_string();
-    assert!(code.starts_with("CK1."), "scanned {code:?}");
+    assert!(code.starts_with("CK2."), "scanned {code:?}");
     let key = civic_kiosk::api::offline_code::parse_public_key(&key).unwrap();
     let payload =
         civic_kiosk::api::offline_code::verify(&code, &key).expect("the scanned code verifies");
     assert_eq!(payload.mid, "310***********1231");
+    assert_eq!(
+        payload.mn.as_deref(),
+        Some("王*英"),
+        "the masked name is signed"
+    );
     assert!(
         pdf.file_name()
             .unwrap()

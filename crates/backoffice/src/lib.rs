@@ -42,6 +42,9 @@ pub struct ServerOptions {
     pub faults: faults::FaultSettings,
     /// Corrupt every signature (for the terminal's refusal test).
     pub tamper_signature: bool,
+    /// Answer this as `masked_name` on every card issued, unsigned (for the terminal's
+    /// refusal of a forged name).
+    pub forge_name: Option<String>,
     /// Fixed "today" for eligibility and expiry (tests); `None` means the local date.
     pub today: Option<NaiveDate>,
 }
@@ -56,6 +59,7 @@ pub struct AppState {
     admin_token: Option<String>,
     key: SigningKey,
     tamper: bool,
+    forge_name: Option<String>,
     today: Option<NaiveDate>,
     faults: Faults,
 }
@@ -190,6 +194,7 @@ pub fn build_state(opts: ServerOptions) -> Result<Arc<AppState>, ServerError> {
         admin_token: opts.admin_token,
         key,
         tamper: opts.tamper_signature,
+        forge_name: opts.forge_name,
         today: opts.today,
         faults: Faults::new(opts.faults),
     }))
@@ -352,6 +357,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/offline-codes", post(issue))
         .route("/api/v1/offline-codes/report-lost", post(report_lost))
         .route("/api/v1/offline-codes/{card_id}", get(card_status))
+        .route("/api/v1/offline-codes/{card_id}/void", post(void_card))
         .route("/api/v1/ratings", post(ratings))
         .route("/api/v1/terminal/heartbeat", post(heartbeat))
         .route("/api/v1/terminal/config", get(terminal_config))
@@ -515,6 +521,14 @@ async fn issue(
             })
         })
         .await?;
+    // Fault: an answer whose name says more than the signed payload (a forged answer).
+    let issued = match &state.forge_name {
+        Some(name) => IssuedCode {
+            masked_name: name.clone(),
+            ..issued
+        },
+        None => issued,
+    };
     log::info!("issued card {} for {}", issued.card_id, issued.masked_id);
     Ok(Json(issued))
 }
@@ -540,6 +554,20 @@ async fn report_lost(
         .with_store(move |s, today| s.report_lost(&req.id_number, today))
         .await
         .map(Json)
+}
+
+async fn void_card(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(TerminalId(term)): axum::Extension<TerminalId>,
+    AxPath(card): AxPath<String>,
+    Body(req): Body<VoidCardRequest>,
+) -> ApiResult<CardStatus> {
+    let VoidReason::NotPrinted = req.reason;
+    let status = state
+        .with_store(move |s, today| s.void_unprinted(&term, &card, today))
+        .await?;
+    log::info!("card {} voided: not printed", status.card_id);
+    Ok(Json(status))
 }
 
 async fn card_status(

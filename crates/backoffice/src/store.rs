@@ -220,11 +220,22 @@ impl Store {
         sign: impl FnOnce(&offline_code::CodePayload) -> String,
     ) -> Result<IssuedCode, StoreError> {
         let tx = self.conn.transaction()?;
-        let existing: Option<(String, String, String, String, String)> = tx
+        type Row = (String, String, String, String, String, Option<String>);
+        let existing: Option<Row> = tx
             .query_row(
-                "SELECT card_id, qr, issued_on, expires_on, id_number FROM cards WHERE request_id = ?1",
+                "SELECT card_id, qr, issued_on, expires_on, id_number, voided_reason FROM cards
+                 WHERE request_id = ?1",
                 params![req.request_id.to_string()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                },
             )
             .optional()?;
         let name: Option<(String, bool)> = tx
@@ -238,12 +249,22 @@ impl Store {
             return Err(not_found());
         };
         let name = PersonName::new(name);
-        if let Some((card_id, qr, iss, exp, holder)) = existing {
+        if let Some((card_id, qr, iss, exp, holder, voided)) = existing {
             if holder != req.id_number.expose_id_number() {
                 return Err(StoreError::api(
                     409,
                     "request_id_reused",
                     "request_id was already used for another resident",
+                ));
+            }
+            if let Some(why) = voided {
+                // Never hand out a voided card again, even to its own retry.
+                return Err(StoreError::api(
+                    409,
+                    "request_voided",
+                    format!(
+                        "此请求的卡片已作废（{why}），请重新办理 / The card of this request was voided ({why}); start a new request"
+                    ),
                 ));
             }
             return Ok(IssuedCode {
@@ -291,6 +312,7 @@ impl Store {
         let payload = offline_code::CodePayload {
             card: card_id.clone(),
             mid: req.id_number.masked(),
+            mn: Some(name.masked()),
             iss: today,
             exp: expires,
             term: terminal_id.to_string(),
@@ -321,6 +343,51 @@ impl Store {
             expires_on: expires,
             voided_card: voided,
         })
+    }
+
+    /// The issuing terminal voids a valid card it could not print. Voiding one already
+    /// voided for that reason answers its status again (a retried void).
+    pub fn void_unprinted(
+        &mut self,
+        terminal_id: &str,
+        card_id: &str,
+        today: NaiveDate,
+    ) -> Result<CardStatus, StoreError> {
+        let row: Option<(String, Option<String>)> = self
+            .conn
+            .query_row(
+                "SELECT terminal_id, voided_reason FROM cards WHERE card_id = ?1",
+                params![card_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((issuer, voided)) = row else {
+            return Err(not_found());
+        };
+        if issuer != terminal_id {
+            return Err(StoreError::api(
+                403,
+                "not_issuer",
+                "only the terminal that issued a card may void it as not printed",
+            ));
+        }
+        match voided.as_deref() {
+            None => {
+                self.conn.execute(
+                    "UPDATE cards SET voided_reason = 'not_printed' WHERE card_id = ?1",
+                    params![card_id],
+                )?;
+            }
+            Some("not_printed") => {}
+            Some(other) => {
+                return Err(StoreError::api(
+                    409,
+                    "card_voided",
+                    format!("card {card_id} was already voided ({other})"),
+                ));
+            }
+        }
+        self.card_status(card_id, today)
     }
 
     pub fn card_status(&self, card_id: &str, today: NaiveDate) -> Result<CardStatus, StoreError> {

@@ -193,8 +193,9 @@ pub struct IssueCodeRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IssuedCode {
     pub card_id: String,
-    /// The QR content: `CK1.<payload>.<signature>`.
+    /// The QR content: `CK2.<payload>.<signature>`.
     pub qr: String,
+    /// Signed in the payload too (CK2); a terminal prints the signed one.
     pub masked_name: String,
     pub masked_id: String,
     pub issued_on: NaiveDate,
@@ -228,6 +229,22 @@ pub struct CardStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportLostRequest {
     pub id_number: IdNumber,
+}
+
+/// Why a terminal voids a card it issued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VoidReason {
+    /// Issued, and the terminal's printer could not print it (for good, or the resident
+    /// left before it did): nobody holds it.
+    NotPrinted,
+}
+
+/// `POST /api/v1/offline-codes/{card_id}/void` body: the issuing terminal voids a card it
+/// could not print. Only that terminal may, and only a valid card.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VoidCardRequest {
+    pub reason: VoidReason,
 }
 
 /// `GET /api/v1/admin/signing-key`.
@@ -475,7 +492,7 @@ const fn row(key: &'static str, class: KeyClass, on_page: bool, live: bool) -> S
 /// whether the maintenance page offers it, whether it applies live. Here in the contract
 /// so the back office, the heartbeat, the maintenance page and the config read the same
 /// rows. A key not here is refused remotely and not on the page.
-pub const SETTABLE: [Settable; 12] = [
+pub const SETTABLE: [Settable; 13] = [
     row("display.idle_timeout_s", KeyClass::Remote, true, true),
     row("display.notices", KeyClass::Remote, false, true),
     row("ratings.reasons", KeyClass::Remote, false, true),
@@ -498,6 +515,7 @@ pub const SETTABLE: [Settable; 12] = [
         false,
     ),
     row("storage.data_dir", KeyClass::Refused, false, false),
+    row("storage.runtime_dir", KeyClass::Refused, false, false),
 ];
 
 /// The row of `key`, if it has one.

@@ -19,6 +19,7 @@ fn issued(key: &ed25519_dalek::SigningKey) -> IssuedCode {
     let payload = CodePayload {
         card: "C8NCA372GWHS18R13".into(),
         mid: "310***********1231".into(),
+        mn: Some("王*英".into()),
         iss,
         exp,
         term: "CN-TSL-001".into(),

@@ -192,6 +192,10 @@ impl std::fmt::Debug for TechnicianSection {
 #[serde(deny_unknown_fields, default)]
 pub struct StorageSection {
     pub data_dir: PathBuf,
+    /// A tmpfs for what must not outlive a boot or sit beside the data (the day key of
+    /// the once-a-day rule). Empty: systemd's `$RUNTIME_DIRECTORY`, `/run/civic-kiosk`,
+    /// or `$XDG_RUNTIME_DIR/civic-kiosk`, the first that can be used.
+    pub runtime_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -325,6 +329,7 @@ impl Default for StorageSection {
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from("/var/lib/civic-kiosk"),
+            runtime_dir: PathBuf::new(),
         }
     }
 }
@@ -1819,6 +1824,14 @@ impl Config {
                 "is empty; use e.g. /var/lib/civic-kiosk".into(),
             );
         }
+        if !self.storage.runtime_dir.as_os_str().is_empty()
+            && self.runtime_dir().starts_with(self.data_dir())
+        {
+            err(
+                "storage.runtime_dir",
+                "is inside storage.data_dir: the day key would sit beside the keys it protects; use a tmpfs such as /run/civic-kiosk, or leave it empty".into(),
+            );
+        }
         if self.log.dir.as_os_str().is_empty() {
             err("log.dir", "is empty; use e.g. /var/log/civic-kiosk".into());
         }
@@ -1879,6 +1892,15 @@ impl Config {
 
     pub fn data_dir(&self) -> PathBuf {
         self.resolve(&self.storage.data_dir)
+    }
+
+    /// `storage.runtime_dir` resolved (empty when not set: see [`crate::daykey::runtime_dir`]).
+    pub fn runtime_dir(&self) -> PathBuf {
+        if self.storage.runtime_dir.as_os_str().is_empty() {
+            PathBuf::new()
+        } else {
+            self.resolve(&self.storage.runtime_dir)
+        }
     }
 
     pub fn log_dir(&self) -> PathBuf {

@@ -3,7 +3,10 @@
 //! The rules, each here once: `offline_code.require_staff` (a 帮办 staff member is signed
 //! in), one card per person per terminal per day (a lost or damaged card goes through a
 //! reissue), the issued code verified against the trusted key before anything prints, and
-//! the audit of every code issued (printed, refused, failed or cancelled; masked ID only).
+//! the audit of every code issued (printed, refused, failed, voided or cancelled; by card
+//! id only), and no card lost: a retry for the same resident gets the same card back
+//! (the request id is keyed with the day key, [`crate::offline_code::request_id`]), and a
+//! card that finally cannot print is voided at the back office.
 //! No Slint: callers render the [`Failure`] or the [`Printed`] card it returns.
 
 use std::sync::Arc;
@@ -46,9 +49,19 @@ pub enum Failure {
     /// The code did not verify against the trusted key: nothing printed.
     #[error("the code from the back office was refused ({0}); nothing printed")]
     BadCode(CardError),
-    /// The printer did not print it.
+    /// The printer did not print it; the card stays valid, and a retry (the touch
+    /// screen's 重试, the same CLI command) prints the same card. If the session ends
+    /// first, it is voided.
     #[error("{0}")]
     PrintFailed(String),
+    /// The printer failed for good: the card was voided at the back office (`voided`),
+    /// or voiding it failed too (the technician voids it there).
+    #[error("{why}; {}", if *voided { "the card was voided at the back office".to_string() } else { format!("voiding card {card} at the back office failed too: void it there") })]
+    NotPrinted {
+        why: String,
+        card: String,
+        voided: bool,
+    },
     /// The session that asked for it ended first: nothing printed.
     #[error("cancelled: the session ended before the card printed")]
     Cancelled,
@@ -117,98 +130,209 @@ impl Issuance {
     /// One card per person per terminal per day; a reissue (lost or damaged card) is
     /// exempt. A store that cannot be read does not keep a resident from a card (logged).
     pub async fn check_today(&self, store: Option<&Shared>) -> Result<(), Failure> {
-        let Some(store) = store else { return Ok(()) };
-        if self.reissue {
-            return Ok(());
-        }
-        let (terminal, id) = (self.config.terminal.id.clone(), self.id.clone());
-        let already = crate::store::run(store, move |s| {
-            crate::offline_code::already_issued_today(s, &terminal, &id)
-        })
-        .await;
-        match already {
-            Ok(Ok(true)) => Err(Failure::AlreadyToday),
-            Ok(Ok(false)) => Ok(()),
-            Ok(Err(e)) => {
-                log::error!("one card a day: {e}");
-                Ok(())
-            }
+        self.prepare(store).await.map(|_| ())
+    }
+
+    /// Today's day key and this issuance's request id, after the once-a-day rule.
+    async fn prepare(
+        &self,
+        store: Option<&Shared>,
+    ) -> Result<(crate::daykey::DayKey, uuid::Uuid), Failure> {
+        let (config, id, reissue) = (self.config.clone(), self.id.clone(), self.reissue);
+        let terminal = config.terminal.id.clone();
+        let work = move |s: Option<&mut crate::store::Store>| {
+            let key = crate::daykey::today_key(&config);
+            let s = s.map(|s| &*s);
+            let already = match s {
+                Some(s) if !reissue => {
+                    crate::offline_code::already_issued_today(s, &key, &terminal, &id)
+                }
+                _ => Ok(false),
+            };
+            let request = crate::offline_code::request_id(s, &key, &terminal, &id, reissue);
+            (key, already, request)
+        };
+        let ran = match store {
+            Some(store) => crate::store::run(store, move |s| work(Some(s))).await,
+            None => tokio::task::spawn_blocking(move || work(None))
+                .await
+                .map_err(|e| crate::store::TaskError(e.to_string())),
+        };
+        let (key, already, request) = match ran {
+            Ok(r) => r,
             Err(e) => {
+                // The blocking task died: nothing to key the rule with; refuse plainly.
                 log::error!("one card a day: {e}");
-                Ok(())
+                return Err(Failure::Unreachable(format!("local store: {e}")));
             }
+        };
+        match already {
+            Ok(true) => return Err(Failure::AlreadyToday),
+            Ok(false) => {}
+            Err(e) => log::error!("one card a day: {e}"),
         }
+        let request = request.unwrap_or_else(|e| {
+            // Without the count the retry's id is not known: a fresh one (a retry then
+            // meets card_exists, as before this rule).
+            log::error!("issuance request id: {e}");
+            uuid::Uuid::now_v7()
+        });
+        Ok((key, request))
     }
 
     /// Issues the code (once a day unless a reissue), refuses it unless it verifies with
-    /// the trusted key, prints the card on `uri` and audits the outcome. `cancel` turning
-    /// true (the session ended) cancels a job still waiting; `on_state` sees the job's
-    /// states (held while the printer cannot print).
+    /// the trusted key, prints the card on `uri` (what was signed, not what the answer
+    /// says) and audits the outcome. `cancel` turning true (the session ended) cancels a
+    /// job still waiting, and voids the card; `on_state` sees the job's states (held while
+    /// the printer cannot print). A card the printer failed for good is voided; one that
+    /// failed otherwise (the spool could not be written) stays valid for a retry, and is
+    /// voided when `cancel` turns true before a retry printed it.
     pub async fn run(
         self,
         deps: &Deps,
         uri: &PrinterUri,
         cancel: Option<watch::Receiver<bool>>,
-        on_state: impl FnMut(&JobState) + Send,
+        mut on_state: impl FnMut(&JobState) + Send,
     ) -> Result<Printed, Failure> {
-        self.check_today(deps.store.as_ref()).await?;
+        let (day_key, request_id) = self.prepare(deps.store.as_ref()).await?;
         let req = IssueCodeRequest {
             id_number: self.id.clone(),
             reissue: self.reissue,
-            request_id: uuid::Uuid::now_v7(),
+            request_id,
             staff: self.staff.as_ref().map(|s| s.to_string()),
         };
-        let issued = deps
+        let answered = deps
             .client
             .issue_code(&req)
             .await
             .map_err(Failure::from_client)?;
         let today = chrono::Local::now().date_naive();
-        if let Err(e) = crate::offline_code::verify_issued(&issued, &deps.key, today) {
-            log::warn!(
-                "offline code {} refused: {e}; nothing printed",
-                issued.card_id
-            );
-            self.audit(deps, &issued, "refused").await;
-            return Err(Failure::BadCode(e));
-        }
+        let issued = match crate::offline_code::verify_issued(&answered, &deps.key, today) {
+            Ok(card) => card,
+            Err(e) => {
+                log::warn!(
+                    "offline code {} refused: {e}; nothing printed",
+                    answered.card_id
+                );
+                self.audit(deps, &day_key, &answered.card_id, "refused")
+                    .await;
+                return Err(Failure::BadCode(e));
+            }
+        };
         let cancel_seen = cancel.clone();
-        let printed =
-            crate::offline_code::print_card(&self.config, uri, &issued, cancel, on_state).await;
+        let last = std::sync::Arc::new(std::sync::Mutex::new(None::<JobState>));
+        let seen = last.clone();
+        let printed = crate::offline_code::print_card(&self.config, uri, &issued, cancel, |s| {
+            *seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(s.clone());
+            on_state(s)
+        })
+        .await;
+        let card = issued.card_id.clone();
+        let failed_for_good = {
+            let last = last.lock().unwrap_or_else(|p| p.into_inner());
+            // A spool folder that could not be written is the terminal's own fault (a
+            // full disk): fixed, the retry prints the same card. A printer that failed
+            // the job, or gave up on it, failed for good.
+            matches!(&*last, Some(JobState::Failed(_))) && !matches!(uri, PrinterUri::Pdf { .. })
+        };
         match printed {
             Ok(place) => {
-                log::info!(
-                    "offline code {} for {}: {place}",
-                    issued.card_id,
-                    issued.masked_id
-                );
-                self.audit(deps, &issued, "printed").await;
+                log::info!("offline code {card}: {place}");
+                self.audit(deps, &day_key, &card, "printed").await;
                 Ok(Printed { issued, place })
             }
             Err(e) if cancel_seen.as_ref().is_some_and(|c| *c.borrow()) => {
-                // The session that asked for it ended: nothing printed, audited, and
-                // nothing is shown to the next person.
-                log::warn!("offline code {} not printed: {e}", issued.card_id);
-                self.audit(deps, &issued, "cancelled").await;
+                // The session that asked for it ended: nothing printed, and nobody holds
+                // the card: voided, audited, and nothing shown to the next person.
+                log::warn!("offline code {card} not printed: {e}");
+                self.void(deps, &day_key, &card).await;
                 Err(Failure::Cancelled)
             }
+            Err(e) if failed_for_good => {
+                log::warn!("offline code {card} not printed: {e}");
+                let voided = self.void(deps, &day_key, &card).await;
+                Err(Failure::NotPrinted {
+                    why: e,
+                    card,
+                    voided,
+                })
+            }
             Err(e) => {
-                log::warn!("offline code {} not printed: {e}", issued.card_id);
-                self.audit(deps, &issued, "print_failed").await;
-                Err(Failure::PrintFailed(e))
+                log::warn!(
+                    "offline code {card} not printed: {e}; the card stays valid for a retry"
+                );
+                self.audit(deps, &day_key, &card, "print_failed").await;
+                if let Some(cancel) = cancel_seen {
+                    self.void_when_session_ends(deps, day_key, card.clone(), cancel);
+                }
+                Err(Failure::PrintFailed(format!("card {card}: {e}")))
             }
         }
     }
 
-    /// Records the card (a printed one counts for the day rule) and audits it, naming the
-    /// staff member who assisted.
-    async fn audit(&self, deps: &Deps, issued: &IssuedCode, result: &'static str) {
+    /// Voids `card` at the back office as not printed and records it (the next issuance
+    /// for this resident is a new request). True when the back office voided it.
+    async fn void(&self, deps: &Deps, day_key: &crate::daykey::DayKey, card: &str) -> bool {
+        match deps.client.void_unprinted(card).await {
+            Ok(_) => {
+                log::warn!("offline code {card} voided at the back office: not printed");
+                self.audit(deps, day_key, card, "voided").await;
+                true
+            }
+            Err(e) => {
+                log::error!(
+                    "offline code {card} was not printed and could not be voided: {e}; void it at the back office"
+                );
+                self.audit(deps, day_key, card, "print_failed_void_failed")
+                    .await;
+                false
+            }
+        }
+    }
+
+    /// After a retryable failure: when the session ends, voids the card unless a retry
+    /// printed it meanwhile.
+    fn void_when_session_ends(
+        &self,
+        deps: &Deps,
+        day_key: crate::daykey::DayKey,
+        card: String,
+        mut cancel: watch::Receiver<bool>,
+    ) {
+        let (this, deps) = (self.clone(), deps.clone());
+        tokio::spawn(async move {
+            // True, or the sender gone: the session ended either way.
+            let _ = cancel.wait_for(|c| *c).await;
+            let Some(store) = &deps.store else { return };
+            let id = card.clone();
+            let printed = crate::store::run(store, move |s| s.card_printed(&id)).await;
+            match printed {
+                Ok(Ok(true)) => {}
+                Ok(Ok(false)) => {
+                    this.void(&deps, &day_key, &card).await;
+                }
+                Ok(Err(e)) => log::error!("offline code {card}: {e}; not voided"),
+                Err(e) => log::error!("offline code {card}: {e}; not voided"),
+            }
+        });
+    }
+
+    /// Records the card (a printed or voided one for the day rule) and audits it by card
+    /// id, naming the staff member who assisted.
+    async fn audit(
+        &self,
+        deps: &Deps,
+        day_key: &crate::daykey::DayKey,
+        card: &str,
+        result: &'static str,
+    ) {
         let Some(store) = &deps.store else { return };
-        let (terminal, id, issued, reissue) = (
+        let (terminal, id, card, reissue, key) = (
             self.config.terminal.id.clone(),
             self.id.clone(),
-            issued.clone(),
+            card.to_string(),
             self.reissue,
+            day_key.clone(),
         );
         let actor = self
             .staff
@@ -217,9 +341,10 @@ impl Issuance {
         let recorded = crate::store::run(store, move |s| {
             crate::offline_code::record_issuance(
                 s,
+                &key,
                 &terminal,
                 &id,
-                &issued,
+                &card,
                 reissue,
                 result,
                 actor.as_deref(),
@@ -254,10 +379,7 @@ pub async fn report_lost(
         .await
         .map_err(Failure::from_client)?;
     if let Some(store) = store {
-        let detail = format!(
-            "terminal {terminal} card {} for {}: reported lost",
-            card.card_id, card.masked_id
-        );
+        let detail = format!("terminal {terminal} card {}: reported lost", card.card_id);
         match crate::store::run(store, move |s| {
             s.audit("offline_code_reported_lost", &detail, None)
         })
@@ -286,25 +408,19 @@ mod tests {
         Arc::new(c)
     }
 
+    /// With the day key in `dir`'s own runtime folder.
+    fn config_in(require_staff: bool, dir: &std::path::Path) -> Arc<Config> {
+        let mut c = (*config(require_staff)).clone();
+        c.storage.runtime_dir = dir.join("run");
+        Arc::new(c)
+    }
+
     fn id() -> IdNumber {
         IdNumber::parse(ID).unwrap()
     }
 
     fn shared(dir: &std::path::Path) -> Shared {
         Arc::new(Mutex::new(Store::open_in(dir).unwrap()))
-    }
-
-    fn issued(card: &str) -> IssuedCode {
-        let day = chrono::Local::now().date_naive();
-        IssuedCode {
-            card_id: card.into(),
-            qr: "CK1.x.y".into(),
-            masked_name: "王*英".into(),
-            masked_id: "310***********1231".into(),
-            issued_on: day,
-            expires_on: day,
-            voided_card: None,
-        }
     }
 
     #[test]
@@ -323,22 +439,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = shared(dir.path());
         let staff = StaffId::parse("S1024").ok();
-        let first = Issuance::new(config(false), id(), false, staff.clone()).unwrap();
+        let config = config_in(false, dir.path());
+        let first = Issuance::new(config.clone(), id(), false, staff.clone()).unwrap();
         assert_eq!(first.check_today(Some(&store)).await, Ok(()));
         // No store (a test terminal): no day rule to check.
         assert_eq!(first.check_today(None).await, Ok(()));
-        let deps_store = Some(store.clone());
+        let key = crate::daykey::today_key(&config);
         // A card that was refused or failed does not count for the day.
-        for (card, result) in [("C0", "refused"), ("C1", "printed")] {
-            let s = deps_store.clone().unwrap();
-            let i = issued(card);
+        for (card, result) in [("C0", "refused"), ("C0", "print_failed"), ("C1", "printed")] {
             let who = first.clone();
-            crate::store::run(&s, move |s| {
+            let key = key.clone();
+            crate::store::run(&store, move |s| {
                 crate::offline_code::record_issuance(
                     s,
+                    &key,
                     &who.config.terminal.id,
                     &who.id,
-                    &i,
+                    card,
                     false,
                     result,
                     Some("staff:S1024"),
@@ -347,7 +464,7 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-            if result == "refused" {
+            if result != "printed" {
                 assert_eq!(first.check_today(Some(&store)).await, Ok(()));
             }
         }
@@ -355,10 +472,19 @@ mod tests {
             first.check_today(Some(&store)).await,
             Err(Failure::AlreadyToday)
         );
-        let reissue = Issuance::new(config(false), id(), true, staff).unwrap();
+        let reissue = Issuance::new(config, id(), true, staff).unwrap();
         assert_eq!(reissue.check_today(Some(&store)).await, Ok(()));
         let audit = crate::store::lock(&store).audit_tail(10).unwrap();
-        assert!(audit.iter().all(|e| !e.detail.contains(ID)), "{audit:?}");
+        assert!(
+            audit
+                .iter()
+                .all(|e| !e.detail.contains(ID) && !e.detail.contains("1231")),
+            "{audit:?}"
+        );
+        assert!(
+            audit.iter().any(|e| e.detail.contains("card C1: printed")),
+            "{audit:?}"
+        );
     }
 
     #[tokio::test]
@@ -377,7 +503,7 @@ mod tests {
         };
         let spool = dir.path().join("cards");
         let uri = PrinterUri::Pdf { dir: spool.clone() };
-        let got = Issuance::new(config(false), id(), false, None)
+        let got = Issuance::new(config_in(false, dir.path()), id(), false, None)
             .unwrap()
             .run(&deps, &uri, None, |_| {})
             .await;

@@ -5,6 +5,7 @@
 //! - `backoffice`   — HTTP client of the contract: token, timeouts, size limits, errors by kind
 //! - `catalog`      — 一网通办 catalogue: local cache, sync (ETag), search index (汉字/pinyin/initials), browse, 一件事, FAQ
 //! - `config`       — layered TOML config, validation naming field and fix, atomic save, live layers
+//! - `daykey`       — the daily random secret (tmpfs, never beside the data) keying the once-a-day rule and issuance request ids
 //! - `failpoint`    — named kill points for crash tests (armed only by an environment variable)
 //! - `flow`         — each resident flow as a state machine (card, rating, navigation and idle, help, 帮办, maintenance) and the session as one value, ended by dropping it
 //! - `guide`        — 办事指南 and 一件事 materials lists on paper: receipt (ESC/POS) or A4
@@ -21,6 +22,7 @@
 pub mod backoffice;
 pub mod catalog;
 pub mod config;
+pub mod daykey;
 pub mod failpoint;
 pub mod flow;
 pub mod guide;

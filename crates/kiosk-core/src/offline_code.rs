@@ -4,7 +4,8 @@ use chrono::NaiveDate;
 use ed25519_dalek::VerifyingKey;
 
 use crate::api::IssuedCode;
-use crate::api::offline_code::{self, CodeError, CodePayload};
+use crate::api::offline_code::{self, CodeError};
+use crate::identity::IdNumber;
 use crate::print::document::Document;
 
 /// Why an issued code is refused before anything prints.
@@ -17,12 +18,15 @@ pub enum CardError {
 }
 
 /// Verifies the signature with the trusted key, refuses an expired code, and checks that
-/// the signed payload says what the answer says (card id, masked ID, dates).
+/// the signed payload says what the answer says (card id, masked ID, masked name, dates).
+/// Answers the card as it will print: every field from the signed payload, so nothing
+/// the answer carries unsigned reaches paper (a CK1 code, which signs no name, prints
+/// without one).
 pub fn verify_issued(
     issued: &IssuedCode,
     key: &VerifyingKey,
     today: NaiveDate,
-) -> Result<CodePayload, CardError> {
+) -> Result<IssuedCode, CardError> {
     let payload = offline_code::verify(&issued.qr, key)?;
     offline_code::check_not_expired(&payload, today)?;
     if payload.card != issued.card_id {
@@ -31,10 +35,23 @@ pub fn verify_issued(
     if payload.mid != issued.masked_id {
         return Err(CardError::Mismatch("masked ID"));
     }
+    if let Some(name) = &payload.mn
+        && *name != issued.masked_name
+    {
+        return Err(CardError::Mismatch("masked name"));
+    }
     if payload.iss != issued.issued_on || payload.exp != issued.expires_on {
         return Err(CardError::Mismatch("dates"));
     }
-    Ok(payload)
+    Ok(IssuedCode {
+        card_id: payload.card,
+        qr: issued.qr.clone(),
+        masked_name: payload.mn.unwrap_or_default(),
+        masked_id: payload.mid,
+        issued_on: payload.iss,
+        expires_on: payload.exp,
+        voided_card: issued.voided_card.clone(),
+    })
 }
 
 /// The card: title, QR code (the exact signed string), masked name and ID, dates, the
@@ -43,7 +60,11 @@ pub fn card_document(issued: &IssuedCode, centre: &str) -> Document {
     Document::default()
         .title("上海市离线码")
         .qr(issued.qr.clone())
-        .centered(format!("姓名 {}", issued.masked_name))
+        .centered(if issued.masked_name.is_empty() {
+            String::new()
+        } else {
+            format!("姓名 {}", issued.masked_name)
+        })
         .centered(format!("证件号 {}", issued.masked_id))
         .centered(format!(
             "签发 {}  有效期至 {}",
@@ -54,45 +75,81 @@ pub fn card_document(issued: &IssuedCode, centre: &str) -> Document {
         .cut()
 }
 
-/// The key for the one-card-per-day rule: SHA-256 of terminal id and ID number, so the
-/// local store never holds the number itself.
-pub fn person_key(terminal_id: &str, id: &crate::identity::IdNumber) -> String {
-    use sha2::Digest;
-    let digest =
-        sha2::Sha256::digest(format!("{terminal_id}\u{1f}{}", id.expose_id_number()).as_bytes());
-    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+/// The key for the one-card-per-day rule: an HMAC of terminal id and ID number under the
+/// day key, which is never on this disk, so the store holds nothing a guess can be tested
+/// against.
+pub fn person_key(day_key: &crate::daykey::DayKey, terminal_id: &str, id: &IdNumber) -> String {
+    crate::daykey::short_hex(&day_key.mac(&["person", terminal_id, id.expose_id_number()]))
+}
+
+/// The issuance's request id: the same for the same resident, terminal, day and kind
+/// (card or reissue) until an issuance of theirs ends (printed or voided), so a retry after
+/// a failed print gets the same card back from the back office instead of `card_exists`,
+/// from the CLI as from the touch screen. Keyed with the day key: nobody can make it
+/// from an ID number.
+pub fn request_id(
+    store: Option<&crate::store::Store>,
+    day_key: &crate::daykey::DayKey,
+    terminal_id: &str,
+    id: &IdNumber,
+    reissue: bool,
+) -> Result<uuid::Uuid, crate::store::StoreError> {
+    let day = day_key.day().to_string();
+    let ended = match store {
+        Some(s) => s.issuances_ended(&day, &person_key(day_key, terminal_id, id))?,
+        None => 0,
+    };
+    let mac = day_key.mac(&[
+        "request",
+        terminal_id,
+        id.expose_id_number(),
+        &day,
+        if reissue { "reissue" } else { "card" },
+        &ended.to_string(),
+    ]);
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&mac[..16]);
+    Ok(uuid::Builder::from_random_bytes(bytes).into_uuid())
 }
 
 /// Whether this terminal already printed a (non-reissue) card for this person today.
 pub fn already_issued_today(
     store: &crate::store::Store,
+    day_key: &crate::daykey::DayKey,
     terminal_id: &str,
-    id: &crate::identity::IdNumber,
+    id: &IdNumber,
 ) -> Result<bool, crate::store::StoreError> {
-    let day = chrono::Local::now().date_naive().to_string();
-    Ok(store.cards_issued(&day, &person_key(terminal_id, id))? > 0)
+    let day = day_key.day().to_string();
+    Ok(store.cards_issued(&day, &person_key(day_key, terminal_id, id))? > 0)
 }
 
-/// Records a printed card and audits the issuance (masked ID only).
+/// Records how an issuance ended for the day rule (`printed`, `voided`; anything else
+/// is only audited) and audits it by card id: no masked ID, nothing that narrows a guess.
+#[allow(clippy::too_many_arguments)]
 pub fn record_issuance(
     store: &mut crate::store::Store,
+    day_key: &crate::daykey::DayKey,
     terminal_id: &str,
-    id: &crate::identity::IdNumber,
-    issued: &IssuedCode,
+    id: &IdNumber,
+    card_id: &str,
     reissue: bool,
     result: &str,
     staff: Option<&str>,
 ) -> Result<(), crate::store::StoreError> {
-    if result == "printed" {
-        let day = chrono::Local::now().date_naive().to_string();
-        store.record_card(&day, &person_key(terminal_id, id), &issued.card_id, reissue)?;
+    if result == "printed" || result == "voided" {
+        let day = day_key.day().to_string();
+        store.record_card(
+            &day,
+            &person_key(day_key, terminal_id, id),
+            card_id,
+            reissue,
+            result,
+        )?;
     }
     store.audit(
         "offline_code_issued",
         &format!(
-            "terminal {terminal_id} card {} for {}: {result}{}",
-            issued.card_id,
-            issued.masked_id,
+            "terminal {terminal_id} card {card_id}: {result}{}",
             if reissue { " (reissue)" } else { "" }
         ),
         staff,
@@ -170,12 +227,14 @@ pub async fn print_card(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::offline_code::CodePayload;
     use ed25519_dalek::SigningKey;
 
     fn issued(key: &SigningKey, exp: NaiveDate) -> IssuedCode {
         let payload = CodePayload {
             card: "C1".into(),
             mid: "310***********1231".into(),
+            mn: Some("王*英".into()),
             iss: NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
             exp,
             term: "T".into(),
@@ -212,6 +271,75 @@ mod tests {
         assert_eq!(
             verify_issued(&lying, &key.verifying_key(), today),
             Err(CardError::Mismatch("masked ID"))
+        );
+        // A name the signature does not cover is refused, and what prints is what was
+        // signed.
+        let mut forged = good.clone();
+        forged.masked_name = "王秀英（全名）".into();
+        assert_eq!(
+            verify_issued(&forged, &key.verifying_key(), today),
+            Err(CardError::Mismatch("masked name"))
+        );
+        let printed = verify_issued(&good, &key.verifying_key(), today).unwrap();
+        assert_eq!(printed.masked_name, "王*英");
+        // A CK1 code (no signed name) prints no name, whatever the answer says.
+        let payload = offline_code::verify(&good.qr, &key.verifying_key()).unwrap();
+        let mut ck1 = good.clone();
+        ck1.qr = offline_code::sign_as(offline_code::Version::Ck1, &payload, &key);
+        ck1.masked_name = "王秀英（全名）".into();
+        let printed = verify_issued(&ck1, &key.verifying_key(), today).unwrap();
+        assert_eq!(printed.masked_name, "");
+        assert!(!format!("{:?}", card_document(&printed, "c")).contains("王秀英"));
+    }
+
+    #[test]
+    fn request_ids_repeat_for_a_retry_and_move_on_once_an_issuance_ended() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = crate::store::Store::open_in(dir.path()).unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let key = crate::daykey::key_in(&dir.path().join("run"), day).unwrap();
+        let id = IdNumber::parse("310105195001011231").unwrap();
+        let other = IdNumber::parse("310105195001021237").unwrap();
+        let r1 = request_id(Some(&store), &key, "T", &id, false).unwrap();
+        assert_eq!(r1, request_id(Some(&store), &key, "T", &id, false).unwrap());
+        assert_ne!(
+            r1,
+            request_id(Some(&store), &key, "T", &other, false).unwrap()
+        );
+        assert_ne!(r1, request_id(Some(&store), &key, "T", &id, true).unwrap());
+        assert_ne!(
+            r1,
+            request_id(Some(&store), &key, "T2", &id, false).unwrap()
+        );
+        // A failed print is no end: the retry asks for the same card.
+        record_issuance(
+            &mut store,
+            &key,
+            "T",
+            &id,
+            "C1",
+            false,
+            "print_failed",
+            None,
+        )
+        .unwrap();
+        assert_eq!(r1, request_id(Some(&store), &key, "T", &id, false).unwrap());
+        assert!(!already_issued_today(&store, &key, "T", &id).unwrap());
+        // Voided: the next issuance is a new request (the voided card is not printed).
+        record_issuance(&mut store, &key, "T", &id, "C1", false, "voided", None).unwrap();
+        let r2 = request_id(Some(&store), &key, "T", &id, false).unwrap();
+        assert_ne!(r1, r2);
+        assert!(!already_issued_today(&store, &key, "T", &id).unwrap());
+        record_issuance(&mut store, &key, "T", &id, "C2", false, "printed", None).unwrap();
+        assert!(already_issued_today(&store, &key, "T", &id).unwrap());
+        // Another day's key knows nothing of today's rows.
+        let tomorrow =
+            crate::daykey::key_in(&dir.path().join("run"), day.succ_opt().unwrap()).unwrap();
+        assert!(!already_issued_today(&store, &tomorrow, "T", &id).unwrap());
+        let audit = store.audit_tail(10).unwrap();
+        assert!(
+            audit.iter().all(|e| !e.detail.contains("1231")),
+            "{audit:?}"
         );
     }
 

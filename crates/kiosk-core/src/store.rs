@@ -91,6 +91,22 @@ const MIGRATIONS: &[&str] = &[
         boot_ms INTEGER
     );
 ",
+    "
+    -- #15: nothing reversible at rest. The once-a-day rule was keyed with an unkeyed
+    -- SHA-256 of terminal id and ID number, which a few million guesses reverse when the
+    -- audit's masked ID narrows them: those rows go (the day's limit starts again), and
+    -- from now on `person` is an HMAC under the day key, which is never on this disk
+    -- (see daykey.rs). `outcome`: printed, or voided (issued, never printed, voided at the
+    -- back office); both move the issuance request id on.
+    DELETE FROM card_issues;
+    ALTER TABLE card_issues ADD COLUMN outcome TEXT NOT NULL DEFAULT 'printed'
+        CHECK (outcome IN ('printed', 'voided'));
+    -- The audit of issuance names the card, no longer the masked ID beside it.
+    UPDATE audit SET detail = substr(detail, 1, instr(detail, ' for ') - 1)
+            || substr(detail, instr(detail, ': '))
+        WHERE kind IN ('offline_code_issued', 'offline_code_reported_lost')
+          AND instr(detail, ' for ') > 0 AND instr(detail, ': ') > instr(detail, ' for ');
+",
 ];
 
 /// The store as the terminal's running parts share it.
@@ -360,27 +376,60 @@ impl Store {
         Ok(())
     }
 
-    /// Cards (not reissues) printed here today for this person.
+    /// Cards (not reissues) printed here on `day` for `person`.
     pub fn cards_issued(&self, day: &str, person: &str) -> Result<u32, StoreError> {
         Ok(self.conn.query_row(
-            "SELECT COUNT(*) FROM card_issues WHERE day = ?1 AND person = ?2 AND reissue = 0",
+            "SELECT COUNT(*) FROM card_issues WHERE day = ?1 AND person = ?2 AND reissue = 0
+             AND outcome = 'printed'",
             params![day, person],
             |r| r.get(0),
         )?)
     }
 
+    /// Issuances that ended (printed or voided) on `day` for `person`, reissues too.
+    pub fn issuances_ended(&self, day: &str, person: &str) -> Result<u32, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FROM card_issues WHERE day = ?1 AND person = ?2",
+            params![day, person],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Records how an issuance ended (`printed` or `voided`), and forgets the days before
+    /// `day`: the rule's window is one day, and an older row is only a trace.
     pub fn record_card(
         &mut self,
         day: &str,
         person: &str,
         card_id: &str,
         reissue: bool,
+        outcome: &str,
     ) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT OR IGNORE INTO card_issues(day, person, card_id, reissue) VALUES (?1, ?2, ?3, ?4)",
-            params![day, person, card_id, reissue],
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT OR IGNORE INTO card_issues(day, person, card_id, reissue, outcome)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![day, person, card_id, reissue, outcome],
         )?;
+        tx.execute("DELETE FROM card_issues WHERE day < ?1", params![day])?;
+        tx.commit()?;
         Ok(())
+    }
+
+    /// Whether `card_id` printed here (today: older rows are gone).
+    pub fn card_printed(&self, card_id: &str) -> Result<bool, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FROM card_issues WHERE card_id = ?1 AND outcome = 'printed'",
+            params![card_id],
+            |r| r.get::<_, i64>(0),
+        )? > 0)
+    }
+
+    /// Forgets once-a-day rows of the days before `day` (at start and at each card).
+    pub fn prune_card_issues(&mut self, day: &str) -> Result<usize, StoreError> {
+        Ok(self
+            .conn
+            .execute("DELETE FROM card_issues WHERE day < ?1", params![day])?)
     }
 
     /// `PRAGMA integrity_check`: "ok" when the file is sound.

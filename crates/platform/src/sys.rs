@@ -80,6 +80,22 @@ pub fn free_bytes(path: &Path) -> Option<u64> {
     (rc == 0).then(|| st.f_bavail.saturating_mul(st.f_frsize))
 }
 
+/// Whether the file system holding `path` (which must exist) keeps its files in memory
+/// only (tmpfs, ramfs): gone at a reboot, never on a disk. `None`: it could not be asked.
+pub fn is_memory_backed(path: &Path) -> Option<bool> {
+    use std::os::unix::ffi::OsStrExt;
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    const RAMFS_MAGIC: i64 = 0x8584_58f6;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statfs is plain old data; all zeroes is a valid value.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid NUL-terminated path and `st` a writable statfs.
+    let rc = unsafe { libc::statfs(c.as_ptr(), &mut st) };
+    #[allow(clippy::unnecessary_cast)]
+    let kind = st.f_type as i64;
+    (rc == 0).then_some(kind == TMPFS_MAGIC || kind == RAMFS_MAGIC)
+}
+
 /// Waits up to `timeout` for `fd` to have input: `Ok(true)` when it has, `Ok(false)` when
 /// the time ran out (a zero timeout only looks).
 pub fn wait_readable(fd: BorrowedFd<'_>, timeout: Duration) -> io::Result<bool> {
@@ -115,6 +131,10 @@ mod tests {
         let b = boottime().unwrap();
         assert!(b >= a && a > Duration::ZERO);
         assert!(free_bytes(dir.path()).is_some_and(|n| n > 0));
+        // /dev/shm is a tmpfs on Linux; /proc is not.
+        assert_eq!(is_memory_backed(Path::new("/dev/shm")), Some(true));
+        assert_eq!(is_memory_backed(Path::new("/proc")), Some(false));
+        assert_eq!(is_memory_backed(Path::new("/no/such/dir")), None);
         assert_eq!(free_bytes(&dir.path().join("missing")), None);
     }
 

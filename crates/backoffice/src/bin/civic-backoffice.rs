@@ -62,6 +62,10 @@ struct Args {
     /// Corrupt every offline-code signature (to test the terminal's refusal).
     #[arg(long)]
     tamper_signature: bool,
+    /// Answer NAME as every issued card's masked name, unsigned (to test that the
+    /// terminal prints only the signed one and refuses a forged answer).
+    #[arg(long, value_name = "NAME")]
+    forge_name: Option<String>,
     /// Use this date as today (YYYY-MM-DD), for eligibility and expiry.
     #[arg(long)]
     today: Option<chrono::NaiveDate>,
@@ -159,6 +163,7 @@ fn main() -> anyhow::Result<()> {
         admin_token: admin,
         faults,
         tamper_signature: args.tamper_signature,
+        forge_name: args.forge_name.clone(),
         today: args.today,
     })?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -474,6 +474,17 @@ impl Client {
         self.post("api/v1/offline-codes/report-lost", req).await
     }
 
+    /// Voids a card this terminal issued and could not print.
+    pub async fn void_unprinted(&self, card_id: &str) -> Result<CardStatus, ClientError> {
+        self.post(
+            &format!("api/v1/offline-codes/{}/void", urlencode(card_id)),
+            &crate::api::VoidCardRequest {
+                reason: crate::api::VoidReason::NotPrinted,
+            },
+        )
+        .await
+    }
+
     pub async fn card_status(&self, card_id: &str) -> Result<CardStatus, ClientError> {
         self.get(&format!("api/v1/offline-codes/{}", urlencode(card_id)))
             .await

@@ -42,7 +42,7 @@ pub enum CardFailure {
     Network,
     /// (2) The issued code did not verify against the trusted key: nothing printed.
     CodeRefused,
-    /// (3) The printer failed.
+    /// (3) The printer failed; the card stays valid and 重试 prints the same card.
     Printer,
     /// (4) The back office said no; `reason` has its words.
     Refused,
@@ -50,6 +50,8 @@ pub enum CardFailure {
     AlreadyIssuedToday,
     /// (6) `offline_code.require_staff` and no 帮办 staff signed in.
     StaffRequired,
+    /// (7) The printer failed for good: the card was not printed and is voided.
+    NotPrinted,
 }
 
 /// Why the typed ID number is not valid (`OfflineCodeAdapter.error`).
@@ -99,6 +101,8 @@ pub enum IssueOutcome {
     /// The issued code did not verify: nothing printed.
     CodeRefused,
     PrintFailed,
+    /// The printer failed for good; the card was voided at the back office.
+    NotPrinted,
     /// `offline_code.require_staff` was switched on after the confirm (live config):
     /// the issuance flow refused.
     StaffRequired,
@@ -129,6 +133,8 @@ pub enum CardEvent {
     Reissue,
     /// "挂失旧卡".
     ReportLost,
+    /// "重试" after the printer failed: the same card is asked for again and printed.
+    Retry,
     /// Answer to [`CardEffect::LookupResident`] for this number.
     Looked(IdNumber, LookupOutcome),
     /// While printing the card of this number: the printer cannot print now (true) or
@@ -195,6 +201,8 @@ pub struct CardFlow {
     has_card: bool,
     held: bool,
     waiting: Waiting,
+    /// The issuance asked for was a reissue (a 重试 asks for the same).
+    reissue: bool,
 }
 
 /// What the 离线码 page shows. `Debug` masks the number typed.
@@ -300,8 +308,16 @@ impl CardFlow {
                     return vec![CardEffect::LookupResident(id)];
                 }
             },
-            CardEvent::Confirm | CardEvent::Reissue if self.step == CardStep::Confirm => {
-                let reissue = event == CardEvent::Reissue;
+            CardEvent::Confirm | CardEvent::Reissue | CardEvent::Retry
+                if self.step == CardStep::Confirm
+                    || (event == CardEvent::Retry
+                        && self.step == CardStep::Failed
+                        && self.failure == Some(CardFailure::Printer)) =>
+            {
+                let reissue = match event {
+                    CardEvent::Retry => self.reissue,
+                    e => e == CardEvent::Reissue,
+                };
                 let Ok(id) = self.entry.0.parse() else {
                     return Vec::new();
                 };
@@ -312,8 +328,10 @@ impl CardFlow {
                     self.fail(CardFailure::StaffRequired, String::new());
                 } else {
                     self.step = CardStep::Printing;
+                    self.failure = None;
                     self.held = false;
                     self.waiting = Waiting::Issue;
+                    self.reissue = reissue;
                     return vec![CardEffect::IssueAndPrint {
                         id,
                         reissue,
@@ -372,6 +390,7 @@ impl CardFlow {
                     IssueOutcome::Refused(m) => self.fail(CardFailure::Refused, m),
                     IssueOutcome::CodeRefused => self.fail(CardFailure::CodeRefused, String::new()),
                     IssueOutcome::PrintFailed => self.fail(CardFailure::Printer, String::new()),
+                    IssueOutcome::NotPrinted => self.fail(CardFailure::NotPrinted, String::new()),
                     IssueOutcome::StaffRequired => {
                         self.fail(CardFailure::StaffRequired, String::new())
                     }
@@ -547,6 +566,7 @@ mod tests {
             (IssueOutcome::Network, CardFailure::Network),
             (IssueOutcome::CodeRefused, CardFailure::CodeRefused),
             (IssueOutcome::PrintFailed, CardFailure::Printer),
+            (IssueOutcome::NotPrinted, CardFailure::NotPrinted),
             (
                 IssueOutcome::AlreadyIssuedToday,
                 CardFailure::AlreadyIssuedToday,
@@ -561,6 +581,45 @@ mod tests {
             assert_eq!(c.view().failure, Some(want), "{outcome:?}");
             assert_eq!(c.step(), CardStep::Failed);
             assert!(!c.view().held);
+        }
+        // 重试 after a printer failure asks for the same card again (a reissue stays a
+        // reissue); after any other failure, or a final one, it does nothing.
+        for reissue in [false, true] {
+            let mut c = at_confirm(None);
+            let ev = if reissue {
+                CardEvent::Reissue
+            } else {
+                CardEvent::Confirm
+            };
+            c.handle(ev, &settings(), None);
+            c.handle(
+                CardEvent::Issued(id(), IssueOutcome::PrintFailed),
+                &settings(),
+                None,
+            );
+            assert_eq!(
+                c.handle(CardEvent::Retry, &settings(), None),
+                vec![CardEffect::IssueAndPrint {
+                    id: id(),
+                    reissue,
+                    staff: None
+                }]
+            );
+            assert_eq!((c.step(), c.view().failure), (CardStep::Printing, None));
+            c.handle(
+                CardEvent::Issued(id(), IssueOutcome::Printed),
+                &settings(),
+                None,
+            );
+            assert_eq!(c.step(), CardStep::TakeCard);
+            assert_eq!(c.handle(CardEvent::Retry, &settings(), None), vec![]);
+        }
+        for final_outcome in [IssueOutcome::NotPrinted, IssueOutcome::CodeRefused] {
+            let mut c = at_confirm(None);
+            c.handle(CardEvent::Confirm, &settings(), None);
+            c.handle(CardEvent::Issued(id(), final_outcome), &settings(), None);
+            assert_eq!(c.handle(CardEvent::Retry, &settings(), None), vec![]);
+            assert_eq!(c.step(), CardStep::Failed);
         }
         // No back office, or no trusted key: network, and nothing is sent.
         let offline = Settings {
