@@ -3,10 +3,19 @@
 //! Used as the `civic-backoffice` binary and, when `backoffice.url = "embedded"`, inside
 //! the terminal's own process (the terminal's `embedded` module, behind its `embedded` feature). Connections are served by our own accept
 //! loop (hyper) so that fault injection can close a connection without any answer.
+//!
+//! Layout: this file holds the state, the router and the handlers; `server` the accept
+//! loop and its limits (timeouts, connection cap); `errors` the contract's error body for
+//! what other layers answer; `store` SQLite; `faults` fault injection; `data` demo data.
+//! The field limits are the contract's (`civic_contract::api::limits`).
 
 pub mod data;
+mod errors;
 pub mod faults;
+pub mod server;
 pub mod store;
+
+pub use server::{Bound, ServeLimits, TlsFiles, bind, serve};
 
 use axum::extract::{Path as AxPath, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -18,16 +27,14 @@ use chrono::NaiveDate;
 use ed25519_dalek::SigningKey;
 use rand::TryRng as _;
 use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use tokio::net::TcpListener;
-use tokio::sync::watch;
 
 use civic_contract::{api, identity};
 
+use crate::api::limits::{self, Violation};
 use crate::api::*;
-use faults::{ConnKill, Faults};
+use faults::Faults;
 use store::{Store, StoreError};
 
 /// Everything the server needs to start.
@@ -255,6 +262,13 @@ impl From<StoreError> for ApiFailure {
     }
 }
 
+/// A request that breaks the contract's field limits: `422` with the limit's code.
+impl From<Violation> for ApiFailure {
+    fn from(v: Violation) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, v.code, v.message)
+    }
+}
+
 impl IntoResponse for ApiFailure {
     fn into_response(self) -> Response {
         (self.status, Json(self.body)).into_response()
@@ -385,7 +399,15 @@ pub fn router(state: Arc<AppState>) -> Router {
             state.clone(),
             faults::inject,
         ))
-        .layer(axum::extract::DefaultBodyLimit::max(4 * 1024 * 1024))
+        .layer(middleware::from_fn(errors::refuse_long_uri))
+        .layer(axum::extract::DefaultBodyLimit::max(limits::MAX_BODY_BYTES))
+        // Refuses a declared length over the limit before reading a byte (axum's limit
+        // above only applies once a handler reads, and after its content-type check).
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            limits::MAX_BODY_BYTES,
+        ))
+        // Outermost: every error from the layers above leaves in the contract's shape.
+        .layer(middleware::map_response(errors::contract_body))
         .with_state(state)
 }
 
@@ -585,11 +607,11 @@ async fn ratings(
     axum::Extension(TerminalId(term)): axum::Extension<TerminalId>,
     Body(batch): Body<RatingBatch>,
 ) -> ApiResult<RatingBatchResult> {
-    if batch.ratings.len() > 1000 {
+    if batch.ratings.len() > limits::MAX_BATCH_RATINGS {
         return Err(ApiFailure::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "batch_too_large",
-            "at most 1000 ratings per batch",
+            format!("at most {} ratings per batch", limits::MAX_BATCH_RATINGS),
         ));
     }
     state
@@ -610,6 +632,7 @@ async fn heartbeat(
             "terminal_id does not match the token",
         ));
     }
+    hb.check()?;
     let version = state
         .with_store(move |s, _| s.record_heartbeat(&term, &hb))
         .await?;
@@ -634,6 +657,7 @@ async fn help(
     axum::Extension(TerminalId(term)): axum::Extension<TerminalId>,
     Body(req): Body<HelpRequest>,
 ) -> ApiResult<HelpAck> {
+    req.check(chrono::Utc::now())?;
     let id = req.id;
     log::info!("help requested at terminal {term}, page {}", req.page);
     state
@@ -735,112 +759,4 @@ async fn add_resident(
         })
         .await
         .map(Json)
-}
-
-// ---------------------------------------------------------------- serving
-
-/// TLS material for HTTPS.
-pub struct TlsFiles {
-    pub cert: PathBuf,
-    pub key: PathBuf,
-}
-
-fn tls_acceptor(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor, ServerError> {
-    use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert)
-        .map_err(|e| ServerError::Tls(format!("{}: {e}", files.cert.display())))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| ServerError::Tls(format!("{}: {e}", files.cert.display())))?;
-    let key = PrivateKeyDer::from_pem_file(&files.key)
-        .map_err(|e| ServerError::Tls(format!("{}: {e}", files.key.display())))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ServerError::Tls(e.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| ServerError::Tls(e.to_string()))?;
-    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
-}
-
-/// A server bound to its port, ready to run.
-pub struct Bound {
-    listener: TcpListener,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    pub addr: SocketAddr,
-}
-
-pub async fn bind(addr: &str, tls: Option<&TlsFiles>) -> Result<Bound, ServerError> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| ServerError::Listen {
-            addr: addr.into(),
-            source,
-        })?;
-    let local = listener
-        .local_addr()
-        .map_err(|source| ServerError::Listen {
-            addr: addr.into(),
-            source,
-        })?;
-    let tls = tls.map(tls_acceptor).transpose()?;
-    Ok(Bound {
-        listener,
-        tls,
-        addr: local,
-    })
-}
-
-/// Serves until `shutdown` turns true; connections in flight are then dropped.
-pub async fn serve(bound: Bound, state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
-    let app = router(state);
-    loop {
-        let accepted = tokio::select! {
-            a = bound.listener.accept() => a,
-            _ = shutdown.wait_for(|s| *s) => break,
-        };
-        let (stream, _peer) = match accepted {
-            Ok(s) => s,
-            Err(e) => {
-                log::warn!("accept: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let app = app.clone();
-        let tls = bound.tls.clone();
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            match tls {
-                Some(acceptor) => match acceptor.accept(stream).await {
-                    Ok(s) => serve_connection(s, app, shutdown).await,
-                    Err(e) => log::debug!("TLS handshake: {e}"),
-                },
-                None => serve_connection(stream, app, shutdown).await,
-            }
-        });
-    }
-}
-
-async fn serve_connection<IO>(io: IO, app: Router, mut shutdown: watch::Receiver<bool>)
-where
-    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let kill = ConnKill::default();
-    let k = kill.clone();
-    let service =
-        tower::ServiceExt::map_request(app, move |mut req: Request<hyper::body::Incoming>| {
-            req.extensions_mut().insert(k.clone());
-            req
-        });
-    let service = hyper_util::service::TowerToHyperService::new(service);
-    let conn = hyper::server::conn::http1::Builder::new()
-        .keep_alive(true)
-        .serve_connection(hyper_util::rt::TokioIo::new(io), service);
-    tokio::select! {
-        r = conn => { if let Err(e) = r { log::debug!("connection: {e}"); } }
-        _ = kill.killed() => { log::debug!("connection closed by fault injection"); }
-        _ = shutdown.wait_for(|s| *s) => {}
-    }
 }

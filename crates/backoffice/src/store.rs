@@ -7,6 +7,7 @@ use std::path::Path;
 
 use crate::api::*;
 use crate::identity::{IdNumber, PersonName};
+use civic_contract::api::limits;
 
 /// Days a card is valid, counting the issue day.
 pub const CARD_VALID_DAYS: u64 = 180;
@@ -460,12 +461,13 @@ impl Store {
         let mut dups = 0u64;
         let mut rejected = 0u64;
         for r in &batch.ratings {
-            if let Err(reason) = check_rating(terminal_id, r) {
+            if let Err(v) = check_rating(terminal_id, r) {
                 rejected += 1;
                 results.push(RatingResult {
                     id: r.id,
                     outcome: RatingOutcome::Rejected,
-                    reason: Some(reason),
+                    reason: Some(v.message),
+                    code: Some(v.code.into()),
                 });
                 continue;
             }
@@ -484,6 +486,7 @@ impl Store {
                         id: r.id,
                         outcome: RatingOutcome::Duplicate,
                         reason: None,
+                        code: None,
                     });
                 }
                 Some(_) => {
@@ -492,6 +495,7 @@ impl Store {
                         id: r.id,
                         outcome: RatingOutcome::Rejected,
                         reason: Some("id already used by a rating with other content".into()),
+                        code: Some(limits::codes::ID_REUSED.into()),
                     });
                 }
                 None => {
@@ -505,6 +509,7 @@ impl Store {
                         id: r.id,
                         outcome: RatingOutcome::Stored,
                         reason: None,
+                        code: None,
                     });
                 }
             }
@@ -691,30 +696,21 @@ fn new_card_id() -> String {
     s
 }
 
-fn check_rating(terminal_id: &str, r: &Rating) -> Result<(), String> {
+/// The contract's rules for one rating ([`Rating::check`] on this clock), and that it
+/// comes from the token's own terminal.
+fn check_rating(terminal_id: &str, r: &Rating) -> Result<(), limits::Violation> {
     if r.terminal_id != terminal_id {
-        return Err(format!(
-            "terminal_id '{}' does not match the token's terminal",
-            r.terminal_id
-        ));
+        return Err(limits::Violation {
+            code: limits::codes::TERMINAL_MISMATCH,
+            // Cut: the sender chose it, and it goes back into the answer and the stats.
+            message: format!(
+                "terminal_id '{}' does not match the token's terminal",
+                r.terminal_id
+                    .chars()
+                    .take(limits::MAX_ID_CHARS)
+                    .collect::<String>()
+            ),
+        });
     }
-    if r.id.get_version_num() != 7 {
-        return Err("id must be a UUIDv7 created when the rating was made".into());
-    }
-    if r.item_code.trim().is_empty() {
-        return Err("item_code is empty".into());
-    }
-    if !r.level.is_bad() && !r.reasons.is_empty() {
-        return Err("reasons are only given with a 差评 (level 1 or 2)".into());
-    }
-    if r.comment.as_ref().is_some_and(|c| c.chars().count() > 500) {
-        return Err("comment is longer than 500 characters".into());
-    }
-    if r.callback.as_ref().is_some_and(|c| !c.consent) {
-        return Err("callback given without the resident's consent".into());
-    }
-    if r.rated_at > Utc::now() + chrono::Duration::hours(24) {
-        return Err("rated_at is more than a day in the future".into());
-    }
-    Ok(())
+    r.check(Utc::now())
 }

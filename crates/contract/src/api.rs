@@ -3,6 +3,7 @@
 //! `docs/api.md` documents every endpoint with examples; `tests/api_contract.rs` round-trips
 //! each example through these types, so the document and the code cannot drift apart.
 
+pub mod limits;
 pub mod offline_code;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -373,6 +374,9 @@ pub struct RatingResult {
     pub outcome: RatingOutcome,
     #[serde(default)]
     pub reason: Option<String>,
+    /// With `rejected`: the stable code of why ([`limits::codes`]); `reason` says it in words.
+    #[serde(default)]
+    pub code: Option<String>,
 }
 
 /// Answer to a batch: one result per rating, in the batch's order.

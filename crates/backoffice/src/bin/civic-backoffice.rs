@@ -5,7 +5,9 @@ use clap::Parser;
 use std::io::Write;
 use std::path::PathBuf;
 
-use civic_backoffice::{self as server, ServerOptions, TlsFiles, data, faults::FaultSettings};
+use civic_backoffice::{
+    self as server, ServeLimits, ServerOptions, TlsFiles, data, faults::FaultSettings,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -69,6 +71,19 @@ struct Args {
     /// Use this date as today (YYYY-MM-DD), for eligibility and expiry.
     #[arg(long)]
     today: Option<chrono::NaiveDate>,
+    /// Seconds a connection has to send a complete request head (also the longest a
+    /// keep-alive connection may sit idle).
+    #[arg(long, default_value_t = server::server::HEADER_READ_TIMEOUT.as_secs_f64())]
+    header_read_timeout_s: f64,
+    /// Seconds an HTTPS connection has to finish its TLS handshake.
+    #[arg(long, default_value_t = server::server::TLS_HANDSHAKE_TIMEOUT.as_secs_f64())]
+    tls_handshake_timeout_s: f64,
+    /// Seconds from a request's head to its answer, then 408 request_timeout.
+    #[arg(long, default_value_t = server::server::REQUEST_TIMEOUT.as_secs_f64())]
+    request_timeout_s: f64,
+    /// Connections open at once; at the cap, new ones wait in the listen backlog.
+    #[arg(long, default_value_t = server::server::MAX_CONNECTIONS)]
+    max_connections: usize,
     /// Print the signing public key (creating the key if needed) and exit.
     #[arg(long)]
     print_public_key: bool,
@@ -83,6 +98,15 @@ fn rate(name: &str, v: f64) -> anyhow::Result<f64> {
         "--{name} must be between 0 and 1, got {v}"
     );
     Ok(v)
+}
+
+/// A timeout flag: more than 0 and at most an hour.
+fn seconds(name: &str, v: f64) -> anyhow::Result<std::time::Duration> {
+    anyhow::ensure!(
+        v > 0.0 && v <= 3600.0,
+        "--{name} must be more than 0 and at most 3600 seconds, got {v}"
+    );
+    Ok(std::time::Duration::from_secs_f64(v))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -155,6 +179,16 @@ fn main() -> anyhow::Result<()> {
         }),
         _ => None,
     };
+    let limits = ServeLimits {
+        header_read_timeout: seconds("header-read-timeout-s", args.header_read_timeout_s)?,
+        tls_handshake_timeout: seconds("tls-handshake-timeout-s", args.tls_handshake_timeout_s)?,
+        request_timeout: seconds("request-timeout-s", args.request_timeout_s)?,
+        max_connections: args.max_connections,
+    };
+    anyhow::ensure!(
+        limits.max_connections >= 1,
+        "--max-connections must be at least 1"
+    );
     let state = server::build_state(ServerOptions {
         db: args.db.clone(),
         catalogue,
@@ -170,7 +204,8 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let bound = server::bind(&args.listen, tls.as_ref()).await?;
+        let mut bound = server::bind(&args.listen, tls.as_ref()).await?;
+        bound.limits = limits;
         let mut out = std::io::stdout().lock();
         writeln!(out, "{}", bound.addr)?;
         writeln!(out, "public_key {}", state.public_key_text())?;
