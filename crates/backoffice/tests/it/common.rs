@@ -38,6 +38,7 @@ pub(crate) fn start(limits: ServeLimits, faults: FaultSettings) -> InProcess {
         admin_token: admin,
         faults,
         tamper_signature: false,
+        forge_name: None,
         today: None,
     })
     .unwrap();

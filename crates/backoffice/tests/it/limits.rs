@@ -58,7 +58,7 @@ fn absurd_ratings_are_rejected_with_the_contracts_codes_and_not_stored() {
     let mut long_case = rating(6, 4);
     long_case["case_number"] = json!("9".repeat(limits::MAX_ID_CHARS + 1));
     let mut far_future = rating(7, 4);
-    far_future["rated_at"] = json!((chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339());
+    far_future["rated_at"] = json!((chrono::Utc::now() + chrono::Duration::days(2)).to_rfc3339());
     let good_bad = rating(8, 1);
     let good = rating(9, 5);
 

@@ -40,9 +40,10 @@ pub const MAX_VERSION_CHARS: usize = 64;
 /// set (an RTC's 1970 or 2000), not a resident.
 pub const RATED_AT_EARLIEST_UNIX_S: i64 = 1_767_225_600;
 /// How far ahead of the back office's clock a `rated_at` (or a help request's
-/// `requested_at`) may be: five minutes, five times the skew `diagnose` already reports as
-/// wrong (60 s). A terminal further ahead has its ratings refused until its clock is set.
-pub const MAX_AHEAD_S: i64 = 5 * 60;
+/// `requested_at`) may be: one day. A refused rating is not counted (the terminal keeps it
+/// as dead, with the reason), so the window only refuses what no drifting clock makes (a
+/// year ahead), while `diagnose` already flags a skew over 60 s for the technician.
+pub const MAX_AHEAD_S: i64 = 24 * 60 * 60;
 
 /// The stable error codes of a refusal; `docs/api.md` lists them.
 pub mod codes {

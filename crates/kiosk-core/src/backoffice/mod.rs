@@ -173,6 +173,9 @@ impl Client {
             .use_rustls_tls()
             .connect_timeout(opts.connect_timeout)
             .timeout(opts.total_timeout)
+            // Under the back office's 10 s keep-alive limit: a pooled connection is never
+            // one the server is about to close.
+            .pool_idle_timeout(std::time::Duration::from_secs(5))
             .https_only(!loopback)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("civic-kiosk/", env!("CARGO_PKG_VERSION")));
