@@ -12,6 +12,7 @@ mod common;
 
 mod backoffice;
 mod cups;
+mod disk;
 mod foundation;
 mod heartbeat;
 mod old_store;
