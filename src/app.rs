@@ -115,9 +115,7 @@ pub fn run(config_path: &Path, headless: bool) -> Result<RunEnd, AppError> {
     }
     let core = start_core(config_path, true)?;
     let config = core.config.current();
-    let store = Arc::new(std::sync::Mutex::new(crate::store::Store::open_in(
-        &config.data_dir(),
-    )?));
+    let store = Arc::new(std::sync::Mutex::new(open_store(&config.data_dir())?));
     let client = Client::new(&ClientOptions::from_config(&config, &core.backoffice_url))?;
     let (catalog_tx, catalog_rx) =
         tokio::sync::watch::channel(crate::catalog::sync::CatalogState::default());
@@ -259,6 +257,23 @@ pub fn run(config_path: &Path, headless: bool) -> Result<RunEnd, AppError> {
         e.stop();
     }
     Ok(end)
+}
+
+/// The terminal's store: read-write, or on a full disk read-only (the catalogue is still
+/// read, nothing is saved: see `store.rs`), or, when even that cannot be read, an empty
+/// stand-in that saves nothing, so the UI still starts and says the disk is full. Only a
+/// store from a newer release stops the start (it would be misread).
+pub fn open_store(data_dir: &Path) -> Result<crate::store::Store, crate::store::StoreError> {
+    use crate::store::{Store, StoreError};
+    match Store::open_for_reading(data_dir) {
+        Ok(s) => Ok(s),
+        Err(e @ StoreError::TooNew { .. }) => Err(e),
+        Err(e) if e.is_disk_full() => {
+            log::error!("{e}; running without the local store until space is freed");
+            Store::unavailable(&data_dir.join("kiosk.sqlite"), e.to_string())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Every 15 s: is the back office answering, can the card printer be reached? The home

@@ -95,7 +95,7 @@ pub fn status(config_path: &Path, json: bool) -> ExitCode {
     // pushed remotely would be reported as the file's.
     if let Ok(c) = layers.effective()
         && c.data_dir().join("kiosk.sqlite").exists()
-        && let Ok(store) = Store::open_in(&c.data_dir())
+        && let Ok(store) = Store::open_for_reading(&c.data_dir())
         && let Some(live) = crate::heartbeat::recorded_live_layer(&store)
         && let Err(e) = layers.set_live(live)
     {
@@ -130,7 +130,8 @@ pub fn catalogue(config_path: &Path, cmd: CatalogueCommand) -> ExitCode {
         (Ok(c), Ok(r)) => (c, r),
         (Err(code), _) | (_, Err(code)) => return code,
     };
-    let store = match Store::open_in(&config.data_dir()) {
+    // Searching and browsing only read: on a full disk the store opens read-only.
+    let store = match Store::open_for_reading(&config.data_dir()) {
         Ok(s) => Arc::new(Mutex::new(s)),
         Err(e) => return fail(e),
     };
@@ -203,6 +204,11 @@ pub fn catalogue(config_path: &Path, cmd: CatalogueCommand) -> ExitCode {
 }
 
 async fn sync(config: &Config, store: &Arc<Mutex<Store>>) -> Result<String, String> {
+    let read_only = crate::store::lock(store).read_only().map(str::to_string);
+    if let Some(why) = read_only {
+        // Nothing fetched could be kept.
+        return Err(format!("catalogue not synced: {why}"));
+    }
     let reached = crate::reach::reach_backoffice(config)
         .await
         .map_err(|e| e.to_string())?;

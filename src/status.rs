@@ -26,6 +26,9 @@ pub struct StatusReport {
     pub backoffice: BackofficeStatus,
     pub printers: Vec<PrinterStatus>,
     pub store: StoreStatus,
+    /// Free space of each folder the terminal writes to: the data dir, the log dir and
+    /// each `pdf://` spool (deduplicated).
+    pub disks: Vec<DiskStatus>,
     /// 好差评 outbox: pending, sent and dead counts, last sync and last error.
     pub ratings: RatingsStatus,
     /// The cached 一网通办 catalogue.
@@ -53,7 +56,23 @@ pub struct PrinterStatus {
 pub struct StoreStatus {
     pub data_dir: String,
     pub exists: bool,
+    /// Something can be saved: the folder takes a file, the disk has room, and the store
+    /// is open read-write.
     pub writable: bool,
+    /// How the store opened (`read-write`, `read-only`, `read-only (immutable)`); absent
+    /// when there is none yet or it could not be opened.
+    pub access: Option<String>,
+    /// Why it is not read-write, or why it could not be opened.
+    pub problem: Option<String>,
+}
+
+/// One folder the terminal writes to, and the disk under it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DiskStatus {
+    /// `data`, `logs`, `spool <role>`: what is kept there.
+    pub holds: String,
+    #[serde(flatten)]
+    pub disk: crate::health::DiskHealth,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -72,6 +91,9 @@ pub struct CatalogueStatus {
     pub age_s: Option<i64>,
     /// Older than `catalogue.stale_after_s`: residents see "目录更新于 …".
     pub stale: bool,
+    /// Why the cache could not be read (the store did not open), if so: then "none
+    /// cached" is not known.
+    pub error: Option<String>,
 }
 
 /// Ratings, catalogue and heartbeat state from the local store (empty when no store was
@@ -84,8 +106,9 @@ pub fn local_state(
     crate::heartbeat::HeartbeatStatus,
 ) {
     let data_dir = config.data_dir();
+    // Read-only on a full disk: the counts and the cached catalogue are still there.
     let store = if data_dir.join("kiosk.sqlite").exists() {
-        Some(crate::store::Store::open_in(&data_dir))
+        Some(crate::store::Store::open_for_reading(&data_dir))
     } else {
         None
     };
@@ -95,19 +118,25 @@ pub fn local_state(
         None => (None, None),
     };
     let ratings = match store.as_ref().map(crate::ratings::counts) {
-        Some(Ok(counts)) => RatingsStatus { counts, error },
+        Some(Ok(counts)) => RatingsStatus {
+            counts,
+            error: None,
+        },
         Some(Err(e)) => RatingsStatus {
             counts: Default::default(),
             error: Some(e.to_string()),
         },
         None => RatingsStatus {
             counts: Default::default(),
-            error,
+            error: error.clone(),
         },
     };
-    let cached = store
-        .as_ref()
-        .and_then(|s| s.cached_catalogue().ok().flatten());
+    let cached = store.as_ref().map(|s| s.cached_catalogue());
+    let (cached, catalogue_error) = match cached {
+        Some(Ok(c)) => (c, None),
+        Some(Err(e)) => (None, Some(e.to_string())),
+        None => (None, error),
+    };
     let now = Utc::now();
     let catalogue = CatalogueStatus {
         version: cached.as_ref().map(|c| c.version.clone()),
@@ -116,6 +145,7 @@ pub fn local_state(
         stale: cached
             .as_ref()
             .is_some_and(|c| (now - c.fetched_at).num_seconds() > config.catalogue.stale_after_s),
+        error: catalogue_error,
     };
     let heartbeat = crate::heartbeat::status(config, store.as_ref());
     (ratings, catalogue, heartbeat)
@@ -123,17 +153,60 @@ pub fn local_state(
 
 fn store_status(dir: &Path) -> StoreStatus {
     let exists = dir.is_dir();
-    let writable = exists && {
+    let takes_a_file = exists && {
         let p = dir.join(".status-probe");
         let ok = std::fs::write(&p, b"").is_ok();
         let _ = std::fs::remove_file(&p);
         ok
     };
+    // An empty file fits on a full disk: the free space decides too.
+    let room = !crate::health::disk(dir).full;
+    let (access, problem) = if dir.join("kiosk.sqlite").exists() {
+        match crate::store::Store::open_for_reading(dir) {
+            Ok(s) => (
+                Some(s.access().name().to_string()),
+                s.read_only().map(str::to_string),
+            ),
+            Err(e) => (None, Some(e.to_string())),
+        }
+    } else {
+        (None, None)
+    };
     StoreStatus {
         data_dir: dir.display().to_string(),
         exists,
-        writable,
+        writable: takes_a_file && room && problem.is_none(),
+        access,
+        problem: problem
+            .or_else(|| (exists && !room).then(|| crate::health::disk(dir).technician_detail())),
     }
+}
+
+/// The folders the terminal writes to, each once: data, logs, `pdf://` spools.
+pub fn written_folders(config: &Config) -> Vec<(String, std::path::PathBuf)> {
+    let mut out: Vec<(String, std::path::PathBuf)> = vec![
+        ("data".into(), config.data_dir()),
+        ("logs".into(), config.log_dir()),
+    ];
+    for role in PrinterRole::ALL {
+        if let crate::print::uri::PrinterUri::Pdf { dir } = config.printer_uri(role) {
+            match out.iter_mut().find(|(_, d)| *d == dir) {
+                Some((holds, _)) => holds.push_str(&format!(", spool {}", role.name())),
+                None => out.push((format!("spool {}", role.name()), dir)),
+            }
+        }
+    }
+    out
+}
+
+fn disks(config: &Config) -> Vec<DiskStatus> {
+    written_folders(config)
+        .into_iter()
+        .map(|(holds, dir)| DiskStatus {
+            holds,
+            disk: crate::health::disk(&dir),
+        })
+        .collect()
 }
 
 /// Builds the whole report.
@@ -174,6 +247,7 @@ pub async fn report(config: &Config, config_path: &Path) -> StatusReport {
         backoffice,
         printers,
         store: store_status(&config.data_dir()),
+        disks: disks(config),
         ratings,
         catalogue,
         heartbeat,
@@ -220,16 +294,30 @@ impl StatusReport {
             ));
         }
         s.push_str(&format!(
-            "store      {} {}\n",
+            "store      {} {}{}\n",
             self.store.data_dir,
             if self.store.writable {
                 "ok"
+            } else if self.store.access.is_some() {
+                "READ-ONLY"
             } else if self.store.exists {
                 "NOT WRITABLE"
             } else {
                 "not created yet"
-            }
+            },
+            self.store
+                .problem
+                .as_deref()
+                .map(|p| format!(" ({p})"))
+                .unwrap_or_default()
         ));
+        for d in &self.disks {
+            s.push_str(&format!(
+                "disk       {:<10} {}\n",
+                d.holds,
+                d.disk.technician_detail()
+            ));
+        }
         let r = &self.ratings;
         s.push_str(&format!(
             "ratings    {} pending, {} sent, {} dead; last sync {}{}\n",
@@ -246,7 +334,11 @@ impl StatusReport {
         let c = &self.catalogue;
         s.push_str(&format!(
             "catalogue  {}{}\n",
-            c.version.as_deref().unwrap_or("none cached yet"),
+            match (&c.version, &c.error) {
+                (Some(v), _) => v.clone(),
+                (None, Some(e)) => format!("UNREADABLE ({e})"),
+                (None, None) => "none cached yet".into(),
+            },
             match (c.age_s, c.stale) {
                 (Some(a), true) => format!(", {a} s old: STALE"),
                 (Some(a), false) => format!(", {a} s old"),

@@ -206,6 +206,39 @@ pub fn connect(window: &MainWindow, deps: UiDeps) -> Rc<UiController> {
         });
     }
 
+    // The disk under the store: the status bar says when it is full (the maintenance page
+    // names it and the fix), and a store that fell back to read-only is opened read-write
+    // again once there is room. Checked at start, then every DISK_CHECK, on the runtime.
+    if let Some(store) = ctl.store.clone() {
+        let weak = window.as_weak();
+        deps.runtime.spawn(async move {
+            loop {
+                let looked = crate::store::run(&store, |s| {
+                    s.try_reopen_writable();
+                    (s.dir().to_path_buf(), s.read_only().map(str::to_string))
+                })
+                .await;
+                let Ok((dir, read_only)) = looked else { return };
+                let disk = crate::health::disk(&dir);
+                let full = disk.full || read_only.is_some();
+                let detail = match (&read_only, full) {
+                    (_, false) => String::new(),
+                    (Some(why), true) if !disk.full => format!("store read-only: {why}"),
+                    _ => disk.technician_detail(),
+                };
+                let sent = weak.upgrade_in_event_loop(move |w| {
+                    let s = w.global::<StatusAdapter>();
+                    s.set_disk_full(full);
+                    s.set_disk_detail(detail.as_str().into());
+                });
+                if sent.is_err() {
+                    return;
+                }
+                tokio::time::sleep(crate::health::DISK_CHECK).await;
+            }
+        });
+    }
+
     // Catalogue: every new copy is built off the UI thread and applied on it.
     {
         let (tx, mut rx) = mpsc::unbounded_channel::<(Arc<Catalog>, bool, String)>();
@@ -801,13 +834,17 @@ impl UiController {
         });
     }
 
-    /// Commits the rating to the outbox off the UI thread and wakes the uploader.
+    /// Commits the rating to the outbox off the UI thread and wakes the uploader. A full
+    /// disk (or a store open read-only for that reason) answers `DiskFull`: the resident
+    /// is told plainly and the status bar shows it.
     fn store_rating(&self, reply: Reply, rating: crate::api::Rating) {
+        use crate::flow::SaveOutcome;
         let Some(store) = self.store.clone() else {
             log::error!("rating not saved: this terminal runs without a local store");
-            return reply.send(Event::Rating(RatingEvent::Stored(false)));
+            return reply.send(Event::Rating(RatingEvent::Stored(SaveOutcome::Failed)));
         };
         let waker = self.ratings_waker.clone();
+        let window = self.window.clone();
         self.runtime.spawn(async move {
             log::info!(
                 "rating {}: level {}, {} reason(s), callback {}",
@@ -822,23 +859,33 @@ impl UiController {
             );
             let saved =
                 crate::store::run(&store, move |s| crate::ratings::record(s, &rating)).await;
-            let ok = match saved {
+            let outcome = match saved {
                 Ok(Ok(())) => {
                     if let Some(w) = waker {
                         w.wake();
                     }
-                    true
+                    SaveOutcome::Saved
+                }
+                Ok(Err(e)) if e.is_disk_full() => {
+                    log::error!("rating not saved: {e}");
+                    let detail = e.to_string();
+                    let _ = window.upgrade_in_event_loop(move |w| {
+                        let s = w.global::<StatusAdapter>();
+                        s.set_disk_full(true);
+                        s.set_disk_detail(detail.as_str().into());
+                    });
+                    SaveOutcome::DiskFull
                 }
                 Ok(Err(e)) => {
                     log::error!("rating not saved: {e}");
-                    false
+                    SaveOutcome::Failed
                 }
                 Err(e) => {
                     log::error!("rating not saved: {e}");
-                    false
+                    SaveOutcome::Failed
                 }
             };
-            reply.send(Event::Rating(RatingEvent::Stored(ok)));
+            reply.send(Event::Rating(RatingEvent::Stored(outcome)));
         });
     }
 

@@ -170,6 +170,7 @@ pub(super) fn rating_step(s: flow::RatingStep) -> RatingStep {
         flow::RatingStep::Thanks => RatingStep::Thanks,
         flow::RatingStep::AlreadyRated => RatingStep::AlreadyRated,
         flow::RatingStep::NotSaved => RatingStep::NotSaved,
+        flow::RatingStep::DiskFull => RatingStep::DiskFull,
     }
 }
 

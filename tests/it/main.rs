@@ -13,6 +13,7 @@ mod common;
 mod backoffice;
 mod cards;
 mod cups;
+mod disk;
 mod foundation;
 mod heartbeat;
 mod old_store;

@@ -127,3 +127,45 @@ pub fn free_disk_bytes(dir: &std::path::Path) -> Option<u64> {
     }
     civic_platform::sys::free_bytes(&probe)
 }
+
+/// The disk holding a folder, as the status bar, `status` and `diagnose` see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DiskHealth {
+    /// The folder (data dir, log dir, a `pdf://` spool).
+    pub path: String,
+    /// Free bytes for the terminal's user; `None`: could not be read.
+    pub free_bytes: Option<u64>,
+    /// Under [`crate::store::FULL_BELOW`] free (or unreadable): nothing can be saved there.
+    pub full: bool,
+}
+
+impl DiskHealth {
+    /// What a technician reads: where, how much is free, and the fix when full.
+    pub fn technician_detail(&self) -> String {
+        match (self.free_bytes, self.full) {
+            (Some(free), true) => format!(
+                "disk full: {free} bytes free on {}; free space on {} (old logs, PDFs in the pdf:// spool folders); the terminal saves again by itself within 15 s of there being room",
+                self.path, self.path
+            ),
+            (None, _) => format!(
+                "cannot read the free space of {}; check that it exists",
+                self.path
+            ),
+            (Some(free), false) => format!("{} MB free on {}", free / (1024 * 1024), self.path),
+        }
+    }
+}
+
+/// How often the running terminal looks at its disk (status bar; a read-only store is
+/// opened read-write again once there is room).
+pub const DISK_CHECK: Duration = Duration::from_secs(15);
+
+/// The disk holding `dir`.
+pub fn disk(dir: &std::path::Path) -> DiskHealth {
+    let free = free_disk_bytes(dir);
+    DiskHealth {
+        path: dir.display().to_string(),
+        free_bytes: free,
+        full: free.is_none_or(|f| f < crate::store::FULL_BELOW),
+    }
+}

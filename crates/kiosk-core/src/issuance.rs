@@ -142,7 +142,12 @@ impl Issuance {
         let terminal = config.terminal.id.clone();
         let work = move |s: Option<&mut crate::store::Store>| {
             let key = crate::daykey::today_key(&config);
-            let s = s.map(|s| &*s);
+            // The rule's window is the day: older rows are only a trace (a read-only
+            // store keeps them until it can write again).
+            let s = s.map(|s| {
+                let _ = s.prune_card_issues(&key.day().to_string());
+                &*s
+            });
             let already = match s {
                 Some(s) if !reissue => {
                     crate::offline_code::already_issued_today(s, &key, &terminal, &id)

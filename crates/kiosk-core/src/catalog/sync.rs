@@ -125,7 +125,14 @@ pub async fn sync_once(
                     etag,
                 };
                 let catalog = Catalog::new(*catalogue);
-                crate::store::lock(&s).save_catalogue(&cached)?;
+                match crate::store::lock(&s).save_catalogue(&cached) {
+                    Ok(()) => {}
+                    // A full disk: residents still get the fresh copy, from memory.
+                    Err(e) if e.is_disk_full() => {
+                        log::warn!("catalogue {} not cached: {e}", meta.version)
+                    }
+                    Err(e) => return Err(e.into()),
+                }
                 Ok::<_, SyncError>((catalog, meta))
             })
             .await??;

@@ -43,6 +43,7 @@ pub use maintenance::{
 pub use nav::{EndReason, Nav, NavEvent, Page};
 pub use rating::{
     RatedService, RatingEvent, RatingFlow, RatingSource, RatingStep, RatingView, ReasonTag,
+    SaveOutcome,
 };
 pub use session::{Command, Effect, Event, JobMark, Prints, Session, Terminal, Ticket};
 

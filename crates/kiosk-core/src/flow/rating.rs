@@ -36,6 +36,20 @@ pub enum RatingStep {
     AlreadyRated,
     /// (6) The rating could not be saved.
     NotSaved,
+    /// (7) The rating could not be saved because the terminal's disk is full
+    /// ("存储空间已满，暂时无法保存评价"); the service may be rated again later.
+    DiskFull,
+}
+
+/// What became of a rating handed to the store ([`RatingEffect::StoreRating`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveOutcome {
+    /// On disk, in the outbox.
+    Saved,
+    /// Refused: the disk is full (or the store is open read-only for that reason).
+    DiskFull,
+    /// Not saved for another reason.
+    Failed,
 }
 
 /// Where the rating was opened from (`RatingAdapter.open(source)`).
@@ -88,8 +102,8 @@ pub enum RatingEvent {
     Back,
     /// 下一步 / 提交评价.
     Next,
-    /// Answer to [`RatingEffect::StoreRating`]: the rating is on disk (true) or not.
-    Stored(bool),
+    /// Answer to [`RatingEffect::StoreRating`].
+    Stored(SaveOutcome),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,8 +137,8 @@ pub struct RatingFlow {
     phone: PhoneDigits,
     /// The last refused submit.
     error: Option<DraftError>,
-    /// Item codes rated in this session (一次一评), even if saving failed: the resident
-    /// is not asked twice.
+    /// Item codes rated in this session (一次一评): only ratings that were saved. A
+    /// rating the store refused was not given, so the service can still be rated.
     rated: Vec<String>,
 }
 
@@ -288,11 +302,17 @@ impl RatingFlow {
                 };
             }
             RatingEvent::Next => return self.next(settings, staff, at),
-            RatingEvent::Stored(saved) if self.step == RatingStep::Saving => {
-                self.step = if saved {
-                    RatingStep::Thanks
-                } else {
-                    RatingStep::NotSaved
+            RatingEvent::Stored(outcome) if self.step == RatingStep::Saving => {
+                self.step = match outcome {
+                    SaveOutcome::Saved => {
+                        let code = self.service.item_code().to_string();
+                        if !self.rated.contains(&code) {
+                            self.rated.push(code);
+                        }
+                        RatingStep::Thanks
+                    }
+                    SaveOutcome::DiskFull => RatingStep::DiskFull,
+                    SaveOutcome::Failed => RatingStep::NotSaved,
                 };
             }
             RatingEvent::Stored(_) => {}
@@ -344,8 +364,7 @@ impl RatingFlow {
                 return Vec::new();
             }
         };
-        // One rating per service per session, even if the store fails below.
-        self.rated.push(rating.item_code.clone());
+        // One rating per service per session: counted once the store has it (Stored).
         if !settings.store {
             // This terminal runs without a local store: the rating cannot be kept.
             self.step = RatingStep::NotSaved;
@@ -395,7 +414,7 @@ mod tests {
         assert_eq!(r.rated_at, at(5).wall);
         assert!(r.callback.is_none() && r.reasons.is_empty());
         assert_eq!(f.step(), RatingStep::Saving);
-        run(&mut f, vec![RatingEvent::Stored(true)]);
+        run(&mut f, vec![RatingEvent::Stored(SaveOutcome::Saved)]);
         assert_eq!(f.step(), RatingStep::Thanks);
     }
 
@@ -519,13 +538,23 @@ mod tests {
         assert_eq!(f.view(&settings()).level, None, "no such level");
         let fx = run(&mut f, vec![RatingEvent::Choose(3), RatingEvent::Next]);
         assert_eq!(stored(&fx).item_code, OFFLINE_CODE_SERVICE);
-        run(&mut f, vec![RatingEvent::Stored(false)]);
+        run(&mut f, vec![RatingEvent::Stored(SaveOutcome::Failed)]);
         assert_eq!(f.step(), RatingStep::NotSaved);
         run(&mut f, vec![RatingEvent::Open(RatingSource::OfflineCard)]);
         assert_eq!(
             f.step(),
+            RatingStep::Level,
+            "a rating that was not saved was not given: the service can be rated"
+        );
+        let fx = run(&mut f, vec![RatingEvent::Choose(3), RatingEvent::Next]);
+        assert_eq!(stored(&fx).item_code, OFFLINE_CODE_SERVICE);
+        run(&mut f, vec![RatingEvent::Stored(SaveOutcome::Saved)]);
+        assert_eq!(f.step(), RatingStep::Thanks);
+        run(&mut f, vec![RatingEvent::Open(RatingSource::OfflineCard)]);
+        assert_eq!(
+            f.step(),
             RatingStep::AlreadyRated,
-            "not asked twice, even after a failed save"
+            "saved once: not asked twice"
         );
         run(&mut f, vec![RatingEvent::Open(RatingSource::ShownItem)]);
         assert_eq!(
@@ -533,6 +562,28 @@ mod tests {
             (RatingStep::Level, RatedService::Terminal),
             "no item shown: the terminal is rated"
         );
+    }
+
+    #[test]
+    fn a_full_disk_refuses_the_rating_and_does_not_count_it() {
+        let mut f = RatingFlow::default();
+        let fx = run(
+            &mut f,
+            vec![
+                RatingEvent::Open(RatingSource::Terminal),
+                RatingEvent::Choose(5),
+                RatingEvent::Next,
+            ],
+        );
+        assert!(matches!(fx.last(), Some(RatingEffect::StoreRating(_))));
+        run(&mut f, vec![RatingEvent::Stored(SaveOutcome::DiskFull)]);
+        assert_eq!(f.step(), RatingStep::DiskFull);
+        // A late second answer changes nothing.
+        run(&mut f, vec![RatingEvent::Stored(SaveOutcome::Saved)]);
+        assert_eq!(f.step(), RatingStep::DiskFull);
+        run(&mut f, vec![RatingEvent::Open(RatingSource::Terminal)]);
+        assert_eq!(f.step(), RatingStep::Level, "一事一评: not consumed");
+        assert_eq!(f.view(&settings()).level, None);
     }
 
     #[test]

@@ -610,7 +610,7 @@ mod tests {
         run(
             t,
             vec![
-                Event::Rating(RatingEvent::Stored(true)),
+                Event::Rating(RatingEvent::Stored(crate::flow::SaveOutcome::Saved)),
                 Event::Nav(NavEvent::Activity),
             ],
             15,
@@ -879,7 +879,11 @@ mod tests {
         assert_eq!(t.session(), &Session::new(&settings(), Duration::ZERO));
         assert_no_resident_value(&t);
         assert_eq!(
-            t.answer(old, Event::Rating(RatingEvent::Stored(true)), at(101)),
+            t.answer(
+                old,
+                Event::Rating(RatingEvent::Stored(crate::flow::SaveOutcome::Saved)),
+                at(101)
+            ),
             vec![]
         );
         assert_eq!(t.session().rating().step(), RatingStep::Level);

@@ -141,8 +141,21 @@ pub fn record(store: &mut Store, rating: &Rating) -> Result<(), StoreError> {
     record_all(store, std::slice::from_ref(rating))
 }
 
-/// Commits several ratings in one transaction (bulk import, tests and benchmarks).
+/// Commits several ratings in one transaction (bulk import, tests and benchmarks). On a
+/// full disk (or a store open read-only for that reason) the answer is an error whose
+/// [`StoreError::is_disk_full`] is true, and nothing is stored.
 pub fn record_all(store: &mut Store, ratings: &[Rating]) -> Result<(), StoreError> {
+    store.writable()?;
+    insert_all(store, ratings).map_err(|e| store.classify(e))?;
+    crate::failpoint::hit(crate::failpoint::AFTER_RATING_COMMIT);
+    log::info!(
+        "{} rating(s) stored locally, waiting for upload",
+        ratings.len()
+    );
+    Ok(())
+}
+
+fn insert_all(store: &mut Store, ratings: &[Rating]) -> Result<(), StoreError> {
     let tx = store.conn_mut().transaction()?;
     {
         let mut put = tx.prepare_cached(
@@ -168,11 +181,6 @@ pub fn record_all(store: &mut Store, ratings: &[Rating]) -> Result<(), StoreErro
         }
     }
     tx.commit()?;
-    crate::failpoint::hit(crate::failpoint::AFTER_RATING_COMMIT);
-    log::info!(
-        "{} rating(s) stored locally, waiting for upload",
-        ratings.len()
-    );
     Ok(())
 }
 

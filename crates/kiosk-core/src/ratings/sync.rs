@@ -30,6 +30,13 @@ pub const STATE_LAST_SYNC: &str = "ratings.last_sync";
 /// `sync_state` row: the last failed round's error ("" after a good round).
 pub const STATE_LAST_ERROR: &str = "ratings.last_error";
 
+/// A callback number forgotten at a sync leaves the files at that sync ([`scrub`]: a
+/// `wal_checkpoint(TRUNCATE)` right after the commit, `secure_delete` having zeroed the
+/// old row). When another connection still reads an older snapshot the checkpoint cannot
+/// finish; the worker then tries again at least this often, so the number is gone from
+/// `kiosk.sqlite` and `kiosk.sqlite-wal` at most this long after that reader ends.
+pub const SCRUB_RETRY: Duration = Duration::from_secs(30);
+
 /// How the uploader paces itself, from `[ratings]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
@@ -141,14 +148,17 @@ pub fn next_due_in(store: &Store) -> Result<Option<Duration>, StoreError> {
     Ok(next.map(|t: i64| Duration::from_millis(t.saturating_sub(now_ms()).max(0) as u64)))
 }
 
-/// Records the verdicts in one transaction. Returns (stored, duplicate, rejected, unanswered).
+/// Records the verdicts in one transaction. Returns (stored, duplicate, rejected,
+/// unanswered); a callback number forgotten marks the store's scrub as due.
 fn ack(
     store: &mut Store,
     claimed: &[String],
     verdicts: &HashMap<String, (RatingOutcome, Option<String>)>,
     policy: &Policy,
 ) -> Result<(usize, usize, usize, usize), StoreError> {
+    store.writable()?;
     let mut counts = (0, 0, 0, 0);
+    let mut forgotten = 0;
     let now = Utc::now().to_rfc3339();
     let mut rng = rand::rng();
     let tx = store.conn_mut().transaction()?;
@@ -183,7 +193,7 @@ fn ack(
                         "duplicate"
                     };
                     sent.execute(params![id, word, now])?;
-                    forget_phone.execute(params![id])?;
+                    forgotten += forget_phone.execute(params![id])?;
                 }
                 Some((RatingOutcome::Rejected, reason)) => {
                     counts.2 += 1;
@@ -206,7 +216,31 @@ fn ack(
     }
     crate::failpoint::hit(crate::failpoint::BEFORE_ACK_COMMIT);
     tx.commit()?;
+    if forgotten > 0 {
+        store.mark_scrub_due();
+    }
     Ok(counts)
+}
+
+/// Takes forgotten callback numbers out of the files when that is due: a
+/// `wal_checkpoint(TRUNCATE)` (see [`SCRUB_RETRY`]). Returns true when nothing is left
+/// to do; false when a reader held an older snapshot or the store is read-only (the
+/// worker tries again). Due after every sync that forgot a number, and once after each
+/// start (a number forgotten just before a crash).
+pub fn scrub(store: &mut Store) -> Result<bool, StoreError> {
+    if !store.scrub_due() {
+        return Ok(true);
+    }
+    if store.read_only().is_some() {
+        return Ok(false);
+    }
+    let done = store.checkpoint_truncate()?;
+    if done {
+        store.scrub_done();
+    } else {
+        log::debug!("checkpoint busy (a reader holds an older snapshot); trying again later");
+    }
+    Ok(done)
 }
 
 /// Every rating of a failed batch backs off; the error is kept for status and maintenance.
@@ -313,6 +347,10 @@ pub async fn round(
                 let counts = ack(st, &ids, &verdicts, &p)?;
                 st.set_state(STATE_LAST_SYNC, &Utc::now().to_rfc3339())?;
                 st.set_state(STATE_LAST_ERROR, "")?;
+                // At the sync itself: the numbers just forgotten leave the files now.
+                if let Err(e) = scrub(st) {
+                    log::warn!("checkpoint after the ratings sync: {e}");
+                }
                 Ok(counts)
             })
             .await?;
@@ -378,6 +416,15 @@ pub async fn run_worker(
             Err(e) => {
                 log::error!("ratings outbox: {e}");
                 policy.interval
+            }
+        };
+        // A number forgotten while a reader held the WAL: try again soon (SCRUB_RETRY).
+        let wait = match blocking(&store, scrub).await {
+            Ok(true) => wait,
+            Ok(false) => wait.min(SCRUB_RETRY),
+            Err(e) => {
+                log::warn!("checkpoint of the ratings outbox: {e}");
+                wait.min(SCRUB_RETRY)
             }
         };
         if wait.is_zero() {
