@@ -219,6 +219,8 @@ pub const PAGES: &[&str] = &[
     "offline-code-error",
     "offline-code-confirm",
     "offline-code-take-card",
+    "offline-code-print-failed",
+    "offline-code-not-printed",
     "rating",
     "technician",
     "technician-locked",
@@ -295,6 +297,16 @@ pub fn show_page(h: &Headless, page: &str) -> bool {
                 CardStep::Confirm
             } else {
                 CardStep::TakeCard
+            });
+        }
+        "offline-code-print-failed" | "offline-code-not-printed" => {
+            s.invoke_go(Page::OfflineCode);
+            let o = w.global::<OfflineCodeAdapter>();
+            o.set_step(CardStep::Failed);
+            o.set_failure(if page == "offline-code-print-failed" {
+                CardFailure::Printer
+            } else {
+                CardFailure::NotPrinted
             });
         }
         // As 好差评 on the home page opens it: the terminal's own service.
