@@ -146,6 +146,7 @@ pub(super) fn card_failure(f: Option<flow::CardFailure>) -> CardFailure {
         Some(flow::CardFailure::Refused) => CardFailure::Refused,
         Some(flow::CardFailure::AlreadyIssuedToday) => CardFailure::AlreadyIssuedToday,
         Some(flow::CardFailure::StaffRequired) => CardFailure::StaffRequired,
+        Some(flow::CardFailure::PrinterUnsupported) => CardFailure::PrinterUnsupported,
     }
 }
 
@@ -328,6 +329,7 @@ impl Rendered {
         o.set_masked_name(v.masked_name.as_str().into());
         o.set_reason(v.reason.as_str().into());
         o.set_held(v.held);
+        o.set_held_unsupported(v.held_unsupported);
         o.set_has_card(v.has_card);
 
         // 好差评.
@@ -480,6 +482,7 @@ mod tests {
             (F::Refused, CardFailure::Refused),
             (F::AlreadyIssuedToday, CardFailure::AlreadyIssuedToday),
             (F::StaffRequired, CardFailure::StaffRequired),
+            (F::PrinterUnsupported, CardFailure::PrinterUnsupported),
         ] {
             assert_eq!(card_failure(Some(core)), ui, "{core:?}");
         }

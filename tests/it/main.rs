@@ -14,6 +14,7 @@ mod backoffice;
 mod cups;
 mod foundation;
 mod heartbeat;
+mod held;
 mod old_store;
 mod ops;
 mod printing;

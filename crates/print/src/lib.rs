@@ -258,6 +258,32 @@ pub async fn status(
     }
 }
 
+/// Whether the printer can print a job on `media` as the terminal sends it, read from
+/// the printer (IPP: media-supported, media-col-database, media-size-supported,
+/// document-format-supported): how the media goes (`media=…`, `media-col=…`), or the
+/// technician's refusal ("打印机不支持卡片尺寸 85.6×54 mm：…"). ESC/POS and the PDF
+/// spool print any media the document model lays out: `Ok`.
+pub async fn capability(
+    uri: &PrinterUri,
+    options: &JobOptions,
+    media: Media,
+) -> Result<Result<String, String>, job::PrintError> {
+    match uri {
+        PrinterUri::Ipp { url } => {
+            let caps = ipp::IppPrinter::with_ca_file(
+                url,
+                &options.user,
+                options.timeout,
+                options.ca_file.as_deref(),
+            )?
+            .capabilities()
+            .await?;
+            Ok(caps.choose(media).map(|c| c.describe()))
+        }
+        _ => Ok(Ok("any size the document lays out".into())),
+    }
+}
+
 /// What a quick probe found about a printer, without printing anything.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Probe {
