@@ -225,7 +225,13 @@ pub fn run(config_path: &Path, headless: bool) -> Result<RunEnd, AppError> {
             },
         },
     );
-    spawn_health(&core, &window, client_for_health);
+    crate::ui::health::spawn_health(
+        core.runtime.handle(),
+        &window,
+        core.config.subscribe(),
+        Some(client_for_health),
+        crate::ui::health::EVERY,
+    );
     window.show().map_err(|e| AppError::Ui(e.to_string()))?;
     // READY and the watchdog pings come from the event loop itself: a hung UI thread
     // stops them and systemd restarts the terminal.
@@ -274,38 +280,4 @@ pub fn open_store(data_dir: &Path) -> Result<crate::store::Store, crate::store::
         }
         Err(e) => Err(e),
     }
-}
-
-/// Every 15 s: is the back office answering, can the card printer be reached? The home
-/// screen shows tiles that depend on them as unavailable, with the reason, instead of
-/// letting a resident fail five taps later.
-fn spawn_health(core: &Core, window: &crate::ui::MainWindow, client: Client) {
-    let weak = window.as_weak();
-    let config = core.config.clone();
-    core.runtime.spawn(async move {
-        loop {
-            let backoffice_up = client.ping().await.is_ok();
-            let c = config.current();
-            let probe = crate::health::printer(
-                &c,
-                crate::config::PrinterRole::Card,
-                std::time::Duration::from_secs(3),
-                false,
-            )
-            .await;
-            if !probe.reachable {
-                log::warn!("card printer: {}", probe.detail);
-            }
-            let printer_ready = probe.reachable;
-            let sent = weak.upgrade_in_event_loop(move |w| {
-                let s = w.global::<crate::ui::StatusAdapter>();
-                s.set_backoffice_up(backoffice_up);
-                s.set_printer_ready(printer_ready);
-            });
-            if sent.is_err() {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_secs(15)).await;
-        }
-    });
 }

@@ -60,6 +60,10 @@ pub enum Command {
         /// offline_code.require_staff is on.
         #[arg(long, value_name = "ID")]
         staff: Option<String>,
+        /// Give up on a card the printer cannot print after this many seconds (exit 1,
+        /// with the reason); default printers.give_up_s. Ctrl+C cancels the job.
+        #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+        wait_timeout: Option<u64>,
     },
     /// Print a test page (terminal, time, printer URI, a QR code, Chinese text with a rare
     /// character) to a role's printer or to --printer; says which status bit stops it.
@@ -70,6 +74,10 @@ pub enum Command {
         /// Print here instead of the role's printer (a printer URI).
         #[arg(long)]
         printer: Option<String>,
+        /// Wait up to this many seconds for a printer that cannot print now (saying what
+        /// it waits for; Ctrl+C cancels); 0, the default: do not wait.
+        #[arg(long, value_name = "SECS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=3600))]
+        wait_timeout: u64,
     },
     /// Render pages headless (software renderer) to PNG, with demo data.
     Screenshot {

@@ -364,12 +364,16 @@ pub fn offline_code(
     reissue: bool,
     printer: Option<&str>,
     staff: Option<&str>,
+    wait_timeout: Option<u64>,
 ) -> ExitCode {
     use crate::issuance::{Deps, Failure, Issuance};
-    let (config, rt) = match (config_or_exit(config_path), runtime()) {
+    let (mut config, rt) = match (config_or_exit(config_path), runtime()) {
         (Ok(c), Ok(r)) => (c, r),
         (Err(code), _) | (_, Err(code)) => return code,
     };
+    if let Some(secs) = wait_timeout {
+        config.printers.give_up_s = i64::try_from(secs).unwrap_or(i64::MAX);
+    }
     let config = Arc::new(config);
     let id = match crate::identity::IdNumber::parse(id) {
         Ok(id) => id,
@@ -440,23 +444,91 @@ pub fn offline_code(
             key,
             store: Some(store.clone()),
         };
-        issuance
-            .run(&deps, &uri, None, |_| {})
+        let (cancel, interrupted) = cancel_on_ctrl_c();
+        let printed = issuance
+            .run(&deps, &uri, Some(cancel), say_waiting)
             .await
-            .map(|p| format!("card {} {}", p.issued.card_id, p.place))
-            .map_err(|e| match e {
-                Failure::PrintFailed(why) => format!(
-                    "card issued but not printed: {why}; it stays valid: fix the printer (or free space on the spool's disk) and run the same command again: the same card prints"
-                ),
-                e => e.to_string(),
-            })
+            .map(|p| format!("card {} {}", p.issued.card_id, p.place));
+        match printed {
+            Err(Failure::Cancelled) if interrupted.load(std::sync::atomic::Ordering::SeqCst) => {
+                Err(CTRL_C.to_string())
+            }
+            Err(Failure::PrintFailed(why)) => Err(format!(
+                "card issued but not printed: {why}; it stays valid: fix the printer (or free space on the spool's disk) and run the same command again: the same card prints"
+            )),
+            other => other.map_err(|e| e.to_string()),
+        }
     });
     match result {
         Ok(line) => {
             out!("{line}");
             ExitCode::SUCCESS
         }
+        Err(e) if e == CTRL_C => {
+            eprintln!("civic-kiosk: {e}");
+            ExitCode::from(EXIT_INTERRUPTED)
+        }
         Err(e) => fail(e),
+    }
+}
+
+/// Exit status after Ctrl+C cancelled a job (as a shell reports SIGINT).
+pub const EXIT_INTERRUPTED: u8 = 130;
+const CTRL_C: &str =
+    "已取消，未打印 / cancelled (Ctrl+C): the job was cancelled at the printer; nothing printed";
+
+/// A cancel channel that turns true on Ctrl+C (SIGINT), and whether that happened. The
+/// job's own lifecycle cancels it at the printer.
+fn cancel_on_ctrl_c() -> (
+    tokio::sync::watch::Receiver<bool>,
+    Arc<std::sync::atomic::AtomicBool>,
+) {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = flag.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            seen.store(true, std::sync::atomic::Ordering::SeqCst);
+            out!("Ctrl+C: 正在取消… / cancelling…");
+            let _ = tx.send(true);
+            // Keep the sender: dropping it must not read as a second signal.
+            std::future::pending::<()>().await;
+        }
+    });
+    (rx, flag)
+}
+
+/// One line for each state a job waits in, in the CLI's "中文 / English" form: what it
+/// waits for and how to stop waiting.
+pub fn waiting_line(state: &crate::print::job::JobState) -> Option<String> {
+    use crate::print::job::JobState;
+    const WAIT: &str = "等待中… Ctrl+C 取消 / waiting… Ctrl+C cancels";
+    Some(match state {
+        JobState::Held(s) => {
+            let zh = match s.state_name() {
+                "paper_out" => "打印机缺纸",
+                "cover_open" => "打印机盖未合上",
+                "error" => "打印机故障",
+                "stopped" => "打印队列已暂停",
+                "offline" => "打印机脱机",
+                _ => "打印机未就绪",
+            };
+            format!(
+                "{zh}，{WAIT} ({}: {})",
+                s.state_name(),
+                s.technician_detail()
+            )
+        }
+        JobState::Unsupported(why) => format!("{why}\n  打印机不支持，{WAIT}"),
+        JobState::Retrying(e) => format!("打印机无法连接，{WAIT} (printer not reachable: {e})"),
+        JobState::Printing => "正在打印… / printing…".into(),
+        _ => return None,
+    })
+}
+
+fn say_waiting(state: &crate::print::job::JobState) {
+    if let Some(line) = waiting_line(state) {
+        out!("{line}");
     }
 }
 
@@ -523,13 +595,22 @@ pub fn test_page(config: &Config, uri: &str, now: &str) -> crate::print::documen
 }
 
 /// `civic-kiosk print-test [--role card|receipt|document] [--printer URI]`.
-pub fn print_test(config_path: &Path, role: &str, printer: Option<&str>) -> ExitCode {
+pub fn print_test(
+    config_path: &Path,
+    role: &str,
+    printer: Option<&str>,
+    wait_timeout: u64,
+) -> ExitCode {
     use crate::config::PrinterRole;
     use crate::print::job::JobState;
-    let (config, rt) = match (config_or_exit(config_path), runtime()) {
+    let (mut config, rt) = match (config_or_exit(config_path), runtime()) {
         (Ok(c), Ok(r)) => (c, r),
         (Err(code), _) | (_, Err(code)) => return code,
     };
+    let wait = wait_timeout > 0;
+    if wait {
+        config.printers.give_up_s = i64::try_from(wait_timeout).unwrap_or(i64::MAX);
+    }
     let role = match role {
         "card" => PrinterRole::Card,
         "document" => PrinterRole::Document,
@@ -578,30 +659,52 @@ pub fn print_test(config_path: &Path, role: &str, printer: Option<&str>) -> Exit
             before.state_name(),
             before.technician_detail()
         );
-        if !before.can_print() {
+        if !before.can_print() && !wait {
             return Err(format!(
                 "printer not ready: {}: {}",
                 before.state_name(),
                 before.technician_detail()
             ));
         }
-        // A test page never waits for a technician: the first hold cancels it.
-        let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+        // Without --wait-timeout a test page never waits for a technician: the first hold
+        // cancels it. With it, the wait is said and Ctrl+C cancels.
+        let (cancel_rx, interrupted) = cancel_on_ctrl_c();
+        let (hold_tx, hold_rx) = tokio::sync::watch::channel(false);
+        let mut cancel = cancel_rx.clone();
+        let mut held = hold_rx.clone();
+        let either = {
+            let (tx, rx) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = crate::print::job::cancelled(&mut cancel) => {}
+                    _ = crate::print::job::cancelled(&mut held) => {}
+                }
+                let _ = tx.send(true);
+                std::future::pending::<()>().await;
+            });
+            rx
+        };
         let mut why = String::new();
-        let outcome = crate::print::run(&uri, job, &options, cancel_rx, |s| match s {
-            JobState::Held(status) => {
-                why = format!(
-                    "printer not ready: {}: {}",
-                    status.state_name(),
-                    status.technician_detail()
-                );
-                let _ = cancel_tx.send(true);
+        let outcome = crate::print::run(&uri, job, &options, either, |s| {
+            match s {
+                JobState::Held(status) => {
+                    why = format!(
+                        "printer not ready: {}: {}",
+                        status.state_name(),
+                        status.technician_detail()
+                    )
+                }
+                JobState::Unsupported(m) => why = m.clone(),
+                JobState::Retrying(e) => why = format!("printer not reachable: {e}"),
+                _ => {}
             }
-            JobState::Retrying(e) => {
-                why = format!("printer not reachable: {e}");
-                let _ = cancel_tx.send(true);
+            if s.is_waiting() {
+                if wait {
+                    say_waiting(s);
+                } else {
+                    let _ = hold_tx.send(true);
+                }
             }
-            _ => {}
         })
         .await;
         match outcome.state {
@@ -611,6 +714,9 @@ pub fn print_test(config_path: &Path, role: &str, printer: Option<&str>) -> Exit
                 after.state_name(),
                 after.technician_detail()
             )),
+            JobState::Cancelled if interrupted.load(std::sync::atomic::Ordering::SeqCst) => {
+                Err(CTRL_C.to_string())
+            }
             JobState::Cancelled => Err(format!("{why}; nothing printed")),
             JobState::Failed(e) => Err(format!("not printed: {e}")),
             other => Err(format!("not printed: {other:?}")),
@@ -620,6 +726,10 @@ pub fn print_test(config_path: &Path, role: &str, printer: Option<&str>) -> Exit
         Ok(line) => {
             out!("{line}");
             ExitCode::SUCCESS
+        }
+        Err(e) if e == CTRL_C => {
+            eprintln!("civic-kiosk: {e}");
+            ExitCode::from(EXIT_INTERRUPTED)
         }
         Err(e) => fail(e),
     }

@@ -28,6 +28,9 @@ fn printer_fix(state: &str) -> &'static str {
         "cover_open" => "close the printer cover",
         "error" => "clear the jam or let the print head cool, then switch the printer off and on",
         "paper_near_end" => "paper is running low: load a new roll soon",
+        "unsupported" => {
+            "the printer does not list what this role prints (the detail names what it lists): load card media and list it at the printer, or point printers.<role>.uri at a printer that takes it"
+        }
         _ => "check power, cable and the URI in [printers]; `civic-kiosk print-test` to try it",
     }
 }

@@ -39,6 +39,7 @@ fn main() -> ExitCode {
             reissue,
             printer,
             staff,
+            wait_timeout,
         } => civic_kiosk::commands::offline_code(
             &config_path,
             &id,
@@ -46,9 +47,14 @@ fn main() -> ExitCode {
             reissue,
             printer.as_deref(),
             staff.as_deref(),
+            wait_timeout,
         ),
-        Command::PrintTest { role, printer } => {
-            civic_kiosk::commands::print_test(&config_path, &role, printer.as_deref())
+        Command::PrintTest {
+            role,
+            printer,
+            wait_timeout,
+        } => {
+            civic_kiosk::commands::print_test(&config_path, &role, printer.as_deref(), wait_timeout)
         }
         Command::Screenshot {
             page,

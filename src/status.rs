@@ -47,8 +47,9 @@ pub struct PrinterStatus {
     pub reachable: bool,
     pub detail: String,
     /// What the printer itself reports (`ready`, `paper_out`, `cover_open`, `stopped`,
-    /// `unknown` …): DLE EOT on ESC/POS, printer-state-reasons on IPP; absent when it
-    /// could not be asked.
+    /// `unknown` …): DLE EOT on ESC/POS, printer-state-reasons on IPP; `unsupported`
+    /// when it does not list the role's media (the card size); absent when it could not
+    /// be asked.
     pub state: Option<String>,
 }
 
@@ -216,11 +217,14 @@ pub async fn report(config: &Config, config_path: &Path) -> StatusReport {
         let mut out = Vec::new();
         for role in PrinterRole::ALL {
             let p = crate::health::printer(config, role, printer_timeout, true).await;
-            let (mut detail, mut state) = (p.detail, None);
-            match p.status {
-                Some(Ok(s)) => {
-                    detail = format!("{detail}; {}", s.technician_detail());
-                    state = Some(s.state_name().to_string());
+            let (mut detail, mut state) = (p.detail.clone(), None);
+            match &p.status {
+                Some(Ok(_)) => {
+                    // The same state as diagnose and the status bar: the card size
+                    // refused is `unsupported`, with what the printer lists.
+                    let (name, why) = p.state();
+                    detail = format!("{detail}; {why}");
+                    state = Some(name);
                 }
                 Some(Err(e)) => detail = format!("{detail}; status: {e}"),
                 None => {}

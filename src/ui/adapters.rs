@@ -774,7 +774,9 @@ impl UiController {
             let held = reply.clone();
             let outcome = crate::print::run(&uri, job, &options, cancel, move |s| {
                 let state = match s {
-                    JobState::Held(_) | JobState::Retrying(_) => flow::GuidePrint::Held,
+                    JobState::Held(_) | JobState::Retrying(_) | JobState::Unsupported(_) => {
+                        flow::GuidePrint::Held
+                    }
                     JobState::Printing => flow::GuidePrint::Printing,
                     _ => return,
                 };
@@ -822,9 +824,8 @@ impl UiController {
             let held = reply.clone();
             let held_id = id.clone();
             let on_state = move |s: &crate::print::job::JobState| {
-                use crate::print::job::JobState;
-                let h = matches!(s, JobState::Held(_) | JobState::Retrying(_));
-                held.send(Event::Card(CardEvent::PrintHeld(held_id.clone(), h)));
+                let wait = flow::PrintWait::of(s);
+                held.send(Event::Card(CardEvent::PrintHeld(held_id.clone(), wait)));
             };
             let outcome = match issuance.run(&deps, &uri, Some(cancel), on_state).await {
                 Ok(_) => IssueOutcome::Printed,

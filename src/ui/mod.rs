@@ -18,6 +18,7 @@ mod generated {
 pub use generated::*;
 
 pub mod adapters;
+pub mod health;
 mod render;
 pub mod snapshot;
 pub mod walk;

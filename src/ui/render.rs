@@ -147,6 +147,7 @@ pub(super) fn card_failure(f: Option<flow::CardFailure>) -> CardFailure {
         Some(flow::CardFailure::AlreadyIssuedToday) => CardFailure::AlreadyIssuedToday,
         Some(flow::CardFailure::StaffRequired) => CardFailure::StaffRequired,
         Some(flow::CardFailure::NotPrinted) => CardFailure::NotPrinted,
+        Some(flow::CardFailure::PrinterUnsupported) => CardFailure::PrinterUnsupported,
     }
 }
 
@@ -330,6 +331,7 @@ impl Rendered {
         o.set_masked_name(v.masked_name.as_str().into());
         o.set_reason(v.reason.as_str().into());
         o.set_held(v.held);
+        o.set_held_unsupported(v.held_unsupported);
         o.set_has_card(v.has_card);
 
         // 好差评.
@@ -483,6 +485,7 @@ mod tests {
             (F::AlreadyIssuedToday, CardFailure::AlreadyIssuedToday),
             (F::StaffRequired, CardFailure::StaffRequired),
             (F::NotPrinted, CardFailure::NotPrinted),
+            (F::PrinterUnsupported, CardFailure::PrinterUnsupported),
         ] {
             assert_eq!(card_failure(Some(core)), ui, "{core:?}");
         }

@@ -158,6 +158,17 @@ impl Headless {
         })
     }
 
+    /// Starts the status bar's health loop (as `run` does), every `every`.
+    pub fn spawn_health(&self, client: Option<crate::backoffice::Client>, every: Duration) {
+        super::health::spawn_health(
+            self.runtime.handle(),
+            &self.window,
+            self.config.clone(),
+            client,
+            every,
+        );
+    }
+
     /// Runs the event loop until `done` holds or `timeout` passes (results posted from the
     /// runtime arrive through the event loop).
     pub fn pump_until(&self, timeout: Duration, done: impl Fn(&MainWindow) -> bool) -> bool {

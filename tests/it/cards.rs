@@ -158,6 +158,73 @@ async fn a_card_issued_onto_a_full_spool_disk_prints_the_same_card_once_there_is
     assert!(again.contains("already printed here today"), "{again}");
 }
 
+/// With the card printer dead for good (nothing answers at its address), the job gives
+/// up after `--wait-timeout`, the card is voided at the back office and the technician is
+/// told; the resident is not left with a valid card nobody holds, and a card printed on a
+/// working printer afterwards is a new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_the_printer_never_prints_is_voided_at_the_back_office() {
+    let dir = tempfile::tempdir().unwrap();
+    let bo = common::start_backoffice(&dir.path().join("bo.sqlite"), false, None).await;
+    let config = common::card_config(dir.path(), &bo.url, &key_text(&bo));
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let printer = format!("escpos+tcp://127.0.0.1:{dead}");
+    let (code, out) = kiosk(
+        &config,
+        &[
+            "offline-code",
+            "--id",
+            ID,
+            "--yes",
+            "--printer",
+            &printer,
+            "--wait-timeout",
+            "2",
+        ],
+    )
+    .await;
+    assert_ne!(code, Some(0), "{out}");
+    assert!(
+        out.contains("voided at the back office"),
+        "the technician is told the card was voided: {out}"
+    );
+    let client = bo.client("demo-token-CN-TSL-001");
+    let lookup = civic_kiosk::api::ResidentLookupRequest {
+        id_number: IdNumber::parse(ID).unwrap(),
+    };
+    let who = client.lookup_resident(&lookup).await.unwrap();
+    assert_eq!(
+        who.active_card, None,
+        "no valid card left that nobody holds"
+    );
+    let audit = civic_kiosk::store::Store::open_in(&dir.path().join("data"))
+        .unwrap()
+        .audit_tail(5)
+        .unwrap();
+    let voided = audit
+        .iter()
+        .find(|e| e.detail.ends_with(": voided"))
+        .unwrap_or_else(|| panic!("audited as voided: {audit:?}"));
+    let card = voided
+        .detail
+        .split("card ")
+        .nth(1)
+        .and_then(|s| s.split(':').next())
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        client.card_status(&card).await.unwrap().state,
+        civic_kiosk::api::CardState::Voided
+    );
+    // On the working printer: a new card (a new request), printed.
+    let (code, out) = kiosk(&config, &["offline-code", "--id", ID, "--yes"]).await;
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("card C") && !out.contains(&card), "{out}");
+}
+
 /// An answer whose masked name is not the signed one (a forged answer, "王秀英（全名）")
 /// is refused and nothing prints; the card is audited as refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -102,9 +102,13 @@ pub(crate) fn paper_out_counter(
     let sim = Arc::new(Mutex::new(Sim {
         dle: [OK, OK | 0x20, OK | 0x60],
         jobs: Vec::new(),
+        ..Default::default()
     }));
     let port = rt.block_on(start_printer(sim.clone()));
     cfg.printers.card.uri = format!("escpos+tcp://127.0.0.1:{port}");
+    // Recovery seen within a second: the UI tests wait for it.
+    cfg.printers.poll_ms = 200;
+    cfg.printers.poll_max_s = 1;
     PaperOutCounter { bo, sim, _rt: rt }
 }
 
@@ -291,6 +295,8 @@ pub(crate) struct Sim {
     pub(crate) dle: [u8; 3],
     /// Every job's bytes, DLE EOT queries taken out.
     pub(crate) jobs: Vec<Vec<u8>>,
+    /// Connections accepted: what a held job costs the printer.
+    pub(crate) connections: usize,
 }
 
 /// A scripted ESC/POS printer on 127.0.0.1:0.
@@ -302,6 +308,7 @@ pub(crate) async fn start_printer(state: Arc<Mutex<Sim>>) -> u16 {
             let Ok((mut s, _)) = listener.accept().await else {
                 return;
             };
+            state.lock().unwrap().connections += 1;
             let state = state.clone();
             tokio::spawn(async move {
                 let mut job = Vec::new();
@@ -426,4 +433,283 @@ pub(crate) fn click_label(h: &civic_kiosk::ui::snapshot::Headless, label: &str) 
         .first()
         .unwrap_or_else(|| panic!("no enabled element labelled {label:?}"));
     el.invoke_accessible_default_action();
+}
+
+/// A free TCP port on 127.0.0.1 (bound, then released for a server that takes a port).
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until something accepts connections on 127.0.0.1:`port` (a server starting).
+pub(crate) fn wait_for_port(port: u16, what: &str) {
+    for _ in 0..500 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("{what} did not listen on port {port}");
+}
+
+/// The attributes of an IPP Everywhere printer that takes card stock: custom sizes from
+/// 25.4 mm up to legal (`custom_min_`/`custom_max_` and a media-size-supported range),
+/// and PDF (listed first: ippeveprinter adds its own list after a file's).
+pub(crate) const CUSTOM_SIZES_ATTRS: &str = "\
+ATTR keyword media-supported iso_a4_210x297mm,custom_min_25.4x25.4mm,custom_max_215.9x355.6mm
+ATTR collection media-size-supported {MEMBER integer x-dimension 21000 MEMBER integer y-dimension 29700},{MEMBER rangeOfInteger x-dimension 2540-21590 MEMBER rangeOfInteger y-dimension 2540-35560}
+ATTR mimeMediaType document-format-supported application/pdf,application/octet-stream
+";
+
+/// CUPS's IPP Everywhere printer simulator (`ippeveprinter`, Debian cups-ipp-utils) on
+/// 127.0.0.1, logging every request (-vvv) into `log`, keeping each job's document in
+/// `spool`. It needs a D-Bus system bus for its Avahi client even with DNS-SD off: a
+/// private `dbus-daemon` gives it one. Both are killed (with their process group) on drop.
+pub(crate) struct IppEve {
+    pub(crate) port: u16,
+    pub(crate) log: PathBuf,
+    pub(crate) spool: PathBuf,
+    dir: PathBuf,
+    extra: Vec<String>,
+    printer: Option<Child>,
+    dbus: Child,
+}
+
+impl IppEve {
+    /// `None` (said by [`cannot_run`]) when ippeveprinter or dbus-daemon is missing.
+    pub(crate) fn start(test: &str, dir: &Path, extra: &[&str]) -> Option<Self> {
+        for (tool, package) in [
+            ("/usr/sbin/ippeveprinter", "cups-ipp-utils"),
+            ("/usr/bin/dbus-daemon", "dbus-daemon"),
+        ] {
+            if !Path::new(tool).exists() {
+                cannot_run(test, &format!("{tool} is missing (Debian {package})"));
+                return None;
+            }
+        }
+        let bus = dir.join("bus");
+        let dbus = Command::new("/usr/bin/dbus-daemon")
+            .args(["--session", "--nofork", "--nopidfile"])
+            .arg(format!("--address=unix:path={}", bus.display()))
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..500 {
+            if bus.exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let spool = dir.join("ipp-spool");
+        std::fs::create_dir_all(&spool).unwrap();
+        let mut me = Self {
+            port: free_port(),
+            log: dir.join("ippeveprinter.log"),
+            spool,
+            dir: dir.to_path_buf(),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            printer: None,
+            dbus,
+        };
+        me.restart();
+        Some(me)
+    }
+
+    /// The printer URI the terminal is given.
+    pub(crate) fn uri(&self) -> String {
+        format!("ipp://127.0.0.1:{}/ipp/print", self.port)
+    }
+
+    /// Starts the printer (again: a fresh one with no jobs, on the same port and log).
+    pub(crate) fn restart(&mut self) {
+        use std::os::unix::process::CommandExt;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new("/usr/sbin/ippeveprinter")
+            .args(["-vvv", "-r", "off", "-n", "localhost", "-k"])
+            .arg("-p")
+            .arg(self.port.to_string())
+            .arg("-d")
+            .arg(&self.spool)
+            .args(&self.extra)
+            .arg("CivicTest")
+            .env(
+                "DBUS_SYSTEM_BUS_ADDRESS",
+                format!("unix:path={}", self.dir.join("bus").display()),
+            )
+            .stdout(Stdio::null())
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        self.printer = Some(child);
+        wait_for_port(self.port, "ippeveprinter");
+    }
+
+    /// Kills the printer and everything it started (a print command), as a power cut.
+    pub(crate) fn kill(&mut self) {
+        if let Some(mut c) = self.printer.take() {
+            let _ = Command::new("kill")
+                .args(["-KILL", &format!("-{}", c.id())])
+                .status();
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// The log so far.
+    pub(crate) fn log_text(&self) -> String {
+        String::from_utf8_lossy(&std::fs::read(&self.log).unwrap_or_default()).into_owned()
+    }
+
+    /// IPP requests the printer received so far (each is logged as `POST /ipp/print`).
+    pub(crate) fn requests(&self) -> usize {
+        self.log_text().matches(" POST /ipp/print").count()
+    }
+}
+
+impl Drop for IppEve {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = self.dbus.kill();
+        let _ = self.dbus.wait();
+    }
+}
+
+/// A TCP proxy on 127.0.0.1 in front of `upstream` that counts the connections it
+/// accepts: what a client costs a printer even when the printer is dead (then each
+/// connection is closed at once). Runs on its own thread until the process ends.
+pub(crate) fn counting_proxy(upstream: u16) -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let count = Arc::new(AtomicUsize::new(0));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(down) = conn else { return };
+            seen.fetch_add(1, Ordering::SeqCst);
+            std::thread::spawn(move || {
+                let Ok(up) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else {
+                    return;
+                };
+                let (Ok(mut down2), Ok(mut up2)) = (down.try_clone(), up.try_clone()) else {
+                    return;
+                };
+                let (mut down, mut up) = (down, up);
+                let t = std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut down2, &mut up2);
+                    let _ = up2.shutdown(std::net::Shutdown::Write);
+                });
+                let _ = std::io::copy(&mut up, &mut down);
+                let _ = down.shutdown(std::net::Shutdown::Both);
+                let _ = t.join();
+            });
+        }
+    });
+    (port, count)
+}
+
+/// `card_config` with the card printer at `uri`.
+pub(crate) fn card_config_with_printer(dir: &Path, url: &str, key: &str, uri: &str) -> PathBuf {
+    let path = card_config(dir, url, key);
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        &format!("uri = \"pdf://{}\"", dir.join("cards").display()),
+        &format!("uri = \"{uri}\""),
+    );
+    assert!(text.contains(uri), "the card printer is set");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A `civic-kiosk` child whose stdout lines are read on a thread as they come.
+pub(crate) struct KioskChild {
+    pub(crate) child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    pub(crate) seen: Vec<String>,
+}
+
+impl KioskChild {
+    pub(crate) fn spawn(config: &Path, args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_civic-kiosk"))
+            .arg("--config")
+            .arg(config)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a stdout line containing `text`; panics with what it printed if the
+    /// command ends first (or prints nothing like it for `limit`).
+    pub(crate) fn wait_line(&mut self, text: &str, limit: std::time::Duration) -> String {
+        let end = std::time::Instant::now() + limit;
+        loop {
+            let left = end.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(text) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no line with {text:?}; printed: {:#?}; exit: {:?}",
+                    self.seen,
+                    self.child.try_wait()
+                ),
+            }
+        }
+    }
+
+    /// Sends SIGINT, as Ctrl+C does.
+    pub(crate) fn interrupt(&self) {
+        let status = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the command to end: its status, and its stdout and stderr.
+    pub(crate) fn finish(mut self) -> (std::process::ExitStatus, String, String) {
+        let status = self.child.wait().unwrap();
+        let mut err = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            use std::io::Read;
+            let _ = e.read_to_string(&mut err);
+        }
+        // The reader thread ends at the end of stdout, which the exit closed.
+        let rest: Vec<String> = self.lines.iter().collect();
+        self.seen.extend(rest);
+        (status, self.seen.join("\n"), err)
+    }
+}
+
+impl Drop for KioskChild {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
 }

@@ -341,7 +341,11 @@ fn a_card_prints_over_ipp_on_cups_at_card_size() {
                 Media::Card,
                 "held",
                 cancel_rx,
-                Duration::from_millis(100),
+                &civic_kiosk::print::job::Waits {
+                    poll: Duration::from_millis(100),
+                    poll_max: Duration::from_millis(100),
+                    give_up: Duration::from_secs(120),
+                },
                 move |s| {
                     let _ = tx.send(s.clone());
                 },
@@ -367,7 +371,11 @@ fn a_card_prints_over_ipp_on_cups_at_card_size() {
             Media::Card,
             "after-resume",
             no_cancel,
-            Duration::from_millis(100),
+            &civic_kiosk::print::job::Waits {
+                poll: Duration::from_millis(100),
+                poll_max: Duration::from_millis(100),
+                give_up: Duration::from_secs(120),
+            },
             |_| {},
         )
         .await;

@@ -16,6 +16,7 @@ mod cups;
 mod disk;
 mod foundation;
 mod heartbeat;
+mod held;
 mod old_store;
 mod ops;
 mod printing;

@@ -129,6 +129,7 @@ async fn diagnose_names_a_printer_out_of_paper() {
     let sim = Arc::new(Mutex::new(common::Sim {
         dle: [common::OK, common::OK | 0x20, common::OK | 0x60],
         jobs: Vec::new(),
+        ..Default::default()
     }));
     let port = common::start_printer(sim.clone()).await;
     let dir = tempfile::tempdir().unwrap();

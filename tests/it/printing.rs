@@ -13,6 +13,13 @@ use civic_kiosk::offline_code::{CardError, card_document, verify_issued};
 use civic_kiosk::print::escpos;
 use civic_kiosk::print::job::{EscposTcp, JobState, run_job};
 
+/// Quick polls: these tests wait for recovery, not for the cost of a hold (held.rs).
+const FAST: civic_kiosk::print::job::Waits = civic_kiosk::print::job::Waits {
+    poll: Duration::from_millis(50),
+    poll_max: Duration::from_millis(50),
+    give_up: Duration::from_secs(120),
+};
+
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
@@ -51,6 +58,7 @@ async fn card_prints_on_escpos_and_is_held_while_paper_is_out() {
     let sim = Arc::new(Mutex::new(Sim {
         dle: [OK, OK, OK],
         jobs: Vec::new(),
+        ..Default::default()
     }));
     let port = start_printer(sim.clone()).await;
     let printer = EscposTcp {
@@ -61,14 +69,7 @@ async fn card_prints_on_escpos_and_is_held_while_paper_is_out() {
     let (_never, no_cancel) = tokio::sync::watch::channel(false);
 
     // Ready: the card prints, and the bytes are right.
-    let state = run_job(
-        &printer,
-        &bytes,
-        no_cancel.clone(),
-        Duration::from_millis(50),
-        |_| {},
-    )
-    .await;
+    let state = run_job(&printer, &bytes, no_cancel.clone(), &FAST, |_| {}).await;
     assert!(matches!(state, JobState::Printed(_)), "{state:?}");
     tokio::time::sleep(Duration::from_millis(100)).await;
     let job = sim.lock().unwrap().jobs[0].clone();
@@ -112,7 +113,7 @@ async fn card_prints_on_escpos_and_is_held_while_paper_is_out() {
     let b2 = bytes.clone();
     let c2 = no_cancel.clone();
     let task = tokio::spawn(async move {
-        run_job(&p2, &b2, c2, Duration::from_millis(50), move |s| {
+        run_job(&p2, &b2, c2, &FAST, move |s| {
             let _ = held_tx.send(s.clone());
         })
         .await
@@ -147,7 +148,7 @@ async fn card_prints_on_escpos_and_is_held_while_paper_is_out() {
     let p3 = printer.clone();
     let b3 = bytes.clone();
     let task = tokio::spawn(async move {
-        run_job(&p3, &b3, cancel_rx, Duration::from_millis(50), move |s| {
+        run_job(&p3, &b3, cancel_rx, &FAST, move |s| {
             let _ = held_tx.send(s.clone());
         })
         .await
@@ -560,6 +561,7 @@ async fn print_test_page_on_a4_pdf_and_on_escpos_with_its_status() {
     let sim = Arc::new(Mutex::new(Sim {
         dle: [OK, OK, OK],
         jobs: Vec::new(),
+        ..Default::default()
     }));
     let port = start_printer(sim.clone()).await;
     let uri = format!("escpos+tcp://127.0.0.1:{port}");
@@ -636,6 +638,7 @@ fn pty_printer(silent: bool) -> PtyPrinter {
         Sim {
             dle: [OK, OK, OK],
             jobs: vec![Vec::new()],
+            ..Default::default()
         },
         silent,
     )));
@@ -702,7 +705,7 @@ fn pty_printer(silent: bool) -> PtyPrinter {
 fn line_options() -> civic_kiosk::print::JobOptions {
     civic_kiosk::print::JobOptions {
         timeout: Duration::from_millis(300),
-        poll: Duration::from_millis(50),
+        waits: FAST,
         ..Default::default()
     }
 }

@@ -227,3 +227,113 @@ fn held_card_shows_the_message_prints_on_recovery_and_is_cancelled_by_a_wipe() {
     confirm_name(&h, "310105195001011231");
     assert!(!o().get_has_card());
 }
+
+/// The status bar's printer state, as shown.
+fn status_bar_says(h: &Headless, ready: bool) -> bool {
+    h.window.global::<StatusAdapter>().get_printer_ready() == ready
+        && shown(
+            h,
+            if ready {
+                "打印机就绪"
+            } else {
+                "打印机暂停"
+            },
+        )
+}
+
+#[test]
+fn the_status_bar_shows_the_card_printer_not_ready_while_it_is_out_of_paper() {
+    if !common::in_own_process(
+        "ui_print::the_status_bar_shows_the_card_printer_not_ready_while_it_is_out_of_paper",
+    ) {
+        return;
+    }
+    init_headless(true);
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = common::shipped_config_value();
+    // Reachable (it accepts connections) and out of paper: not ready.
+    let counter = common::paper_out_counter(dir.path(), &mut cfg);
+    let client = counter.bo.client(&cfg.backoffice.token);
+    let h = Headless::with_options(
+        Arc::new(cfg),
+        HeadlessOptions {
+            catalog: None,
+            client: Some(client.clone()),
+            trusted_key: Some(counter.bo.key),
+            store: None,
+            settings: None,
+            width: 1080,
+            height: 1920,
+            mock_time: true,
+        },
+    )
+    .unwrap();
+    h.spawn_health(Some(client), Duration::from_millis(200));
+    assert!(
+        h.pump_until(Duration::from_secs(10), |_| status_bar_says(&h, false)),
+        "the status bar says 打印机暂停 while paper is out"
+    );
+    counter.sim.lock().unwrap().dle = [OK, OK, OK];
+    assert!(
+        h.pump_until(Duration::from_secs(10), |_| status_bar_says(&h, true)),
+        "and 打印机就绪 once paper is back"
+    );
+}
+
+#[test]
+fn a_card_printer_without_the_card_size_pauses_as_unsupported_not_paper_out() {
+    let test = "ui_print::a_card_printer_without_the_card_size_pauses_as_unsupported_not_paper_out";
+    if !common::in_own_process(test) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some(printer) = common::IppEve::start(test, dir.path(), &["-f", "application/pdf"]) else {
+        return;
+    };
+    init_headless(true);
+    let mut cfg = common::shipped_config_value();
+    let counter = common::paper_out_counter(dir.path(), &mut cfg);
+    // The card printer: a stock IPP Everywhere printer, ready, listing no card size.
+    cfg.printers.card.uri = printer.uri();
+    let client = counter.bo.client(&cfg.backoffice.token);
+    let h = Headless::with_options(
+        Arc::new(cfg),
+        HeadlessOptions {
+            catalog: None,
+            client: Some(client.clone()),
+            trusted_key: Some(counter.bo.key),
+            store: None,
+            settings: None,
+            width: 1080,
+            height: 1920,
+            mock_time: true,
+        },
+    )
+    .unwrap();
+    h.spawn_health(Some(client), Duration::from_millis(200));
+    assert!(
+        h.pump_until(Duration::from_secs(10), |_| status_bar_says(&h, false)),
+        "the status bar says 打印机暂停 for a card printer that cannot print cards"
+    );
+    h.window.global::<SessionAdapter>().invoke_wake();
+    start_card(&h, "310105195001011231");
+    let o = || h.window.global::<OfflineCodeAdapter>();
+    assert!(
+        h.pump_until(Duration::from_secs(10), |w| w
+            .global::<OfflineCodeAdapter>()
+            .get_held_unsupported()),
+        "step {:?} failure {:?}",
+        o().get_step(),
+        o().get_failure()
+    );
+    assert!(shown(&h, "暂停：打印机不支持，请联系工作人员"));
+    assert!(
+        !shown(&h, "打印机缺纸，请联系工作人员") && !o().get_held(),
+        "never paper out"
+    );
+    assert_eq!(o().get_step(), CardStep::Printing, "held, not failed");
+    assert!(
+        !printer.log_text().contains("Print-Job"),
+        "nothing submitted"
+    );
+}

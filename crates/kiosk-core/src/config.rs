@@ -104,6 +104,13 @@ impl std::fmt::Debug for BackofficeSection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PrintersSection {
+    /// How soon a held job looks at the printer again (milliseconds); the interval
+    /// doubles from here up to `poll_max_s`.
+    pub poll_ms: i64,
+    /// The longest interval between two looks at a printer that cannot print.
+    pub poll_max_s: i64,
+    /// A job not printed after this many seconds fails, said plainly.
+    pub give_up_s: i64,
     pub card: PrinterSection,
     pub receipt: PrinterSection,
     pub document: PrinterSection,
@@ -264,6 +271,9 @@ impl Default for PrintersSection {
             ca_file: None,
         };
         Self {
+            poll_ms: 2000,
+            poll_max_s: 30,
+            give_up_s: 300,
             card: spool.clone(),
             receipt: spool.clone(),
             document: spool,
@@ -1378,6 +1388,9 @@ pub const MAX_RATINGS_SYNC_S: i64 = 3600;
 pub const MAX_BATCH: i64 = 1000;
 pub const MAX_RETRY_BASE_MS: i64 = 600_000;
 pub const MAX_RETRY_MAX_S: i64 = DAY_S;
+pub const MAX_PRINT_POLL_MS: i64 = 60_000;
+pub const MAX_PRINT_POLL_MAX_S: i64 = 600;
+pub const MAX_PRINT_GIVE_UP_S: i64 = 3600;
 pub const MAX_LOG_FILE_BYTES: i64 = 256 << 20;
 pub const MAX_KEEP_FILES: i64 = 100;
 
@@ -1777,6 +1790,44 @@ impl Config {
                 ),
             );
         }
+        let p = &self.printers;
+        for (field, v, lo, max, what, example) in [
+            (
+                "printers.poll_ms",
+                p.poll_ms,
+                10,
+                MAX_PRINT_POLL_MS,
+                "a minute",
+                "2000",
+            ),
+            (
+                "printers.poll_max_s",
+                p.poll_max_s,
+                1,
+                MAX_PRINT_POLL_MAX_S,
+                "ten minutes",
+                "30",
+            ),
+            (
+                "printers.give_up_s",
+                p.give_up_s,
+                1,
+                MAX_PRINT_GIVE_UP_S,
+                "an hour",
+                "300",
+            ),
+        ] {
+            if v > max {
+                above!(field, v.to_string(), max.to_string(), what, example);
+            } else if v < lo {
+                err(
+                    field,
+                    format!(
+                        "{v} is below {lo}: a held job would ask the printer without pause or never wait; use e.g. {example}"
+                    ),
+                );
+            }
+        }
         if r.retry_base_ms > MAX_RETRY_BASE_MS {
             above!(
                 "ratings.retry_base_ms",
@@ -1952,12 +2003,20 @@ impl Config {
     }
 
     /// The one place printer job options are made from the config: the role's QR mode
-    /// and `ca_file`, the terminal id as the user, the default timeouts.
+    /// and `ca_file`, the terminal id as the user, `printers.poll_ms` / `poll_max_s` /
+    /// `give_up_s`, the default timeouts.
     pub fn job_options(&self, role: PrinterRole) -> crate::print::JobOptions {
+        let p = &self.printers;
+        let ms = |v: i64| std::time::Duration::from_millis(u64::try_from(v).unwrap_or(0));
         crate::print::JobOptions {
             qr: self.printer(role).qr,
             user: self.terminal.id.clone(),
             ca_file: self.printer_ca_file(role),
+            waits: crate::print::job::Waits {
+                poll: ms(p.poll_ms),
+                poll_max: ms(p.poll_max_s.saturating_mul(1000)),
+                give_up: ms(p.give_up_s.saturating_mul(1000)),
+            },
             ..Default::default()
         }
     }

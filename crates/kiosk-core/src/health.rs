@@ -66,7 +66,8 @@ pub async fn probe_backoffice(config: &Config, url: &str) -> BackofficeStatus {
 }
 
 /// What one printer probe found: a quick reachability check (TCP connect, the device
-/// file, a writable spool folder) and, when asked and reachable, the printer's own status.
+/// file, a writable spool folder) and, when asked and reachable, the printer's own status
+/// and whether it can print the role's media (IPP: the card size, PDF).
 #[derive(Debug, Clone)]
 pub struct PrinterHealth {
     pub reachable: bool,
@@ -74,10 +75,44 @@ pub struct PrinterHealth {
     pub detail: String,
     /// The printer's status (`None`: not asked, or not reachable).
     pub status: Option<Result<crate::print::status::Status, String>>,
+    /// Whether it can print the role's media: `Ok` how the media goes, `Err` the
+    /// technician's refusal (`None`: not asked, or not reachable).
+    pub capability: Option<Result<String, String>>,
+}
+
+impl PrinterHealth {
+    /// Ready for a job: reachable, its status read and able to print, and able to print
+    /// the role's media. What the status bar shows and `diagnose` names.
+    pub fn ready(&self) -> bool {
+        self.reachable
+            && matches!(&self.status, Some(Ok(s)) if s.can_print())
+            && matches!(&self.capability, Some(Ok(_)))
+    }
+
+    /// The state as the heartbeat and `diagnose` name it, with the detail: the DLE EOT
+    /// status bits on ESC/POS, printer-state-reasons on IPP, the spool folder for PDF;
+    /// `unsupported` with what the printer lists when it cannot print the role's media;
+    /// `offline` with what was wrong when it cannot be asked.
+    pub fn state(&self) -> (String, String) {
+        match (&self.status, &self.capability) {
+            (Some(Ok(s)), Some(Err(why))) if s.can_print() => ("unsupported".into(), why.clone()),
+            (Some(Ok(s)), _) => (s.state_name().to_string(), s.technician_detail()),
+            (Some(Err(e)), _) => ("offline".into(), e.clone()),
+            (None, _) => ("offline".into(), self.detail.clone()),
+        }
+    }
+}
+
+/// The media a role's jobs are printed on.
+pub fn role_media(role: PrinterRole) -> crate::print::ipp::Media {
+    match role {
+        PrinterRole::Card => crate::print::ipp::Media::Card,
+        PrinterRole::Receipt | PrinterRole::Document => crate::print::ipp::Media::A4,
+    }
 }
 
 /// The one printer probe: reachability, then (with `ask_state`) DLE EOT on ESC/POS,
-/// printer-state-reasons on IPP.
+/// printer-state-reasons on IPP, and the role's media against what the printer lists.
 pub async fn printer(
     config: &Config,
     role: PrinterRole,
@@ -86,37 +121,40 @@ pub async fn printer(
 ) -> PrinterHealth {
     let uri = config.printer_uri(role);
     let p = crate::print::probe(&uri, timeout).await;
-    let status = if ask_state && p.reachable {
+    let (status, capability) = if ask_state && p.reachable {
         let options = config.job_options(role).with_timeout(timeout);
-        Some(
-            crate::print::status(&uri, &options)
-                .await
-                .map_err(|e| e.to_string()),
-        )
+        let status = crate::print::status(&uri, &options)
+            .await
+            .map_err(|e| e.to_string());
+        let capability = if status.is_ok() {
+            Some(
+                match crate::print::capability(&uri, &options, role_media(role)).await {
+                    Ok(c) => c,
+                    Err(e) => Err(format!("the printer's media could not be read: {e}")),
+                },
+            )
+        } else {
+            None
+        };
+        (Some(status), capability)
     } else {
-        None
+        (None, None)
     };
     PrinterHealth {
         reachable: p.reachable,
         detail: p.detail,
         status,
+        capability,
     }
 }
 
-/// A printer's state as the heartbeat and `diagnose` name it, with the detail: the DLE EOT
-/// status bits on ESC/POS, printer-state-reasons on IPP, the spool folder for PDF;
-/// `offline` with what was wrong when it cannot be asked.
+/// [`printer`] asked for its state, as `(state, detail)`: see [`PrinterHealth::state`].
 pub async fn printer_state(
     config: &Config,
     role: PrinterRole,
     timeout: Duration,
 ) -> (String, String) {
-    let h = printer(config, role, timeout, true).await;
-    match h.status {
-        Some(Ok(s)) => (s.state_name().to_string(), s.technician_detail()),
-        Some(Err(e)) => ("offline".into(), e),
-        None => ("offline".into(), h.detail),
-    }
+    printer(config, role, timeout, true).await.state()
 }
 
 /// Free bytes for an unprivileged writer on the file system holding `dir`.

@@ -186,8 +186,10 @@ pub fn card_job(issued: &IssuedCode, centre: &str) -> crate::print::PrintJob {
     }
 }
 
-/// Prints a verified card on `uri`. The job is held while the printer cannot print and
-/// is cancelled (nothing printed) when `cancel` turns true.
+/// Prints a verified card on `uri`. The job is held while the printer cannot print (or
+/// does not take the card), is cancelled (nothing printed) when `cancel` turns true, and
+/// fails after `printers.give_up_s`. No `cancel`: never cancelled (the job still ends
+/// at its deadline).
 pub async fn print_card(
     config: &crate::config::Config,
     uri: &crate::print::uri::PrinterUri,

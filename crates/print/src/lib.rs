@@ -57,8 +57,8 @@ pub struct JobOptions {
     pub user: String,
     /// One connect, query or write.
     pub timeout: Duration,
-    /// How often a held job looks at the printer again.
-    pub poll: Duration,
+    /// How a held job waits: poll interval, backoff ceiling, give-up deadline.
+    pub waits: job::Waits,
     /// `ipps://`: the only certificate (or CA) trusted for the printer; `None`: the
     /// system's roots.
     pub ca_file: Option<std::path::PathBuf>,
@@ -77,7 +77,7 @@ impl Default for JobOptions {
             qr: QrMode::Native,
             user: "civic-kiosk".into(),
             timeout: Duration::from_secs(5),
-            poll: Duration::from_secs(2),
+            waits: job::Waits::default(),
             ca_file: None,
         }
     }
@@ -91,8 +91,10 @@ pub struct Outcome {
     pub place: String,
 }
 
-/// Runs `job` on the printer at `uri` to its end: held while the printer cannot print,
-/// printed when it recovers, cancelled (nothing printed) when `cancel` turns true first.
+/// Runs `job` on the printer at `uri` to its end: held while the printer cannot print
+/// (or cannot print this job: IPP media and format), printed when it recovers, cancelled
+/// (nothing printed) when `cancel` turns true first, failed after `options.waits.give_up`.
+/// A `cancel` whose sender is gone never cancels.
 pub async fn run(
     uri: &PrinterUri,
     job: PrintJob,
@@ -150,7 +152,7 @@ pub async fn run(
                 port: *port,
                 timeout: options.timeout,
             };
-            let state = job::run_job(&printer, &bytes, cancel, options.poll, on_state).await;
+            let state = job::run_job(&printer, &bytes, cancel, &options.waits, on_state).await;
             Outcome { state, place }
         }
         PrinterUri::Ipp { url } => {
@@ -175,7 +177,7 @@ pub async fn run(
                 job.media,
                 &job.title,
                 cancel,
-                options.poll,
+                &options.waits,
                 on_state,
             )
             .await;
@@ -190,7 +192,7 @@ pub async fn run(
                 return failed(place, "not a local line".into(), &mut on_state);
             };
             let state =
-                job::run_attempts(|| line.print(&bytes), cancel, options.poll, on_state).await;
+                job::run_attempts(|| line.print(&bytes), cancel, &options.waits, on_state).await;
             Outcome { state, place }
         }
     }
@@ -253,6 +255,32 @@ pub async fn status(
                 None => Err(job::PrintError::Io("not a local line".into())),
             }
         }
+    }
+}
+
+/// Whether the printer can print a job on `media` as the terminal sends it, read from
+/// the printer (IPP: media-supported, media-col-database, media-size-supported,
+/// document-format-supported): how the media goes (`media=…`, `media-col=…`), or the
+/// technician's refusal ("打印机不支持卡片尺寸 85.6×54 mm：…"). ESC/POS and the PDF
+/// spool print any media the document model lays out: `Ok`.
+pub async fn capability(
+    uri: &PrinterUri,
+    options: &JobOptions,
+    media: Media,
+) -> Result<Result<String, String>, job::PrintError> {
+    match uri {
+        PrinterUri::Ipp { url } => {
+            let caps = ipp::IppPrinter::with_ca_file(
+                url,
+                &options.user,
+                options.timeout,
+                options.ca_file.as_deref(),
+            )?
+            .capabilities()
+            .await?;
+            Ok(caps.choose(media).map(|c| c.describe()))
+        }
+        _ => Ok(Ok("any size the document lays out".into())),
     }
 }
 

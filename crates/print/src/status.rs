@@ -17,8 +17,12 @@ pub struct Status {
     /// `paused`, `shutdown`, or not accepting jobs. ESC/POS printers never set it.
     pub stopped: bool,
     /// The transport cannot read the printer's status (a device file that does not
-    /// answer DLE EOT): nothing above is known.
+    /// answer DLE EOT, or answers a byte that is not a status byte): nothing above is
+    /// known.
     pub unknown: bool,
+    /// With `unknown`: why, when the printer answered something that is not a status
+    /// (which DLE EOT and the byte), for the technician.
+    pub unknown_why: Option<String>,
     /// The IPP printer-state-reasons as the printer sent them (empty for ESC/POS), so
     /// the technician sees exactly what CUPS said.
     pub reasons: Vec<String>,
@@ -27,9 +31,33 @@ pub struct Status {
 /// IPP printer-state values (RFC 8011 §5.4.11).
 pub const IPP_PRINTER_STOPPED: i32 = 5;
 
+/// The fixed bits of every DLE EOT answer, `0xx1xx10`: bit 1 and bit 4 set, bit 0 and
+/// bit 7 clear (Epson ESC/POS reference, DLE EOT n = 1, 2, 4).
+const FIXED_MASK: u8 = 0b1001_0011;
+const FIXED_BITS: u8 = 0b0001_0010;
+
+/// Whether `b` has the fixed bits of a DLE EOT status byte.
+pub fn is_status_byte(b: u8) -> bool {
+    b & FIXED_MASK == FIXED_BITS
+}
+
 impl Status {
-    /// Reads the answers to DLE EOT 1, 2 and 4.
+    /// Reads the answers to DLE EOT 1, 2 and 4. An answer without the fixed bits
+    /// (`0xx1xx10`) is not a status (line noise, a printer echoing, another protocol):
+    /// the status is unknown, never read as ready.
     pub fn from_bytes(printer: u8, offline_cause: u8, paper: u8) -> Self {
+        if let Some((n, b)) = [(1, printer), (2, offline_cause), (4, paper)]
+            .into_iter()
+            .find(|(_, b)| !is_status_byte(*b))
+        {
+            return Self {
+                unknown: true,
+                unknown_why: Some(format!(
+                    "DLE EOT {n} answered 0x{b:02X}, which is not a status byte (bits 0xx1xx10); check that the printer speaks ESC/POS and the line's settings (baud, port)"
+                )),
+                ..Self::default()
+            };
+        }
         Self {
             offline: printer & 0b0000_1000 != 0,
             cover_open: offline_cause & 0b0000_0100 != 0,
@@ -121,7 +149,10 @@ impl Status {
     /// technician.
     pub fn technician_detail(&self) -> String {
         if self.unknown {
-            return "status unknown: this connection cannot read the printer's status (no DLE EOT answer)".into();
+            return match &self.unknown_why {
+                Some(why) => format!("status unknown: {why}"),
+                None => "status unknown: this connection cannot read the printer's status (no DLE EOT answer)".into(),
+            };
         }
         if !self.reasons.is_empty() || self.stopped {
             let mut out = format!(
@@ -209,6 +240,28 @@ mod tests {
 
         let s = Status::from_ipp(3, true, &reasons(&["toner-low-warning"]));
         assert!(s.can_print());
+    }
+
+    #[test]
+    fn a_byte_without_the_fixed_bits_is_unknown_never_ready() {
+        // 0x12 = 0001 0010: the fixed bits alone.
+        assert!(is_status_byte(0x12) && is_status_byte(0x12 | 0x6C));
+        for bad in [0x00, 0xFF, 0x13, 0x10, 0x02, 0x92, b'A'] {
+            assert!(!is_status_byte(bad), "{bad:#04x}");
+            for s in [
+                Status::from_bytes(bad, 0x12, 0x12),
+                Status::from_bytes(0x12, bad, 0x12),
+                Status::from_bytes(0x12, 0x12, bad),
+            ] {
+                assert_eq!(s.state_name(), "unknown", "{bad:#04x}: {s:?}");
+                assert!(s.technician_detail().contains("not a status byte"));
+            }
+        }
+        // Bit 7 set with paper-end bits: still not read as paper out or ready.
+        let s = Status::from_bytes(0x12, 0x12 | 0x20 | 0x80, 0x12);
+        assert!(s.unknown && !s.paper_end);
+        assert!(s.technician_detail().contains("DLE EOT 2 answered 0xB2"));
+        assert_eq!(Status::from_bytes(0x12, 0x12, 0x12).state_name(), "ready");
     }
 
     #[test]

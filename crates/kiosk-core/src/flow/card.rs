@@ -52,6 +52,38 @@ pub enum CardFailure {
     StaffRequired,
     /// (7) The printer failed for good: the card was not printed and is voided.
     NotPrinted,
+    /// (8) The card printer cannot print this card (no card size, no PDF, an attribute
+    /// it rejected): "暂停：打印机不支持", never "缺纸".
+    PrinterUnsupported,
+}
+
+/// What a card job waits for, as the resident is told (`OfflineCodeAdapter.held` and
+/// `held-unsupported`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PrintWait {
+    /// Not waiting: printing, or not started.
+    #[default]
+    None,
+    /// Paper out, cover open, an error, the printer unreachable: "打印机缺纸，请联系工作人员".
+    Printer,
+    /// The printer does not take this card: "暂停：打印机不支持".
+    Unsupported,
+}
+
+impl PrintWait {
+    /// How a print job's state shows to the resident: the one map of job states into
+    /// the card flow.
+    pub fn of(state: &crate::print::job::JobState) -> Self {
+        use crate::print::job::JobState;
+        match state {
+            JobState::Unsupported(_) => PrintWait::Unsupported,
+            JobState::Held(_) | JobState::Retrying(_) => PrintWait::Printer,
+            JobState::Printing
+            | JobState::Printed(_)
+            | JobState::Cancelled
+            | JobState::Failed(_) => PrintWait::None,
+        }
+    }
 }
 
 /// Why the typed ID number is not valid (`OfflineCodeAdapter.error`).
@@ -137,9 +169,9 @@ pub enum CardEvent {
     Retry,
     /// Answer to [`CardEffect::LookupResident`] for this number.
     Looked(IdNumber, LookupOutcome),
-    /// While printing the card of this number: the printer cannot print now (true) or
-    /// prints again (false).
-    PrintHeld(IdNumber, bool),
+    /// While printing the card of this number: what the job waits for now
+    /// ([`PrintWait::of`] its state; `None` when it prints again).
+    PrintHeld(IdNumber, PrintWait),
     /// Answer to [`CardEffect::IssueAndPrint`] for this number.
     Issued(IdNumber, IssueOutcome),
     /// Answer to [`CardEffect::ReportLost`] for this number.
@@ -199,7 +231,7 @@ pub struct CardFlow {
     masked_name: String,
     reason: String,
     has_card: bool,
-    held: bool,
+    held: PrintWait,
     waiting: Waiting,
     /// The issuance asked for was a reissue (a 重试 asks for the same).
     reissue: bool,
@@ -220,7 +252,10 @@ pub struct CardView {
     pub masked_name: String,
     pub reason: String,
     pub has_card: bool,
+    /// Waiting for the printer ("打印机缺纸，请联系工作人员").
     pub held: bool,
+    /// Waiting for a printer that does not take the card ("暂停：打印机不支持").
+    pub held_unsupported: bool,
 }
 
 impl fmt::Debug for CardView {
@@ -235,6 +270,7 @@ impl fmt::Debug for CardView {
             .field("reason", &self.reason)
             .field("has_card", &self.has_card)
             .field("held", &self.held)
+            .field("held_unsupported", &self.held_unsupported)
             .finish()
     }
 }
@@ -254,7 +290,8 @@ impl CardFlow {
             masked_name: self.masked_name.clone(),
             reason: self.reason.clone(),
             has_card: self.has_card,
-            held: self.held,
+            held: self.held == PrintWait::Printer,
+            held_unsupported: self.held == PrintWait::Unsupported,
         }
     }
 
@@ -273,7 +310,7 @@ impl CardFlow {
         self.failure = Some(failure);
         self.reason = reason;
         self.waiting = Waiting::Nothing;
-        self.held = false;
+        self.held = PrintWait::None;
     }
 
     fn edit(&mut self, f: impl FnOnce(&mut IdEntry)) {
@@ -329,7 +366,7 @@ impl CardFlow {
                 } else {
                     self.step = CardStep::Printing;
                     self.failure = None;
-                    self.held = false;
+                    self.held = PrintWait::None;
                     self.waiting = Waiting::Issue;
                     self.reissue = reissue;
                     return vec![CardEffect::IssueAndPrint {
@@ -380,7 +417,10 @@ impl CardFlow {
                 if self.waiting == Waiting::Issue && self.is_for(&id) =>
             {
                 self.waiting = Waiting::Nothing;
-                self.held = false;
+                // A job that waited on a printer that does not take the card and then
+                // gave up failed for that reason, not for paper.
+                let unsupported = self.held == PrintWait::Unsupported;
+                self.held = PrintWait::None;
                 match outcome {
                     IssueOutcome::Printed => self.step = CardStep::TakeCard,
                     IssueOutcome::AlreadyIssuedToday => {
@@ -389,6 +429,9 @@ impl CardFlow {
                     IssueOutcome::Network => self.fail(CardFailure::Network, String::new()),
                     IssueOutcome::Refused(m) => self.fail(CardFailure::Refused, m),
                     IssueOutcome::CodeRefused => self.fail(CardFailure::CodeRefused, String::new()),
+                    IssueOutcome::PrintFailed | IssueOutcome::NotPrinted if unsupported => {
+                        self.fail(CardFailure::PrinterUnsupported, String::new())
+                    }
                     IssueOutcome::PrintFailed => self.fail(CardFailure::Printer, String::new()),
                     IssueOutcome::NotPrinted => self.fail(CardFailure::NotPrinted, String::new()),
                     IssueOutcome::StaffRequired => {
@@ -487,9 +530,17 @@ mod tests {
             }]
         ));
         assert_eq!(c.step(), CardStep::Printing);
-        c.handle(CardEvent::PrintHeld(id(), true), &settings(), None);
+        c.handle(
+            CardEvent::PrintHeld(id(), PrintWait::Printer),
+            &settings(),
+            None,
+        );
         assert!(c.view().held, "缺纸: the page says so");
-        c.handle(CardEvent::PrintHeld(id(), false), &settings(), None);
+        c.handle(
+            CardEvent::PrintHeld(id(), PrintWait::None),
+            &settings(),
+            None,
+        );
         assert!(!c.view().held);
         c.handle(
             CardEvent::Issued(id(), IssueOutcome::Printed),
@@ -576,7 +627,11 @@ mod tests {
         ] {
             let mut c = at_confirm(None);
             c.handle(CardEvent::Confirm, &settings(), None);
-            c.handle(CardEvent::PrintHeld(id(), true), &settings(), None);
+            c.handle(
+                CardEvent::PrintHeld(id(), PrintWait::Printer),
+                &settings(),
+                None,
+            );
             c.handle(CardEvent::Issued(id(), outcome.clone()), &settings(), None);
             assert_eq!(c.view().failure, Some(want), "{outcome:?}");
             assert_eq!(c.step(), CardStep::Failed);
@@ -636,6 +691,57 @@ mod tests {
         let mut c = at_confirm(None);
         assert_eq!(c.handle(CardEvent::Confirm, &keyless, None), vec![]);
         assert_eq!(c.view().failure, Some(CardFailure::Network));
+    }
+
+    #[test]
+    fn a_printer_that_does_not_take_the_card_is_not_paper_out() {
+        use crate::print::job::JobState;
+        use crate::print::status::Status;
+        assert_eq!(
+            PrintWait::of(&JobState::Unsupported("打印机不支持卡片尺寸".into())),
+            PrintWait::Unsupported
+        );
+        assert_eq!(
+            PrintWait::of(&JobState::Held(Status::from_bytes(0x12, 0x32, 0x72))),
+            PrintWait::Printer
+        );
+        assert_eq!(
+            PrintWait::of(&JobState::Retrying("refused".into())),
+            PrintWait::Printer
+        );
+        assert_eq!(PrintWait::of(&JobState::Printing), PrintWait::None);
+        let mut c = at_confirm(None);
+        c.handle(CardEvent::Confirm, &settings(), None);
+        c.handle(
+            CardEvent::PrintHeld(id(), PrintWait::Unsupported),
+            &settings(),
+            None,
+        );
+        let v = c.view();
+        assert!(v.held_unsupported && !v.held, "{v:?}");
+        // It gave up (and the card was voided): the failure says the printer does not
+        // take the card.
+        c.handle(
+            CardEvent::Issued(id(), IssueOutcome::NotPrinted),
+            &settings(),
+            None,
+        );
+        assert_eq!(c.view().failure, Some(CardFailure::PrinterUnsupported));
+        assert!(!c.view().held_unsupported);
+        // Paper out, then given up: the printer failure as before.
+        let mut c = at_confirm(None);
+        c.handle(CardEvent::Confirm, &settings(), None);
+        c.handle(
+            CardEvent::PrintHeld(id(), PrintWait::Printer),
+            &settings(),
+            None,
+        );
+        c.handle(
+            CardEvent::Issued(id(), IssueOutcome::PrintFailed),
+            &settings(),
+            None,
+        );
+        assert_eq!(c.view().failure, Some(CardFailure::Printer));
     }
 
     #[test]
@@ -717,7 +823,11 @@ mod tests {
             &settings(),
             None,
         );
-        c.handle(CardEvent::PrintHeld(id(), true), &settings(), None);
+        c.handle(
+            CardEvent::PrintHeld(id(), PrintWait::Printer),
+            &settings(),
+            None,
+        );
         assert_eq!(c, CardFlow::default());
         // Cancelled (the session ended) leaves the page as it was.
         let mut c = at_confirm(None);
@@ -747,7 +857,7 @@ mod tests {
         c.handle(CardEvent::Confirm, &settings(), None);
         let theirs = IdNumber::parse(other).unwrap_or_else(|e| panic!("{e}"));
         c.handle(
-            CardEvent::PrintHeld(theirs.clone(), true),
+            CardEvent::PrintHeld(theirs.clone(), PrintWait::Printer),
             &settings(),
             None,
         );

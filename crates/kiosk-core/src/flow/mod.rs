@@ -33,7 +33,7 @@ pub use assist::{Assist, AssistEvent, StaffEnd};
 pub use browse::{Browse, BrowseEvent, GuidePrint, SearchAnswer, ShownItem};
 pub use card::{
     CardEvent, CardFailure, CardFlow, CardStep, CardView, IdProblem, IssueOutcome, LookupOutcome,
-    LostOutcome,
+    LostOutcome, PrintWait,
 };
 pub use help::{HelpEvent, HelpFlow, HelpState};
 pub use maintenance::{

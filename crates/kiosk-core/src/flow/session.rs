@@ -235,7 +235,7 @@ impl Session {
             Event::Card(ev) => {
                 match &ev {
                     CardEvent::PrintHeld(_, held) if self.prints.card_jobs > 0 => {
-                        self.prints.card_held = *held;
+                        self.prints.card_held = *held != super::card::PrintWait::None;
                     }
                     CardEvent::Issued(..) => {
                         self.prints.card_jobs = self.prints.card_jobs.saturating_sub(1);
@@ -585,7 +585,14 @@ mod tests {
             &card.effect,
             Effect::IssueAndPrint { staff: Some(s), reissue: false, .. } if *s == staff()
         ));
-        run(t, vec![Event::Card(CardEvent::PrintHeld(id(), true))], 12);
+        run(
+            t,
+            vec![Event::Card(CardEvent::PrintHeld(
+                id(),
+                crate::flow::card::PrintWait::Printer,
+            ))],
+            12,
+        );
         assert!(t.session().card().view().held);
         assert!(t.session().prints().held());
         // Home, then a 差评 of the terminal with a callback number.
