@@ -290,10 +290,15 @@ impl StatusReport {
         ));
         for p in &self.printers {
             s.push_str(&format!(
-                "printer    {:<8} {} {} ({})\n",
+                "printer    {:<8} {} {}{} ({})\n",
                 p.role,
                 p.uri,
                 yes_no(p.reachable),
+                // Reachable is not ready: paper out, or the card size refused, is named.
+                match p.state.as_deref() {
+                    Some(state) if state != "ready" => format!(", {state}"),
+                    _ => String::new(),
+                },
                 p.detail
             ));
         }

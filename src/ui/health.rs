@@ -36,6 +36,7 @@ pub fn spawn_health(
                 crate::health::printer(&c, PrinterRole::Card, Duration::from_secs(3), true).await;
             let printer_ready = probe.ready();
             let (state, detail) = probe.state();
+            let unsupported = state == "unsupported";
             // Said once per change, not every 15 s.
             if !printer_ready && detail != last_detail {
                 log::warn!("card printer not ready: {state}: {detail}");
@@ -45,6 +46,7 @@ pub fn spawn_health(
                 let s = w.global::<super::StatusAdapter>();
                 s.set_backoffice_up(backoffice_up);
                 s.set_printer_ready(printer_ready);
+                s.set_printer_unsupported(unsupported);
             });
             if sent.is_err() {
                 return;

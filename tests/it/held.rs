@@ -9,6 +9,20 @@ use std::time::Duration;
 
 use crate::common::{self, IppEve, KioskChild, OK, Sim};
 
+/// The back office child, killed when the test ends (also when it fails).
+struct Bo(std::process::Child);
+impl Drop for Bo {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn backoffice(dir: &std::path::Path) -> (Bo, String, String) {
+    let (child, url, key) = common::backoffice_child(dir, &[]);
+    (Bo(child), url, key)
+}
+
 /// How long the cost of a held job is counted.
 const WINDOW: Duration = Duration::from_secs(20);
 /// Fewer than 60 a minute over the window.
@@ -25,7 +39,7 @@ fn on_ipp_without_card_media_the_card_is_refused_plainly_and_a_held_job_costs_li
     let Some(printer) = IppEve::start(test, dir.path(), &["-f", "application/pdf"]) else {
         return;
     };
-    let (mut bo, url, key) = common::backoffice_child(dir.path(), &[]);
+    let (_bo, url, key) = backoffice(dir.path());
     let config = common::card_config_with_printer(dir.path(), &url, &key, &printer.uri());
 
     // `diagnose` and `status` name the refusal and what the printer lists.
@@ -64,7 +78,7 @@ fn on_ipp_without_card_media_the_card_is_refused_plainly_and_a_held_job_costs_li
     );
     let log = printer.log_text();
     assert!(
-        !log.contains("Print-Job"),
+        !log.contains("operation-id=Print-Job"),
         "nothing is submitted to a printer that does not list the card"
     );
 
@@ -76,7 +90,6 @@ fn on_ipp_without_card_media_the_card_is_refused_plainly_and_a_held_job_costs_li
         err.contains("Ctrl+C") && err.contains("nothing printed"),
         "{err}"
     );
-    let _ = bo.kill();
 }
 
 /// The printed PDF's page size in points, from pdfinfo.
@@ -105,7 +118,7 @@ fn on_ipp_with_custom_sizes_the_card_prints_at_85_6_by_54_mm_sent_as_media_col()
     let Some(printer) = IppEve::start(test, dir.path(), &["-a", attrs.to_str().unwrap()]) else {
         return;
     };
-    let (mut bo, url, key) = common::backoffice_child(dir.path(), &[]);
+    let (_bo, url, key) = backoffice(dir.path());
     let config = common::card_config_with_printer(dir.path(), &url, &key, &printer.uri());
     let out = common::kiosk(&config, &["status"]);
     let status = String::from_utf8_lossy(&out.stdout);
@@ -145,7 +158,6 @@ fn on_ipp_with_custom_sizes_the_card_prints_at_85_6_by_54_mm_sent_as_media_col()
         (w - 242.65).abs() <= 1.0 && (h - 153.07).abs() <= 1.0,
         "{w} x {h} pt"
     );
-    let _ = bo.kill();
 }
 
 #[test]
@@ -156,7 +168,12 @@ fn a_printer_killed_mid_job_costs_a_few_connections_a_minute_and_a_lost_job_fail
     std::fs::write(&attrs, common::CUSTOM_SIZES_ATTRS).unwrap();
     // A print command that never finishes: the job stays processing until the kill.
     let slow = dir.path().join("slow-print");
-    std::fs::write(&slow, "#!/bin/sh\nexec sleep 3600\n").unwrap();
+    // It ends when the printer is gone (a killed printer's child is not left behind).
+    std::fs::write(
+        &slow,
+        "#!/bin/sh\nwhile kill -0 $PPID 2>/dev/null; do sleep 1; done\n",
+    )
+    .unwrap();
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&slow, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -169,7 +186,7 @@ fn a_printer_killed_mid_job_costs_a_few_connections_a_minute_and_a_lost_job_fail
         return;
     };
     let (proxy, connections) = common::counting_proxy(printer.port);
-    let (mut bo, url, key) = common::backoffice_child(dir.path(), &[]);
+    let (_bo, url, key) = backoffice(dir.path());
     let uri = format!("ipp://127.0.0.1:{proxy}/ipp/print");
     let config = common::card_config_with_printer(dir.path(), &url, &key, &uri);
 
@@ -196,7 +213,6 @@ fn a_printer_killed_mid_job_costs_a_few_connections_a_minute_and_a_lost_job_fail
         err.contains("no longer knows it") && err.contains("nothing is known to have printed"),
         "{err}"
     );
-    let _ = bo.kill();
 }
 
 #[test]
@@ -212,7 +228,7 @@ fn on_escpos_with_paper_out_a_held_job_costs_a_few_connections_and_ends_at_wait_
     }));
     let port = rt.block_on(common::start_printer(sim.clone()));
     let dir = tempfile::tempdir().unwrap();
-    let (mut bo, url, key) = common::backoffice_child(dir.path(), &[]);
+    let (_bo, url, key) = backoffice(dir.path());
     let uri = format!("escpos+tcp://127.0.0.1:{port}");
     let config = common::card_config_with_printer(dir.path(), &url, &key, &uri);
 
@@ -244,5 +260,4 @@ fn on_escpos_with_paper_out_a_held_job_costs_a_few_connections_and_ends_at_wait_
         "{err}"
     );
     assert!(sim.lock().unwrap().jobs.is_empty(), "nothing printed");
-    let _ = bo.kill();
 }

@@ -179,11 +179,21 @@ proptest! {
         prop_assert_eq!(serde_json::to_string(&back).unwrap(), text);
     }
 
-    /// ESC/POS status: a job may start exactly when there is paper, the cover is closed and
-    /// no error is set; the state and the technician's detail agree with the bits.
+    /// ESC/POS status: an answer without the fixed bits (0xx1xx10) is unknown, never
+    /// ready; a status byte says exactly: a job may start when there is paper, the cover
+    /// is closed and no error is set; the state and the technician's detail agree.
     #[test]
     fn escpos_status_bits(printer in any::<u8>(), cause in any::<u8>(), paper in any::<u8>()) {
         let s = Status::from_bytes(printer, cause, paper);
+        let fixed = |b: u8| b & 0b1001_0011 == 0b0001_0010;
+        if !(fixed(printer) && fixed(cause) && fixed(paper)) {
+            prop_assert!(s.unknown);
+            prop_assert_eq!(s.state_name(), "unknown");
+            prop_assert!(!s.paper_end && !s.cover_open && !s.error && !s.offline);
+            prop_assert!(s.technician_detail().contains("not a status byte"));
+            return Ok(());
+        }
+        prop_assert!(!s.unknown);
         prop_assert_eq!(s.can_print(), !(s.paper_end || s.cover_open || s.error));
         prop_assert_eq!(s.paper_end, cause & 0x20 != 0 || paper & 0x60 != 0);
         prop_assert_eq!(s.cover_open, cause & 0x04 != 0);

@@ -268,10 +268,13 @@ fn the_status_bar_shows_the_card_printer_not_ready_while_it_is_out_of_paper() {
         },
     )
     .unwrap();
+    // Home shows the status bar.
+    h.window.global::<SessionAdapter>().invoke_wake();
     h.spawn_health(Some(client), Duration::from_millis(200));
     assert!(
         h.pump_until(Duration::from_secs(10), |_| status_bar_says(&h, false)),
-        "the status bar says 打印机暂停 while paper is out"
+        "the status bar says 打印机暂停 while paper is out: ready {}",
+        h.window.global::<StatusAdapter>().get_printer_ready()
     );
     counter.sim.lock().unwrap().dle = [OK, OK, OK];
     assert!(
@@ -310,12 +313,8 @@ fn a_card_printer_without_the_card_size_pauses_as_unsupported_not_paper_out() {
         },
     )
     .unwrap();
-    h.spawn_health(Some(client), Duration::from_millis(200));
-    assert!(
-        h.pump_until(Duration::from_secs(10), |_| status_bar_says(&h, false)),
-        "the status bar says 打印机暂停 for a card printer that cannot print cards"
-    );
     h.window.global::<SessionAdapter>().invoke_wake();
+    // The resident started before the terminal noticed: the job is held, and says why.
     start_card(&h, "310105195001011231");
     let o = || h.window.global::<OfflineCodeAdapter>();
     assert!(
@@ -333,7 +332,20 @@ fn a_card_printer_without_the_card_size_pauses_as_unsupported_not_paper_out() {
     );
     assert_eq!(o().get_step(), CardStep::Printing, "held, not failed");
     assert!(
-        !printer.log_text().contains("Print-Job"),
+        !printer.log_text().contains("operation-id=Print-Job"),
         "nothing submitted"
     );
+    // The status bar and the home tile say it too, and not as paper.
+    h.spawn_health(Some(client), Duration::from_millis(200));
+    assert!(
+        h.pump_until(Duration::from_secs(10), |_| status_bar_says(&h, false)),
+        "the status bar says 打印机暂停 for a card printer that cannot print cards: ready {}",
+        h.window.global::<StatusAdapter>().get_printer_ready()
+    );
+    h.window.global::<SessionAdapter>().invoke_go(Page::Home);
+    assert!(
+        h.pump_until(Duration::from_secs(5), |_| shown(&h, "暂停：打印机不支持")),
+        "the home tile says 暂停：打印机不支持"
+    );
+    assert!(!shown(&h, "暂停：打印机缺纸或故障"));
 }
