@@ -555,9 +555,15 @@ impl IppEve {
     /// Kills the printer and everything it started (a print command), as a power cut.
     pub(crate) fn kill(&mut self) {
         if let Some(mut c) = self.printer.take() {
-            let _ = Command::new("kill")
-                .args(["-KILL", &format!("-{}", c.id())])
-                .status();
+            // The printer's own process group (it was started as its leader): killpg(2),
+            // never `kill -KILL -PID` through procps, whose parsing of that killed every
+            // process of the machine's user.
+            if let Ok(pgid) = i32::try_from(c.id()) {
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(pgid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
             let _ = c.kill();
             let _ = c.wait();
         }
@@ -686,11 +692,12 @@ impl KioskChild {
 
     /// Sends SIGINT, as Ctrl+C does.
     pub(crate) fn interrupt(&self) {
-        let status = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        let pid = i32::try_from(self.child.id()).unwrap();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGINT,
+        )
+        .unwrap();
     }
 
     /// Waits for the command to end: its status, and its stdout and stderr.
