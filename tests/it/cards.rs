@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use civic_kiosk::identity::IdNumber;
 use civic_kiosk::issuance::{Deps, Failure, Issuance};
 
-use crate::common::{self, cannot_run};
+use crate::common;
 
 const ID: &str = "310105195001011231";
 
@@ -34,59 +34,6 @@ async fn kiosk(config: &Path, args: &[&str]) -> (Option<i32>, String) {
     .unwrap()
 }
 
-/// A tmpfs of `size` mounted on `at` for as long as this lives (root only).
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(at: &Path, size: &str) -> Option<Self> {
-        std::fs::create_dir_all(at).unwrap();
-        let out = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(at)
-            .output()
-            .unwrap();
-        if !out.status.success() {
-            cannot_run(
-                "a full spool disk",
-                &format!(
-                    "mount -t tmpfs failed (needs root): {}",
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ),
-            );
-            return None;
-        }
-        Some(Self(at.to_path_buf()))
-    }
-
-    /// Fills it to the last byte with one file, which [`Tmpfs::free`] removes.
-    fn fill(&self) {
-        use std::io::Write;
-        let mut f = std::fs::File::create(self.0.join("filler")).unwrap();
-        let block = vec![0u8; 64 * 1024];
-        loop {
-            match f.write(&block) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-        }
-        // Whatever a small write still finds.
-        while f.write(&[0u8]).is_ok_and(|n| n > 0) {}
-    }
-
-    fn free(&self) {
-        std::fs::remove_file(self.0.join("filler")).unwrap();
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.0)
-            .status();
-    }
-}
-
 fn key_text(bo: &common::InProcessBackoffice) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bo.key.to_bytes())
@@ -99,9 +46,7 @@ async fn a_card_issued_onto_a_full_spool_disk_prints_the_same_card_once_there_is
     let dir = tempfile::tempdir().unwrap();
     let bo = common::start_backoffice(&dir.path().join("bo.sqlite"), false, None).await;
     let config = common::card_config(dir.path(), &bo.url, &key_text(&bo));
-    let Some(spool) = Tmpfs::mount(&dir.path().join("cards"), "256k") else {
-        return;
-    };
+    let spool = common::Tmpfs::mount(&dir.path().join("cards"));
     spool.fill();
 
     let (code, failed) = kiosk(&config, &["offline-code", "--id", ID, "--yes"]).await;

@@ -720,3 +720,52 @@ impl Drop for KioskChild {
         let _ = self.child.kill();
     }
 }
+
+/// A 2 MiB tmpfs mounted on `at`, unmounted when dropped (however the test ends). The
+/// tests run as root; a mount that fails fails the test with why.
+pub(crate) struct Tmpfs(pub(crate) PathBuf);
+
+impl Tmpfs {
+    pub(crate) fn mount(at: &Path) -> Self {
+        std::fs::create_dir_all(at).unwrap();
+        let out = std::process::Command::new(tool("mount", "mount"))
+            .args(["-t", "tmpfs", "-o", "size=2m", "civic-kiosk-full"])
+            .arg(at)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "cannot mount a 2 MiB tmpfs on {} (the full-disk test needs root): {}",
+            at.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Self(at.to_path_buf())
+    }
+
+    /// Writes a file until the disk refuses more.
+    pub(crate) fn fill(&self) {
+        use std::io::Write;
+        let mut f = std::fs::File::create(self.0.join("filler")).unwrap();
+        for chunk in [65536usize, 4096, 512, 1] {
+            let buf = vec![0xA5u8; chunk];
+            while f.write_all(&buf).is_ok() {}
+        }
+        let _ = f.sync_all();
+        let free = civic_kiosk::store::free_bytes(&self.0).unwrap();
+        assert!(free < 4096, "the tmpfs is full: {free} bytes free");
+    }
+
+    /// Removes what [`Tmpfs::fill`] wrote: the space is free again.
+    pub(crate) fn free(&self) {
+        std::fs::remove_file(self.0.join("filler")).unwrap();
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}

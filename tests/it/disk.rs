@@ -13,50 +13,6 @@ use civic_kiosk::store::Store;
 use civic_kiosk::ui::snapshot::{Headless, HeadlessOptions, init_headless};
 use civic_kiosk::ui::*;
 
-/// A 2 MiB tmpfs mounted on `at`, unmounted when dropped (however the test ends). The
-/// tests run as root; a mount that fails fails the test with why.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(at: &Path) -> Self {
-        std::fs::create_dir_all(at).unwrap();
-        let out = std::process::Command::new(common::tool("mount", "mount"))
-            .args(["-t", "tmpfs", "-o", "size=2m", "civic-kiosk-full"])
-            .arg(at)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "cannot mount a 2 MiB tmpfs on {} (the full-disk test needs root): {}",
-            at.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Self(at.to_path_buf())
-    }
-
-    /// Writes a file until the disk refuses more.
-    fn fill(&self) {
-        use std::io::Write;
-        let mut f = std::fs::File::create(self.0.join("filler")).unwrap();
-        for chunk in [65536usize, 4096, 512, 1] {
-            let buf = vec![0xA5u8; chunk];
-            while f.write_all(&buf).is_ok() {}
-        }
-        let _ = f.sync_all();
-        let free = civic_kiosk::store::free_bytes(&self.0).unwrap();
-        assert!(free < 4096, "the tmpfs is full: {free} bytes free");
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.0)
-            .status();
-    }
-}
-
 /// A terminal whose data dir is a full 2 MiB tmpfs: the catalogue was cached there from
 /// the in-process back office first, then the disk was filled.
 struct FullDisk {
@@ -66,7 +22,7 @@ struct FullDisk {
     bo: common::InProcessBackoffice,
     rt: tokio::runtime::Runtime,
     // Dropped last: unmounted after everything that may hold a file on it.
-    _disk: Tmpfs,
+    _disk: common::Tmpfs,
     _dir: tempfile::TempDir,
 }
 
@@ -97,7 +53,7 @@ fn full_disk() -> FullDisk {
     let config_path = common::config_in(dir.path(), &text);
     let config = Arc::new(civic_kiosk::config::load(&config_path).unwrap());
     let data = config.data_dir();
-    let disk = Tmpfs::mount(&data);
+    let disk = common::Tmpfs::mount(&data);
 
     // Seed: the catalogue cached on the tmpfs, as a terminal that ran before has it.
     let store = Arc::new(Mutex::new(Store::open_in(&data).unwrap()));
