@@ -123,6 +123,26 @@ const MIGRATIONS: &[&str] = &[
 ",
 ];
 
+/// The store's schema version, refused when newer than this build knows (it would be
+/// misread).
+fn known_schema(conn: &Connection, path: &Path) -> Result<i64, StoreError> {
+    let found: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let known = MIGRATIONS.len() as i64;
+    if found > known {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found,
+            known,
+        });
+    }
+    Ok(found)
+}
+
 /// The store as the terminal's running parts share it.
 pub type Shared = std::sync::Arc<std::sync::Mutex<Store>>;
 
@@ -415,17 +435,7 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(open_err)?;
         // The first read: where a WAL file that cannot be made fails.
-        let found: i64 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(open_err)?;
-        let known = MIGRATIONS.len() as i64;
-        if found > known {
-            return Err(StoreError::TooNew {
-                path: path.to_path_buf(),
-                found,
-                known,
-            });
-        }
+        known_schema(&conn, path)?;
         Ok(Self {
             conn,
             path: path.to_path_buf(),
@@ -552,17 +562,7 @@ impl Store {
             .map_err(open_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(open_err)?;
-        let found: i64 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(open_err)?;
-        let known = MIGRATIONS.len() as i64;
-        if found > known {
-            return Err(StoreError::TooNew {
-                path: path.to_path_buf(),
-                found,
-                known,
-            });
-        }
+        let found = known_schema(&conn, path)?;
         for (n, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
             let tx = conn.transaction().map_err(open_err)?;
             tx.execute_batch(sql).map_err(open_err)?;
