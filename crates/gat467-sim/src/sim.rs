@@ -106,7 +106,8 @@ impl Sim {
 
     /// Pulls the reader's cable: closes the master side and the sim's own slave
     /// descriptor, and returns when they are closed. The terminal's descriptor then
-    /// hangs up (reads end or fail with EIO, writes fail with EIO). There is no replug:
+    /// hangs up: poll(2) reports POLLHUP, read(2) returns end of file at once (Linux; EIO
+    /// on some systems), write(2) fails with EIO. There is no replug:
     /// the kernel frees the pty and its path; [`Sim::start`] again gives a new one.
     /// Control and inspection keep working. Idempotent.
     pub fn unplug(&self) {
