@@ -54,6 +54,8 @@
 pub mod gat467;
 pub mod reader;
 pub mod scanner;
+#[cfg(test)]
+mod test_support;
 
 pub use gat467::{IdCard, Sex, Validity};
 pub use reader::{
