@@ -342,8 +342,10 @@ fn field(text: &[u8], (from, to): (usize, usize), name: &str) -> Result<String, 
     let s: String = char::decode_utf16(units)
         .collect::<Result<_, _>>()
         .map_err(|_| TextError(format!("{name} field is not valid UCS-2 text")))?;
-    Ok(s.trim_matches(|c: char| c == ' ' || c == '\0' || c == '\u{3000}')
-        .to_string())
+    Ok(
+        s.trim_matches(|c: char| c == ' ' || c == '\0' || c == '\u{3000}')
+            .to_string(),
+    )
 }
 
 fn date(s: &str, name: &str) -> Result<NaiveDate, TextError> {
@@ -419,7 +421,9 @@ mod tests {
         let f = encode_command(0x12, 0xFF, &[0x01, 0x02]);
         assert_eq!(
             f,
-            [0xAA, 0xAA, 0xAA, 0x96, 0x69, 0x00, 0x05, 0x12, 0xFF, 0x01, 0x02, 0xEB]
+            [
+                0xAA, 0xAA, 0xAA, 0x96, 0x69, 0x00, 0x05, 0x12, 0xFF, 0x01, 0x02, 0xEB
+            ]
         );
         assert_eq!(xor(&f[5..]), 0);
     }

@@ -59,8 +59,7 @@ mod test_support;
 
 pub use gat467::{IdCard, Sex, Validity};
 pub use reader::{
-    Reader, ReaderEvent, ReaderFault, ReaderHandle, ReaderOptions, ReaderUri, Timings,
-    spawn_reader,
+    Reader, ReaderEvent, ReaderFault, ReaderHandle, ReaderOptions, ReaderUri, Timings, spawn_reader,
 };
 pub use scanner::{ScanEvent, ScannerHandle, ScannerUri, spawn_serial_scanner};
 

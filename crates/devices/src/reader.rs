@@ -187,7 +187,9 @@ fn status_fix(sw3: u8) -> &'static str {
         0x31..=0x33 | 0x40 | 0x91 => {
             "The card is damaged or not a genuine resident ID card; if every card fails, call the reader's vendor."
         }
-        _ => "See the reader's manual for this status; if it persists, replug or replace the reader.",
+        _ => {
+            "See the reader's manual for this status; if it persists, replug or replace the reader."
+        }
     }
 }
 
@@ -713,25 +715,19 @@ impl Task {
                 Ok(())
             }
             Err(f) => {
-                match &f {
-                    ReaderFault::Removed => {
-                        if self.card.take().is_some_and(|c| c.announced) {
-                            events.push(ReaderEvent::Removed);
-                        }
-                    }
-                    ReaderFault::Malformed(_) => {
-                        if self.card.take().is_some_and(|c| c.announced) {
-                            events.push(ReaderEvent::Removed);
-                        }
-                        // Not read again until it leaves.
-                        self.card = Some(Present {
-                            number: None,
-                            announced: false,
-                            misses: 0,
-                            verify: false,
-                        });
-                    }
-                    _ => {}
+                let card_fault = matches!(f, ReaderFault::Removed | ReaderFault::Malformed(_));
+                // The card checked after a device fault is gone or unreadable.
+                if card_fault && self.card.take().is_some_and(|c| c.announced) {
+                    events.push(ReaderEvent::Removed);
+                }
+                if matches!(f, ReaderFault::Malformed(_)) {
+                    // Not read again until it leaves.
+                    self.card = Some(Present {
+                        number: None,
+                        announced: false,
+                        misses: 0,
+                        verify: false,
+                    });
                 }
                 Err(f)
             }

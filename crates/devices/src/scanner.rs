@@ -74,11 +74,8 @@ impl FromStr for ScannerUri {
     type Err = UriError;
     /// Unlike [`ScannerUri::parse`], an empty string is an error here.
     fn from_str(s: &str) -> Result<Self, UriError> {
-        Self::parse(s)?.ok_or_else(|| {
-            UriError(format!(
-                "scanner URI: empty; accepted forms: {FORMS}"
-            ))
-        })
+        Self::parse(s)?
+            .ok_or_else(|| UriError(format!("scanner URI: empty; accepted forms: {FORMS}")))
     }
 }
 

@@ -98,7 +98,10 @@ fn uri(path: &str) -> ReaderUri {
 
 /// Expects each request in turn and writes its answer chunks (10 ms apart); `None`
 /// stays silent. Returns the master when the script is done.
-fn responder(mut master: File, script: Vec<([u8; 10], Option<Vec<Vec<u8>>>)>) -> JoinHandle<File> {
+/// Each request expected, and the chunks of its answer (`None`: no answer).
+type Script = Vec<([u8; 10], Option<Vec<Vec<u8>>>)>;
+
+fn responder(mut master: File, script: Script) -> JoinHandle<File> {
     std::thread::spawn(move || {
         for (want, answer) in script {
             let mut got = [0u8; 10];
