@@ -100,7 +100,8 @@ pub fn encode_command(cmd: u8, para: u8, data: &[u8]) -> Vec<u8> {
     try_encode_command(cmd, para, data).unwrap_or_default()
 }
 
-/// What SW3 means, in English for technicians (GA/T 467 status codes).
+/// What SW3 means, in English for technicians (GA/T 467 status codes). "No content for
+/// this item" is `91`; `40` is an unrecognised card type.
 pub fn sw3_meaning(sw3: u8) -> &'static str {
     match sw3 {
         0x90 => "success",

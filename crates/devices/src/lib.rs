@@ -38,8 +38,12 @@
 //! - **Faults.** A fault is sent once: the same fault again before a recovery sends
 //!   nothing (an unplugged reader counts as one fault whatever the OS error says). The
 //!   first poll cycle that completes without a fault after one sends `Recovered`. A card
-//!   taken away between find and the end of the read is `Fault(Removed)`; the next
-//!   placement reads again.
+//!   taken away between find and the end of the read (select answering `81`, read
+//!   answering `41`, or another status after which find answers `80`) is
+//!   `Fault(Removed)`, followed by `Recovered` at the next find that answers; the next
+//!   placement reads again. A card whose text does not parse is `Fault(Malformed)` once
+//!   and is not read again until it leaves. A fault of the reader (silent, unplugged,
+//!   bad checksum, a SAM status) keeps a present card present.
 //! - **Backoff.** When the device cannot be opened or goes away (EIO, hang-up), the task
 //!   reopens it after 1 s, doubling to 30 s, sleeping on the stop channel between tries
 //!   (no CPU while waiting). It recovers by itself when the device comes back.
@@ -48,8 +52,8 @@
 //!
 //! A serial scanner sends one code a line (CR, LF or CRLF). Lines are trimmed, empty ones
 //! skipped, a line over 2048 bytes or one that is not UTF-8 is a fault for that scan
-//! only. Unplugging follows the reader's backoff. `keyboard` scanners type into the UI
-//! and need nothing here.
+//! only (the scanner's state stays `Ready`). Unplugging follows the reader's backoff.
+//! `keyboard` scanners type into the UI and need nothing here.
 
 pub mod gat467;
 pub mod reader;

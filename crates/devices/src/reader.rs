@@ -667,7 +667,7 @@ impl Task {
         let t = Instant::now();
         if !reader.find()? {
             if let Some(c) = &mut self.card {
-                c.misses += 1;
+                c.misses = c.misses.saturating_add(1);
                 if c.misses >= self.opts.absent_after.max(1) {
                     if c.announced {
                         events.push(ReaderEvent::Removed);

@@ -132,12 +132,13 @@ pub(crate) enum LineFault {
 }
 
 impl Lines {
+    /// Splits `bytes` into codes. An over-long line is reported as soon as it passes
+    /// the cap (a scanner that never ends its line still shows up), then skipped up to
+    /// its end.
     pub(crate) fn push(&mut self, bytes: &[u8], out: &mut Vec<Result<String, LineFault>>) {
         for &b in bytes {
             if b == b'\r' || b == b'\n' {
-                if self.too_long {
-                    out.push(Err(LineFault::TooLong));
-                } else {
+                if !self.too_long {
                     match std::str::from_utf8(&self.buf) {
                         Ok(s) => {
                             let s = s.trim();
@@ -152,6 +153,7 @@ impl Lines {
                 self.buf.clear();
             } else if self.too_long {
             } else if self.buf.len() >= MAX_CODE_LEN {
+                out.push(Err(LineFault::TooLong));
                 self.too_long = true;
                 self.buf.clear();
             } else {
@@ -284,7 +286,7 @@ fn run(
                             Err(f) => {
                                 let text = match f {
                                     LineFault::TooLong => format!(
-                                        "code scanner {path}: code too long (over {MAX_CODE_LEN} bytes without a line end); check that the scanner ends each code with CR or LF"
+                                        "code scanner {path}: code too long (over {MAX_CODE_LEN} bytes without a line end; the rest of the line is skipped); check that the scanner ends each code with CR or LF"
                                     ),
                                     LineFault::NotUtf8 => format!(
                                         "code scanner {path}: the code is not UTF-8 text; set the scanner's output to UTF-8"

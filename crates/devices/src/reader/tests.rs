@@ -419,6 +419,8 @@ struct Sim {
     fail_read: AtomicBool,
     /// At the next request, hang up.
     unplug: AtomicBool,
+    /// Reads answer a text whose ID number fails its check character.
+    malformed: AtomicBool,
     reads: AtomicU32,
     requests: AtomicU32,
     bad_request: AtomicBool,
@@ -448,7 +450,11 @@ fn run_sim(mut master: File, sim: Arc<Sim>) {
                 }
                 READ => {
                     sim.reads.fetch_add(1, Ordering::SeqCst);
-                    read_answer(DEMO, "长期")
+                    if sim.malformed.load(Ordering::SeqCst) {
+                        read_answer("310105195001011232", "长期")
+                    } else {
+                        read_answer(DEMO, "长期")
+                    }
                 }
                 _ => {
                     sim.bad_request.store(true, Ordering::SeqCst);
@@ -588,6 +594,37 @@ fn task_card_taken_away_mid_read_is_a_fault_and_the_next_placement_reads() {
     sim.card_on.store(true, Ordering::SeqCst);
     expect_placed(&mut rx);
     assert_eq!(sim.reads.load(Ordering::SeqCst), 1);
+    handle.stop();
+}
+
+#[test]
+fn task_reports_an_unreadable_card_once_and_reads_it_no_more_until_it_leaves() {
+    let p = pty();
+    let sim = Arc::new(Sim::default());
+    sim.malformed.store(true, Ordering::SeqCst);
+    sim.card_on.store(true, Ordering::SeqCst);
+    run_sim(p.master, sim.clone());
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let handle = spawn_reader(uri(&p.path), opts(), tx);
+    match recv_within(&mut rx, Duration::from_secs(3)) {
+        Some(ReaderEvent::Fault(f @ ReaderFault::Malformed(_))) => {
+            assert_eq!(
+                f.resident_message_zh(),
+                "无法读取此身份证，请重新放置，或联系工作人员"
+            );
+        }
+        other => panic!("expected Fault(Malformed), got {other:?}"),
+    }
+    expect(&mut rx, &ReaderEvent::Recovered);
+    expect_quiet(&mut rx, Duration::from_millis(300));
+    assert_eq!(sim.reads.load(Ordering::SeqCst), 1);
+    // It leaves: never announced, so no Removed.
+    sim.card_on.store(false, Ordering::SeqCst);
+    expect_quiet(&mut rx, Duration::from_millis(300));
+    sim.malformed.store(false, Ordering::SeqCst);
+    sim.card_on.store(true, Ordering::SeqCst);
+    expect_placed(&mut rx);
+    assert_eq!(sim.reads.load(Ordering::SeqCst), 2);
     handle.stop();
 }
 

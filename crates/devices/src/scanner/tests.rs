@@ -77,6 +77,8 @@ fn line_cap_and_utf8() {
             Ok("ok".into())
         ]
     );
+    // Reported at the cap, before the line ends.
+    assert_eq!(lines(&[&over]), [Err(LineFault::TooLong)]);
     assert_eq!(
         lines(&[&[0xFF, 0xFE, b'\n'], "二维码\n".as_bytes()]),
         [Err(LineFault::NotUtf8), Ok("二维码".into())]
