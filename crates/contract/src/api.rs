@@ -496,7 +496,7 @@ const fn row(key: &'static str, class: KeyClass, on_page: bool, live: bool) -> S
 /// whether the maintenance page offers it, whether it applies live. Here in the contract
 /// so the back office, the heartbeat, the maintenance page and the config read the same
 /// rows. A key not here is refused remotely and not on the page.
-pub const SETTABLE: [Settable; 13] = [
+pub const SETTABLE: [Settable; 15] = [
     row("display.idle_timeout_s", KeyClass::Remote, true, true),
     row("display.notices", KeyClass::Remote, false, true),
     row("ratings.reasons", KeyClass::Remote, false, true),
@@ -512,12 +512,12 @@ pub const SETTABLE: [Settable; 13] = [
     row("backoffice.url", KeyClass::Refused, false, false),
     row("backoffice.token", KeyClass::Refused, false, false),
     row("backoffice.public_key", KeyClass::Refused, false, false),
-    row(
-        "offline_code.require_staff",
-        KeyClass::Refused,
-        false,
-        false,
-    ),
+    // The identity devices: a pushed config must neither switch an identity check off nor
+    // point a device elsewhere. (`offline_code.require_staff` is no longer a row: the
+    // config reads it as a deprecated alias.)
+    row("identity.reader", KeyClass::Refused, false, false),
+    row("identity.scanner", KeyClass::Refused, false, false),
+    row("identity.keypad", KeyClass::Refused, false, false),
     row("storage.data_dir", KeyClass::Refused, false, false),
     row("storage.runtime_dir", KeyClass::Refused, false, false),
 ];
@@ -631,5 +631,16 @@ mod settable_tests {
             ]
         );
         assert!(!remote_settable("technician.pin_hash") && !remote_settable("printers.card.uri"));
+        for key in ["identity.reader", "identity.scanner", "identity.keypad"] {
+            let row = settable(key).unwrap_or_else(|| panic!("{key} has no row"));
+            assert_eq!(
+                (row.class, row.on_page, row.live),
+                (KeyClass::Refused, false, false)
+            );
+        }
+        assert!(
+            settable("offline_code.require_staff").is_none(),
+            "a deprecated alias, not a row"
+        );
     }
 }
