@@ -8,6 +8,7 @@
 
 mod common;
 mod limits;
+mod resolve_code;
 mod slow_clients;
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{Heartbeat, HelpRequest, Rating};
+use super::{CodeRecord, Heartbeat, HelpRequest, Rating, ResolveCodeRequest};
 
 /// Largest request body, in bytes (a remote config has its own, smaller one:
 /// [`super::REMOTE_CONFIG_MAX_BYTES`]). A full batch of [`MAX_BATCH_RATINGS`] ratings at
@@ -34,6 +34,9 @@ pub const MAX_HEARTBEAT_PRINTERS: usize = 16;
 pub const MAX_HEARTBEAT_AUDIT: usize = 500;
 /// A heartbeat's `version` string.
 pub const MAX_VERSION_CHARS: usize = 64;
+/// A resident code a scanner read (随申码, 电子身份证), in bytes: real ones are a few
+/// hundred at most.
+pub const MAX_CODE_BYTES: usize = 512;
 
 /// No rating is older than this instant (2026-01-01T00:00:00Z, Unix seconds): the product
 /// did not exist before 2026, so an older `rated_at` is a terminal clock that was never
@@ -68,6 +71,12 @@ pub mod codes {
     pub const TERMINAL_MISMATCH: &str = "terminal_mismatch";
     /// A rating id already stored with other content.
     pub const ID_REUSED: &str = "id_reused";
+    /// A resident code with a character outside printable ASCII (0x20 to 0x7E).
+    pub const CODE_NOT_PRINTABLE: &str = "code_not_printable";
+    /// A resident code the back office does not know (404).
+    pub const CODE_NOT_FOUND: &str = "code_not_found";
+    /// A resident code past its expiry (410): the resident shows a fresh one.
+    pub const CODE_EXPIRED: &str = "code_expired";
 }
 
 /// Why a request breaks the contract: a stable code from [`codes`] and words for people.
@@ -220,6 +229,40 @@ impl Heartbeat {
         max_chars("version", &self.version, MAX_VERSION_CHARS)?;
         max_count("printers", self.printers.len(), MAX_HEARTBEAT_PRINTERS)?;
         max_count("audit", self.audit.len(), MAX_HEARTBEAT_AUDIT)
+    }
+}
+
+/// A resident code: 1 to [`MAX_CODE_BYTES`] bytes, every one printable ASCII.
+fn check_code(code: &str) -> Result<(), Violation> {
+    if code.len() > MAX_CODE_BYTES {
+        return Err(Violation::new(
+            codes::FIELD_TOO_LONG,
+            format!("code is {} bytes; at most {MAX_CODE_BYTES}", code.len()),
+        ));
+    }
+    not_empty("code", code)?;
+    if let Some(at) = code.bytes().position(|b| !(0x20..=0x7e).contains(&b)) {
+        return Err(Violation::new(
+            codes::CODE_NOT_PRINTABLE,
+            format!(
+                "code has a byte outside printable ASCII at offset {at}: a scanner reads ASCII only (strip its line ending before sending)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+impl ResolveCodeRequest {
+    /// The code is 1 to [`MAX_CODE_BYTES`] bytes of printable ASCII.
+    pub fn check(&self) -> Result<(), Violation> {
+        check_code(&self.code)
+    }
+}
+
+impl CodeRecord {
+    /// The code is 1 to [`MAX_CODE_BYTES`] bytes of printable ASCII.
+    pub fn check(&self) -> Result<(), Violation> {
+        check_code(&self.code)
     }
 }
 
@@ -376,5 +419,35 @@ mod tests {
             MAX_HEARTBEAT_PRINTERS + 1
         ];
         assert_eq!(hb.check().unwrap_err().code, codes::TOO_MANY_VALUES);
+    }
+
+    #[test]
+    fn a_resident_code_is_short_printable_ascii() {
+        let check = |code: &str| {
+            ResolveCodeRequest { code: code.into() }
+                .check()
+                .err()
+                .map(|v| v.code)
+        };
+        assert_eq!(check("SSM:DEMO:WANGXIUYING"), None);
+        assert_eq!(check(&"A".repeat(MAX_CODE_BYTES)), None);
+        assert_eq!(
+            check(&"A".repeat(MAX_CODE_BYTES + 1)),
+            Some(codes::FIELD_TOO_LONG)
+        );
+        assert_eq!(check(""), Some(codes::FIELD_EMPTY));
+        assert_eq!(check("   "), Some(codes::FIELD_EMPTY));
+        assert_eq!(check("SSM:王秀英"), Some(codes::CODE_NOT_PRINTABLE));
+        assert_eq!(check("SSM:DEMO\r\n"), Some(codes::CODE_NOT_PRINTABLE));
+        assert_eq!(check("SSM:\u{0}"), Some(codes::CODE_NOT_PRINTABLE));
+        // 171 three-byte characters are 513 bytes: the byte limit, not the count.
+        assert_eq!(check(&"码".repeat(171)), Some(codes::FIELD_TOO_LONG));
+        let debug = format!(
+            "{:?}",
+            ResolveCodeRequest {
+                code: "SSM:DEMO:WANGXIUYING".into()
+            }
+        );
+        assert!(!debug.contains("WANGXIUYING"), "{debug}");
     }
 }
