@@ -488,6 +488,33 @@ pub struct PrinterState {
     pub detail: Option<String>,
 }
 
+/// An identity device of a terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceKind {
+    /// The ID-card reader (居民身份证阅读器).
+    IdReader,
+    /// The code scanner (随申码, 电子身份证).
+    CodeScanner,
+}
+
+/// State of one identity device, as the terminal sees it. Bounded by [`Heartbeat::check`]
+/// ([`limits::MAX_DEVICE_URI_CHARS`], [`limits::MAX_DEVICE_STATE_CHARS`],
+/// [`limits::MAX_FAULT_CHARS`]); [`DeviceState::within_limits`] cuts the texts to them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceState {
+    pub kind: DeviceKind,
+    /// Where the terminal reaches it (its config's URI).
+    pub uri: String,
+    /// `ready`, `card_present`, `fault`, `starting` or `off`.
+    pub state: String,
+    /// The last fault, in words, if any.
+    #[serde(default)]
+    pub last_fault: Option<String>,
+    #[serde(default)]
+    pub last_fault_at: Option<DateTime<Utc>>,
+}
+
 /// One audit entry (maintenance entry, PIN failure, config change, offline-code issue ...).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
@@ -514,6 +541,9 @@ pub struct Heartbeat {
     pub clock_skew_ms: Option<i64>,
     #[serde(default)]
     pub audit: Vec<AuditEntry>,
+    /// The identity devices (ID-card reader, code scanner); absent from older terminals.
+    #[serde(default)]
+    pub devices: Vec<DeviceState>,
 }
 
 /// Answer to a heartbeat.
@@ -760,16 +790,46 @@ mod doc_examples {
                 "ResolveCodeRequest" => round_trip::<ResolveCodeRequest>(&name, &text),
                 "ResolvedCode" => round_trip::<ResolvedCode>(&name, &text),
                 "CodeRecord" => round_trip::<CodeRecord>(&name, &text),
+                "Heartbeat" => round_trip::<Heartbeat>(&name, &text),
+                "TerminalSummary" => round_trip::<TerminalSummary>(&name, &text),
                 _ => continue,
             }
             seen.insert(name);
         }
-        for name in ["ResolveCodeRequest", "ResolvedCode", "CodeRecord"] {
+        for name in [
+            "ResolveCodeRequest",
+            "ResolvedCode",
+            "CodeRecord",
+            "Heartbeat",
+            "TerminalSummary",
+        ] {
             assert!(
                 seen.contains(name),
                 "docs/api.md has no ```json {name} example"
             );
         }
+        let hb: Heartbeat = DOC
+            .split("```json Heartbeat\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .map(|text| serde_json::from_str(text).unwrap())
+            .unwrap();
+        assert!(
+            !hb.devices.is_empty(),
+            "the heartbeat example shows its devices"
+        );
+        assert!(hb.check().is_ok());
+    }
+
+    #[test]
+    fn an_older_heartbeat_without_devices_still_parses() {
+        let hb: Heartbeat = serde_json::from_str(
+            r#"{"terminal_id": "CN-TSL-001", "version": "0.1.0", "uptime_s": 1, "printers": [],
+                "outbox_depth": 0, "last_sync": null, "catalogue_version": null,
+                "catalogue_age_s": null, "free_disk_bytes": null, "clock_skew_ms": null}"#,
+        )
+        .unwrap();
+        assert!(hb.devices.is_empty());
     }
 
     #[test]
