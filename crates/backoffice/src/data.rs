@@ -1,16 +1,18 @@
-//! Demo and deployment data for the reference back office: catalogue JSON, resident JSON lines, token file, ETags.
+//! Demo and deployment data for the reference back office: catalogue JSON, resident and resident-code JSON lines, token file, ETags.
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
-use std::path::Path;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
 
 use super::ServerError;
-use crate::api::{Catalogue, ResidentRecord};
+use crate::api::{Catalogue, CodeRecord, ResidentRecord};
 
 pub use civic_contract::catalogue::DEMO_CATALOGUE;
 /// The demo resident registry (fictional people), JSON lines.
 pub const DEMO_RESIDENTS: &str = include_str!("../../../config/demo/residents.jsonl");
+/// The demo resident codes (随申码, 电子身份证), JSON lines; each names a demo resident.
+pub const DEMO_CODES: &str = include_str!("../../../config/demo/codes.jsonl");
 /// The demo token file, matching `config/kiosk.toml`.
 pub const DEMO_TOKENS: &str = include_str!("../../../config/backoffice.toml");
 
@@ -45,6 +47,52 @@ pub fn parse_residents(text: &str, origin: &Path) -> Result<Vec<ResidentRecord>,
             })
         })
         .collect()
+}
+
+/// Resident codes read from a JSON-lines file, each with its line number, so that a
+/// code naming no resident is refused naming its line ([`crate::AppState::load_codes`]).
+#[derive(Debug, Clone)]
+pub struct CodeFile {
+    pub origin: PathBuf,
+    /// (line number, from 1; the code).
+    pub lines: Vec<(usize, CodeRecord)>,
+}
+
+impl CodeFile {
+    /// No codes.
+    pub fn empty() -> Self {
+        Self {
+            origin: PathBuf::new(),
+            lines: Vec::new(),
+        }
+    }
+}
+
+/// Parses resident-code JSON lines; a line that is not a [`CodeRecord`], breaks the
+/// code's limits or repeats an earlier code is reported with its number.
+pub fn parse_codes(text: &str, origin: &Path) -> Result<CodeFile, ServerError> {
+    let fail = |n: usize, message: String| ServerError::File {
+        path: origin.to_path_buf(),
+        message: format!("line {n}: {message}"),
+    };
+    let mut seen = HashSet::new();
+    let mut lines = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record: CodeRecord = serde_json::from_str(line).map_err(|e| fail(n, e.to_string()))?;
+        record.check().map_err(|v| fail(n, v.message))?;
+        if !seen.insert(record.code.clone()) {
+            return Err(fail(n, "this code is on an earlier line too".into()));
+        }
+        lines.push((n, record));
+    }
+    Ok(CodeFile {
+        origin: origin.to_path_buf(),
+        lines,
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -82,6 +130,11 @@ pub fn demo_residents() -> Result<Vec<ResidentRecord>, ServerError> {
     parse_residents(DEMO_RESIDENTS, Path::new("config/demo/residents.jsonl"))
 }
 
+/// The demo resident codes, parsed.
+pub fn demo_codes() -> Result<CodeFile, ServerError> {
+    parse_codes(DEMO_CODES, Path::new("config/demo/codes.jsonl"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +161,47 @@ mod tests {
                 "no name with {ch}"
             );
         }
+    }
+
+    #[test]
+    fn every_demo_code_names_a_demo_resident() {
+        let residents = demo_residents().unwrap();
+        let codes = demo_codes().unwrap();
+        assert!(codes.lines.len() >= 3);
+        for (n, c) in &codes.lines {
+            assert!(
+                residents.iter().any(|r| r.id_number == c.id_number),
+                "line {n}: {:?}",
+                c.id_number
+            );
+        }
+        let kinds: Vec<_> = codes.lines.iter().map(|(_, c)| c.kind).collect();
+        assert!(kinds.contains(&crate::api::CodeKind::EId));
+        assert!(
+            codes
+                .lines
+                .iter()
+                .any(|(_, c)| c.code == "SSM:DEMO:EXPIRED" && c.expires_at < chrono::Utc::now())
+        );
+    }
+
+    #[test]
+    fn a_bad_code_line_is_named() {
+        let origin = Path::new("codes.jsonl");
+        let good = r#"{"code": "SSM:X", "kind": "suishenma", "id_number": "310105195001011231", "expires_at": "2099-12-31T23:59:59Z"}"#;
+        let err = |text: &str| parse_codes(text, origin).unwrap_err().to_string();
+        assert!(
+            err(&format!("{good}\n\n{good}")).contains("line 3: this code is on an earlier line")
+        );
+        assert!(
+            err(&format!("\n{}", good.replace("suishenma", "qq")))
+                .starts_with("codes.jsonl: line 2:")
+        );
+        assert!(
+            err(&good.replace("SSM:X", "SSM:码"))
+                .contains("line 1: code has a byte outside printable ASCII")
+        );
+        assert_eq!(parse_codes(good, origin).unwrap().lines[0].0, 1);
     }
 
     #[test]

@@ -208,6 +208,29 @@ pub fn build_state(opts: ServerOptions) -> Result<Arc<AppState>, ServerError> {
 }
 
 impl AppState {
+    /// Loads resident codes (`config/demo/codes.jsonl`, `--codes`), all or none: refuses a
+    /// file with a code naming a resident not in the registry, naming its line.
+    pub fn load_codes(&self, file: &data::CodeFile) -> Result<(), ServerError> {
+        let mut store = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        let db = |source| ServerError::Db {
+            path: PathBuf::from("(back office database)"),
+            source,
+        };
+        let unknown = store
+            .load_codes(file.lines.iter().map(|(_, c)| c))
+            .map_err(db)?;
+        match unknown.and_then(|i| file.lines.get(i)) {
+            None => Ok(()),
+            Some((line, code)) => Err(ServerError::File {
+                path: file.origin.clone(),
+                message: format!(
+                    "line {line}: the code names {}, who is not in the resident registry",
+                    code.id_number.masked()
+                ),
+            }),
+        }
+    }
+
     pub fn public_key_text(&self) -> String {
         offline_code::public_key_text(&self.key.verifying_key())
     }
@@ -368,6 +391,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/bundles/{code}", get(bundle))
         .route("/api/v1/faq", get(faq))
         .route("/api/v1/residents/lookup", post(lookup))
+        .route("/api/v1/residents/resolve-code", post(resolve_code))
         .route("/api/v1/offline-codes", post(issue))
         .route("/api/v1/offline-codes/report-lost", post(report_lost))
         .route("/api/v1/offline-codes/{card_id}", get(card_status))
@@ -388,6 +412,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             )),
         )
         .route("/api/v1/admin/residents", post(add_resident))
+        .route("/api/v1/admin/codes", post(add_code))
         .route_layer(middleware::from_fn_with_state(state.clone(), admin_auth));
     Router::new()
         .merge(terminal)
@@ -527,6 +552,23 @@ async fn lookup(
         .with_store(move |s, today| s.lookup(&req.id_number, today))
         .await
         .map(Json)
+}
+
+async fn resolve_code(
+    State(state): State<Arc<AppState>>,
+    Body(req): Body<ResolveCodeRequest>,
+) -> ApiResult<ResolvedCode> {
+    req.check()?;
+    let now = chrono::Utc::now();
+    let resolved = state
+        .with_store(move |s, _| s.resolve_code(&req.code, now))
+        .await?;
+    log::info!(
+        "resolved a {} code for {}",
+        resolved.kind.name(),
+        resolved.masked_id
+    );
+    Ok(Json(resolved))
 }
 
 async fn issue(
@@ -759,4 +801,20 @@ async fn add_resident(
         })
         .await
         .map(Json)
+}
+
+async fn add_code(
+    State(state): State<Arc<AppState>>,
+    Body(rec): Body<CodeRecord>,
+) -> ApiResult<ResolvedCode> {
+    rec.check()?;
+    let resolved = state
+        .with_store(move |s, _| {
+            s.upsert_code(&rec)?;
+            s.find_code(&rec.code)
+        })
+        .await?;
+    resolved
+        .map(Json)
+        .ok_or_else(|| ApiFailure::internal("a code just stored does not read back".into()))
 }

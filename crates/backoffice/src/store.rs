@@ -1,4 +1,4 @@
-//! The reference back office's SQLite store: residents, cards, ratings (idempotent by id), heartbeats, remote config, help requests.
+//! The reference back office's SQLite store: residents and their codes, cards, ratings (idempotent by id), heartbeats, remote config, help requests.
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -17,6 +17,12 @@ CREATE TABLE IF NOT EXISTS residents (
     id_number TEXT PRIMARY KEY,
     name TEXT NOT NULL,
     disabled INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS resident_codes (
+    code TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    id_number TEXT NOT NULL,
+    expires_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS cards (
     card_id TEXT PRIMARY KEY,
@@ -64,6 +70,9 @@ CREATE TABLE IF NOT EXISTS help_requests (
     open INTEGER NOT NULL DEFAULT 1
 );
 ";
+
+const UPSERT_CODE: &str = "INSERT INTO resident_codes(code, kind, id_number, expires_at) VALUES (?1, ?2, ?3, ?4)
+     ON CONFLICT(code) DO UPDATE SET kind = excluded.kind, id_number = excluded.id_number, expires_at = excluded.expires_at";
 
 /// A failure the HTTP layer turns into a status and an [`ApiError`].
 #[derive(Debug, thiserror::Error)]
@@ -153,6 +162,105 @@ impl Store {
             }
         }
         tx.commit()
+    }
+
+    /// Loads resident codes in one transaction, replacing codes of the same text. Each
+    /// must name a resident of the registry: otherwise nothing is stored and the answer
+    /// is `Ok(Some(index))` of the first that does not.
+    pub fn load_codes<'a>(
+        &mut self,
+        records: impl IntoIterator<Item = &'a CodeRecord>,
+    ) -> Result<Option<usize>, rusqlite::Error> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut known = tx.prepare("SELECT 1 FROM residents WHERE id_number = ?1")?;
+            let mut insert = tx.prepare(UPSERT_CODE)?;
+            for (i, r) in records.into_iter().enumerate() {
+                if !known.exists(params![r.id_number.expose_id_number()])? {
+                    return Ok(Some(i));
+                }
+                insert.execute(params![
+                    r.code,
+                    r.kind.name(),
+                    r.id_number.expose_id_number(),
+                    r.expires_at.to_rfc3339()
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(None)
+    }
+
+    /// Adds or replaces one resident code; `404 resident_not_found` when it names no
+    /// resident of the registry.
+    pub fn upsert_code(&mut self, record: &CodeRecord) -> Result<(), StoreError> {
+        match self.load_codes([record])? {
+            None => Ok(()),
+            Some(_) => Err(not_found()),
+        }
+    }
+
+    /// The resident a code names, whatever its expiry; `None` for an unknown code.
+    pub fn find_code(&self, code: &str) -> Result<Option<ResolvedCode>, StoreError> {
+        let row: Option<(String, String, String)> = self
+            .conn
+            .query_row(
+                "SELECT kind, id_number, expires_at FROM resident_codes WHERE code = ?1",
+                params![code],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((kind, id, expires_at)) = row else {
+            return Ok(None);
+        };
+        // Written by `load_codes` from checked values: a row that does not read back is
+        // damage, not a resident's mistake.
+        let damaged = |what: &str| {
+            StoreError::api(
+                500,
+                "internal",
+                format!("a stored code's {what} does not parse"),
+            )
+        };
+        let kind = match kind.as_str() {
+            "suishenma" => CodeKind::Suishenma,
+            "e_id" => CodeKind::EId,
+            _ => return Err(damaged("kind")),
+        };
+        let id_number = IdNumber::parse(&id).map_err(|_| damaged("ID number"))?;
+        let expires_at = DateTime::parse_from_rfc3339(&expires_at)
+            .map_err(|_| damaged("expiry"))?
+            .with_timezone(&Utc);
+        let Some((name, _)) = self.resident(&id_number)? else {
+            return Ok(None);
+        };
+        Ok(Some(ResolvedCode {
+            kind,
+            masked_name: name.masked(),
+            masked_id: id_number.masked(),
+            id_number,
+            expires_at,
+        }))
+    }
+
+    /// The resident a code names: `404 code_not_found` for an unknown code, `410
+    /// code_expired` for one past its expiry on `now`.
+    pub fn resolve_code(&self, code: &str, now: DateTime<Utc>) -> Result<ResolvedCode, StoreError> {
+        let Some(resolved) = self.find_code(code)? else {
+            return Err(StoreError::api(
+                404,
+                limits::codes::CODE_NOT_FOUND,
+                "无法识别此码，请出示随申码或电子身份证，或使用身份证 / Code not recognised; show your 随申码 or electronic ID, or use your ID card",
+            ));
+        };
+        if now > resolved.expires_at {
+            return Err(StoreError::api(
+                410,
+                limits::codes::CODE_EXPIRED,
+                "此码已过期，请刷新后重新出示 / This code has expired; refresh it and show it again",
+            ));
+        }
+        Ok(resolved)
     }
 
     fn resident(&self, id: &IdNumber) -> Result<Option<(PersonName, bool)>, rusqlite::Error> {

@@ -174,6 +174,82 @@ pub struct ResidentLookup {
     pub active_card: Option<String>,
 }
 
+/// What kind of resident code a scanner read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CodeKind {
+    /// 随申码 (the Shanghai resident code; refreshes every minute in real life).
+    #[serde(rename = "suishenma")]
+    Suishenma,
+    /// 电子身份证 (电子证照) code.
+    #[serde(rename = "e_id")]
+    EId,
+}
+
+impl CodeKind {
+    /// The wire name: `suishenma` or `e_id`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CodeKind::Suishenma => "suishenma",
+            CodeKind::EId => "e_id",
+        }
+    }
+}
+
+/// `POST /api/v1/residents/resolve-code` body: the text a code scanner read from a
+/// resident's 随申码 or 电子身份证 code. 1 to [`limits::MAX_CODE_BYTES`] bytes of printable
+/// ASCII ([`ResolveCodeRequest::check`]); the terminal strips the scanner's line ending.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolveCodeRequest {
+    pub code: String,
+}
+
+/// A code names a person: its `Debug` shows the length only.
+impl std::fmt::Debug for ResolveCodeRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ResolveCodeRequest({} bytes)", self.code.len())
+    }
+}
+
+/// Answer to a resolved code: the resident it names.
+///
+/// `id_number` is the full number, sent to the authenticated terminal over its TLS
+/// connection so it can act for the resident exactly as after reading their ID card
+/// (lookup, issue a card, report lost). The terminal keeps it in the session only: never
+/// shown, logged or stored. [`IdNumber`] masks itself in `Debug` and `Display`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolvedCode {
+    pub kind: CodeKind,
+    /// `王*英`, for the screen.
+    pub masked_name: String,
+    /// `310***********1231`, for the screen.
+    pub masked_id: String,
+    pub id_number: IdNumber,
+    /// When the code stops being valid.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A resident code in the reference back office's registry: a line of
+/// `config/demo/codes.jsonl`, or the body of `POST /api/v1/admin/codes`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeRecord {
+    pub code: String,
+    pub kind: CodeKind,
+    pub id_number: IdNumber,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The code itself is a bearer of identity: not shown.
+impl std::fmt::Debug for CodeRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CodeRecord")
+            .field("code", &format_args!("({} bytes)", self.code.len()))
+            .field("kind", &self.kind)
+            .field("id_number", &self.id_number)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
 // ---------------------------------------------------------------- offline codes
 
 /// `POST /api/v1/offline-codes` body.
@@ -412,6 +488,33 @@ pub struct PrinterState {
     pub detail: Option<String>,
 }
 
+/// An identity device of a terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceKind {
+    /// The ID-card reader (居民身份证阅读器).
+    IdReader,
+    /// The code scanner (随申码, 电子身份证).
+    CodeScanner,
+}
+
+/// State of one identity device, as the terminal sees it. Bounded by [`Heartbeat::check`]
+/// ([`limits::MAX_DEVICE_URI_CHARS`], [`limits::MAX_DEVICE_STATE_CHARS`],
+/// [`limits::MAX_FAULT_CHARS`]); [`DeviceState::within_limits`] cuts the texts to them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceState {
+    pub kind: DeviceKind,
+    /// Where the terminal reaches it (its config's URI).
+    pub uri: String,
+    /// `ready`, `card_present`, `fault`, `starting` or `off`.
+    pub state: String,
+    /// The last fault, in words, if any.
+    #[serde(default)]
+    pub last_fault: Option<String>,
+    #[serde(default)]
+    pub last_fault_at: Option<DateTime<Utc>>,
+}
+
 /// One audit entry (maintenance entry, PIN failure, config change, offline-code issue ...).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
@@ -438,6 +541,9 @@ pub struct Heartbeat {
     pub clock_skew_ms: Option<i64>,
     #[serde(default)]
     pub audit: Vec<AuditEntry>,
+    /// The identity devices (ID-card reader, code scanner); absent from older terminals.
+    #[serde(default)]
+    pub devices: Vec<DeviceState>,
 }
 
 /// Answer to a heartbeat.
@@ -496,7 +602,7 @@ const fn row(key: &'static str, class: KeyClass, on_page: bool, live: bool) -> S
 /// whether the maintenance page offers it, whether it applies live. Here in the contract
 /// so the back office, the heartbeat, the maintenance page and the config read the same
 /// rows. A key not here is refused remotely and not on the page.
-pub const SETTABLE: [Settable; 13] = [
+pub const SETTABLE: [Settable; 15] = [
     row("display.idle_timeout_s", KeyClass::Remote, true, true),
     row("display.notices", KeyClass::Remote, false, true),
     row("ratings.reasons", KeyClass::Remote, false, true),
@@ -512,12 +618,12 @@ pub const SETTABLE: [Settable; 13] = [
     row("backoffice.url", KeyClass::Refused, false, false),
     row("backoffice.token", KeyClass::Refused, false, false),
     row("backoffice.public_key", KeyClass::Refused, false, false),
-    row(
-        "offline_code.require_staff",
-        KeyClass::Refused,
-        false,
-        false,
-    ),
+    // The identity devices: a pushed config must neither switch an identity check off nor
+    // point a device elsewhere. (`offline_code.require_staff` is no longer a row: the
+    // config reads it as a deprecated alias.)
+    row("identity.reader", KeyClass::Refused, false, false),
+    row("identity.scanner", KeyClass::Refused, false, false),
+    row("identity.keypad", KeyClass::Refused, false, false),
     row("storage.data_dir", KeyClass::Refused, false, false),
     row("storage.runtime_dir", KeyClass::Refused, false, false),
 ];
@@ -631,5 +737,113 @@ mod settable_tests {
             ]
         );
         assert!(!remote_settable("technician.pin_hash") && !remote_settable("printers.card.uri"));
+        for key in ["identity.reader", "identity.scanner", "identity.keypad"] {
+            let row = settable(key).unwrap_or_else(|| panic!("{key} has no row"));
+            assert_eq!(
+                (row.class, row.on_page, row.live),
+                (KeyClass::Refused, false, false)
+            );
+        }
+        assert!(
+            settable("offline_code.require_staff").is_none(),
+            "a deprecated alias, not a row"
+        );
+    }
+}
+
+/// The examples of `docs/api.md` for the types here that the root crate's round trip
+/// (`tests/it/foundation.rs`) may not know yet: each parses into its type and writes
+/// back unchanged.
+#[cfg(test)]
+mod doc_examples {
+    use super::*;
+
+    const DOC: &str = include_str!("../../../docs/api.md");
+
+    fn round_trip<T: serde::de::DeserializeOwned + Serialize>(name: &str, text: &str) {
+        let original: serde_json::Value = serde_json::from_str(text)
+            .unwrap_or_else(|e| panic!("{name}: example is not JSON: {e}"));
+        let typed: T = serde_json::from_str(text)
+            .unwrap_or_else(|e| panic!("{name}: example does not fit the type: {e}"));
+        let back = serde_json::to_value(&typed).unwrap();
+        assert_eq!(
+            back, original,
+            "{name}: writing the parsed example back changes it"
+        );
+    }
+
+    #[test]
+    fn the_examples_of_the_new_types_round_trip() {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut lines = DOC.lines();
+        while let Some(line) = lines.next() {
+            let Some(name) = line.strip_prefix("```json ") else {
+                continue;
+            };
+            let name = name.trim().to_string();
+            let text = lines
+                .by_ref()
+                .take_while(|l| l.trim() != "```")
+                .collect::<Vec<_>>()
+                .join("\n");
+            match name.as_str() {
+                "ResolveCodeRequest" => round_trip::<ResolveCodeRequest>(&name, &text),
+                "ResolvedCode" => round_trip::<ResolvedCode>(&name, &text),
+                "CodeRecord" => round_trip::<CodeRecord>(&name, &text),
+                "Heartbeat" => round_trip::<Heartbeat>(&name, &text),
+                "TerminalSummary" => round_trip::<TerminalSummary>(&name, &text),
+                _ => continue,
+            }
+            seen.insert(name);
+        }
+        for name in [
+            "ResolveCodeRequest",
+            "ResolvedCode",
+            "CodeRecord",
+            "Heartbeat",
+            "TerminalSummary",
+        ] {
+            assert!(
+                seen.contains(name),
+                "docs/api.md has no ```json {name} example"
+            );
+        }
+        let hb: Heartbeat = DOC
+            .split("```json Heartbeat\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .map(|text| serde_json::from_str(text).unwrap())
+            .unwrap();
+        assert!(
+            !hb.devices.is_empty(),
+            "the heartbeat example shows its devices"
+        );
+        assert!(hb.check().is_ok());
+    }
+
+    #[test]
+    fn an_older_heartbeat_without_devices_still_parses() {
+        let hb: Heartbeat = serde_json::from_str(
+            r#"{"terminal_id": "CN-TSL-001", "version": "0.1.0", "uptime_s": 1, "printers": [],
+                "outbox_depth": 0, "last_sync": null, "catalogue_version": null,
+                "catalogue_age_s": null, "free_disk_bytes": null, "clock_skew_ms": null}"#,
+        )
+        .unwrap();
+        assert!(hb.devices.is_empty());
+    }
+
+    #[test]
+    fn a_resolved_code_masks_its_id_number_in_debug() {
+        let r = ResolvedCode {
+            kind: CodeKind::Suishenma,
+            masked_name: "王*英".into(),
+            masked_id: "310***********1231".into(),
+            id_number: IdNumber::parse("310105195001011231").unwrap(),
+            expires_at: chrono::DateTime::UNIX_EPOCH,
+        };
+        let debug = format!("{r:?}");
+        assert!(!debug.contains("310105195001011231"), "{debug}");
+        assert_eq!(serde_json::to_value(CodeKind::EId).unwrap(), "e_id");
+        assert_eq!(CodeKind::EId.name(), "e_id");
     }
 }

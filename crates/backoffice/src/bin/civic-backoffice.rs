@@ -28,6 +28,11 @@ struct Args {
     /// Resident registry, JSON lines {"id_number", "name", "disabled"} (default: the demo registry).
     #[arg(long)]
     residents: Option<PathBuf>,
+    /// Resident codes (随申码, 电子身份证), JSON lines {"code", "kind", "id_number",
+    /// "expires_at"}, each naming a resident of the registry (default: the demo codes with
+    /// the demo registry, none with --residents).
+    #[arg(long)]
+    codes: Option<PathBuf>,
     /// Token file (TOML: admin_token, [terminal_tokens] ID = TOKEN); default: the demo tokens.
     #[arg(long)]
     tokens: Option<PathBuf>,
@@ -141,6 +146,15 @@ fn main() -> anyhow::Result<()> {
         )?,
         None => data::demo_residents()?,
     };
+    let codes = match (&args.codes, &args.residents) {
+        (Some(p), _) => data::parse_codes(
+            &std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?,
+            p,
+        )?,
+        // The demo codes name demo residents: none for another registry.
+        (None, None) => data::demo_codes()?,
+        (None, Some(_)) => data::CodeFile::empty(),
+    };
     let (mut tokens, mut admin) = match &args.tokens {
         Some(p) => data::parse_tokens(
             &std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?,
@@ -200,6 +214,7 @@ fn main() -> anyhow::Result<()> {
         forge_name: args.forge_name.clone(),
         today: args.today,
     })?;
+    state.load_codes(&codes)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -1,4 +1,4 @@
-//! Helpers of the back office's tests, written once: an in-process server with chosen limits and faults, and one raw HTTP/1.1 exchange.
+//! Helpers of the back office's tests, written once: an in-process server (demo data, demo codes) with chosen limits and faults, and one raw HTTP/1.1 exchange.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -42,6 +42,7 @@ pub(crate) fn start(limits: ServeLimits, faults: FaultSettings) -> InProcess {
         today: None,
     })
     .unwrap();
+    state.load_codes(&data::demo_codes().unwrap()).unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

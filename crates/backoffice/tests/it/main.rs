@@ -7,7 +7,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+mod heartbeat_devices;
 mod limits;
+mod resolve_code;
 mod slow_clients;
 
 use std::io::{BufRead, BufReader, Read, Write};

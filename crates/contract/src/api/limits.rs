@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{Heartbeat, HelpRequest, Rating};
+use super::{CodeRecord, DeviceState, Heartbeat, HelpRequest, Rating, ResolveCodeRequest};
 
 /// Largest request body, in bytes (a remote config has its own, smaller one:
 /// [`super::REMOTE_CONFIG_MAX_BYTES`]). A full batch of [`MAX_BATCH_RATINGS`] ratings at
@@ -34,6 +34,17 @@ pub const MAX_HEARTBEAT_PRINTERS: usize = 16;
 pub const MAX_HEARTBEAT_AUDIT: usize = 500;
 /// A heartbeat's `version` string.
 pub const MAX_VERSION_CHARS: usize = 64;
+/// Identity devices in one heartbeat (a terminal has an ID-card reader and a code scanner).
+pub const MAX_HEARTBEAT_DEVICES: usize = 8;
+/// A device's `uri` (`/dev/ttyUSB0`, `hid:0483:5750`, `tcp://10.0.0.5:9100`).
+pub const MAX_DEVICE_URI_CHARS: usize = 256;
+/// A device's `state` (`card_present` is the longest of today's).
+pub const MAX_DEVICE_STATE_CHARS: usize = 32;
+/// A device's `last_fault`, in words.
+pub const MAX_FAULT_CHARS: usize = 500;
+/// A resident code a scanner read (随申码, 电子身份证), in bytes: real ones are a few
+/// hundred at most.
+pub const MAX_CODE_BYTES: usize = 512;
 
 /// No rating is older than this instant (2026-01-01T00:00:00Z, Unix seconds): the product
 /// did not exist before 2026, so an older `rated_at` is a terminal clock that was never
@@ -68,6 +79,12 @@ pub mod codes {
     pub const TERMINAL_MISMATCH: &str = "terminal_mismatch";
     /// A rating id already stored with other content.
     pub const ID_REUSED: &str = "id_reused";
+    /// A resident code with a character outside printable ASCII (0x20 to 0x7E).
+    pub const CODE_NOT_PRINTABLE: &str = "code_not_printable";
+    /// A resident code the back office does not know (404).
+    pub const CODE_NOT_FOUND: &str = "code_not_found";
+    /// A resident code past its expiry (410): the resident shows a fresh one.
+    pub const CODE_EXPIRED: &str = "code_expired";
 }
 
 /// Why a request breaks the contract: a stable code from [`codes`] and words for people.
@@ -212,14 +229,89 @@ impl HelpRequest {
 }
 
 impl Heartbeat {
-    /// Identifiers within their lengths, the lists within their counts. (Texts inside
-    /// audit entries are bounded by the body's size only: a terminal's audit detail has
-    /// no length rule of its own, and a refused heartbeat would stop its reporting.)
+    /// Identifiers within their lengths, the lists within their counts, each device's
+    /// texts within theirs. (Texts inside audit entries are bounded by the body's size
+    /// only: a terminal's audit detail has no length rule of its own, and a refused
+    /// heartbeat would stop its reporting. A device's texts are bounded, and
+    /// [`DeviceState::within_limits`] lets the terminal cut them before it sends.)
     pub fn check(&self) -> Result<(), Violation> {
         max_chars("terminal_id", &self.terminal_id, MAX_ID_CHARS)?;
         max_chars("version", &self.version, MAX_VERSION_CHARS)?;
         max_count("printers", self.printers.len(), MAX_HEARTBEAT_PRINTERS)?;
-        max_count("audit", self.audit.len(), MAX_HEARTBEAT_AUDIT)
+        max_count("audit", self.audit.len(), MAX_HEARTBEAT_AUDIT)?;
+        max_count("devices", self.devices.len(), MAX_HEARTBEAT_DEVICES)?;
+        self.devices.iter().try_for_each(DeviceState::check)
+    }
+}
+
+impl DeviceState {
+    /// `uri` and `state` not empty, and every text within its length.
+    pub fn check(&self) -> Result<(), Violation> {
+        not_empty("a device's uri", &self.uri)?;
+        max_chars("a device's uri", &self.uri, MAX_DEVICE_URI_CHARS)?;
+        not_empty("a device's state", &self.state)?;
+        max_chars("a device's state", &self.state, MAX_DEVICE_STATE_CHARS)?;
+        if let Some(fault) = &self.last_fault {
+            max_chars("a device's last_fault", fault, MAX_FAULT_CHARS)?;
+        }
+        Ok(())
+    }
+
+    /// The same state with every text cut to its limit (`…` marks a cut), so a long
+    /// driver message never gets a heartbeat refused. (An empty `uri` or `state` stays
+    /// empty: that is the terminal's to fill.)
+    pub fn within_limits(mut self) -> Self {
+        cut(&mut self.uri, MAX_DEVICE_URI_CHARS);
+        cut(&mut self.state, MAX_DEVICE_STATE_CHARS);
+        if let Some(fault) = &mut self.last_fault {
+            cut(fault, MAX_FAULT_CHARS);
+        }
+        self
+    }
+}
+
+/// Cuts `s` to at most `max` characters, the last one `…` when cut.
+fn cut(s: &mut String, max: usize) {
+    if max == 0 {
+        s.clear();
+    } else if let Some((at, _)) = s.char_indices().nth(max) {
+        let keep = s[..at].char_indices().nth(max - 1).map_or(at, |(i, _)| i);
+        s.truncate(keep);
+        s.push('…');
+    }
+}
+
+/// A resident code: 1 to [`MAX_CODE_BYTES`] bytes, every one printable ASCII.
+fn check_code(code: &str) -> Result<(), Violation> {
+    if code.len() > MAX_CODE_BYTES {
+        return Err(Violation::new(
+            codes::FIELD_TOO_LONG,
+            format!("code is {} bytes; at most {MAX_CODE_BYTES}", code.len()),
+        ));
+    }
+    not_empty("code", code)?;
+    if let Some(at) = code.bytes().position(|b| !(0x20..=0x7e).contains(&b)) {
+        return Err(Violation::new(
+            codes::CODE_NOT_PRINTABLE,
+            format!(
+                "code has a byte outside printable ASCII at offset {at}: a scanner reads ASCII only (strip its line ending before sending)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+impl ResolveCodeRequest {
+    /// The code is 1 to [`MAX_CODE_BYTES`] bytes of printable ASCII.
+    pub fn check(&self) -> Result<(), Violation> {
+        check_code(&self.code)
+    }
+}
+
+impl CodeRecord {
+    /// The code is 1 to [`MAX_CODE_BYTES`] bytes of printable ASCII.
+    pub fn check(&self) -> Result<(), Violation> {
+        check_code(&self.code)
     }
 }
 
@@ -376,5 +468,77 @@ mod tests {
             MAX_HEARTBEAT_PRINTERS + 1
         ];
         assert_eq!(hb.check().unwrap_err().code, codes::TOO_MANY_VALUES);
+
+        hb.printers.clear();
+        let reader = DeviceState {
+            kind: crate::api::DeviceKind::IdReader,
+            uri: "/dev/ttyUSB0".into(),
+            state: "ready".into(),
+            last_fault: None,
+            last_fault_at: None,
+        };
+        hb.devices = vec![reader.clone(); MAX_HEARTBEAT_DEVICES];
+        assert!(hb.check().is_ok());
+        hb.devices.push(reader.clone());
+        assert_eq!(hb.check().unwrap_err().code, codes::TOO_MANY_VALUES);
+
+        let long = DeviceState {
+            uri: "u".repeat(MAX_DEVICE_URI_CHARS + 1),
+            state: "状".repeat(MAX_DEVICE_STATE_CHARS + 1),
+            last_fault: Some("故".repeat(MAX_FAULT_CHARS * 3)),
+            ..reader.clone()
+        };
+        hb.devices = vec![long.clone()];
+        assert_eq!(hb.check().unwrap_err().code, codes::FIELD_TOO_LONG);
+        let cut = long.within_limits();
+        assert_eq!(cut.uri.chars().count(), MAX_DEVICE_URI_CHARS);
+        assert_eq!(cut.state.chars().count(), MAX_DEVICE_STATE_CHARS);
+        assert!(cut.last_fault.as_deref().unwrap().ends_with('…'));
+        hb.devices = vec![cut];
+        assert!(
+            hb.check().is_ok(),
+            "what within_limits gives is never refused"
+        );
+        assert_eq!(
+            reader.clone().within_limits(),
+            reader,
+            "short texts are kept"
+        );
+
+        hb.devices = vec![DeviceState {
+            state: " ".into(),
+            ..reader
+        }];
+        assert_eq!(hb.check().unwrap_err().code, codes::FIELD_EMPTY);
+    }
+
+    #[test]
+    fn a_resident_code_is_short_printable_ascii() {
+        let check = |code: &str| {
+            ResolveCodeRequest { code: code.into() }
+                .check()
+                .err()
+                .map(|v| v.code)
+        };
+        assert_eq!(check("SSM:DEMO:WANGXIUYING"), None);
+        assert_eq!(check(&"A".repeat(MAX_CODE_BYTES)), None);
+        assert_eq!(
+            check(&"A".repeat(MAX_CODE_BYTES + 1)),
+            Some(codes::FIELD_TOO_LONG)
+        );
+        assert_eq!(check(""), Some(codes::FIELD_EMPTY));
+        assert_eq!(check("   "), Some(codes::FIELD_EMPTY));
+        assert_eq!(check("SSM:王秀英"), Some(codes::CODE_NOT_PRINTABLE));
+        assert_eq!(check("SSM:DEMO\r\n"), Some(codes::CODE_NOT_PRINTABLE));
+        assert_eq!(check("SSM:\u{0}"), Some(codes::CODE_NOT_PRINTABLE));
+        // 171 three-byte characters are 513 bytes: the byte limit, not the count.
+        assert_eq!(check(&"码".repeat(171)), Some(codes::FIELD_TOO_LONG));
+        let debug = format!(
+            "{:?}",
+            ResolveCodeRequest {
+                code: "SSM:DEMO:WANGXIUYING".into()
+            }
+        );
+        assert!(!debug.contains("WANGXIUYING"), "{debug}");
     }
 }

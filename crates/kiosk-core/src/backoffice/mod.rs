@@ -94,6 +94,12 @@ impl ClientError {
         }
     }
 
+    /// Whether the back office answered with the contract's error `code`
+    /// (`api::limits::codes::CODE_NOT_FOUND` …). `false` for a failure without an answer.
+    pub fn code_is(&self, code: &str) -> bool {
+        self.code.as_deref() == Some(code)
+    }
+
     /// Whether the same request may succeed later (network, timeouts, 5xx).
     pub fn is_retryable(&self) -> bool {
         matches!(
@@ -469,6 +475,22 @@ impl Client {
         self.post("api/v1/residents/lookup", req).await
     }
 
+    /// The resident a scanned 随申码 or 电子身份证 code names
+    /// (`POST /api/v1/residents/resolve-code`). The answer's `id_number` is for this
+    /// session only, to act as after an ID card was read: never shown, logged or stored.
+    ///
+    /// The outcomes apart, by the error's status and code:
+    /// - `e.code_is(codes::CODE_NOT_FOUND)` (status 404): an unknown code;
+    /// - `e.code_is(codes::CODE_EXPIRED)` (410): expired, the resident refreshes it;
+    /// - status 422 (`field_too_long`, `field_empty`, `code_not_printable`): not a code;
+    /// - `e.status == None`, [`ClientError::is_retryable`]: the network (or a 5xx).
+    pub async fn resolve_code(&self, code: &str) -> Result<ResolvedCode, ClientError> {
+        let req = ResolveCodeRequest {
+            code: code.to_string(),
+        };
+        self.post("api/v1/residents/resolve-code", &req).await
+    }
+
     pub async fn issue_code(&self, req: &IssueCodeRequest) -> Result<IssuedCode, ClientError> {
         self.post("api/v1/offline-codes", req).await
     }
@@ -548,6 +570,11 @@ impl Client {
         .await
     }
 
+    /// Adds or replaces a resident code (`POST /api/v1/admin/codes`), for tests and demos.
+    pub async fn add_code(&self, record: &CodeRecord) -> Result<ResolvedCode, ClientError> {
+        self.post("api/v1/admin/codes", record).await
+    }
+
     pub async fn terminals(&self) -> Result<Vec<TerminalSummary>, ClientError> {
         self.get("api/v1/admin/terminals").await
     }
@@ -586,5 +613,115 @@ mod erased {
             // Wire types serialize infallibly (no maps with non-string keys).
             serde_json::to_vec(self.0).unwrap_or_default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::limits::codes;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A scripted back office: answers resolve-code by the code in the body, one
+    /// connection per request.
+    async fn scripted() -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut conn, _)) = listener.accept().await else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    let mut raw = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    // Head and body: the body ends the request (its length is small).
+                    while !String::from_utf8_lossy(&raw).contains("\"}") {
+                        let n = conn.read(&mut buf).await.unwrap();
+                        if n == 0 {
+                            return;
+                        }
+                        raw.extend_from_slice(&buf[..n]);
+                    }
+                    let text = String::from_utf8_lossy(&raw);
+                    assert!(
+                        text.starts_with("POST /api/v1/residents/resolve-code "),
+                        "{text}"
+                    );
+                    assert!(text.contains("Bearer t0k"), "{text}");
+                    let (status, body) = if text.contains("SSM:DEMO:WANGXIUYING") {
+                        (
+                            "200 OK",
+                            r#"{"kind": "suishenma", "masked_name": "王*英", "masked_id": "310***********1231", "id_number": "310105195001011231", "expires_at": "2099-12-31T23:59:59Z"}"#,
+                        )
+                    } else if text.contains("SSM:DEMO:EXPIRED") {
+                        (
+                            "410 Gone",
+                            r#"{"error": "code_expired", "message": "expired"}"#,
+                        )
+                    } else {
+                        (
+                            "404 Not Found",
+                            r#"{"error": "code_not_found", "message": "unknown"}"#,
+                        )
+                    };
+                    let answer = format!(
+                        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = conn.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        format!("http://{addr}/")
+    }
+
+    fn client(base_url: &str) -> Client {
+        Client::new(&ClientOptions {
+            base_url: base_url.into(),
+            token: "t0k".into(),
+            connect_timeout: Duration::from_secs(2),
+            total_timeout: Duration::from_secs(5),
+            ca_file: None,
+            max_body_bytes: 1 << 20,
+        })
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn resolve_code_tells_found_unknown_expired_and_network_apart() {
+        let c = client(&scripted().await);
+        let found = c.resolve_code("SSM:DEMO:WANGXIUYING").await.unwrap();
+        assert_eq!(found.kind, CodeKind::Suishenma);
+        assert_eq!(found.masked_name, "王*英");
+        assert_eq!(found.id_number.expose_id_number(), "310105195001011231");
+        assert!(!format!("{found:?}").contains("310105195001011231"));
+
+        let unknown = c.resolve_code("SSM:NOBODY").await.unwrap_err();
+        assert_eq!(
+            (unknown.kind, unknown.status),
+            (ErrorKind::Rejected, Some(404))
+        );
+        assert!(unknown.code_is(codes::CODE_NOT_FOUND) && !unknown.is_retryable());
+
+        let expired = c.resolve_code("SSM:DEMO:EXPIRED").await.unwrap_err();
+        assert_eq!(expired.status, Some(410));
+        assert!(expired.code_is(codes::CODE_EXPIRED) && !expired.code_is(codes::CODE_NOT_FOUND));
+
+        // Nothing listens on a port just freed: the network, retryable, no status or code.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let down = client(&format!("http://127.0.0.1:{port}/"))
+            .resolve_code("SSM:DEMO:WANGXIUYING")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (down.kind, down.status, down.code.clone()),
+            (ErrorKind::Unreachable, None, None)
+        );
+        assert!(down.is_retryable());
     }
 }
