@@ -117,6 +117,10 @@ pub fn run(config_path: &Path, headless: bool) -> Result<RunEnd, AppError> {
     let config = core.config.current();
     let store = Arc::new(std::sync::Mutex::new(open_store(&config.data_dir())?));
     let client = Client::new(&ClientOptions::from_config(&config, &core.backoffice_url))?;
+    // The ID card reader and a serial code scanner, each on its own thread; the heartbeat
+    // reports their states.
+    let (devices, devices_rx) = crate::devices::Devices::start(&config, core.runtime.handle());
+    let devices = Arc::new(devices);
     let (catalog_tx, catalog_rx) =
         tokio::sync::watch::channel(crate::catalog::sync::CatalogState::default());
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
@@ -184,14 +188,17 @@ pub fn run(config_path: &Path, headless: bool) -> Result<RunEnd, AppError> {
         // A new Heart after a panic: it fetches the remote config again, which its digest
         // keeps from being audited twice.
         let (client, store, config) = (client.clone(), store.clone(), core.config.clone());
+        let devices = devices.clone();
         let shutdown = shutdown_tx.subscribe();
         core.runtime.spawn(crate::supervisor::supervise(
             "heartbeat",
             restart,
             shutdown.clone(),
             move || {
+                let devices = devices.clone();
                 crate::heartbeat::run_worker(
-                    crate::heartbeat::Heart::new(client.clone(), store.clone(), config.clone()),
+                    crate::heartbeat::Heart::new(client.clone(), store.clone(), config.clone())
+                        .with_devices(std::sync::Arc::new(move || devices.states())),
                     shutdown.clone(),
                 )
             },
@@ -210,6 +217,7 @@ pub fn run(config_path: &Path, headless: bool) -> Result<RunEnd, AppError> {
             store: Some(store.clone()),
             ratings_waker: Some(ratings_waker),
             settings: Some(core.config.clone()),
+            identity: devices_rx,
             trusted_key: match crate::offline_code::trusted_key(
                 &config,
                 core.embedded
@@ -243,6 +251,7 @@ pub fn run(config_path: &Path, headless: bool) -> Result<RunEnd, AppError> {
     );
     let ran = slint::run_event_loop().map_err(|e| AppError::Ui(e.to_string()));
     drop(watchdog);
+    drop(devices);
     let _ = window.hide();
     if let Some(n) = &notifier {
         let _ = n.notify("STOPPING=1");

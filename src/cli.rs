@@ -56,8 +56,8 @@ pub enum Command {
         #[arg(long)]
         printer: Option<String>,
         /// 帮办: the staff member (工号) issuing the card; their staff PIN is asked for
-        /// (without echo; read from stdin when it is not a terminal). Needed when
-        /// offline_code.require_staff is on.
+        /// (without echo; read from stdin when it is not a terminal). A typed number needs
+        /// it when identity.keypad is "staff", and always with --reissue.
         #[arg(long, value_name = "ID")]
         staff: Option<String>,
         /// Give up on a card the printer cannot print after this many seconds (exit 1,
@@ -111,6 +111,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The identity devices: `identity test` reads one card from identity.reader.
+    #[command(subcommand)]
+    Identity(IdentityCommand),
     /// Change one setting in the config file: validated like check-config, saved
     /// atomically, audited. KEY is section.field, e.g. display.idle_timeout_s.
     #[command(subcommand)]
@@ -131,6 +134,20 @@ pub enum Command {
         /// List the staff ids that have a PIN, and whether a technician PIN is set.
         #[arg(long, conflicts_with_all = ["staff", "remove"])]
         list: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IdentityCommand {
+    /// Read one card from the ID card reader: the masked name, the validity, the SAM's
+    /// status and the timings, or the exact fault (exit 1).
+    Test {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Wait up to this many seconds for a card to be placed.
+        #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=600))]
+        wait: u64,
     },
 }
 

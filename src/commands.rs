@@ -53,13 +53,19 @@ fn layers_or_exit(path: &Path) -> Result<config::Layers, ExitCode> {
 }
 
 /// `civic-kiosk check-config [FILE]`: every problem, one line each; when valid, each
-/// non-default value with the layer it comes from (a secret's value is never shown).
+/// non-default value with the layer it comes from (a secret's value is never shown), and
+/// a warning for each deprecated key.
 pub fn check_config(path: &Path) -> ExitCode {
     let layers = match layers_or_exit(path) {
         Ok(l) => l,
         Err(code) => return code,
     };
     out!("{}: ok", path.display());
+    if let Ok(c) = layers.effective() {
+        for w in c.warnings() {
+            out!("warning: {w}");
+        }
+    }
     let origins = layers.origins();
     if !origins.is_empty() {
         out!("values other than the defaults, and where each comes from:");
@@ -68,6 +74,61 @@ pub fn check_config(path: &Path) -> ExitCode {
         out!("  {key} = {value}  ({origin})");
     }
     ExitCode::SUCCESS
+}
+
+/// `civic-kiosk identity test [--json] [--wait SECS]`: one card read from identity.reader.
+pub fn identity_test(config_path: &Path, json: bool, wait: u64) -> ExitCode {
+    let config = match config_or_exit(config_path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let report = match crate::devices::test_read(&config, std::time::Duration::from_secs(wait)) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    if json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(s) => out!("{s}"),
+            Err(e) => return fail(e),
+        }
+    } else if report.ok {
+        out!("reader      {}", report.reader);
+        out!(
+            "card        {} {}",
+            report.masked_name.as_deref().unwrap_or(""),
+            report.masked_id.as_deref().unwrap_or("")
+        );
+        out!(
+            "valid until {}{}",
+            report.valid_until.as_deref().unwrap_or(""),
+            if report.expired == Some(true) {
+                " (EXPIRED)"
+            } else {
+                ""
+            }
+        );
+        out!("SAM status  {}", report.sam_status.as_deref().unwrap_or(""));
+        if let Some(t) = report.timings_ms {
+            out!(
+                "timings     find {} ms, select {} ms, read {} ms, total {} ms",
+                t.find_ms,
+                t.select_ms,
+                t.read_ms,
+                t.total_ms()
+            );
+        }
+    } else {
+        eprintln!(
+            "civic-kiosk: {}: {}",
+            report.reader,
+            report.fault.as_deref().unwrap_or("no card read")
+        );
+    }
+    if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
@@ -392,12 +453,19 @@ pub fn offline_code(
         Ok(s) => Arc::new(std::sync::Mutex::new(s)),
         Err(e) => return fail(e),
     };
-    let issuance = match Issuance::new(config.clone(), id.clone(), reissue, staff.clone()) {
+    // A number typed at the CLI is a typed number: the keypad rule applies (identity.keypad;
+    // --reissue only with staff).
+    let source = crate::resident::IdSource::Typed;
+    let issuance = match Issuance::new(config.clone(), id.clone(), source, reissue, staff.clone()) {
         Ok(i) => i,
-        Err(Failure::StaffRequired) => {
+        Err(Failure::Typed(why @ crate::resident::TypedRefusal::KeypadOff)) => {
             return fail(format!(
-                "{}; sign in with --staff ID (the staff PIN is asked for)",
-                Failure::StaffRequired
+                "{why}; the CLI cannot read a card: set identity.keypad = \"staff\" to issue with --staff"
+            ));
+        }
+        Err(Failure::Typed(why)) => {
+            return fail(format!(
+                "{why}; sign in with --staff ID (the staff PIN is asked for)"
             ));
         }
         Err(e) => return fail(e),

@@ -217,6 +217,27 @@ pub async fn run(config: &Config) -> Vec<Check> {
         };
         checks.push(disk_check(part, &crate::health::disk(&dir), &holds));
     }
+    let cfg = config.clone();
+    let reader = tokio::task::spawn_blocking(move || crate::devices::probe_reader(&cfg))
+        .await
+        .ok()
+        .flatten();
+    if let Some(r) = reader {
+        checks.push(match r {
+            Ok(detail) => Check {
+                part: "id card reader".into(),
+                ok: true,
+                detail,
+                fix: None,
+            },
+            Err((detail, fix)) => Check {
+                part: "id card reader".into(),
+                ok: false,
+                detail,
+                fix: Some(fix),
+            },
+        });
+    }
     let data = config.data_dir();
     let dir = data.clone();
     let probe = tokio::task::spawn_blocking(move || {

@@ -94,9 +94,14 @@ mod with_server {
             forge_name: None,
             today: None,
         };
-        let state = tokio::task::spawn_blocking(move || build_state(opts))
-            .await
-            .map_err(|e| ServerError::Tls(format!("startup worker: {e}")))??;
+        // The demo 随申码 / 电子身份证 codes (config/demo/codes.jsonl) with the demo residents.
+        let state = tokio::task::spawn_blocking(move || {
+            let s = build_state(opts)?;
+            s.load_codes(&data::demo_codes()?)?;
+            Ok::<_, ServerError>(s)
+        })
+        .await
+        .map_err(|e| ServerError::Tls(format!("startup worker: {e}")))??;
         let bound = bind(&config.backoffice.embedded_listen, None).await?;
         let url = format!("http://{}/", bound.addr);
         let url_file = dir.join("url");

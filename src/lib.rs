@@ -6,12 +6,14 @@
 //! - `civic-platform`   — logging and its scrubber, the panic hook, atomic files, libc calls
 //! - `civic-print`      — documents, ESC/POS, PDF, IPP, transports, one job lifecycle
 //! - `civic-backoffice` — the reference back office (a server and its binary)
+//! - `civic-devices`    — the 二代身份证 reader (GA/T 467) and code scanners, each on its thread
 //! - `civic-kiosk-core` — the terminal without UI: config, store, catalogue, ratings, PINs
 //!
 //! Module map of this crate:
 //! - `app`        — composition root: config, logging, back office, then the touch UI
 //! - `cli`        — command-line interface (clap)
 //! - `commands`   — technician subcommands (status, catalogue …): load config, do one job, print
+//! - `devices`    — the identity devices from `[identity]`: started, their events into the flows, `identity test`
 //! - `diagnose`   — `civic-kiosk diagnose`: which part is broken (back office, clock, printers, disk, store) and the fix
 //! - `embedded`   — embedded mode: the reference back office in this process (feature `embedded`)
 //! - `reach`      — how a one-shot command reaches the back office (embedded mode may start one), and its status
@@ -25,6 +27,7 @@
 pub mod app;
 pub mod cli;
 pub mod commands;
+pub mod devices;
 pub mod diagnose;
 pub mod embedded;
 pub mod reach;
@@ -35,7 +38,7 @@ pub mod watchdog;
 // The core's modules under the names this crate's modules use.
 pub use civic_kiosk_core::{
     api, backoffice, catalog, config, failpoint, flow, guide, health, heartbeat, identity,
-    issuance, logging, offline_code, pin, print, ratings, session, store, supervisor,
+    issuance, logging, offline_code, pin, print, ratings, resident, session, store, supervisor,
 };
 
 /// Exit status of a technician's deliberate exit (maintenance page, 关闭终端程序): the

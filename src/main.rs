@@ -65,6 +65,9 @@ fn main() -> ExitCode {
         } => civic_kiosk::commands::screenshot(&config_path, &page, large_font, &lang, &size, out),
         Command::Sync { timeout } => civic_kiosk::commands::sync_ratings(&config_path, timeout),
         Command::Diagnose { json } => civic_kiosk::commands::diagnose(&config_path, json),
+        Command::Identity(civic_kiosk::cli::IdentityCommand::Test { json, wait }) => {
+            civic_kiosk::commands::identity_test(&config_path, json, wait)
+        }
         Command::Config(civic_kiosk::cli::ConfigCommand::Set { key, value }) => {
             civic_kiosk::commands::config_set(&config_path, &key, &value)
         }

@@ -45,6 +45,9 @@ pub struct UiDeps {
     /// The config's layers: the maintenance page saves its settings into the settings
     /// layer through it and puts them in force. `None`: settings are read-only here.
     pub settings: Option<crate::config::ConfigHandle>,
+    /// What the ID-card reader and a serial code scanner report (`crate::devices`);
+    /// `None`: no such device runs.
+    pub identity: Option<mpsc::UnboundedReceiver<flow::IdentityEvent>>,
 }
 
 /// The real monotonic clock.
@@ -104,7 +107,8 @@ fn flow_settings(
         english: config.display.language == "en",
         terminal_id: config.terminal.id.clone(),
         rating_reasons: config.ratings.reasons.clone(),
-        require_staff: config.offline_code.require_staff,
+        keypad: config.keypad(),
+        wedge: config.identity.scanner.trim() == "keyboard",
         backoffice,
         trusted_key,
         store,
@@ -143,6 +147,9 @@ pub fn connect(window: &MainWindow, deps: UiDeps) -> Rc<UiController> {
     window.global::<Theme>().set_dpi(config.display.dpi as f32);
     let status = window.global::<StatusAdapter>();
     status.set_terminal_name(config.terminal.name.as_str().into());
+    let ia = window.global::<IdentityAdapter>();
+    ia.set_reader(!config.identity.reader.trim().is_empty());
+    ia.set_scanner(!config.identity.scanner.trim().is_empty());
     status.set_backoffice_up(deps.client.is_some());
 
     let settings = flow_settings(
@@ -184,6 +191,20 @@ pub fn connect(window: &MainWindow, deps: UiDeps) -> Rc<UiController> {
         });
         if let Err(e) = drained {
             log::error!("UI: answers cannot reach the UI thread: {e}");
+        }
+    }
+
+    // The reader and the serial scanner: their events, on the UI thread.
+    if let Some(mut rx) = deps.identity {
+        let weak = Rc::downgrade(&ctl);
+        let drained = slint::spawn_local(async move {
+            while let Some(event) = rx.recv().await {
+                let Some(ctl) = weak.upgrade() else { return };
+                ctl.send(Event::Identity(event));
+            }
+        });
+        if let Err(e) = drained {
+            log::error!("UI: the ID-card reader cannot reach the UI thread: {e}");
         }
     }
 
@@ -360,6 +381,10 @@ fn connect_callbacks(window: &MainWindow, ctl: &Rc<UiController>) {
     on!(g.on_report_lost() => |_k| card(CardEvent::ReportLost));
     on!(g.on_retry() => |_k| card(CardEvent::Retry));
 
+    let g = window.global::<IdentityAdapter>();
+    on!(g.on_dismiss() => |_k| Some(Event::Identity(flow::IdentityEvent::Dismiss)));
+    on!(g.on_physical_key(text) => |_k| Some(Event::Key(text.to_string())));
+
     let g = window.global::<RatingAdapter>();
     on!(g.on_open(src) => |_k| rating(RatingEvent::Open(render::rating_source(src))));
     on!(g.on_choose(level) => |_k| rating(RatingEvent::Choose(u8::try_from(level).unwrap_or(0))));
@@ -420,6 +445,7 @@ impl UiController {
             &w,
             terminal.session(),
             terminal.settings(),
+            terminal.reader(),
             catalog.as_deref(),
             self.catalog_generation.get(),
         );
@@ -593,10 +619,15 @@ impl UiController {
                     reply.send(Event::Card(CardEvent::Looked(id, outcome)));
                 });
             }
-            Effect::IssueAndPrint { id, reissue, staff } => {
-                self.issue_and_print(reply, id, reissue, staff)
-            }
-            Effect::ReportLost(id) => {
+            Effect::IssueAndPrint {
+                id,
+                source,
+                reissue,
+                staff,
+            } => self.issue_and_print(reply, id, source, reissue, staff),
+            Effect::ResolveCode(code) => self.resolve_code(reply, code),
+            Effect::CheckCard(code) => self.check_card(reply, code),
+            Effect::ReportLost { id, source: _ } => {
                 let Some(client) = self.client.clone() else {
                     return reply.send(Event::Card(CardEvent::LostReported(
                         id,
@@ -800,6 +831,7 @@ impl UiController {
         &self,
         reply: Reply,
         id: crate::identity::IdNumber,
+        source: crate::resident::IdSource,
         reissue: bool,
         staff: Option<pin::StaffId>,
     ) {
@@ -808,11 +840,16 @@ impl UiController {
             return reply.send(issued(id, IssueOutcome::Network));
         };
         let config = self.config.borrow().clone();
-        let issuance =
-            match crate::issuance::Issuance::new(config.clone(), id.clone(), reissue, staff) {
-                Ok(i) => i,
-                Err(f) => return reply.send(issued(id, issue_outcome(f))),
-            };
+        let issuance = match crate::issuance::Issuance::new(
+            config.clone(),
+            id.clone(),
+            source,
+            reissue,
+            staff,
+        ) {
+            Ok(i) => i,
+            Err(f) => return reply.send(issued(id, issue_outcome(f))),
+        };
         let deps = crate::issuance::Deps {
             client,
             key,
@@ -832,6 +869,90 @@ impl UiController {
                 Err(f) => issue_outcome(f),
             };
             reply.send(issued(id, outcome));
+        });
+    }
+
+    /// Asks the back office who a scanned 随申码 / 电子身份证 code names.
+    fn resolve_code(&self, reply: Reply, code: String) {
+        use flow::ResolveOutcome;
+        let resolved =
+            |code, outcome| Event::Identity(flow::IdentityEvent::CodeResolved(code, outcome));
+        let Some(client) = self.client.clone() else {
+            return reply.send(resolved(code, ResolveOutcome::Network));
+        };
+        self.runtime.spawn(async move {
+            let outcome = match client.resolve_code(&code).await {
+                Ok(r) => ResolveOutcome::Found(crate::resident::Resident {
+                    id: r.id_number,
+                    name: None,
+                    masked_name: r.masked_name,
+                    source: crate::resident::IdSource::Code,
+                    valid_until: None,
+                }),
+                Err(e) => {
+                    use crate::api::limits::codes;
+                    log::info!("scanned code not resolved: {}", e.message);
+                    if e.code_is(codes::CODE_EXPIRED) {
+                        ResolveOutcome::Expired
+                    } else if e.code_is(codes::CODE_NOT_FOUND) || e.status == Some(422) {
+                        ResolveOutcome::NotFound
+                    } else {
+                        ResolveOutcome::Network
+                    }
+                }
+            };
+            reply.send(resolved(code, outcome));
+        });
+    }
+
+    /// A scanned 离线码 card: its signature here, its state at the back office.
+    fn check_card(&self, reply: Reply, code: String) {
+        let checked =
+            |code, outcome| Event::Identity(flow::IdentityEvent::CardChecked(code, outcome));
+        let Some(key) = self.trusted_key else {
+            log::warn!("scanned card not checked: no trusted key (backoffice.public_key)");
+            return reply.send(checked(code, flow::CheckOutcome::Forged));
+        };
+        let payload = match crate::api::offline_code::verify(&code, &key) {
+            Ok(p) => p,
+            Err(e) => {
+                log::info!("scanned card refused: {e}");
+                return reply.send(checked(code, flow::CheckOutcome::Forged));
+            }
+        };
+        let client = self.client.clone();
+        self.runtime.spawn(async move {
+            let status = match &client {
+                Some(c) => Some(c.card_status(&payload.card).await),
+                None => None,
+            };
+            let (state, voided_reason) = match status {
+                Some(Ok(s)) => (Some(s.state), s.voided_reason),
+                Some(Err(e)) if e.status == Some(404) => {
+                    return reply.send(checked(code, flow::CheckOutcome::Unknown));
+                }
+                Some(Err(e)) => {
+                    log::info!(
+                        "scanned card {}: status not known: {}",
+                        payload.card,
+                        e.message
+                    );
+                    (None, None)
+                }
+                None => (None, None),
+            };
+            log::info!("scanned card {} checked: {state:?}", payload.card);
+            reply.send(checked(
+                code,
+                flow::CheckOutcome::Verified {
+                    card_id: payload.card,
+                    masked_name: payload.mn.unwrap_or_default(),
+                    masked_id: payload.mid,
+                    expires_on: payload.exp,
+                    state,
+                    voided_reason,
+                },
+            ));
         });
     }
 
@@ -1034,7 +1155,7 @@ fn issue_outcome(f: crate::issuance::Failure) -> IssueOutcome {
         Failure::NotPrinted { .. } => IssueOutcome::NotPrinted,
         Failure::Refused(reason) => IssueOutcome::Refused(reason),
         Failure::AlreadyToday => IssueOutcome::AlreadyIssuedToday,
-        Failure::StaffRequired => IssueOutcome::StaffRequired,
+        Failure::Typed(_) => IssueOutcome::StaffRequired,
         Failure::Cancelled => IssueOutcome::Cancelled,
     }
 }
@@ -1071,7 +1192,10 @@ mod tests {
     fn issuance_failures_show_as_the_card_flow_expects() {
         use crate::flow::IssueOutcome as O;
         use crate::issuance::Failure as F;
-        assert_eq!(super::issue_outcome(F::StaffRequired), O::StaffRequired);
+        assert_eq!(
+            super::issue_outcome(F::Typed(crate::resident::TypedRefusal::StaffRequired)),
+            O::StaffRequired
+        );
         assert_eq!(super::issue_outcome(F::AlreadyToday), O::AlreadyIssuedToday);
         assert_eq!(super::issue_outcome(F::Unreachable("x".into())), O::Network);
         assert_eq!(super::issue_outcome(F::Cancelled), O::Cancelled);

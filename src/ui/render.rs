@@ -105,6 +105,7 @@ pub(super) fn page(p: flow::Page) -> Page {
         flow::Page::Faq => Page::Faq,
         flow::Page::OfflineCode => Page::OfflineCode,
         flow::Page::Rating => Page::Rating,
+        flow::Page::CardCheck => Page::CardCheck,
         flow::Page::Technician => Page::Technician,
     }
 }
@@ -120,6 +121,7 @@ pub(super) fn page_from(p: Page) -> flow::Page {
         Page::Faq => flow::Page::Faq,
         Page::OfflineCode => flow::Page::OfflineCode,
         Page::Rating => flow::Page::Rating,
+        Page::CardCheck => flow::Page::CardCheck,
         Page::Technician => flow::Page::Technician,
     }
 }
@@ -148,6 +150,7 @@ pub(super) fn card_failure(f: Option<flow::CardFailure>) -> CardFailure {
         Some(flow::CardFailure::StaffRequired) => CardFailure::StaffRequired,
         Some(flow::CardFailure::NotPrinted) => CardFailure::NotPrinted,
         Some(flow::CardFailure::PrinterUnsupported) => CardFailure::PrinterUnsupported,
+        Some(flow::CardFailure::IdCardRequired) => CardFailure::IdCardRequired,
     }
 }
 
@@ -159,6 +162,34 @@ pub(super) fn id_problem(p: Option<flow::IdProblem>) -> IdProblem {
         Some(flow::IdProblem::ImpossibleDate) => IdProblem::ImpossibleDate,
         Some(flow::IdProblem::FutureDate) => IdProblem::FutureDate,
         Some(flow::IdProblem::BadChecksum) => IdProblem::BadChecksum,
+    }
+}
+
+pub(super) fn notice(n: Option<flow::Notice>) -> IdentityNotice {
+    use flow::{Notice as N, ReaderProblem as P};
+    match n {
+        None => IdentityNotice::None,
+        Some(N::IdExpired) => IdentityNotice::IdExpired,
+        Some(N::Reader(P::Moved)) => IdentityNotice::ReaderMoved,
+        // An unplugged reader is never a notice (the entry step says it); shown as unreadable.
+        Some(N::Reader(P::Unreadable | P::Unavailable)) => IdentityNotice::ReaderUnreadable,
+        Some(N::Resolving) => IdentityNotice::Resolving,
+        Some(N::CodeNotFound) => IdentityNotice::CodeNotFound,
+        Some(N::CodeExpired) => IdentityNotice::CodeExpired,
+        Some(N::CodeUnreadable) => IdentityNotice::CodeUnreadable,
+        Some(N::CodeNetwork) => IdentityNotice::CodeNetwork,
+    }
+}
+
+pub(super) fn check_step(s: flow::CheckStep) -> CheckStep {
+    match s {
+        flow::CheckStep::None => CheckStep::None,
+        flow::CheckStep::Checking => CheckStep::Checking,
+        flow::CheckStep::Valid => CheckStep::Valid,
+        flow::CheckStep::Voided => CheckStep::Voided,
+        flow::CheckStep::Expired => CheckStep::Expired,
+        flow::CheckStep::Forged => CheckStep::Forged,
+        flow::CheckStep::Unconfirmed => CheckStep::Unconfirmed,
     }
 }
 
@@ -270,15 +301,21 @@ pub fn set_language(w: &MainWindow, english: bool) {
 }
 
 impl Rendered {
-    /// Renders `s` (with the catalogue of generation `generation`) into the globals.
+    /// Renders `s` (with the catalogue of generation `generation`, and the reader as the
+    /// terminal knows it) into the globals.
     pub(super) fn render(
         &mut self,
         w: &MainWindow,
         s: &flow::Session,
         settings: &flow::Settings,
+        reader: flow::ReaderState,
         catalog: Option<&Catalog>,
         generation: u64,
     ) {
+        // The reader outlives the session: rendered every time (two booleans).
+        let ia = w.global::<IdentityAdapter>();
+        ia.set_card_on_reader(reader.card_present);
+        ia.set_reader_unavailable(reader.unavailable);
         let last = match &self.last {
             Some((l, g)) if *g == generation => {
                 if l == s {
@@ -321,8 +358,12 @@ impl Rendered {
         }
 
         // 离线码.
-        let v = s.card().view();
+        let v = s.card().view(settings.keypad, s.assist().staff().is_some());
         let o = w.global::<OfflineCodeAdapter>();
+        o.set_keypad(v.keypad);
+        o.set_by_card(v.by_card);
+        o.set_by_code(v.by_code);
+        o.set_change_allowed(v.change_allowed);
         o.set_id_entry(v.id_entry.as_str().into());
         o.set_complete(v.complete);
         o.set_error(id_problem(v.problem));
@@ -333,6 +374,31 @@ impl Rendered {
         o.set_held(v.held);
         o.set_held_unsupported(v.held_unsupported);
         o.set_has_card(v.has_card);
+
+        // Who the resident is; notices; the scanned card's check.
+        let id = s.identity();
+        ia.set_resident_name(
+            id.resident()
+                .map(|r| r.masked_name.as_str())
+                .unwrap_or("")
+                .into(),
+        );
+        ia.set_by_card(
+            id.resident()
+                .is_some_and(|r| r.source == crate::resident::IdSource::Card),
+        );
+        ia.set_notice(notice(id.notice()));
+        let ck = id.check();
+        ia.set_check_step(check_step(ck.step));
+        ia.set_check_name(ck.masked_name.as_str().into());
+        ia.set_check_id(ck.masked_id.as_str().into());
+        ia.set_check_expires(
+            ck.expires_on
+                .map(|d| d.format("%Y-%m-%d").to_string())
+                .unwrap_or_default()
+                .into(),
+        );
+        ia.set_check_lost(ck.lost);
 
         // 好差评.
         let v = s.rating().view(settings);

@@ -72,6 +72,8 @@ pub struct HeadlessOptions {
     pub width: u32,
     pub height: u32,
     pub mock_time: bool,
+    /// The reader's and scanner's events (`crate::devices::Devices::start`); `None`: none.
+    pub identity: Option<tokio::sync::mpsc::UnboundedReceiver<crate::flow::IdentityEvent>>,
 }
 
 impl Headless {
@@ -96,6 +98,7 @@ impl Headless {
                 width,
                 height,
                 mock_time,
+                identity: None,
             },
         )
     }
@@ -111,6 +114,7 @@ impl Headless {
             width,
             height,
             mock_time,
+            identity,
         } = opts;
         let runtime = Arc::new(
             tokio::runtime::Builder::new_multi_thread()
@@ -141,6 +145,7 @@ impl Headless {
                 store,
                 ratings_waker: None,
                 settings,
+                identity,
             },
         );
         if let Some(c) = catalog {
@@ -232,6 +237,14 @@ pub const PAGES: &[&str] = &[
     "offline-code-take-card",
     "offline-code-print-failed",
     "offline-code-not-printed",
+    "home-identified",
+    "offline-code-place-card",
+    "offline-code-confirm-card",
+    "offline-code-take-card-id",
+    "id-expired",
+    "code-expired",
+    "card-check-valid",
+    "card-check-lost",
     "rating",
     "technician",
     "technician-locked",
@@ -319,6 +332,60 @@ pub fn show_page(h: &Headless, page: &str) -> bool {
             } else {
                 CardFailure::NotPrinted
             });
+        }
+        // Identity: a card read goes through the flows as the reader's event.
+        "home-identified" | "id-expired" => {
+            let until = if page == "id-expired" {
+                chrono::NaiveDate::from_ymd_opt(2020, 1, 1)
+            } else {
+                None
+            };
+            if let Ok(id) = crate::identity::IdNumber::parse("310105195001011231") {
+                h.controller.send(crate::flow::Event::Identity(
+                    crate::flow::IdentityEvent::CardRead(crate::flow::CardRead {
+                        id,
+                        name: crate::identity::PersonName::new("王秀英"),
+                        valid_until: until,
+                    }),
+                ));
+            }
+        }
+        "offline-code-place-card" => {
+            w.global::<IdentityAdapter>().set_reader(true);
+            w.global::<IdentityAdapter>().set_scanner(true);
+            s.invoke_go(Page::OfflineCode);
+            w.global::<OfflineCodeAdapter>().set_keypad(false);
+        }
+        "offline-code-confirm-card" | "offline-code-take-card-id" => {
+            s.invoke_go(Page::OfflineCode);
+            let o = w.global::<OfflineCodeAdapter>();
+            o.set_masked_name("王*英".into());
+            o.set_by_card(true);
+            o.set_has_card(page == "offline-code-confirm-card");
+            o.set_change_allowed(true);
+            o.set_step(if page == "offline-code-confirm-card" {
+                CardStep::Confirm
+            } else {
+                CardStep::TakeCard
+            });
+            w.global::<IdentityAdapter>()
+                .set_card_on_reader(page == "offline-code-take-card-id");
+        }
+        "code-expired" => w
+            .global::<IdentityAdapter>()
+            .set_notice(IdentityNotice::CodeExpired),
+        "card-check-valid" | "card-check-lost" => {
+            s.invoke_go(Page::CardCheck);
+            let a = w.global::<IdentityAdapter>();
+            a.set_check_step(if page == "card-check-valid" {
+                CheckStep::Valid
+            } else {
+                CheckStep::Voided
+            });
+            a.set_check_lost(true);
+            a.set_check_name("王*英".into());
+            a.set_check_id("310***********1231".into());
+            a.set_check_expires("2027-05-31".into());
         }
         // As 好差评 on the home page opens it: the terminal's own service.
         "rating" => w

@@ -191,10 +191,17 @@ async fn a_forged_masked_name_is_refused_and_nothing_prints() {
     config.storage.runtime_dir = dir.path().join("run");
     let cards = dir.path().join("cards");
     let uri = civic_kiosk::print::uri::PrinterUri::Pdf { dir: cards.clone() };
-    let got = Issuance::new(Arc::new(config), IdNumber::parse(ID).unwrap(), false, None)
-        .unwrap()
-        .run(&deps, &uri, None, |_| {})
-        .await;
+    let typed = civic_kiosk::resident::IdSource::Typed;
+    let got = Issuance::new(
+        Arc::new(config),
+        IdNumber::parse(ID).unwrap(),
+        typed,
+        false,
+        None,
+    )
+    .unwrap()
+    .run(&deps, &uri, None, |_| {})
+    .await;
     match got {
         Err(Failure::BadCode(e)) => assert!(e.to_string().contains("masked name"), "{e}"),
         other => panic!("a forged name must be refused: {other:?}"),

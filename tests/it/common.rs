@@ -183,6 +183,9 @@ pub(crate) async fn start_backoffice_with(
     };
     change(&mut options);
     let state = civic_backoffice::build_state(options).unwrap();
+    state
+        .load_codes(&civic_backoffice::data::demo_codes().unwrap())
+        .unwrap();
     let key = state.verifying_key();
     let bound = civic_backoffice::bind("127.0.0.1:0", None).await.unwrap();
     let url = format!("http://{}/", bound.addr);

@@ -110,6 +110,7 @@ fn a_full_disk_at_boot_still_serves_residents() {
             width: 1080,
             height: 1920,
             mock_time: true,
+            identity: None,
         },
     )
     .unwrap();

@@ -61,6 +61,9 @@ fn every_wire_type_round_trips_its_docs_example() {
             "RatingStats" => round_trip::<RatingStats>(&name, &text),
             "TerminalSummary" => round_trip::<TerminalSummary>(&name, &text),
             "ResidentRecord" => round_trip::<ResidentRecord>(&name, &text),
+            "ResolveCodeRequest" => round_trip::<ResolveCodeRequest>(&name, &text),
+            "ResolvedCode" => round_trip::<ResolvedCode>(&name, &text),
+            "CodeRecord" => round_trip::<CodeRecord>(&name, &text),
             other => panic!("docs/api.md has an example of unknown type {other}"),
         }
         seen.insert(name);
@@ -90,6 +93,9 @@ fn every_wire_type_round_trips_its_docs_example() {
         "RatingStats",
         "TerminalSummary",
         "ResidentRecord",
+        "ResolveCodeRequest",
+        "ResolvedCode",
+        "CodeRecord",
     ];
     let missing: Vec<_> = all.iter().filter(|t| !seen.contains(**t)).collect();
     assert!(

@@ -314,7 +314,10 @@ async fn the_issuance_flow_refuses_a_tampered_code_and_prints_once_a_day() {
     let cards = dir.path().join("cards");
     let uri = civic_kiosk::print::uri::PrinterUri::Pdf { dir: cards.clone() };
     let id = IdNumber::parse("310105195001011231").unwrap();
-    let issue = |reissue: bool| Issuance::new(config.clone(), id.clone(), reissue, None).unwrap();
+    // As after reading the resident's ID card (a typed 补办 would need staff).
+    let card = civic_kiosk::resident::IdSource::Card;
+    let issue =
+        |reissue: bool| Issuance::new(config.clone(), id.clone(), card, reissue, None).unwrap();
 
     let refused = issue(false).run(&deps(&tampered), &uri, None, |_| {}).await;
     assert!(matches!(refused, Err(Failure::BadCode(_))), "{refused:?}");
@@ -356,13 +359,13 @@ async fn the_issuance_flow_refuses_a_tampered_code_and_prints_once_a_day() {
     );
 }
 
-/// A card config with `offline_code.require_staff` on and staff S1024's PIN set.
+/// A card config with `identity.keypad = "staff"` and staff S1024's PIN set.
 fn staff_card_config(dir: &std::path::Path, url: &str, key: &str) -> std::path::PathBuf {
     let config = card_config(dir, url, key);
     let text = std::fs::read_to_string(&config)
         .unwrap()
-        .replace("require_staff = false", "require_staff = true");
-    assert!(text.contains("require_staff = true"));
+        .replace("keypad = \"open\"", "keypad = \"staff\"");
+    assert!(text.contains("keypad = \"staff\""));
     std::fs::write(&config, text).unwrap();
     let set = common::kiosk_stdin(
         &config,
@@ -382,7 +385,7 @@ fn cards(dir: &std::path::Path) -> usize {
 }
 
 #[test]
-fn with_require_staff_the_cli_refuses_without_a_staff_member_and_says_why() {
+fn with_a_staff_keypad_the_cli_refuses_without_a_staff_member_and_says_why() {
     let dir = tempfile::tempdir().unwrap();
     let (mut bo, url, key) = backoffice_child(dir.path(), &[]);
     let config = staff_card_config(dir.path(), &url, &key);
@@ -391,8 +394,8 @@ fn with_require_staff_the_cli_refuses_without_a_staff_member_and_says_why() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("offline_code.require_staff")
-            && stderr.contains("staff member must sign in")
+        stderr.contains("identity.keypad is \"staff\"")
+            && stderr.contains("staff PIN")
             && stderr.contains("--staff ID"),
         "{stderr}"
     );

@@ -133,6 +133,7 @@ fn headless_with(
             width: 1080,
             height: 1920,
             mock_time: true,
+            identity: None,
         },
     )
     .unwrap()
@@ -349,28 +350,41 @@ fn pin_pad_maintenance_staff_and_lockout() {
         Some((&cfg.backoffice.token, &cfg.terminal.id)),
     ));
     let client = bo.client(&cfg.backoffice.token);
-    // This terminal has no ID-card reader: a card needs a staff member signed in.
+    // A typed number needs a staff member signed in (identity.keypad = "staff").
     let mut strict = (*cfg).clone();
-    strict.offline_code.require_staff = true;
+    strict.identity.keypad = Some(civic_kiosk::config::Keypad::Staff);
     let strict = Arc::new(strict);
     let h = headless(&strict, &store, Some(client), Some(bo.key));
     let s = h.window.global::<SessionAdapter>();
     s.invoke_wake();
     click_label(&h, "离线码打印");
-    for d in "310105195001011231".chars() {
-        click_label(&h, &d.to_string());
-    }
-    click_label(&h, "下一步");
-    assert!(h.pump_until(Duration::from_secs(5), |w| {
-        w.global::<OfflineCodeAdapter>().get_step() == CardStep::Confirm
-    }));
-    click_label(&h, "是本人，打印卡片");
     let o = h.window.global::<OfflineCodeAdapter>();
+    assert_eq!(o.get_step(), CardStep::Entry);
+    assert!(!o.get_keypad(), "no keypad without staff");
+    assert!(shown(
+        &h,
+        "请扫描随申码；没有随身证件时，请点“呼叫工作人员”帮您办理"
+    ));
+    assert!(
+        i_slint_backend_testing::ElementHandle::find_by_accessible_label(&h.window, "下一步")
+            .next()
+            .is_none(),
+        "nothing to type with"
+    );
+    // Typed anyway (a keyboard, a stale tap): refused, nothing sent.
+    for d in "310105195001011231".chars() {
+        o.invoke_key(d.to_string().into());
+    }
+    o.invoke_submit();
     assert_eq!(
         (o.get_step(), o.get_failure()),
         (CardStep::Failed, CardFailure::StaffRequired),
         "refused without staff"
     );
+    assert!(shown(
+        &h,
+        "本机打印卡片需要工作人员确认身份，请点“呼叫工作人员”"
+    ));
     assert!(!spool.exists() || std::fs::read_dir(&spool).unwrap().count() == 0);
     assert!(
         !audits(&store)

@@ -34,6 +34,26 @@ fn confirm_name(h: &Headless, id: &str) {
     );
 }
 
+/// As after the resident's ID card was read: 补办 and 挂失 need a card, not a number typed.
+fn confirm_by_card(h: &Headless, id: &str) {
+    h.controller.send(civic_kiosk::flow::Event::Identity(
+        civic_kiosk::flow::IdentityEvent::CardRead(civic_kiosk::flow::CardRead {
+            id: civic_kiosk::identity::IdNumber::parse(id).unwrap(),
+            name: civic_kiosk::identity::PersonName::new("王秀英"),
+            valid_until: None,
+        }),
+    ));
+    click_label(h, "离线码打印");
+    assert!(
+        h.pump_until(Duration::from_secs(5), |w| w
+            .global::<OfflineCodeAdapter>()
+            .get_step()
+            == CardStep::Confirm),
+        "masked-name confirmation"
+    );
+    assert!(h.window.global::<OfflineCodeAdapter>().get_by_card());
+}
+
 fn start_card(h: &Headless, id: &str) {
     confirm_name(h, id);
     click_label(h, "是本人，打印卡片");
@@ -68,6 +88,7 @@ fn held_card_shows_the_message_prints_on_recovery_and_is_cancelled_by_a_wipe() {
             width: 1080,
             height: 1920,
             mock_time: true,
+            identity: None,
         },
     )
     .unwrap();
@@ -162,7 +183,7 @@ fn held_card_shows_the_message_prints_on_recovery_and_is_cancelled_by_a_wipe() {
     // 补办: the first resident has a valid card, so the choices are reissue or report
     // lost (no second ordinary card today). Reissue prints a new card and audits it.
     h.window.global::<SessionAdapter>().invoke_wake();
-    confirm_name(&h, "310105195001011231");
+    confirm_by_card(&h, "310105195001011231");
     assert!(
         o().get_has_card(),
         "the back office knows the card printed above"
@@ -195,7 +216,7 @@ fn held_card_shows_the_message_prints_on_recovery_and_is_cancelled_by_a_wipe() {
 
     // 挂失: the new card is reported lost; the back office voids it, the audit says so.
     click_label(&h, "完成");
-    confirm_name(&h, "310105195001011231");
+    confirm_by_card(&h, "310105195001011231");
     assert!(o().get_has_card());
     click_label(&h, "挂失旧卡");
     assert!(
@@ -222,10 +243,16 @@ fn held_card_shows_the_message_prints_on_recovery_and_is_cancelled_by_a_wipe() {
         2,
         "reporting lost prints nothing"
     );
-    // With no valid card left, the next lookup offers an ordinary card again.
+    // With no valid card left, the next lookup (the card still identifies the resident
+    // in this session: nothing to type) offers an ordinary card again.
     click_label(&h, "完成");
-    confirm_name(&h, "310105195001011231");
+    click_label(&h, "离线码打印");
+    assert!(h.pump_until(
+        Duration::from_secs(5),
+        |w| w.global::<OfflineCodeAdapter>().get_step() == CardStep::Confirm
+    ));
     assert!(!o().get_has_card());
+    assert!(shown(&h, "是本人，打印卡片"));
 }
 
 /// The status bar's printer state, as shown.
@@ -265,6 +292,7 @@ fn the_status_bar_shows_the_card_printer_not_ready_while_it_is_out_of_paper() {
             width: 1080,
             height: 1920,
             mock_time: true,
+            identity: None,
         },
     )
     .unwrap();
@@ -310,6 +338,7 @@ fn a_card_printer_without_the_card_size_pauses_as_unsupported_not_paper_out() {
             width: 1080,
             height: 1920,
             mock_time: true,
+            identity: None,
         },
     )
     .unwrap();

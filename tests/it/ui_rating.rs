@@ -100,6 +100,7 @@ fn rating_flow_headless() {
             width: 1080,
             height: 1920,
             mock_time: true,
+            identity: None,
         },
     )
     .unwrap();

@@ -74,6 +74,7 @@ fn after_the_idle_timeout_every_global_property_is_as_at_a_fresh_start() {
             width: 1080,
             height: 1920,
             mock_time: true,
+            identity: None,
         },
     )
     .unwrap();

@@ -134,6 +134,12 @@ pub enum ReaderFault {
         "ID card reader {path} is unplugged or cannot be opened ({detail}). Check the reader's USB or serial cable and power, that {path} exists (ls -l {path}) and that the service user may open it (group dialout); the terminal reopens it by itself."
     )]
     Unplugged { path: String, detail: String },
+    /// Another program holds the port (serialport's exclusive `flock`): usually the
+    /// running terminal, when a technician tests the reader from the command line.
+    #[error(
+        "ID card reader {path} is in use by another program (most likely the running terminal, which holds it while it runs). Stop it (systemctl stop civic-kiosk) to test the reader from the command line, or see the reader's state in the heartbeat."
+    )]
+    InUse { path: String },
     #[error(
         "ID card reader {path} did not answer {command} within {timeout_ms} ms. Check the cable, that the device is a GA/T 467 reader and the baud rate in the reader URI (e.g. gat467+serial://{path}?baud=115200)."
     )]
@@ -203,6 +209,7 @@ impl ReaderFault {
                 "无法识别此证件，请放置第二代居民身份证"
             }
             ReaderFault::Unplugged { .. }
+            | ReaderFault::InUse { .. }
             | ReaderFault::Silent { .. }
             | ReaderFault::Checksum { .. }
             | ReaderFault::Status { .. } => "读卡器暂时无法使用，请联系工作人员",
@@ -220,6 +227,7 @@ impl ReaderFault {
                 "This card is not recognised. Please place a second-generation resident ID card."
             }
             ReaderFault::Unplugged { .. }
+            | ReaderFault::InUse { .. }
             | ReaderFault::Silent { .. }
             | ReaderFault::Checksum { .. }
             | ReaderFault::Status { .. } => {
@@ -234,6 +242,7 @@ impl ReaderFault {
             ReaderFault::Removed | ReaderFault::Malformed(_) => false,
             ReaderFault::Status { sw, .. } => !is_card_status(sw[2]),
             ReaderFault::Unplugged { .. }
+            | ReaderFault::InUse { .. }
             | ReaderFault::Silent { .. }
             | ReaderFault::Checksum { .. } => true,
         }
@@ -325,9 +334,18 @@ impl Reader {
             .flow_control(serialport::FlowControl::None)
             .timeout(opts.answer_timeout)
             .open()
-            .map_err(|e| ReaderFault::Unplugged {
-                path: uri.path.clone(),
-                detail: e.to_string(),
+            .map_err(|e| {
+                // serialport says so in words only (ErrorKind::NoDevice otherwise too).
+                if e.description.contains("exclusive lock") {
+                    ReaderFault::InUse {
+                        path: uri.path.clone(),
+                    }
+                } else {
+                    ReaderFault::Unplugged {
+                        path: uri.path.clone(),
+                        detail: e.to_string(),
+                    }
+                }
             })?;
         Ok(Reader {
             port,
@@ -642,7 +660,8 @@ impl Task {
                 for e in events {
                     self.send(e)?;
                 }
-                let unplugged = matches!(f, ReaderFault::Unplugged { .. });
+                let unplugged =
+                    matches!(f, ReaderFault::Unplugged { .. } | ReaderFault::InUse { .. });
                 if f.is_device_fault()
                     && let Some(c) = &mut self.card
                 {

@@ -40,6 +40,7 @@ pub struct Config {
     pub ratings: RatingsSection,
     pub heartbeat: HeartbeatSection,
     pub offline_code: OfflineCodeSection,
+    pub identity: IdentitySection,
     pub technician: TechnicianSection,
     pub storage: StorageSection,
     pub log: LogSection,
@@ -168,9 +169,46 @@ pub struct RatingsSection {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OfflineCodeSection {
-    /// A 帮办 staff member must be signed in (staff PIN) before a card is issued here: for
-    /// terminals without an ID-card reader, where the typed number is not proof enough.
-    pub require_staff: bool,
+    /// Deprecated: `identity.keypad`. `true` is read as `keypad = "staff"` (and
+    /// `check-config` warns); `false` changes nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub require_staff: Option<bool>,
+}
+
+/// How a typed ID number is treated (`identity.keypad`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Keypad {
+    /// Only with a 帮办 staff member signed in (the default with a reader).
+    Staff,
+    /// Anyone may type a number (the default without a reader: the demo).
+    Open,
+    /// Never: the ID card or a scanned code only.
+    Off,
+}
+
+impl Keypad {
+    pub fn name(self) -> &'static str {
+        match self {
+            Keypad::Staff => "staff",
+            Keypad::Open => "open",
+            Keypad::Off => "off",
+        }
+    }
+}
+
+/// Who the resident is: the ID-card reader, the code scanner, the keypad.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentitySection {
+    /// The 二代身份证 reader: `gat467+serial:///dev/ttyUSB0?baud=115200`, or empty for none.
+    pub reader: String,
+    /// The code scanner: `serial:///dev/ttyACM0?baud=9600`, `keyboard` (a keyboard-wedge
+    /// scanner typing into the window), or empty for none.
+    pub scanner: String,
+    /// `staff`, `open` or `off`; unset: `staff` with a reader, `open` without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keypad: Option<Keypad>,
 }
 
 /// The heartbeat to the back office (health, audit entries, remote config).
@@ -226,6 +264,7 @@ impl Default for Config {
             ratings: RatingsSection::default(),
             heartbeat: HeartbeatSection::default(),
             offline_code: OfflineCodeSection::default(),
+            identity: IdentitySection::default(),
             technician: TechnicianSection::default(),
             storage: StorageSection::default(),
             log: LogSection::default(),
@@ -1883,6 +1922,27 @@ impl Config {
                 "is inside storage.data_dir: the day key would sit beside the keys it protects; use a tmpfs such as /run/civic-kiosk, or leave it empty".into(),
             );
         }
+        if self.offline_code.require_staff == Some(true)
+            && let Some(k) = self.identity.keypad
+            && k != Keypad::Staff
+        {
+            err(
+                "identity.keypad",
+                format!(
+                    "is \"{}\" but the deprecated offline_code.require_staff = true asks for \"staff\"; remove offline_code.require_staff and keep the one you mean",
+                    k.name()
+                ),
+            );
+        }
+        let reader = self.identity.reader.trim();
+        if !reader.is_empty()
+            && let Err(e) = civic_devices::reader::ReaderUri::parse(reader)
+        {
+            err("identity.reader", e.to_string());
+        }
+        if let Err(e) = civic_devices::scanner::ScannerUri::parse(&self.identity.scanner) {
+            err("identity.scanner", e.to_string());
+        }
         if self.log.dir.as_os_str().is_empty() {
             err("log.dir", "is empty; use e.g. /var/log/civic-kiosk".into());
         }
@@ -1960,6 +2020,38 @@ impl Config {
 
     pub fn is_embedded(&self) -> bool {
         self.backoffice.url.trim() == EMBEDDED
+    }
+
+    /// How a typed ID number is treated: `identity.keypad`, else the deprecated
+    /// `offline_code.require_staff = true` as `staff`, else `staff` with a reader and
+    /// `open` without one.
+    pub fn keypad(&self) -> Keypad {
+        match (self.identity.keypad, self.offline_code.require_staff) {
+            (Some(k), _) => k,
+            (None, Some(true)) => Keypad::Staff,
+            (None, _) if !self.identity.reader.trim().is_empty() => Keypad::Staff,
+            (None, _) => Keypad::Open,
+        }
+    }
+
+    /// What is valid but should change: deprecated keys, each with its replacement.
+    pub fn warnings(&self) -> Vec<FieldError> {
+        let mut w = Vec::new();
+        if let Some(v) = self.offline_code.require_staff {
+            w.push(FieldError::new(
+                "offline_code.require_staff",
+                format!(
+                    "is deprecated; use identity.keypad = \"{}\" (read as that now){}",
+                    if v { "staff" } else { self.keypad().name() },
+                    if v {
+                        ""
+                    } else {
+                        ": require_staff = false changes nothing, remove it"
+                    }
+                ),
+            ));
+        }
+        w
     }
 
     // The conversions below clamp to the validator's bounds: a config that was never

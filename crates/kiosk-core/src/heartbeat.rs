@@ -66,10 +66,14 @@ pub struct RemoteOutcome {
 /// The terminal's heartbeat: keeps the start time, the last clock skew and the remote
 /// config version applied (in memory: after a restart the live layer is empty, so the
 /// remote config is fetched and applied again).
+/// The identity devices' states of the moment (the shell owns the devices).
+pub type DeviceStates = Arc<dyn Fn() -> Vec<crate::api::DeviceState> + Send + Sync>;
+
 pub struct Heart {
     client: Client,
     store: Arc<Mutex<Store>>,
     config: ConfigHandle,
+    devices: Option<DeviceStates>,
     started: Instant,
     skew_ms: Option<i64>,
     applied_version: Option<u64>,
@@ -81,13 +85,20 @@ impl Heart {
             client,
             store,
             config,
+            devices: None,
             started: Instant::now(),
             skew_ms: None,
             applied_version: None,
         }
     }
 
-    /// Gathers the health report (printer probes, store counts, disk).
+    /// Reports the ID card reader's and the scanner's states with each heartbeat.
+    pub fn with_devices(mut self, devices: DeviceStates) -> Self {
+        self.devices = Some(devices);
+        self
+    }
+
+    /// Gathers the health report (printer probes, store counts, disk, devices).
     pub async fn collect(&self, audit: Vec<crate::api::AuditEntry>) -> Heartbeat {
         let config = self.config.current();
         let mut printers = Vec::new();
@@ -127,6 +138,11 @@ impl Heart {
             free_disk_bytes: free_disk_bytes(&config.data_dir()),
             clock_skew_ms: self.skew_ms,
             audit,
+            devices: self.devices.as_ref().map_or_else(Vec::new, |f| {
+                f().into_iter()
+                    .map(crate::api::DeviceState::within_limits)
+                    .collect()
+            }),
         }
     }
 

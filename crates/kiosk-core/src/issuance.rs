@@ -25,16 +25,15 @@ use crate::offline_code::CardError;
 use crate::pin::StaffId;
 use crate::print::job::JobState;
 use crate::print::uri::PrinterUri;
+use crate::resident::{IdSource, TypedRefusal};
 use crate::store::Shared;
 
 /// Why no card was printed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Failure {
-    /// `offline_code.require_staff` is on and no 帮办 staff member is signed in.
-    #[error(
-        "offline_code.require_staff is on: a 帮办 staff member must sign in with their staff PIN before a card is issued here (this terminal has no ID-card reader to prove who the resident is)"
-    )]
-    StaffRequired,
+    /// A typed number the keypad rule refuses (`identity.keypad`; 补办 / 挂失 need staff).
+    #[error("{0}")]
+    Typed(TypedRefusal),
     /// This terminal already printed a card for this person today.
     #[error(
         "a card was already printed here today for this resident; use --reissue if it was lost or damaged"
@@ -95,7 +94,7 @@ pub struct Deps {
 }
 
 /// One resident's card being issued. [`Issuance::new`] checks what needs no I/O
-/// (`require_staff`); [`Issuance::run`] does the rest.
+/// (the keypad rule); [`Issuance::run`] does the rest.
 #[derive(Debug, Clone)]
 pub struct Issuance {
     config: Arc<Config>,
@@ -105,19 +104,21 @@ pub struct Issuance {
 }
 
 impl Issuance {
-    /// Refuses at once when `offline_code.require_staff` is on and no staff member is
-    /// signed in: without an ID-card reader, a typed number is not proof enough.
+    /// Refuses at once a typed number the keypad rule does not take
+    /// ([`crate::resident::allowed`]: `identity.keypad`, and 补办 only with a card, a code
+    /// or staff): a number someone knows is not proof of who is standing there.
     pub fn new(
         config: Arc<Config>,
         id: IdNumber,
+        source: IdSource,
         reissue: bool,
         staff: Option<StaffId>,
     ) -> Result<Self, Failure> {
-        if config.offline_code.require_staff && staff.is_none() {
-            log::info!(
-                "offline code not issued: offline_code.require_staff and no staff signed in"
-            );
-            return Err(Failure::StaffRequired);
+        if let Err(why) =
+            crate::resident::allowed(source, config.keypad(), reissue, staff.is_some())
+        {
+            log::info!("offline code not issued: {why}");
+            return Err(Failure::Typed(why));
         }
         Ok(Self {
             config,
@@ -409,7 +410,11 @@ mod tests {
     fn config(require_staff: bool) -> Arc<Config> {
         let mut c = Config::default();
         c.terminal.id = "T-TEST".into();
-        c.offline_code.require_staff = require_staff;
+        c.identity.keypad = Some(if require_staff {
+            crate::config::Keypad::Staff
+        } else {
+            crate::config::Keypad::Open
+        });
         Arc::new(c)
     }
 
@@ -429,14 +434,27 @@ mod tests {
     }
 
     #[test]
-    fn require_staff_refuses_without_a_staff_member_and_not_with_one() {
+    fn the_keypad_rule_refuses_a_typed_number_without_staff_and_takes_a_card() {
+        let staff = StaffId::parse("S1024").ok();
+        let typed = IdSource::Typed;
         assert_eq!(
-            Issuance::new(config(true), id(), false, None).err(),
-            Some(Failure::StaffRequired)
+            Issuance::new(config(true), id(), typed, false, None).err(),
+            Some(Failure::Typed(TypedRefusal::StaffRequired))
         );
-        assert!(Issuance::new(config(true), id(), false, StaffId::parse("S1024").ok()).is_ok());
-        assert!(Issuance::new(config(false), id(), false, None).is_ok());
-        assert!(Failure::StaffRequired.to_string().contains("staff PIN"));
+        assert!(Issuance::new(config(true), id(), typed, false, staff.clone()).is_ok());
+        assert!(Issuance::new(config(true), id(), IdSource::Card, false, None).is_ok());
+        assert!(Issuance::new(config(false), id(), typed, false, None).is_ok());
+        // 补办 by a typed number: staff, even with an open keypad.
+        assert_eq!(
+            Issuance::new(config(false), id(), typed, true, None).err(),
+            Some(Failure::Typed(TypedRefusal::StaffRequiredForReissue))
+        );
+        assert!(Issuance::new(config(false), id(), IdSource::Code, true, None).is_ok());
+        assert!(
+            Failure::Typed(TypedRefusal::StaffRequired)
+                .to_string()
+                .contains("staff PIN")
+        );
     }
 
     #[tokio::test]
@@ -445,7 +463,8 @@ mod tests {
         let store = shared(dir.path());
         let staff = StaffId::parse("S1024").ok();
         let config = config_in(false, dir.path());
-        let first = Issuance::new(config.clone(), id(), false, staff.clone()).unwrap();
+        let first =
+            Issuance::new(config.clone(), id(), IdSource::Typed, false, staff.clone()).unwrap();
         assert_eq!(first.check_today(Some(&store)).await, Ok(()));
         // No store (a test terminal): no day rule to check.
         assert_eq!(first.check_today(None).await, Ok(()));
@@ -477,7 +496,7 @@ mod tests {
             first.check_today(Some(&store)).await,
             Err(Failure::AlreadyToday)
         );
-        let reissue = Issuance::new(config, id(), true, staff).unwrap();
+        let reissue = Issuance::new(config, id(), IdSource::Typed, true, staff).unwrap();
         assert_eq!(reissue.check_today(Some(&store)).await, Ok(()));
         let audit = crate::store::lock(&store).audit_tail(10).unwrap();
         assert!(
@@ -508,10 +527,16 @@ mod tests {
         };
         let spool = dir.path().join("cards");
         let uri = PrinterUri::Pdf { dir: spool.clone() };
-        let got = Issuance::new(config_in(false, dir.path()), id(), false, None)
-            .unwrap()
-            .run(&deps, &uri, None, |_| {})
-            .await;
+        let got = Issuance::new(
+            config_in(false, dir.path()),
+            id(),
+            IdSource::Typed,
+            false,
+            None,
+        )
+        .unwrap()
+        .run(&deps, &uri, None, |_| {})
+        .await;
         assert!(matches!(got, Err(Failure::Unreachable(_))), "{got:?}");
         assert!(!spool.exists());
         assert!(

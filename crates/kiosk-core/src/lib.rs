@@ -11,10 +11,11 @@
 //! - `guide`        — 办事指南 and 一件事 materials lists on paper: receipt (ESC/POS) or A4
 //! - `health`       — one health probe (back office, printers, disk) shared by status, diagnose, the heartbeat and the home screen
 //! - `heartbeat`    — heartbeat to the back office (health, audit entries) and the whitelisted remote config
-//! - `issuance`     — the one 离线码 issuance flow (CLI and touch UI): require_staff, once a day, signature check, audit
+//! - `issuance`     — the one 离线码 issuance flow (CLI and touch UI): the keypad rule, once a day, signature check, audit
 //! - `offline_code` — 离线码 on the terminal: verify an issued code against the trusted key, card layout
 //! - `pin`          — technician and 帮办 staff PINs: argon2id hashes, lockout surviving restarts, audits
 //! - `ratings`      — 好差评: drafts and their rules, the durable outbox, the idempotent upload worker
+//! - `resident`     — who the resident is and how the terminal knows (card, code, keypad); the keypad rule
 //! - `session`      — resident session rules: idle timer with countdown, entries
 //! - `store`        — the terminal's local SQLite store (WAL, synchronous=FULL, versioned migrations)
 //! - `supervisor`   — restarts a background worker that panicked, with backoff
@@ -32,6 +33,7 @@ pub mod issuance;
 pub mod offline_code;
 pub mod pin;
 pub mod ratings;
+pub mod resident;
 pub mod session;
 pub mod store;
 pub mod supervisor;

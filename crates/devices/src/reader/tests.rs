@@ -698,3 +698,17 @@ fn task_respects_the_default_request_budget() {
     assert!((4..=9).contains(&n), "{n} requests in 2 s");
     handle.stop();
 }
+
+#[test]
+fn a_reader_held_by_another_program_is_in_use_not_unplugged() {
+    let p = pty();
+    let _first = Reader::open(&uri(&p.path), &opts()).unwrap();
+    let e = Reader::open(&uri(&p.path), &opts()).unwrap_err();
+    assert!(
+        matches!(&e, ReaderFault::InUse { path } if *path == p.path),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("systemctl stop civic-kiosk"), "{e}");
+    assert!(e.is_device_fault());
+    drop(p.slave);
+}

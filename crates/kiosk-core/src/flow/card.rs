@@ -1,4 +1,4 @@
-//! 离线码 card flow: the resident types the ID number, confirms the masked name the back office answers, and takes the printed card (or 补办 / 挂失).
+//! 离线码 card flow: the resident's ID card on the reader (or a scanned code, or a number typed where `identity.keypad` allows), the masked name the back office answers confirmed, and the printed card taken (or 补办 / 挂失).
 //!
 //! The ID number is checked here before anything is sent. Issuing (once a day, the
 //! signature check, printing, the audit) is one effect, [`CardEffect::IssueAndPrint`],
@@ -7,8 +7,10 @@
 use std::fmt;
 
 use crate::api::ResidentLookup;
+use crate::config::Keypad;
 use crate::identity::{IdNumber, IdNumberError};
 use crate::pin::StaffId;
+use crate::resident::{IdSource, TypedRefusal};
 use crate::session::IdEntry;
 
 use super::Settings;
@@ -48,13 +50,16 @@ pub enum CardFailure {
     Refused,
     /// (5) A card was already printed here today for this person.
     AlreadyIssuedToday,
-    /// (6) `offline_code.require_staff` and no 帮办 staff signed in.
+    /// (6) A typed number and no 帮办 staff signed in (`identity.keypad = "staff"`, or
+    /// 补办 / 挂失 by a typed number).
     StaffRequired,
     /// (7) The printer failed for good: the card was not printed and is voided.
     NotPrinted,
     /// (8) The card printer cannot print this card (no card size, no PDF, an attribute
     /// it rejected): "暂停：打印机不支持", never "缺纸".
     PrinterUnsupported,
+    /// (9) `identity.keypad = "off"`: "请将身份证放在读卡器上，或扫描随申码".
+    IdCardRequired,
 }
 
 /// What a card job waits for, as the resident is told (`OfflineCodeAdapter.held` and
@@ -135,7 +140,7 @@ pub enum IssueOutcome {
     PrintFailed,
     /// The printer failed for good; the card was voided at the back office.
     NotPrinted,
-    /// `offline_code.require_staff` was switched on after the confirm (live config):
+    /// The keypad rule refused a typed number (the config changed after the confirm):
     /// the issuance flow refused.
     StaffRequired,
     /// The session ended while the job waited: nothing printed, nothing to show.
@@ -167,6 +172,9 @@ pub enum CardEvent {
     ReportLost,
     /// "重试" after the printer failed: the same card is asked for again and printed.
     Retry,
+    /// The resident was identified by their ID card or a scanned code (the session's
+    /// resident): look them up at once, nothing typed.
+    Identified(IdNumber, IdSource),
     /// Answer to [`CardEffect::LookupResident`] for this number.
     Looked(IdNumber, LookupOutcome),
     /// While printing the card of this number: what the job waits for now
@@ -186,12 +194,13 @@ pub enum CardEffect {
     /// Answer [`CardEvent::PrintHeld`] while it waits and [`CardEvent::Issued`] at the end.
     IssueAndPrint {
         id: IdNumber,
+        source: IdSource,
         reissue: bool,
         /// The 帮办 staff member signed in, named in the audit.
         staff: Option<StaffId>,
     },
-    /// Void the resident's valid card (audited with the masked ID).
-    ReportLost(IdNumber),
+    /// Void the resident's valid card (audited with the card id).
+    ReportLost { id: IdNumber, source: IdSource },
 }
 
 /// The ID number being typed. `Debug` shows how many characters, never which.
@@ -225,6 +234,9 @@ enum Waiting {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CardFlow {
     entry: IdDigits,
+    /// Who the flow acts for, and how they were identified: set at 下一步 for a typed
+    /// number, or at once by a card or code.
+    who: Option<(IdNumber, IdSource)>,
     problem: Option<IdProblem>,
     step: CardStep,
     failure: Option<CardFailure>,
@@ -256,6 +268,15 @@ pub struct CardView {
     pub held: bool,
     /// Waiting for a printer that does not take the card ("暂停：打印机不支持").
     pub held_unsupported: bool,
+    /// The keypad may be used now (`identity.keypad`, staff signed in); otherwise the
+    /// entry step asks for the ID card or a code.
+    pub keypad: bool,
+    /// The resident was identified by the ID card on the reader.
+    pub by_card: bool,
+    /// … or by a scanned code.
+    pub by_code: bool,
+    /// 补办 and 挂失 may be offered: identified by card or code, or staff signed in.
+    pub change_allowed: bool,
 }
 
 impl fmt::Debug for CardView {
@@ -271,6 +292,10 @@ impl fmt::Debug for CardView {
             .field("has_card", &self.has_card)
             .field("held", &self.held)
             .field("held_unsupported", &self.held_unsupported)
+            .field("keypad", &self.keypad)
+            .field("by_card", &self.by_card)
+            .field("by_code", &self.by_code)
+            .field("change_allowed", &self.change_allowed)
             .finish()
     }
 }
@@ -280,8 +305,14 @@ impl CardFlow {
         self.step
     }
 
-    pub fn view(&self) -> CardView {
+    /// The page's view, with the keypad rule of `keypad` and whether staff are signed in.
+    pub fn view(&self, keypad: Keypad, staff: bool) -> CardView {
+        let source = self.who.as_ref().map(|w| w.1);
         CardView {
+            keypad: crate::resident::typed_allowed(keypad, false, staff).is_ok(),
+            by_card: source == Some(IdSource::Card),
+            by_code: source == Some(IdSource::Code),
+            change_allowed: staff || source.is_some_and(IdSource::proven),
             step: self.step,
             id_entry: self.entry.0.display(),
             complete: self.entry.0.len() == 18,
@@ -300,9 +331,34 @@ impl CardFlow {
         self.step == CardStep::TakeCard
     }
 
-    /// The answer is for the number now typed.
+    /// The answer is for the resident the flow acts for.
     fn is_for(&self, id: &IdNumber) -> bool {
-        self.entry.0.parse().ok().as_ref() == Some(id)
+        self.who.as_ref().map(|w| &w.0) == Some(id)
+    }
+
+    /// The keypad rule refused: the failure the page shows.
+    fn refused(&mut self, why: TypedRefusal) {
+        self.fail(
+            match why {
+                TypedRefusal::KeypadOff => CardFailure::IdCardRequired,
+                TypedRefusal::StaffRequired | TypedRefusal::StaffRequiredForReissue => {
+                    CardFailure::StaffRequired
+                }
+            },
+            String::new(),
+        )
+    }
+
+    fn look_up(&mut self, id: IdNumber, source: IdSource) -> Vec<CardEffect> {
+        self.problem = None;
+        self.failure = None;
+        self.masked_name.clear();
+        self.reason.clear();
+        self.has_card = false;
+        self.step = CardStep::Checking;
+        self.waiting = Waiting::Lookup;
+        self.who = Some((id.clone(), source));
+        vec![CardEffect::LookupResident(id)]
     }
 
     fn fail(&mut self, failure: CardFailure, reason: String) {
@@ -316,6 +372,7 @@ impl CardFlow {
     fn edit(&mut self, f: impl FnOnce(&mut IdEntry)) {
         f(&mut self.entry.0);
         // Back to typing: what the back office said about an earlier number goes.
+        self.who = None;
         self.step = CardStep::Entry;
         self.problem = None;
         self.failure = None;
@@ -339,12 +396,28 @@ impl CardFlow {
                 Err(e) => self.problem = Some(IdProblem::from(&e)),
                 Ok(_) if !settings.backoffice => self.fail(CardFailure::Network, String::new()),
                 Ok(id) => {
-                    self.problem = None;
-                    self.step = CardStep::Checking;
-                    self.waiting = Waiting::Lookup;
-                    return vec![CardEffect::LookupResident(id)];
+                    if let Err(why) =
+                        crate::resident::typed_allowed(settings.keypad, false, staff.is_some())
+                    {
+                        self.refused(why);
+                        return Vec::new();
+                    }
+                    return self.look_up(id, IdSource::Typed);
                 }
             },
+            CardEvent::Identified(id, source)
+                if !matches!(
+                    self.step,
+                    CardStep::Checking | CardStep::Printing | CardStep::TakeCard
+                ) =>
+            {
+                if !settings.backoffice {
+                    self.fail(CardFailure::Network, String::new());
+                    return Vec::new();
+                }
+                self.entry = IdDigits::default();
+                return self.look_up(id, source);
+            }
             CardEvent::Confirm | CardEvent::Reissue | CardEvent::Retry
                 if self.step == CardStep::Confirm
                     || (event == CardEvent::Retry
@@ -355,14 +428,16 @@ impl CardFlow {
                     CardEvent::Retry => self.reissue,
                     e => e == CardEvent::Reissue,
                 };
-                let Ok(id) = self.entry.0.parse() else {
+                let Some((id, source)) = self.who.clone() else {
                     return Vec::new();
                 };
+                let rule =
+                    crate::resident::allowed(source, settings.keypad, reissue, staff.is_some());
                 if !(settings.backoffice && settings.trusted_key) {
                     self.fail(CardFailure::Network, String::new());
-                } else if settings.require_staff && staff.is_none() {
-                    // No ID-card reader here: a staff member must confirm who this is.
-                    self.fail(CardFailure::StaffRequired, String::new());
+                } else if let Err(why) = rule {
+                    // A typed number is not proof of who is standing there.
+                    self.refused(why);
                 } else {
                     self.step = CardStep::Printing;
                     self.failure = None;
@@ -371,21 +446,26 @@ impl CardFlow {
                     self.reissue = reissue;
                     return vec![CardEffect::IssueAndPrint {
                         id,
+                        source,
                         reissue,
                         staff: staff.cloned(),
                     }];
                 }
             }
             CardEvent::ReportLost if self.step == CardStep::Confirm => {
-                let Ok(id) = self.entry.0.parse() else {
+                let Some((id, source)) = self.who.clone() else {
                     return Vec::new();
                 };
                 if !settings.backoffice {
                     self.fail(CardFailure::Network, String::new());
+                } else if let Err(why) =
+                    crate::resident::allowed(source, settings.keypad, true, staff.is_some())
+                {
+                    self.refused(why);
                 } else {
                     self.step = CardStep::Checking;
                     self.waiting = Waiting::Lost;
-                    return vec![CardEffect::ReportLost(id)];
+                    return vec![CardEffect::ReportLost { id, source }];
                 }
             }
             CardEvent::Looked(id, answer)
@@ -500,10 +580,57 @@ mod tests {
         c
     }
 
+    /// Identified by the ID card, looked up: at the confirm step, nothing typed.
+    fn by_card(active_card: Option<&str>) -> CardFlow {
+        let mut c = CardFlow::default();
+        let fx = c.handle(
+            CardEvent::Identified(id(), IdSource::Card),
+            &settings(),
+            None,
+        );
+        assert_eq!(fx, vec![CardEffect::LookupResident(id())]);
+        c.handle(
+            CardEvent::Looked(id(), found(true, active_card)),
+            &settings(),
+            None,
+        );
+        assert_eq!(c.step(), CardStep::Confirm);
+        c
+    }
+
+    #[test]
+    fn a_typed_number_changes_a_card_only_with_staff() {
+        let mut c = at_confirm(Some("card-1"));
+        assert!(!c.view(Keypad::Open, false).change_allowed);
+        assert_eq!(c.handle(CardEvent::Reissue, &settings(), None), vec![]);
+        assert_eq!(
+            c.view(Keypad::Open, false).failure,
+            Some(CardFailure::StaffRequired)
+        );
+        let mut c = at_confirm(Some("card-1"));
+        assert_eq!(c.handle(CardEvent::ReportLost, &settings(), None), vec![]);
+        assert_eq!(c.step(), CardStep::Failed);
+        let staff = StaffId::parse("S1024").ok();
+        let mut c = at_confirm(Some("card-1"));
+        assert!(c.view(Keypad::Open, true).change_allowed);
+        let fx = c.handle(CardEvent::ReportLost, &settings(), staff.as_ref());
+        assert!(matches!(
+            &fx[..],
+            [CardEffect::ReportLost {
+                source: IdSource::Typed,
+                ..
+            }]
+        ));
+        // By card: offered to anyone.
+        let c = by_card(Some("card-1"));
+        let v = c.view(Keypad::Off, false);
+        assert!(v.change_allowed && v.by_card && !v.keypad);
+    }
+
     #[test]
     fn happy_path_types_confirms_prints_and_shows_take_the_card() {
         let mut c = typed(ID);
-        let v = c.view();
+        let v = c.view(Keypad::Open, false);
         assert_eq!(v.id_entry, "110105 19491231 002X");
         assert!(v.complete);
         let fx = c.handle(CardEvent::Submit, &settings(), None);
@@ -518,8 +645,8 @@ mod tests {
             None,
         );
         assert_eq!(c.step(), CardStep::Confirm);
-        assert_eq!(c.view().masked_name, "王*英");
-        assert!(!c.view().has_card);
+        assert_eq!(c.view(Keypad::Open, false).masked_name, "王*英");
+        assert!(!c.view(Keypad::Open, false).has_card);
         let fx = c.handle(CardEvent::Confirm, &settings(), None);
         assert!(matches!(
             &fx[..],
@@ -535,13 +662,13 @@ mod tests {
             &settings(),
             None,
         );
-        assert!(c.view().held, "缺纸: the page says so");
+        assert!(c.view(Keypad::Open, false).held, "缺纸: the page says so");
         c.handle(
             CardEvent::PrintHeld(id(), PrintWait::None),
             &settings(),
             None,
         );
-        assert!(!c.view().held);
+        assert!(!c.view(Keypad::Open, false).held);
         c.handle(
             CardEvent::Issued(id(), IssueOutcome::Printed),
             &settings(),
@@ -563,18 +690,28 @@ mod tests {
             let mut c = typed(id);
             assert_eq!(c.handle(CardEvent::Submit, &settings(), None), vec![]);
             assert_eq!(c.step(), CardStep::Entry, "{id}");
-            assert_eq!(c.view().problem, Some(want), "{id}");
+            assert_eq!(c.view(Keypad::Open, false).problem, Some(want), "{id}");
             c.handle(CardEvent::Backspace, &settings(), None);
-            assert_eq!(c.view().problem, None, "typing clears the message");
+            assert_eq!(
+                c.view(Keypad::Open, false).problem,
+                None,
+                "typing clears the message"
+            );
         }
         // X only as the 18th character: the keypad refuses it earlier.
         let c = typed("X1101");
-        assert_eq!(c.view().id_entry, "1101");
+        assert_eq!(c.view(Keypad::Open, false).id_entry, "1101");
     }
 
     #[test]
     fn every_failure_has_its_own_variant() {
-        let fail = |c: &CardFlow| (c.step(), c.view().failure, c.view().reason);
+        let fail = |c: &CardFlow| {
+            (
+                c.step(),
+                c.view(Keypad::Open, false).failure,
+                c.view(Keypad::Open, false).reason,
+            )
+        };
         // Lookup: network, and a refusal in the back office's words.
         let mut c = typed(ID);
         c.handle(CardEvent::Submit, &settings(), None);
@@ -611,7 +748,7 @@ mod tests {
             None,
         );
         assert_eq!(c.step(), CardStep::NotEligible);
-        assert_eq!(c.view().reason, "未满60周岁");
+        assert_eq!(c.view(Keypad::Open, false).reason, "未满60周岁");
         // Issuing.
         for (outcome, want) in [
             (IssueOutcome::Network, CardFailure::Network),
@@ -633,14 +770,18 @@ mod tests {
                 None,
             );
             c.handle(CardEvent::Issued(id(), outcome.clone()), &settings(), None);
-            assert_eq!(c.view().failure, Some(want), "{outcome:?}");
+            assert_eq!(
+                c.view(Keypad::Open, false).failure,
+                Some(want),
+                "{outcome:?}"
+            );
             assert_eq!(c.step(), CardStep::Failed);
-            assert!(!c.view().held);
+            assert!(!c.view(Keypad::Open, false).held);
         }
         // 重试 after a printer failure asks for the same card again (a reissue stays a
         // reissue); after any other failure, or a final one, it does nothing.
         for reissue in [false, true] {
-            let mut c = at_confirm(None);
+            let mut c = by_card(None);
             let ev = if reissue {
                 CardEvent::Reissue
             } else {
@@ -656,11 +797,15 @@ mod tests {
                 c.handle(CardEvent::Retry, &settings(), None),
                 vec![CardEffect::IssueAndPrint {
                     id: id(),
+                    source: IdSource::Card,
                     reissue,
                     staff: None
                 }]
             );
-            assert_eq!((c.step(), c.view().failure), (CardStep::Printing, None));
+            assert_eq!(
+                (c.step(), c.view(Keypad::Open, false).failure),
+                (CardStep::Printing, None)
+            );
             c.handle(
                 CardEvent::Issued(id(), IssueOutcome::Printed),
                 &settings(),
@@ -683,14 +828,20 @@ mod tests {
         };
         let mut c = typed(ID);
         assert_eq!(c.handle(CardEvent::Submit, &offline, None), vec![]);
-        assert_eq!(c.view().failure, Some(CardFailure::Network));
+        assert_eq!(
+            c.view(Keypad::Open, false).failure,
+            Some(CardFailure::Network)
+        );
         let keyless = Settings {
             trusted_key: false,
             ..settings()
         };
         let mut c = at_confirm(None);
         assert_eq!(c.handle(CardEvent::Confirm, &keyless, None), vec![]);
-        assert_eq!(c.view().failure, Some(CardFailure::Network));
+        assert_eq!(
+            c.view(Keypad::Open, false).failure,
+            Some(CardFailure::Network)
+        );
     }
 
     #[test]
@@ -717,7 +868,7 @@ mod tests {
             &settings(),
             None,
         );
-        let v = c.view();
+        let v = c.view(Keypad::Open, false);
         assert!(v.held_unsupported && !v.held, "{v:?}");
         // It gave up (and the card was voided): the failure says the printer does not
         // take the card.
@@ -726,8 +877,11 @@ mod tests {
             &settings(),
             None,
         );
-        assert_eq!(c.view().failure, Some(CardFailure::PrinterUnsupported));
-        assert!(!c.view().held_unsupported);
+        assert_eq!(
+            c.view(Keypad::Open, false).failure,
+            Some(CardFailure::PrinterUnsupported)
+        );
+        assert!(!c.view(Keypad::Open, false).held_unsupported);
         // Paper out, then given up: the printer failure as before.
         let mut c = at_confirm(None);
         c.handle(CardEvent::Confirm, &settings(), None);
@@ -741,18 +895,44 @@ mod tests {
             &settings(),
             None,
         );
-        assert_eq!(c.view().failure, Some(CardFailure::Printer));
+        assert_eq!(
+            c.view(Keypad::Open, false).failure,
+            Some(CardFailure::Printer)
+        );
     }
 
     #[test]
-    fn require_staff_refuses_without_staff_and_names_them_with() {
+    fn a_staff_keypad_refuses_without_staff_and_names_them_with() {
         let strict = Settings {
-            require_staff: true,
+            keypad: Keypad::Staff,
             ..settings()
         };
+        // Typed with the keypad closed: refused at 下一步, nothing sent.
+        let mut c = typed(ID);
+        assert_eq!(c.handle(CardEvent::Submit, &strict, None), vec![]);
+        assert_eq!(
+            c.view(Keypad::Staff, false).failure,
+            Some(CardFailure::StaffRequired)
+        );
+        assert!(!c.view(Keypad::Staff, false).keypad);
+        assert!(c.view(Keypad::Staff, true).keypad);
+        let off = Settings {
+            keypad: Keypad::Off,
+            ..settings()
+        };
+        let mut c = typed(ID);
+        assert_eq!(c.handle(CardEvent::Submit, &off, None), vec![]);
+        assert_eq!(
+            c.view(Keypad::Off, false).failure,
+            Some(CardFailure::IdCardRequired)
+        );
+        // The config changed after the lookup: refused at the confirm.
         let mut c = at_confirm(None);
         assert_eq!(c.handle(CardEvent::Confirm, &strict, None), vec![]);
-        assert_eq!(c.view().failure, Some(CardFailure::StaffRequired));
+        assert_eq!(
+            c.view(Keypad::Open, false).failure,
+            Some(CardFailure::StaffRequired)
+        );
         let staff = StaffId::parse("S1024").ok();
         let mut c = at_confirm(None);
         let fx = c.handle(CardEvent::Confirm, &strict, staff.as_ref());
@@ -764,16 +944,20 @@ mod tests {
 
     #[test]
     fn a_resident_with_a_card_may_reissue_or_report_it_lost() {
-        let mut c = at_confirm(Some("card-1"));
-        assert!(c.view().has_card);
+        let mut c = by_card(Some("card-1"));
+        assert!(c.view(Keypad::Open, false).has_card);
         let fx = c.handle(CardEvent::Reissue, &settings(), None);
         assert!(matches!(
             &fx[..],
-            [CardEffect::IssueAndPrint { reissue: true, .. }]
+            [CardEffect::IssueAndPrint {
+                reissue: true,
+                source: IdSource::Card,
+                ..
+            }]
         ));
-        let mut c = at_confirm(Some("card-1"));
+        let mut c = by_card(Some("card-1"));
         let fx = c.handle(CardEvent::ReportLost, &settings(), None);
-        assert!(matches!(&fx[..], [CardEffect::ReportLost(_)]));
+        assert!(matches!(&fx[..], [CardEffect::ReportLost { .. }]));
         assert_eq!(c.step(), CardStep::Checking);
         // A lookup answer is not what this step waits for.
         c.handle(
@@ -788,15 +972,18 @@ mod tests {
             None,
         );
         assert_eq!(c.step(), CardStep::ReportedLost);
-        assert!(!c.view().has_card);
-        let mut c = at_confirm(Some("card-1"));
+        assert!(!c.view(Keypad::Open, false).has_card);
+        let mut c = by_card(Some("card-1"));
         c.handle(CardEvent::ReportLost, &settings(), None);
         c.handle(
             CardEvent::LostReported(id(), LostOutcome::Network),
             &settings(),
             None,
         );
-        assert_eq!(c.view().failure, Some(CardFailure::Network));
+        assert_eq!(
+            c.view(Keypad::Open, false).failure,
+            Some(CardFailure::Network)
+        );
     }
 
     #[test]
@@ -866,13 +1053,16 @@ mod tests {
             &settings(),
             None,
         );
-        assert_eq!((c.step(), c.view().held), (CardStep::Printing, false));
+        assert_eq!(
+            (c.step(), c.view(Keypad::Open, false).held),
+            (CardStep::Printing, false)
+        );
     }
 
     #[test]
     fn debug_never_shows_the_number() {
         let c = at_confirm(None);
-        let shown = format!("{c:?} {:?}", c.view());
+        let shown = format!("{c:?} {:?}", c.view(Keypad::Open, false));
         assert!(!shown.contains("19491231"), "{shown}");
         assert!(!shown.contains("110105"), "{shown}");
     }

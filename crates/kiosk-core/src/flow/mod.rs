@@ -3,7 +3,8 @@
 //! Layout (gitui / Slint todo-mvc style):
 //! - [`nav`]         — pages, 返回, the idle timer and its "还需要更多时间吗？" countdown
 //! - [`browse`]      — search query and answers, audience and theme, the item or bundle shown, guide printing
-//! - [`card`]        — 离线码: ID entry, lookup, confirm, issue and print, 补办, 挂失
+//! - [`card`]        — 离线码: the resident identified (card, code, or typed where allowed), lookup, confirm, issue and print, 补办, 挂失
+//! - [`identity`]    — the ID card on the reader, scanned codes, keyboard-wedge bursts, the scanned 离线码 check
 //! - [`rating`]      — 好差评: level, reasons, callback number, saving; one rating per service per session
 //! - [`help`]        — 呼叫工作人员
 //! - [`assist`]      — 帮办: the staff member signed in for this resident, and their sign-out
@@ -22,6 +23,7 @@ pub mod assist;
 pub mod browse;
 pub mod card;
 pub mod help;
+pub mod identity;
 pub mod maintenance;
 pub mod nav;
 pub mod rating;
@@ -36,6 +38,10 @@ pub use card::{
     LostOutcome, PrintWait,
 };
 pub use help::{HelpEvent, HelpFlow, HelpState};
+pub use identity::{
+    CardCheck, CardRead, CheckOutcome, CheckStep, Identity, IdentityEffect, IdentityEvent, Notice,
+    ReaderProblem, ReaderState, ResolveOutcome, Wedge,
+};
 pub use maintenance::{
     Maintenance, MaintenanceEnd, MaintenanceEvent, MaintenanceInfo, MaintenanceView, PadState, Pin,
     PinAnswer, SettingAnswer, SettingRow,
@@ -72,8 +78,10 @@ pub struct Settings {
     pub terminal_id: String,
     /// `ratings.reasons`: the reason tags a 差评 offers, in this order.
     pub rating_reasons: Vec<String>,
-    /// `offline_code.require_staff`: a card is printed only with 帮办 staff signed in.
-    pub require_staff: bool,
+    /// `identity.keypad` (as [`crate::config::Config::keypad`] resolves it).
+    pub keypad: crate::config::Keypad,
+    /// `identity.scanner = "keyboard"`: key presses are watched for a scanner's bursts.
+    pub wedge: bool,
     /// A back-office client exists (lookups, cards, help requests are possible).
     pub backoffice: bool,
     /// The key issued codes must verify against is known (cards can be printed).
@@ -93,7 +101,8 @@ impl Default for Settings {
             english: false,
             terminal_id: String::new(),
             rating_reasons: Vec::new(),
-            require_staff: false,
+            keypad: crate::config::Keypad::Open,
+            wedge: false,
             backoffice: true,
             trusted_key: true,
             store: true,

@@ -18,6 +18,8 @@ pub enum Page {
     Faq,
     OfflineCode,
     Rating,
+    /// A scanned 离线码 card's check: valid until …, or void.
+    CardCheck,
     /// The PIN pad and, once unlocked, the maintenance page.
     Technician,
 }
@@ -35,6 +37,7 @@ impl Page {
             Page::Faq => "faq",
             Page::OfflineCode => "offlinecode",
             Page::Rating => "rating",
+            Page::CardCheck => "cardcheck",
             Page::Technician => "technician",
         }
     }

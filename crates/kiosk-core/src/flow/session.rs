@@ -11,11 +11,15 @@ use std::time::Duration;
 use crate::api::Rating;
 use crate::identity::IdNumber;
 use crate::pin::StaffId;
+use crate::resident::{IdSource, Resident};
 
 use super::assist::{Assist, AssistEffect, AssistEvent, StaffEnd};
 use super::browse::{Browse, BrowseEffect, BrowseEvent, GuidePrint};
 use super::card::{CardEffect, CardEvent, CardFlow};
 use super::help::{HelpEffect, HelpEvent, HelpFlow};
+use super::identity::{
+    Identity, IdentityEffect, IdentityEvent, IdentityOutcome, ReaderState, Wedge,
+};
 use super::maintenance::{Maintenance, MaintenanceEffect, MaintenanceEnd, MaintenanceEvent, Pin};
 use super::nav::{EndReason, Nav, NavEffect, NavEvent, Page};
 use super::rating::{RatingEffect, RatingEvent, RatingFlow};
@@ -32,6 +36,12 @@ pub enum Event {
     Help(HelpEvent),
     Assist(AssistEvent),
     Maintenance(MaintenanceEvent),
+    /// The reader, the scanners, and their answers.
+    Identity(IdentityEvent),
+    /// A key pressed on a physical keyboard (`text` as the window system sends it): only
+    /// a keyboard-wedge scanner types here; its bursts become [`IdentityEvent::Scanned`]
+    /// and nothing else is typed anywhere.
+    Key(String),
     /// 长者模式 / 标准模式.
     ToggleLarge,
     /// 中文 / English.
@@ -51,11 +61,16 @@ pub enum Effect {
     /// The issuance flow; report `CardEvent::PrintHeld`, answer `CardEvent::Issued`.
     IssueAndPrint {
         id: IdNumber,
+        source: IdSource,
         reissue: bool,
         staff: Option<StaffId>,
     },
     /// Answer `CardEvent::LostReported`.
-    ReportLost(IdNumber),
+    ReportLost { id: IdNumber, source: IdSource },
+    /// Answer `IdentityEvent::CodeResolved`.
+    ResolveCode(String),
+    /// Answer `IdentityEvent::CardChecked`.
+    CheckCard(String),
     /// Commit to the outbox and wake the uploader; answer `RatingEvent::Stored`.
     StoreRating(Box<Rating>),
     /// Send a help request; answer `HelpEvent::Answered`.
@@ -130,6 +145,8 @@ pub struct Session {
     help: HelpFlow,
     assist: Assist,
     maintenance: Maintenance,
+    /// Who the resident is (card or code), notices, the scanned card's check.
+    identity: Identity,
     /// 长者模式.
     large: bool,
     english: bool,
@@ -147,6 +164,7 @@ impl Session {
             help: HelpFlow::default(),
             assist: Assist::default(),
             maintenance: Maintenance::default(),
+            identity: Identity::default(),
             large: settings.large_font,
             english: settings.english,
             prints: Prints::default(),
@@ -177,6 +195,13 @@ impl Session {
     pub fn maintenance(&self) -> &Maintenance {
         &self.maintenance
     }
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+    /// The resident identified by card or code in this session.
+    pub fn resident(&self) -> Option<&Resident> {
+        self.identity.resident()
+    }
     /// 长者模式 (`Theme.large`).
     pub fn large(&self) -> bool {
         self.large
@@ -202,9 +227,14 @@ impl Session {
                 if ev == NavEvent::Tick {
                     self.nav.set_timeout(settings.idle_timeout);
                 }
-                // 离线码: the ID typed is kept only while that page is open.
+                // 离线码: the ID typed is kept only while that page is open; a resident
+                // identified by card or code is looked up at once.
                 if ev == NavEvent::Go(Page::OfflineCode) {
                     self.card = CardFlow::default();
+                    if let Some(r) = self.identity.resident() {
+                        let ev = CardEvent::Identified(r.id.clone(), r.source);
+                        fx.extend(self.card_event(ev, settings));
+                    }
                 }
                 for n in self.nav.handle(ev, at.monotonic) {
                     match n {
@@ -245,17 +275,41 @@ impl Session {
                     }
                     _ => {}
                 }
-                for c in self.card.handle(ev, settings, self.assist.staff()) {
-                    fx.push(match c {
-                        CardEffect::LookupResident(id) => Effect::LookupResident(id),
-                        CardEffect::IssueAndPrint { id, reissue, staff } => {
-                            self.prints.card_jobs += 1;
-                            Effect::IssueAndPrint { id, reissue, staff }
+                fx.extend(self.card_event(ev, settings));
+            }
+            Event::Identity(ev) => {
+                if Identity::wakes(&ev) && self.nav.page() == Page::Attract {
+                    for n in self.nav.handle(NavEvent::Wake, at.monotonic) {
+                        if let NavEffect::Left { from, to } = n {
+                            fx.extend(self.page_changed(from, to));
                         }
-                        CardEffect::ReportLost(id) => Effect::ReportLost(id),
-                    });
+                    }
+                } else if Identity::wakes(&ev) {
+                    self.nav.handle(NavEvent::Activity, at.monotonic);
+                }
+                let today = at.wall.with_timezone(&chrono::Local).date_naive();
+                for o in self.identity.handle(ev, today) {
+                    match o {
+                        IdentityOutcome::Effect(IdentityEffect::ResolveCode(c)) => {
+                            fx.push(Effect::ResolveCode(c))
+                        }
+                        IdentityOutcome::Effect(IdentityEffect::CheckCard(c)) => {
+                            fx.push(Effect::CheckCard(c))
+                        }
+                        IdentityOutcome::ShowCheck => fx.extend(self.show(Page::CardCheck)),
+                        IdentityOutcome::Identified => {
+                            if self.nav.page() == Page::OfflineCode
+                                && let Some(r) = self.identity.resident()
+                            {
+                                let ev = CardEvent::Identified(r.id.clone(), r.source);
+                                fx.extend(self.card_event(ev, settings));
+                            }
+                        }
+                    }
                 }
             }
+            // Filtered by the terminal's wedge: never reaches a session.
+            Event::Key(_) => {}
             Event::Rating(ev) => {
                 let out = self.rating.handle(
                     ev,
@@ -312,6 +366,31 @@ impl Session {
             Event::ToggleLanguage => self.english = !self.english,
         }
         (fx, end)
+    }
+
+    fn card_event(&mut self, ev: CardEvent, settings: &Settings) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        for c in self.card.handle(ev, settings, self.assist.staff()) {
+            fx.push(match c {
+                CardEffect::LookupResident(id) => Effect::LookupResident(id),
+                CardEffect::IssueAndPrint {
+                    id,
+                    source,
+                    reissue,
+                    staff,
+                } => {
+                    self.prints.card_jobs += 1;
+                    Effect::IssueAndPrint {
+                        id,
+                        source,
+                        reissue,
+                        staff,
+                    }
+                }
+                CardEffect::ReportLost { id, source } => Effect::ReportLost { id, source },
+            });
+        }
+        fx
     }
 
     fn assisted(&mut self, out: Vec<AssistEffect>, fx: &mut Vec<Effect>) -> Option<EndReason> {
@@ -385,6 +464,11 @@ pub struct Terminal {
     /// The technician stopped the terminal program (the process then exits with
     /// `EXIT_TECHNICIAN`). Not a resident value: it outlives the session.
     exit_requested: bool,
+    /// The ID-card reader: a card lying on it outlives the session that read it (the
+    /// next one is reminded to take it, and it starts no session of its own).
+    reader: ReaderState,
+    /// The keyboard-wedge scanner's bursts.
+    wedge: Wedge,
 }
 
 impl Terminal {
@@ -395,6 +479,8 @@ impl Terminal {
             session,
             ticket: Ticket(0),
             exit_requested: false,
+            reader: ReaderState::default(),
+            wedge: Wedge::default(),
         }
     }
 
@@ -417,9 +503,28 @@ impl Terminal {
     pub fn exit_requested(&self) -> bool {
         self.exit_requested
     }
+    pub fn reader(&self) -> ReaderState {
+        self.reader
+    }
 
     /// A tap, a key or the ticker.
     pub fn handle(&mut self, event: Event, at: Moment) -> Vec<Command> {
+        let event = match event {
+            Event::Key(text) => {
+                if !self.settings.wedge {
+                    return Vec::new();
+                }
+                match self.wedge.key(&text, at.monotonic) {
+                    Some(code) => Event::Identity(IdentityEvent::Scanned(code)),
+                    None => return Vec::new(),
+                }
+            }
+            Event::Identity(ev) => {
+                self.reader.observe(&ev);
+                Event::Identity(ev)
+            }
+            e => e,
+        };
         let (fx, end) = self.session.handle(event, &self.settings, at);
         let ticket = self.ticket;
         let mut out: Vec<Command> = fx
@@ -475,6 +580,7 @@ impl Terminal {
 mod tests {
     use super::*;
     use crate::api::ResidentLookup;
+    use crate::config::Keypad;
     use crate::flow::card::{CardStep, IssueOutcome, LookupOutcome};
     use crate::flow::maintenance::PinAnswer;
     use crate::flow::rating::{RatingSource, RatingStep};
@@ -593,7 +699,7 @@ mod tests {
             ))],
             12,
         );
-        assert!(t.session().card().view().held);
+        assert!(t.session().card().view(Keypad::Open, false).held);
         assert!(t.session().prints().held());
         // Home, then a 差评 of the terminal with a callback number.
         run(t, vec![Event::Nav(NavEvent::Back)], 13);
@@ -708,7 +814,7 @@ mod tests {
             vec![Event::Nav(NavEvent::Go(Page::OfflineCode))],
             301,
         );
-        assert_eq!(t.session().card().view().id_entry, "");
+        assert_eq!(t.session().card().view(Keypad::Open, false).id_entry, "");
         run(
             &mut t,
             vec![Event::Rating(RatingEvent::Open(RatingSource::Terminal))],
@@ -980,5 +1086,136 @@ mod tests {
             vec![Effect::CancelPrints, Effect::SessionEnded(EndReason::Idle)]
         );
         assert_eq!(t.session().help().state(), HelpState::None);
+    }
+}
+
+#[cfg(test)]
+mod identity_tests {
+    use super::*;
+    use crate::flow::identity::{CardRead, Notice, ReaderProblem, ResolveOutcome};
+    use crate::flow::testing::{ID, at, settings};
+    use crate::identity::PersonName;
+
+    fn card() -> Event {
+        Event::Identity(IdentityEvent::CardRead(CardRead {
+            id: IdNumber::parse(ID).unwrap_or_else(|e| panic!("{e}")),
+            name: PersonName::new("王秀英"),
+            valid_until: None,
+        }))
+    }
+
+    fn effects(cmds: &[Command]) -> Vec<Effect> {
+        cmds.iter().map(|c| c.effect.clone()).collect()
+    }
+
+    #[test]
+    fn a_card_wakes_the_terminal_and_the_card_page_looks_it_up_with_nothing_typed() {
+        let mut t = Terminal::new(settings(), Duration::ZERO);
+        t.handle(card(), at(1));
+        assert_eq!(t.session().page(), Page::Home);
+        assert_eq!(
+            t.session().resident().map(|r| r.source),
+            Some(IdSource::Card)
+        );
+        let fx = t.handle(Event::Nav(NavEvent::Go(Page::OfflineCode)), at(2));
+        assert!(
+            matches!(&effects(&fx)[..], [Effect::LookupResident(id)] if id.expose_id_number() == ID)
+        );
+        assert!(t.reader().card_present);
+        // The session ends (idle): the resident goes with it, the card is still there.
+        t.end_now(EndReason::Idle, at(3));
+        assert!(t.session().resident().is_none());
+        assert_eq!(t.session().page(), Page::Attract);
+        assert!(
+            t.reader().card_present,
+            "the next resident is reminded to take it"
+        );
+        t.handle(Event::Identity(IdentityEvent::CardLifted), at(4));
+        assert!(!t.reader().card_present);
+    }
+
+    #[test]
+    fn an_expired_card_identifies_nobody() {
+        let mut t = Terminal::new(settings(), Duration::ZERO);
+        t.handle(
+            Event::Identity(IdentityEvent::CardRead(CardRead {
+                id: IdNumber::parse(ID).unwrap_or_else(|e| panic!("{e}")),
+                name: PersonName::new("王秀英"),
+                valid_until: chrono::NaiveDate::from_ymd_opt(2020, 1, 1),
+            })),
+            at(1),
+        );
+        assert_eq!(t.session().identity().notice(), Some(Notice::IdExpired));
+        assert!(t.session().resident().is_none());
+        let fx = t.handle(Event::Nav(NavEvent::Go(Page::OfflineCode)), at(2));
+        assert!(effects(&fx).is_empty(), "nothing looked up: {fx:?}");
+    }
+
+    #[test]
+    fn an_unplugged_reader_wakes_nobody_and_a_moved_card_says_so() {
+        let mut t = Terminal::new(settings(), Duration::ZERO);
+        t.handle(
+            Event::Identity(IdentityEvent::ReaderFailed(ReaderProblem::Unavailable)),
+            at(1),
+        );
+        assert_eq!(t.session().page(), Page::Attract);
+        assert!(t.reader().unavailable);
+        t.handle(
+            Event::Identity(IdentityEvent::ReaderFailed(ReaderProblem::Moved)),
+            at(2),
+        );
+        assert_eq!(t.session().page(), Page::Home);
+        assert_eq!(
+            t.session().identity().notice(),
+            Some(Notice::Reader(ReaderProblem::Moved))
+        );
+    }
+
+    #[test]
+    fn a_wedge_burst_on_the_search_page_types_nothing_and_resolves_the_code() {
+        let mut t = Terminal::new(
+            Settings {
+                wedge: true,
+                ..settings()
+            },
+            Duration::ZERO,
+        );
+        t.handle(Event::Nav(NavEvent::Wake), at(1));
+        t.handle(Event::Nav(NavEvent::Go(Page::Search)), at(1));
+        let mut fx = Vec::new();
+        for c in "SSM:DEMO:WANGXIUYING".chars() {
+            fx.extend(t.handle(Event::Key(c.to_string()), at(2)));
+        }
+        assert!(fx.is_empty());
+        fx.extend(t.handle(Event::Key("\n".into()), at(2)));
+        assert_eq!(
+            effects(&fx),
+            vec![Effect::ResolveCode("SSM:DEMO:WANGXIUYING".into())]
+        );
+        assert_eq!(t.session().browse().query(), "");
+        let ticket = fx[0].ticket;
+        t.answer(
+            ticket,
+            Event::Identity(IdentityEvent::CodeResolved(
+                "SSM:DEMO:WANGXIUYING".into(),
+                ResolveOutcome::Found(Resident {
+                    id: IdNumber::parse(ID).unwrap_or_else(|e| panic!("{e}")),
+                    name: None,
+                    masked_name: "王*英".into(),
+                    source: IdSource::Code,
+                    valid_until: None,
+                }),
+            )),
+            at(3),
+        );
+        assert_eq!(
+            t.session().resident().map(|r| r.masked_name.as_str()),
+            Some("王*英")
+        );
+        // Without a keyboard scanner configured, keys do nothing at all.
+        let mut plain = Terminal::new(settings(), Duration::ZERO);
+        for c in "SSM:DEMO:X\n".chars() {
+            assert!(plain.handle(Event::Key(c.to_string()), at(1)).is_empty());
+        }
     }
 }
