@@ -772,3 +772,25 @@ impl Drop for Tmpfs {
             .status();
     }
 }
+
+/// Renders the first page of `pdf` as a printer would (`dpi`), into `dir`, and answers
+/// the QR code zbarimg reads on it (empty if none).
+pub(crate) fn scan_pdf_qr(pdf: &Path, dir: &Path, dpi: u32) -> String {
+    let png = dir.join(format!(
+        "{}-scan",
+        pdf.file_stem().unwrap_or_default().to_string_lossy()
+    ));
+    let st = Command::new(tool("pdftoppm", "poppler-utils"))
+        .args(["-r", &dpi.to_string(), "-png", "-singlefile"])
+        .arg(pdf)
+        .arg(&png)
+        .status()
+        .unwrap();
+    assert!(st.success(), "pdftoppm {}", pdf.display());
+    let scan = Command::new(tool("zbarimg", "zbar-tools"))
+        .args(["-q", "--raw"])
+        .arg(png.with_extension("png"))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&scan.stdout).trim().to_string()
+}

@@ -238,6 +238,16 @@ fn each_reader_fault_gets_its_message_and_reading_works_again_without_a_restart(
     sim.unplug();
     let ev = next_news(&rt, &mut rx, 5).expect("unplug noticed");
     assert_eq!(ev, IdentityEvent::ReaderFailed(ReaderProblem::Unavailable));
+    // Gone as an unplugged device is: its node disappears once the reader thread has let
+    // go of it (the event can come first).
+    assert!(
+        (0..100).any(|_| {
+            std::thread::sleep(Duration::from_millis(50));
+            !sim.path().exists()
+        }),
+        "{} still there",
+        sim.path().display()
+    );
     let cfg = diagnose_config(dir.path(), &uri);
     let out = common::kiosk(&cfg, &["diagnose"]);
     let text = String::from_utf8_lossy(&out.stdout);

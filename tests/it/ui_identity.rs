@@ -52,20 +52,7 @@ fn scan_card(spool: &Path, out: &Path) -> String {
         .map(|e| e.unwrap().path())
         .find(|p| p.extension().is_some_and(|x| x == "pdf"))
         .expect("a card PDF");
-    let png = out.join("card");
-    let st = std::process::Command::new(common::tool("pdftoppm", "poppler-utils"))
-        .args(["-r", "200", "-png", "-singlefile"])
-        .arg(&pdf)
-        .arg(&png)
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let scan = std::process::Command::new(common::tool("zbarimg", "zbar-tools"))
-        .args(["-q", "--raw"])
-        .arg(png.with_extension("png"))
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&scan.stdout).trim().to_string()
+    common::scan_pdf_qr(&pdf, out, 200)
 }
 
 fn pdfs(spool: &Path) -> usize {
