@@ -76,8 +76,8 @@ impl Devices {
                                     return;
                                 }
                             }
-                            ScanEvent::Fault(why) => log::warn!("code scanner: {why}"),
-                            ScanEvent::Recovered => log::info!("code scanner: working again"),
+                            // The scanner thread logged them, once each.
+                            ScanEvent::Fault(_) | ScanEvent::Recovered => {}
                         }
                     }
                 });
@@ -304,6 +304,37 @@ pub fn probe_reader(config: &Config) -> Option<Result<String, (String, String)>>
             })
             .map_err(|f| (format!("{uri}: {f}"), fault_fix(&f, &uri))),
     )
+}
+
+/// `diagnose`: a serial scanner's port opens; a keyboard-wedge scanner has nothing to
+/// open (it types into the window). `None` without a scanner.
+pub fn probe_scanner(config: &Config) -> Option<Result<String, (String, String)>> {
+    use civic_devices::scanner::Probe;
+    match ScannerUri::parse(&config.identity.scanner) {
+        Ok(None) => None,
+        Ok(Some(ScannerUri::Keyboard)) => Some(Ok(
+            "keyboard: a keyboard-wedge scanner types into the window (nothing to open; scan a code on the touch screen to try it)".into(),
+        )),
+        Ok(Some(ScannerUri::Serial { path, baud })) => {
+            let uri = format!("serial://{path}?baud={baud}");
+            Some(match civic_devices::scanner::probe_serial(&path, baud) {
+                Probe::Opens => Ok(format!("{uri}: opens")),
+                Probe::InUse => Ok(format!(
+                    "{uri}: in use by the running terminal (not probed from here)"
+                )),
+                Probe::Fails(why) => Err((
+                    format!("{uri}: {why}"),
+                    format!(
+                        "plug the code scanner in and check that {path} exists and that the terminal's user may open it (group dialout); the terminal reopens it by itself"
+                    ),
+                )),
+            })
+        }
+        Err(e) => Some(Err((
+            format!("identity.scanner: {e}"),
+            "correct identity.scanner (serial:///dev/ttyACM0?baud=9600, keyboard, or empty), then restart the terminal".into(),
+        ))),
+    }
 }
 
 /// What the technician does about a reader fault.

@@ -217,21 +217,27 @@ pub async fn run(config: &Config) -> Vec<Check> {
         };
         checks.push(disk_check(part, &crate::health::disk(&dir), &holds));
     }
+    // The identity devices (blocking serial opens: off the runtime's workers).
     let cfg = config.clone();
-    let reader = tokio::task::spawn_blocking(move || crate::devices::probe_reader(&cfg))
-        .await
-        .ok()
-        .flatten();
-    if let Some(r) = reader {
+    let probes = tokio::task::spawn_blocking(move || {
+        [
+            ("id card reader", crate::devices::probe_reader(&cfg)),
+            ("code scanner", crate::devices::probe_scanner(&cfg)),
+        ]
+    })
+    .await
+    .unwrap_or_default();
+    for (part, probe) in probes {
+        let Some(r) = probe else { continue };
         checks.push(match r {
             Ok(detail) => Check {
-                part: "id card reader".into(),
+                part: part.into(),
                 ok: true,
                 detail,
                 fix: None,
             },
             Err((detail, fix)) => Check {
-                part: "id card reader".into(),
+                part: part.into(),
                 ok: false,
                 detail,
                 fix: Some(fix),

@@ -375,6 +375,35 @@ fn a_serial_scanner_on_a_pty_sends_each_line_as_a_scan() {
         next(&rt, &mut rx, 5),
         Some(IdentityEvent::Scanned("CK2.e30.c2ln".into()))
     );
+    // diagnose: held by the terminal, then free and opening, then gone.
+    let dir = tempfile::tempdir().unwrap();
+    let serial = format!("serial://{}?baud=9600", path.display());
+    let text = common::shipped_config()
+        .replace("scanner = \"keyboard\"", &format!("scanner = \"{serial}\""));
+    assert!(text.contains(&serial));
+    let cfg = common::config_in(dir.path(), &text);
+    let scanner_line = |cfg: &Path| {
+        let out = common::kiosk(cfg, &["diagnose"]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find(|l| l.contains("code scanner"))
+            .map(str::to_string)
+            .unwrap_or_default()
+    };
+    assert!(scanner_line(&cfg).contains("in use by the running terminal"));
+    drop(_devices);
+    assert!(
+        (0..20).any(|_| {
+            std::thread::sleep(Duration::from_millis(250));
+            scanner_line(&cfg).contains("opens")
+        }),
+        "{}",
+        scanner_line(&cfg)
+    );
+    drop(master);
+    drop(pty.slave);
+    let line = scanner_line(&cfg);
+    assert!(line.contains("unplugged or cannot be opened"), "{line}");
 }
 
 #[test]

@@ -163,6 +163,32 @@ impl Lines {
     }
 }
 
+/// What opening a serial scanner's port once shows (`diagnose`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    /// It opens: the device is there and nobody else holds it.
+    Opens,
+    /// Another program holds it (the running terminal, usually).
+    InUse,
+    /// It cannot be opened: the technician's text.
+    Fails(String),
+}
+
+/// Opens the port once, as the scanner task would, and closes it.
+pub fn probe_serial(path: &str, baud: u32) -> Probe {
+    match serialport::new(path, baud)
+        .data_bits(serialport::DataBits::Eight)
+        .parity(serialport::Parity::None)
+        .stop_bits(serialport::StopBits::One)
+        .flow_control(serialport::FlowControl::None)
+        .open()
+    {
+        Ok(_) => Probe::Opens,
+        Err(e) if e.description.contains("exclusive lock") => Probe::InUse,
+        Err(e) => Probe::Fails(unplugged(path, &e.to_string())),
+    }
+}
+
 /// The running scanner task: stops on [`ScannerHandle::stop`] (waits) or on drop.
 pub struct ScannerHandle {
     thread: DeviceThread,

@@ -167,3 +167,21 @@ fn serial_scanner_reopens_after_unplug() {
     handle.stop();
     drop(p1.slave);
 }
+
+#[test]
+fn a_probe_tells_there_in_use_and_gone() {
+    let p = crate::test_support::pty();
+    assert_eq!(probe_serial(&p.path, 9600), Probe::Opens);
+    let (tx, _rx) = tokio::sync::mpsc::channel(4);
+    let h = spawn_serial_scanner(p.path.clone(), 9600, tx);
+    assert!(crate::test_support::wait_until(
+        std::time::Duration::from_secs(5),
+        || probe_serial(&p.path, 9600) == Probe::InUse
+    ));
+    h.stop();
+    assert!(matches!(
+        probe_serial("/dev/civic-no-such-scanner", 9600),
+        Probe::Fails(t) if t.contains("/dev/civic-no-such-scanner")
+    ));
+    drop(p.slave);
+}
