@@ -383,7 +383,10 @@ fn connect_callbacks(window: &MainWindow, ctl: &Rc<UiController>) {
 
     let g = window.global::<IdentityAdapter>();
     on!(g.on_dismiss() => |_k| Some(Event::Identity(flow::IdentityEvent::Dismiss)));
-    on!(g.on_physical_key(text) => |_k| Some(Event::Key(text.to_string())));
+    on!(g.on_physical_key(text) => |_k| {
+        log::trace!("physical key ({} bytes)", text.len());
+        Some(Event::Key(text.to_string()))
+    });
 
     let g = window.global::<RatingAdapter>();
     on!(g.on_open(src) => |_k| rating(RatingEvent::Open(render::rating_source(src))));
@@ -882,13 +885,19 @@ impl UiController {
         };
         self.runtime.spawn(async move {
             let outcome = match client.resolve_code(&code).await {
-                Ok(r) => ResolveOutcome::Found(crate::resident::Resident {
-                    id: r.id_number,
-                    name: None,
-                    masked_name: r.masked_name,
-                    source: crate::resident::IdSource::Code,
-                    valid_until: None,
-                }),
+                Ok(r) => {
+                    log::info!(
+                        "scanned code resolved: a resident identified ({})",
+                        r.kind.name()
+                    );
+                    ResolveOutcome::Found(crate::resident::Resident {
+                        id: r.id_number,
+                        name: None,
+                        masked_name: r.masked_name,
+                        source: crate::resident::IdSource::Code,
+                        valid_until: None,
+                    })
+                }
                 Err(e) => {
                     use crate::api::limits::codes;
                     log::info!("scanned code not resolved: {}", e.message);

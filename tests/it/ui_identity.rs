@@ -27,16 +27,29 @@ fn ia(h: &Headless) -> IdentityAdapter<'_> {
     h.window.global::<IdentityAdapter>()
 }
 
-/// A keyboard-wedge scanner: every character at once (no time passes), then Enter.
+/// A keyboard-wedge scanner: every character at once (no time passes), Shift held for
+/// capitals and ':' as a USB scanner does, then Enter.
 fn wedge(h: &Headless, code: &str) {
     let w = h.window.window();
+    let shift: slint::SharedString = slint::platform::Key::Shift.into();
     for c in code.chars() {
+        let shifted = c.is_ascii_uppercase() || "~!@#$%^&*()_+{}|:<>?".contains(c);
+        if shifted {
+            w.dispatch_event(WindowEvent::KeyPressed {
+                text: shift.clone(),
+            });
+        }
         w.dispatch_event(WindowEvent::KeyPressed {
             text: c.to_string().into(),
         });
         w.dispatch_event(WindowEvent::KeyReleased {
             text: c.to_string().into(),
         });
+        if shifted {
+            w.dispatch_event(WindowEvent::KeyReleased {
+                text: shift.clone(),
+            });
+        }
     }
     let enter: slint::SharedString = slint::platform::Key::Return.into();
     w.dispatch_event(WindowEvent::KeyPressed {

@@ -368,6 +368,17 @@ impl Wedge {
     /// One key press (`text` as the window system sends it) at `at`; answers the code
     /// when it ends a burst.
     pub fn key(&mut self, text: &str, at: Duration) -> Option<String> {
+        // Shift, Control, Alt, AltGr, CapsLock, Meta (left and right): a scanner presses
+        // Shift for every capital letter and for ':'; they keep the burst going.
+        if text.chars().count() == 1 && text.chars().all(|c| ('\u{10}'..='\u{18}').contains(&c)) {
+            if self
+                .last
+                .is_some_and(|l| at.saturating_sub(l) <= Self::MAX_GAP)
+            {
+                self.last = Some(at);
+            }
+            return None;
+        }
         let in_burst = self
             .last
             .is_some_and(|l| at.saturating_sub(l) <= Self::MAX_GAP);
@@ -437,6 +448,21 @@ mod tests {
         }
         assert_eq!(w2.key("\n", ms(500)), None);
         assert_eq!(w2.key("\n", ms(505)), None);
+    }
+
+    #[test]
+    fn shift_pressed_for_capitals_keeps_a_burst() {
+        let mut w = Wedge::default();
+        let mut t = 0;
+        for c in "SSM:DEMO".chars() {
+            if c.is_ascii_uppercase() || c == ':' {
+                assert_eq!(w.key("\u{10}", ms(t)), None);
+                t += 3;
+            }
+            assert_eq!(w.key(&c.to_string(), ms(t)), None);
+            t += 5;
+        }
+        assert_eq!(w.key("\n", ms(t)).as_deref(), Some("SSM:DEMO"));
     }
 
     #[test]
