@@ -35,6 +35,30 @@ pub struct StatusReport {
     pub catalogue: CatalogueStatus,
     /// Heartbeats to the back office and the remote config applied.
     pub heartbeat: crate::heartbeat::HeartbeatStatus,
+    /// `[identity]` as in force: which devices the terminal runs and the keypad rule.
+    /// (What they do is the running terminal's: `diagnose` probes them, the heartbeat
+    /// carries their states.)
+    pub identity: IdentityStatus,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IdentityStatus {
+    /// `identity.reader`, or null without a reader.
+    pub reader: Option<String>,
+    /// `identity.scanner`, or null without a scanner.
+    pub scanner: Option<String>,
+    /// `staff`, `open` or `off`, as resolved (`identity.keypad`, the deprecated
+    /// `offline_code.require_staff`, or the default for this reader setting).
+    pub keypad: &'static str,
+}
+
+fn identity_status(config: &Config) -> IdentityStatus {
+    let set = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
+    IdentityStatus {
+        reader: set(&config.identity.reader),
+        scanner: set(&config.identity.scanner),
+        keypad: config.keypad().name(),
+    }
 }
 
 /// The back office as `status` and `diagnose` see it (probed in [`crate::health`]).
@@ -255,6 +279,7 @@ pub async fn report(config: &Config, config_path: &Path) -> StatusReport {
         ratings,
         catalogue,
         heartbeat,
+        identity: identity_status(config),
     }
 }
 
@@ -327,6 +352,13 @@ impl StatusReport {
                 d.disk.technician_detail()
             ));
         }
+        let i = &self.identity;
+        s.push_str(&format!(
+            "identity   reader {}, scanner {}, keypad {}\n",
+            i.reader.as_deref().unwrap_or("none"),
+            i.scanner.as_deref().unwrap_or("none"),
+            i.keypad
+        ));
         let r = &self.ratings;
         s.push_str(&format!(
             "ratings    {} pending, {} sent, {} dead; last sync {}{}\n",

@@ -327,6 +327,21 @@ fn identity_test_prints_the_masked_name_and_the_validity() {
     assert!(v["timings_ms"]["read_ms"].is_u64(), "{v}");
     assert!(!stdout.contains(NAME) && !stdout.contains(ID), "{stdout}");
 
+    // status says which reader and what the keypad rule resolves to (staff: a reader).
+    let out = common::kiosk(&cfg, &["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["identity"]["reader"], sim.url());
+    assert_eq!(
+        v["identity"]["keypad"], "open",
+        "the shipped demo config says open"
+    );
+    let human = common::kiosk(&cfg, &["status"]);
+    assert!(
+        String::from_utf8_lossy(&human.stdout).contains("keypad open"),
+        "{}",
+        String::from_utf8_lossy(&human.stdout)
+    );
+
     // An expired card says so; no card within the wait is the exact fault, exit 1.
     sim.place(SimCard::expired());
     let out = common::kiosk(&cfg, &["identity", "test", "--json"]);
