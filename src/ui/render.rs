@@ -574,9 +574,24 @@ mod tests {
             Page::Faq,
             Page::OfflineCode,
             Page::Rating,
+            Page::CardCheck,
             Page::Technician,
         ] {
             assert_eq!(page(page_from(p)), p);
+        }
+        for n in [
+            None,
+            Some(flow::Notice::IdExpired),
+            Some(flow::Notice::Reader(flow::ReaderProblem::Moved)),
+            Some(flow::Notice::Reader(flow::ReaderProblem::Unreadable)),
+            Some(flow::Notice::Resolving),
+            Some(flow::Notice::CodeNotFound),
+            Some(flow::Notice::CodeExpired),
+            Some(flow::Notice::CodeUnreadable),
+            Some(flow::Notice::CodeNetwork),
+        ] {
+            // Each notice has its own message, and only "none" shows none.
+            assert_eq!(n.is_none(), notice(n) == IdentityNotice::None, "{n:?}");
         }
         assert_eq!(
             pad_state(flow::PadState::Wrong { attempts_left: 3 }),
