@@ -250,6 +250,119 @@ impl std::fmt::Debug for CodeRecord {
     }
 }
 
+// ---------------------------------------------------------------- resident session, 办件进度
+
+/// The header that carries a resident's token (`X-Resident-Token`), beside the terminal's
+/// bearer token. HTTP header names are case-insensitive; this is the lower-case form.
+pub const RESIDENT_TOKEN_HEADER: &str = "x-resident-token";
+pub use limits::RESIDENT_TOKEN_TTL_S;
+
+/// `POST /api/v1/residents/session` body: the resident identified at the terminal (ID
+/// card, or a resolved code) opens a short session for their own matters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResidentSessionRequest {
+    pub id_number: IdNumber,
+}
+
+/// A resident's session: `token` goes in [`RESIDENT_TOKEN_HEADER`] of the calls made for
+/// them, from the terminal it was issued to, until `expires_at`
+/// ([`RESIDENT_TOKEN_TTL_S`] after it was opened).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResidentSession {
+    /// Random, 256 bits, base64url without padding. The back office keeps its SHA-256 only.
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    /// `王*英`, for the screen.
+    pub masked_name: String,
+}
+
+/// The token is a bearer credential: its `Debug` shows its length only.
+impl std::fmt::Debug for ResidentSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResidentSession")
+            .field("token", &format_args!("({} chars)", self.token.len()))
+            .field("expires_at", &self.expires_at)
+            .field("masked_name", &self.masked_name)
+            .finish()
+    }
+}
+
+/// Where an application (办件) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplicationStatus {
+    /// 已受理.
+    Accepted,
+    /// 审核中.
+    Reviewing,
+    /// 需补正材料 (`missing` says what).
+    NeedsCorrection,
+    /// 已办结 (`collect` says where and how to collect the result).
+    Completed,
+    /// 已送达 / 已领取.
+    Delivered,
+}
+
+impl ApplicationStatus {
+    /// The wire name (`needs_correction` ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            ApplicationStatus::Accepted => "accepted",
+            ApplicationStatus::Reviewing => "reviewing",
+            ApplicationStatus::NeedsCorrection => "needs_correction",
+            ApplicationStatus::Completed => "completed",
+            ApplicationStatus::Delivered => "delivered",
+        }
+    }
+    /// The label a resident reads.
+    pub fn label(self) -> &'static str {
+        match self {
+            ApplicationStatus::Accepted => "已受理",
+            ApplicationStatus::Reviewing => "审核中",
+            ApplicationStatus::NeedsCorrection => "需补正材料",
+            ApplicationStatus::Completed => "已办结",
+            ApplicationStatus::Delivered => "已送达",
+        }
+    }
+}
+
+/// One step of an application's timeline: the status it reached, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusStep {
+    pub status: ApplicationStatus,
+    pub at: DateTime<Utc>,
+}
+
+/// One application (办件) of the resident, for 办件进度
+/// (`GET /api/v1/residents/me/applications`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Application {
+    /// 办件编号, e.g. `CN310105-2026-000123`.
+    pub case_no: String,
+    pub item_code: String,
+    pub item_name: String,
+    pub submitted_on: NaiveDate,
+    /// The current status (the last step of `timeline`).
+    pub status: ApplicationStatus,
+    /// Every status reached, oldest first.
+    pub timeline: Vec<StatusStep>,
+    /// With `needs_correction`: what is missing, in plain Chinese.
+    #[serde(default)]
+    pub missing: Option<String>,
+    /// Where and how to collect the result (with `completed`).
+    #[serde(default)]
+    pub collect: Option<String>,
+}
+
+/// An application in the reference back office: a line of
+/// `config/demo/applications.jsonl`, the application with its resident's ID number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplicationRecord {
+    pub id_number: IdNumber,
+    #[serde(flatten)]
+    pub application: Application,
+}
+
 // ---------------------------------------------------------------- offline codes
 
 /// `POST /api/v1/offline-codes` body.
