@@ -863,3 +863,90 @@ mod settable_tests {
         );
     }
 }
+
+#[cfg(test)]
+mod docs_resident_session {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    const DOCS: &str = include_str!("../../../docs/api.md");
+    const HEADING: &str = "## Resident session and 办件进度";
+
+    /// The plain ```json blocks of the section under [`HEADING`], in order.
+    fn blocks() -> Vec<String> {
+        let start = DOCS.find(HEADING).expect("docs/api.md has the section");
+        let section = &DOCS[start + HEADING.len()..];
+        let section = &section[..section.find("\n## ").unwrap_or(section.len())];
+        let mut out = Vec::new();
+        let mut current: Option<String> = None;
+        for line in section.lines() {
+            match (&mut current, line) {
+                (None, "```json") => current = Some(String::new()),
+                (Some(text), "```") => {
+                    out.push(std::mem::take(text));
+                    current = None;
+                }
+                (Some(text), l) => {
+                    text.push_str(l);
+                    text.push('\n');
+                }
+                (None, _) => {}
+            }
+        }
+        out
+    }
+
+    fn round_trip<T: serde::de::DeserializeOwned + Serialize>(text: &str) -> T {
+        let original: serde_json::Value = serde_json::from_str(text).unwrap();
+        let typed: T =
+            serde_json::from_value(original.clone()).unwrap_or_else(|e| panic!("{e}: {text}"));
+        assert_eq!(serde_json::to_value(&typed).unwrap(), original, "{text}");
+        typed
+    }
+
+    #[test]
+    fn every_example_of_the_section_round_trips() {
+        let b = blocks();
+        assert_eq!(b.len(), 4, "{b:?}");
+        let req: ResidentSessionRequest = round_trip(&b[0]);
+        assert_eq!(req.id_number.masked(), "310***********1231");
+        let s: ResidentSession = round_trip(&b[1]);
+        assert_eq!(s.token.len(), 43);
+        assert!(!format!("{s:?}").contains(&s.token));
+        let apps: Vec<Application> = round_trip(&b[2]);
+        assert_eq!(apps[0].status, ApplicationStatus::NeedsCorrection);
+        assert!(
+            apps.iter()
+                .all(|a| a.timeline.last().map(|t| t.status) == Some(a.status))
+        );
+        let e: ApiError = round_trip(&b[3]);
+        assert_eq!(e.error, limits::codes::RESIDENT_TOKEN_EXPIRED);
+        for code in [
+            limits::codes::RESIDENT_TOKEN_MISSING,
+            limits::codes::RESIDENT_TOKEN_INVALID,
+            limits::codes::RESIDENT_TOKEN_EXPIRED,
+            limits::codes::RESIDENT_TOKEN_OTHER_TERMINAL,
+        ] {
+            assert!(DOCS.contains(&format!("`{code}`")), "{code} is documented");
+        }
+        assert!(DOCS.contains(RESIDENT_TOKEN_HEADER) && RESIDENT_TOKEN_TTL_S == 600);
+    }
+
+    #[test]
+    fn every_status_has_its_wire_name() {
+        for s in [
+            ApplicationStatus::Accepted,
+            ApplicationStatus::Reviewing,
+            ApplicationStatus::NeedsCorrection,
+            ApplicationStatus::Completed,
+            ApplicationStatus::Delivered,
+        ] {
+            assert_eq!(
+                serde_json::to_value(s).unwrap(),
+                serde_json::Value::String(s.name().into())
+            );
+            assert!(!s.label().is_empty());
+        }
+    }
+}
