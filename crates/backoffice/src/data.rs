@@ -6,13 +6,15 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::ServerError;
-use crate::api::{Catalogue, CodeRecord, ResidentRecord};
+use crate::api::{ApplicationRecord, Catalogue, CodeRecord, ResidentRecord};
 
 pub use civic_contract::catalogue::DEMO_CATALOGUE;
 /// The demo resident registry (fictional people), JSON lines.
 pub const DEMO_RESIDENTS: &str = include_str!("../../../config/demo/residents.jsonl");
 /// The demo resident codes (随申码, 电子身份证), JSON lines; each names a demo resident.
 pub const DEMO_CODES: &str = include_str!("../../../config/demo/codes.jsonl");
+/// The demo applications (办件), JSON lines; each names a demo resident.
+pub const DEMO_APPLICATIONS: &str = include_str!("../../../config/demo/applications.jsonl");
 /// The demo token file, matching `config/kiosk.toml`.
 pub const DEMO_TOKENS: &str = include_str!("../../../config/backoffice.toml");
 
@@ -95,6 +97,52 @@ pub fn parse_codes(text: &str, origin: &Path) -> Result<CodeFile, ServerError> {
     })
 }
 
+/// Applications read from a JSON-lines file, each with its line number, so that one
+/// naming no resident is refused naming its line ([`crate::AppState::load_applications`]).
+#[derive(Debug, Clone)]
+pub struct ApplicationFile {
+    pub origin: PathBuf,
+    /// (line number, from 1; the application).
+    pub lines: Vec<(usize, ApplicationRecord)>,
+}
+
+impl ApplicationFile {
+    /// No applications.
+    pub fn empty() -> Self {
+        Self {
+            origin: PathBuf::new(),
+            lines: Vec::new(),
+        }
+    }
+}
+
+/// Parses application JSON lines ([`ApplicationRecord`]); a line that is not one, or
+/// repeats an earlier `case_no`, is reported with its number.
+pub fn parse_applications(text: &str, origin: &Path) -> Result<ApplicationFile, ServerError> {
+    let fail = |n: usize, message: String| ServerError::File {
+        path: origin.to_path_buf(),
+        message: format!("line {n}: {message}"),
+    };
+    let mut seen = HashSet::new();
+    let mut lines = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record: ApplicationRecord =
+            serde_json::from_str(line).map_err(|e| fail(n, e.to_string()))?;
+        if !seen.insert(record.application.case_no.clone()) {
+            return Err(fail(n, "this case_no is on an earlier line too".into()));
+        }
+        lines.push((n, record));
+    }
+    Ok(ApplicationFile {
+        origin: origin.to_path_buf(),
+        lines,
+    })
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TokenFile {
@@ -133,6 +181,14 @@ pub fn demo_residents() -> Result<Vec<ResidentRecord>, ServerError> {
 /// The demo resident codes, parsed.
 pub fn demo_codes() -> Result<CodeFile, ServerError> {
     parse_codes(DEMO_CODES, Path::new("config/demo/codes.jsonl"))
+}
+
+/// The demo applications, parsed.
+pub fn demo_applications() -> Result<ApplicationFile, ServerError> {
+    parse_applications(
+        DEMO_APPLICATIONS,
+        Path::new("config/demo/applications.jsonl"),
+    )
 }
 
 #[cfg(test)]
@@ -183,6 +239,69 @@ mod tests {
                 .iter()
                 .any(|(_, c)| c.code == "SSM:DEMO:EXPIRED" && c.expires_at < chrono::Utc::now())
         );
+    }
+
+    #[test]
+    fn demo_applications_cover_every_status_and_name_demo_residents() {
+        use crate::api::ApplicationStatus as S;
+        let residents = demo_residents().unwrap();
+        let apps = demo_applications().unwrap();
+        for (n, a) in &apps.lines {
+            assert!(
+                residents.iter().any(|r| r.id_number == a.id_number),
+                "line {n}: {:?}",
+                a.id_number
+            );
+            let app = &a.application;
+            assert_eq!(
+                app.timeline.last().map(|s| s.status),
+                Some(app.status),
+                "line {n}"
+            );
+            assert_eq!(
+                app.missing.is_some(),
+                app.status == S::NeedsCorrection,
+                "line {n}"
+            );
+        }
+        let wang: Vec<_> = apps
+            .lines
+            .iter()
+            .filter(|(_, a)| a.id_number.expose_id_number() == "310105195001011231")
+            .map(|(_, a)| &a.application)
+            .collect();
+        for s in [
+            S::Accepted,
+            S::Reviewing,
+            S::NeedsCorrection,
+            S::Completed,
+            S::Delivered,
+        ] {
+            assert!(wang.iter().any(|a| a.status == s), "{s:?}");
+        }
+        assert!(
+            wang.iter()
+                .any(|a| a.status == S::Completed && a.collect.is_some())
+        );
+        assert!(apps.lines.iter().any(|(_, a)| a.id_number != wang_id()));
+        let err = parse_applications(
+            &format!(
+                "{}\n{}",
+                DEMO_APPLICATIONS.lines().next().unwrap(),
+                DEMO_APPLICATIONS.lines().next().unwrap()
+            ),
+            Path::new("a.jsonl"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("line 2: this case_no is on an earlier line"),
+            "{err}"
+        );
+    }
+
+    fn wang_id() -> crate::identity::IdNumber {
+        crate::identity::IdNumber::parse("310105195001011231").unwrap()
     }
 
     #[test]

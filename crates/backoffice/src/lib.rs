@@ -21,7 +21,7 @@ use axum::extract::{Path as AxPath, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use chrono::NaiveDate;
 use ed25519_dalek::SigningKey;
@@ -231,6 +231,40 @@ impl AppState {
         }
     }
 
+    /// Loads applications (`config/demo/applications.jsonl`, `--applications`), all or
+    /// none: refuses a file with an application naming a resident not in the registry,
+    /// naming its line.
+    pub fn load_applications(&self, file: &data::ApplicationFile) -> Result<(), ServerError> {
+        let mut store = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        let unknown = store
+            .load_applications(file.lines.iter().map(|(_, a)| a))
+            .map_err(|source| ServerError::Db {
+                path: PathBuf::from("(back office database)"),
+                source,
+            })?;
+        match unknown.and_then(|i| file.lines.get(i)) {
+            None => Ok(()),
+            Some((line, a)) => Err(ServerError::File {
+                path: file.origin.clone(),
+                message: format!(
+                    "line {line}: the application names {}, who is not in the resident registry",
+                    a.id_number.masked()
+                ),
+            }),
+        }
+    }
+
+    /// Moves the expiry of the resident session of `token` to `at` (to test a timed-out
+    /// session without waiting [`RESIDENT_TOKEN_TTL_S`]). `false` for an unknown token.
+    pub fn set_resident_session_expiry(
+        &self,
+        token: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut store = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        store.set_resident_session_expiry(&token_sha256(token), at)
+    }
+
     pub fn public_key_text(&self) -> String {
         offline_code::public_key_text(&self.key.verifying_key())
     }
@@ -392,6 +426,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/faq", get(faq))
         .route("/api/v1/residents/lookup", post(lookup))
         .route("/api/v1/residents/resolve-code", post(resolve_code))
+        .route(
+            "/api/v1/residents/session",
+            post(open_session).merge(delete(close_session)),
+        )
+        .route("/api/v1/residents/me/applications", get(my_applications))
         .route("/api/v1/offline-codes", post(issue))
         .route("/api/v1/offline-codes/report-lost", post(report_lost))
         .route("/api/v1/offline-codes/{card_id}", get(card_status))
@@ -569,6 +608,104 @@ async fn resolve_code(
         resolved.masked_id
     );
     Ok(Json(resolved))
+}
+
+// ---------------------------------------------------------------- resident session, 办件进度
+
+/// The hex SHA-256 of a resident token: all the store keeps of it.
+fn token_sha256(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A new resident token: 256 bits from the operating system, base64url without padding.
+fn new_resident_token() -> Result<String, ApiFailure> {
+    use base64::Engine as _;
+    let mut bytes = [0u8; 32];
+    rand::rngs::SysRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(|e| ApiFailure::internal(format!("no randomness for a resident token: {e}")))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// The `X-Resident-Token` header's value, if sent and not empty.
+fn resident_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(RESIDENT_TOKEN_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+async fn open_session(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(TerminalId(term)): axum::Extension<TerminalId>,
+    Body(req): Body<ResidentSessionRequest>,
+) -> ApiResult<ResidentSession> {
+    let token = new_resident_token()?;
+    let hash = token_sha256(&token);
+    let now = chrono::Utc::now();
+    let expires_at = now + chrono::Duration::seconds(RESIDENT_TOKEN_TTL_S);
+    let masked_id = req.id_number.masked();
+    let log_term = term.clone();
+    let masked_name = state
+        .with_store(move |s, _| {
+            s.open_resident_session(&req.id_number, &term, &hash, expires_at, now)
+        })
+        .await?;
+    log::info!("resident session opened at terminal {log_term} for {masked_id}");
+    Ok(Json(ResidentSession {
+        token,
+        expires_at,
+        masked_name,
+    }))
+}
+
+async fn close_session(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(TerminalId(term)): axum::Extension<TerminalId>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiFailure> {
+    if let Some(hash) = resident_token(&headers).map(token_sha256) {
+        state
+            .with_store(move |s, _| s.end_resident_session(&hash, &term))
+            .await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The resident of the request's `X-Resident-Token`, for the calling terminal.
+async fn session_resident(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+    term: String,
+) -> Result<identity::IdNumber, ApiFailure> {
+    let Some(hash) = resident_token(headers).map(token_sha256) else {
+        return Err(ApiFailure::new(
+            StatusCode::UNAUTHORIZED,
+            limits::codes::RESIDENT_TOKEN_MISSING,
+            "请先验证身份 / Identify yourself first (no X-Resident-Token header)",
+        ));
+    };
+    let now = chrono::Utc::now();
+    state
+        .with_store(move |s, _| s.session_resident(&hash, &term, now))
+        .await
+}
+
+async fn my_applications(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(TerminalId(term)): axum::Extension<TerminalId>,
+    headers: HeaderMap,
+) -> ApiResult<Vec<Application>> {
+    let id = session_resident(&state, &headers, term).await?;
+    state
+        .with_store(move |s, _| s.applications(&id))
+        .await
+        .map(Json)
 }
 
 async fn issue(

@@ -69,6 +69,19 @@ CREATE TABLE IF NOT EXISTS help_requests (
     received_at TEXT NOT NULL,
     open INTEGER NOT NULL DEFAULT 1
 );
+-- A resident's session: the SHA-256 of its token (hex) only, never the token.
+CREATE TABLE IF NOT EXISTS resident_sessions (
+    token_sha256 TEXT PRIMARY KEY,
+    id_number TEXT NOT NULL,
+    terminal_id TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS applications (
+    case_no TEXT PRIMARY KEY,
+    id_number TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS applications_by_person ON applications(id_number);
 ";
 
 const UPSERT_CODE: &str = "INSERT INTO resident_codes(code, kind, id_number, expires_at) VALUES (?1, ?2, ?3, ?4)
@@ -777,6 +790,167 @@ impl Store {
                 terminal_id: id,
             });
         }
+        Ok(out)
+    }
+}
+
+// ---------------------------------------------------------------- resident sessions, 办件进度
+
+impl Store {
+    /// Opens a resident's session for `terminal_id`, keeping only `token_sha256` (the hex
+    /// SHA-256 of the token). The resident's masked name; `404 resident_not_found` for an
+    /// ID number not in the registry. Sessions ended long ago are cleared on the way.
+    pub fn open_resident_session(
+        &mut self,
+        id: &IdNumber,
+        terminal_id: &str,
+        token_sha256: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<String, StoreError> {
+        let Some((name, _)) = self.resident(id)? else {
+            return Err(not_found());
+        };
+        // Expired a day ago: nobody is told `resident_token_expired` for those any more.
+        let stale = now - chrono::Duration::days(1);
+        self.conn.execute(
+            "DELETE FROM resident_sessions WHERE expires_at < ?1",
+            params![stale.to_rfc3339()],
+        )?;
+        self.conn.execute(
+            "INSERT INTO resident_sessions(token_sha256, id_number, terminal_id, expires_at)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![
+                token_sha256,
+                id.expose_id_number(),
+                terminal_id,
+                expires_at.to_rfc3339()
+            ],
+        )?;
+        Ok(name.masked())
+    }
+
+    /// The resident of a session token (by its hex SHA-256), for `terminal_id` on `now`:
+    /// `401 resident_token_invalid` (unknown or ended), `403
+    /// resident_token_other_terminal` (issued to another terminal), `401
+    /// resident_token_expired`.
+    pub fn session_resident(
+        &self,
+        token_sha256: &str,
+        terminal_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<IdNumber, StoreError> {
+        let row: Option<(String, String, String)> = self
+            .conn
+            .query_row(
+                "SELECT id_number, terminal_id, expires_at FROM resident_sessions WHERE token_sha256 = ?1",
+                params![token_sha256],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((id, issued_to, expires_at)) = row else {
+            return Err(StoreError::api(
+                401,
+                limits::codes::RESIDENT_TOKEN_INVALID,
+                "会话无效或已结束，请重新验证身份 / This session is unknown or has ended; identify again",
+            ));
+        };
+        if issued_to != terminal_id {
+            return Err(StoreError::api(
+                403,
+                limits::codes::RESIDENT_TOKEN_OTHER_TERMINAL,
+                "此会话属于另一台终端 / This session was opened at another terminal",
+            ));
+        }
+        let damaged = || StoreError::api(500, "internal", "a stored session does not parse");
+        let expires_at = DateTime::parse_from_rfc3339(&expires_at)
+            .map_err(|_| damaged())?
+            .with_timezone(&Utc);
+        if now >= expires_at {
+            return Err(StoreError::api(
+                401,
+                limits::codes::RESIDENT_TOKEN_EXPIRED,
+                "会话已超时，请重新验证身份 / This session has timed out; identify again",
+            ));
+        }
+        IdNumber::parse(&id).map_err(|_| damaged())
+    }
+
+    /// Ends a session opened at `terminal_id`; an unknown or ended one (or another
+    /// terminal's) is left as it is, without an error.
+    pub fn end_resident_session(
+        &mut self,
+        token_sha256: &str,
+        terminal_id: &str,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "DELETE FROM resident_sessions WHERE token_sha256 = ?1 AND terminal_id = ?2",
+            params![token_sha256, terminal_id],
+        )?;
+        Ok(())
+    }
+
+    /// Moves a session's expiry to `at` (a session made to time out early: tests, or an
+    /// operator cutting one short). `false` when no session has this hash.
+    pub fn set_resident_session_expiry(
+        &mut self,
+        token_sha256: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "UPDATE resident_sessions SET expires_at = ?2 WHERE token_sha256 = ?1",
+            params![token_sha256, at.to_rfc3339()],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Loads applications in one transaction, replacing those of the same `case_no`. Each
+    /// must name a resident of the registry: otherwise nothing is stored and the answer is
+    /// `Ok(Some(index))` of the first that does not.
+    pub fn load_applications<'a>(
+        &mut self,
+        records: impl IntoIterator<Item = &'a ApplicationRecord>,
+    ) -> Result<Option<usize>, rusqlite::Error> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut known = tx.prepare("SELECT 1 FROM residents WHERE id_number = ?1")?;
+            let mut insert = tx.prepare(
+                "INSERT INTO applications(case_no, id_number, body) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(case_no) DO UPDATE SET id_number = excluded.id_number, body = excluded.body",
+            )?;
+            for (i, r) in records.into_iter().enumerate() {
+                if !known.exists(params![r.id_number.expose_id_number()])? {
+                    return Ok(Some(i));
+                }
+                insert.execute(params![
+                    r.application.case_no,
+                    r.id_number.expose_id_number(),
+                    serde_json::to_string(&r.application).unwrap_or_default()
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(None)
+    }
+
+    /// A resident's applications, the newest first.
+    pub fn applications(&self, id: &IdNumber) -> Result<Vec<Application>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT body FROM applications WHERE id_number = ?1")?;
+        let bodies = stmt
+            .query_map(params![id.expose_id_number()], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut out = bodies
+            .iter()
+            .map(|b| serde_json::from_str::<Application>(b))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| StoreError::api(500, "internal", "a stored application does not parse"))?;
+        out.sort_by(|a, b| {
+            b.submitted_on
+                .cmp(&a.submitted_on)
+                .then_with(|| b.case_no.cmp(&a.case_no))
+        });
         Ok(out)
     }
 }

@@ -250,6 +250,119 @@ impl std::fmt::Debug for CodeRecord {
     }
 }
 
+// ---------------------------------------------------------------- resident session, 办件进度
+
+/// The header that carries a resident's token (`X-Resident-Token`), beside the terminal's
+/// bearer token. HTTP header names are case-insensitive; this is the lower-case form.
+pub const RESIDENT_TOKEN_HEADER: &str = "x-resident-token";
+pub use limits::RESIDENT_TOKEN_TTL_S;
+
+/// `POST /api/v1/residents/session` body: the resident identified at the terminal (ID
+/// card, or a resolved code) opens a short session for their own matters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResidentSessionRequest {
+    pub id_number: IdNumber,
+}
+
+/// A resident's session: `token` goes in [`RESIDENT_TOKEN_HEADER`] of the calls made for
+/// them, from the terminal it was issued to, until `expires_at`
+/// ([`RESIDENT_TOKEN_TTL_S`] after it was opened).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResidentSession {
+    /// Random, 256 bits, base64url without padding. The back office keeps its SHA-256 only.
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    /// `王*英`, for the screen.
+    pub masked_name: String,
+}
+
+/// The token is a bearer credential: its `Debug` shows its length only.
+impl std::fmt::Debug for ResidentSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResidentSession")
+            .field("token", &format_args!("({} chars)", self.token.len()))
+            .field("expires_at", &self.expires_at)
+            .field("masked_name", &self.masked_name)
+            .finish()
+    }
+}
+
+/// Where an application (办件) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplicationStatus {
+    /// 已受理.
+    Accepted,
+    /// 审核中.
+    Reviewing,
+    /// 需补正材料 (`missing` says what).
+    NeedsCorrection,
+    /// 已办结 (`collect` says where and how to collect the result).
+    Completed,
+    /// 已送达 / 已领取.
+    Delivered,
+}
+
+impl ApplicationStatus {
+    /// The wire name (`needs_correction` ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            ApplicationStatus::Accepted => "accepted",
+            ApplicationStatus::Reviewing => "reviewing",
+            ApplicationStatus::NeedsCorrection => "needs_correction",
+            ApplicationStatus::Completed => "completed",
+            ApplicationStatus::Delivered => "delivered",
+        }
+    }
+    /// The label a resident reads.
+    pub fn label(self) -> &'static str {
+        match self {
+            ApplicationStatus::Accepted => "已受理",
+            ApplicationStatus::Reviewing => "审核中",
+            ApplicationStatus::NeedsCorrection => "需补正材料",
+            ApplicationStatus::Completed => "已办结",
+            ApplicationStatus::Delivered => "已送达",
+        }
+    }
+}
+
+/// One step of an application's timeline: the status it reached, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusStep {
+    pub status: ApplicationStatus,
+    pub at: DateTime<Utc>,
+}
+
+/// One application (办件) of the resident, for 办件进度
+/// (`GET /api/v1/residents/me/applications`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Application {
+    /// 办件编号, e.g. `CN310105-2026-000123`.
+    pub case_no: String,
+    pub item_code: String,
+    pub item_name: String,
+    pub submitted_on: NaiveDate,
+    /// The current status (the last step of `timeline`).
+    pub status: ApplicationStatus,
+    /// Every status reached, oldest first.
+    pub timeline: Vec<StatusStep>,
+    /// With `needs_correction`: what is missing, in plain Chinese.
+    #[serde(default)]
+    pub missing: Option<String>,
+    /// Where and how to collect the result (with `completed`).
+    #[serde(default)]
+    pub collect: Option<String>,
+}
+
+/// An application in the reference back office: a line of
+/// `config/demo/applications.jsonl`, the application with its resident's ID number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplicationRecord {
+    pub id_number: IdNumber,
+    #[serde(flatten)]
+    pub application: Application,
+}
+
 // ---------------------------------------------------------------- offline codes
 
 /// `POST /api/v1/offline-codes` body.
@@ -748,5 +861,92 @@ mod settable_tests {
             settable("offline_code.require_staff").is_none(),
             "a deprecated alias, not a row"
         );
+    }
+}
+
+#[cfg(test)]
+mod docs_resident_session {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    const DOCS: &str = include_str!("../../../docs/api.md");
+    const HEADING: &str = "## Resident session and 办件进度";
+
+    /// The plain ```json blocks of the section under [`HEADING`], in order.
+    fn blocks() -> Vec<String> {
+        let start = DOCS.find(HEADING).expect("docs/api.md has the section");
+        let section = &DOCS[start + HEADING.len()..];
+        let section = &section[..section.find("\n## ").unwrap_or(section.len())];
+        let mut out = Vec::new();
+        let mut current: Option<String> = None;
+        for line in section.lines() {
+            match (&mut current, line) {
+                (None, "```json") => current = Some(String::new()),
+                (Some(text), "```") => {
+                    out.push(std::mem::take(text));
+                    current = None;
+                }
+                (Some(text), l) => {
+                    text.push_str(l);
+                    text.push('\n');
+                }
+                (None, _) => {}
+            }
+        }
+        out
+    }
+
+    fn round_trip<T: serde::de::DeserializeOwned + Serialize>(text: &str) -> T {
+        let original: serde_json::Value = serde_json::from_str(text).unwrap();
+        let typed: T =
+            serde_json::from_value(original.clone()).unwrap_or_else(|e| panic!("{e}: {text}"));
+        assert_eq!(serde_json::to_value(&typed).unwrap(), original, "{text}");
+        typed
+    }
+
+    #[test]
+    fn every_example_of_the_section_round_trips() {
+        let b = blocks();
+        assert_eq!(b.len(), 4, "{b:?}");
+        let req: ResidentSessionRequest = round_trip(&b[0]);
+        assert_eq!(req.id_number.masked(), "310***********1231");
+        let s: ResidentSession = round_trip(&b[1]);
+        assert_eq!(s.token.len(), 43);
+        assert!(!format!("{s:?}").contains(&s.token));
+        let apps: Vec<Application> = round_trip(&b[2]);
+        assert_eq!(apps[0].status, ApplicationStatus::NeedsCorrection);
+        assert!(
+            apps.iter()
+                .all(|a| a.timeline.last().map(|t| t.status) == Some(a.status))
+        );
+        let e: ApiError = round_trip(&b[3]);
+        assert_eq!(e.error, limits::codes::RESIDENT_TOKEN_EXPIRED);
+        for code in [
+            limits::codes::RESIDENT_TOKEN_MISSING,
+            limits::codes::RESIDENT_TOKEN_INVALID,
+            limits::codes::RESIDENT_TOKEN_EXPIRED,
+            limits::codes::RESIDENT_TOKEN_OTHER_TERMINAL,
+        ] {
+            assert!(DOCS.contains(&format!("`{code}`")), "{code} is documented");
+        }
+        assert!(DOCS.contains(RESIDENT_TOKEN_HEADER) && RESIDENT_TOKEN_TTL_S == 600);
+    }
+
+    #[test]
+    fn every_status_has_its_wire_name() {
+        for s in [
+            ApplicationStatus::Accepted,
+            ApplicationStatus::Reviewing,
+            ApplicationStatus::NeedsCorrection,
+            ApplicationStatus::Completed,
+            ApplicationStatus::Delivered,
+        ] {
+            assert_eq!(
+                serde_json::to_value(s).unwrap(),
+                serde_json::Value::String(s.name().into())
+            );
+            assert!(!s.label().is_empty());
+        }
     }
 }

@@ -33,6 +33,12 @@ struct Args {
     /// the demo registry, none with --residents).
     #[arg(long)]
     codes: Option<PathBuf>,
+    /// Applications (办件), JSON lines {"id_number", "case_no", "item_code", "item_name",
+    /// "submitted_on", "status", "timeline", "missing", "collect"}, each naming a resident
+    /// of the registry (default: the demo applications with the demo registry, none with
+    /// --residents).
+    #[arg(long)]
+    applications: Option<PathBuf>,
     /// Token file (TOML: admin_token, [terminal_tokens] ID = TOKEN); default: the demo tokens.
     #[arg(long)]
     tokens: Option<PathBuf>,
@@ -155,6 +161,15 @@ fn main() -> anyhow::Result<()> {
         (None, None) => data::demo_codes()?,
         (None, Some(_)) => data::CodeFile::empty(),
     };
+    let applications = match (&args.applications, &args.residents) {
+        (Some(p), _) => data::parse_applications(
+            &std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?,
+            p,
+        )?,
+        // The demo applications name demo residents: none for another registry.
+        (None, None) => data::demo_applications()?,
+        (None, Some(_)) => data::ApplicationFile::empty(),
+    };
     let (mut tokens, mut admin) = match &args.tokens {
         Some(p) => data::parse_tokens(
             &std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?,
@@ -215,6 +230,7 @@ fn main() -> anyhow::Result<()> {
         today: args.today,
     })?;
     state.load_codes(&codes)?;
+    state.load_applications(&applications)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -13,6 +13,10 @@ pub(crate) const ADMIN: &str = "demo-admin-token";
 pub(crate) struct InProcess {
     pub(crate) addr: SocketAddr,
     pub(crate) runtime: tokio::runtime::Runtime,
+    /// The running server's state (test hooks such as a session's expiry).
+    pub(crate) state: std::sync::Arc<civic_backoffice::AppState>,
+    /// Its SQLite file.
+    pub(crate) db: std::path::PathBuf,
     _dir: tempfile::TempDir,
     shutdown: tokio::sync::watch::Sender<bool>,
 }
@@ -30,8 +34,9 @@ pub(crate) fn start(limits: ServeLimits, faults: FaultSettings) -> InProcess {
         std::path::Path::new("config/backoffice.toml"),
     )
     .unwrap();
+    let db = dir.path().join("bo.sqlite");
     let state = civic_backoffice::build_state(ServerOptions {
-        db: dir.path().join("bo.sqlite"),
+        db: db.clone(),
         catalogue: data::demo_catalogue().unwrap(),
         residents: data::demo_residents().unwrap(),
         terminal_tokens: tokens,
@@ -43,6 +48,9 @@ pub(crate) fn start(limits: ServeLimits, faults: FaultSettings) -> InProcess {
     })
     .unwrap();
     state.load_codes(&data::demo_codes().unwrap()).unwrap();
+    state
+        .load_applications(&data::demo_applications().unwrap())
+        .unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -53,12 +61,14 @@ pub(crate) fn start(limits: ServeLimits, faults: FaultSettings) -> InProcess {
         let mut bound = civic_backoffice::bind("127.0.0.1:0", None).await.unwrap();
         bound.limits = limits;
         let addr = bound.addr;
-        tokio::spawn(civic_backoffice::serve(bound, state, rx));
+        tokio::spawn(civic_backoffice::serve(bound, state.clone(), rx));
         addr
     });
     InProcess {
         addr,
         runtime,
+        state,
+        db,
         _dir: dir,
         shutdown: tx,
     }
@@ -104,7 +114,24 @@ pub(crate) fn request(
     token: Option<&str>,
     body: Option<(&str, &[u8])>,
 ) -> Answer {
-    let head = head(addr, method, path, token, body.map(|(ct, b)| (ct, b.len())));
+    request_with(addr, method, path, token, &[], body)
+}
+
+/// [`request`] with extra header lines (`("X-Resident-Token", token)`).
+pub(crate) fn request_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    extra: &[(&str, &str)],
+    body: Option<(&str, &[u8])>,
+) -> Answer {
+    let mut head = head(addr, method, path, token, body.map(|(ct, b)| (ct, b.len())));
+    head.truncate(head.len() - 2);
+    for (name, value) in extra {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
     exchange(addr, &head, body.map_or(&[][..], |(_, b)| b))
 }
 

@@ -9,6 +9,7 @@
 mod common;
 mod heartbeat_devices;
 mod limits;
+mod resident_session;
 mod resolve_code;
 mod slow_clients;
 

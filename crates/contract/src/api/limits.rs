@@ -56,6 +56,9 @@ pub const RATED_AT_EARLIEST_UNIX_S: i64 = 1_767_225_600;
 /// year ahead), while `diagnose` already flags a skew over 60 s for the technician.
 pub const MAX_AHEAD_S: i64 = 24 * 60 * 60;
 
+/// Seconds a resident's session token lives from when it was opened (10 minutes).
+pub const RESIDENT_TOKEN_TTL_S: i64 = 600;
+
 /// The stable error codes of a refusal; `docs/api.md` lists them.
 pub mod codes {
     /// A text field over its length limit (the message names the field and the limit).
@@ -85,6 +88,14 @@ pub mod codes {
     pub const CODE_NOT_FOUND: &str = "code_not_found";
     /// A resident code past its expiry (410): the resident shows a fresh one.
     pub const CODE_EXPIRED: &str = "code_expired";
+    /// A resident call without the `X-Resident-Token` header (401).
+    pub const RESIDENT_TOKEN_MISSING: &str = "resident_token_missing";
+    /// A resident token the back office does not know, or whose session ended (401).
+    pub const RESIDENT_TOKEN_INVALID: &str = "resident_token_invalid";
+    /// A resident token past its expiry (401): the resident identifies again.
+    pub const RESIDENT_TOKEN_EXPIRED: &str = "resident_token_expired";
+    /// A resident token issued to another terminal (403).
+    pub const RESIDENT_TOKEN_OTHER_TERMINAL: &str = "resident_token_other_terminal";
 }
 
 /// Why a request breaks the contract: a stable code from [`codes`] and words for people.

@@ -353,7 +353,13 @@ impl Client {
     fn error_from(&self, a: &Answer) -> ClientError {
         let parsed: Option<ApiError> = serde_json::from_slice(&a.body).ok();
         let status = a.status.as_u16();
+        let resident_token = parsed
+            .as_ref()
+            .is_some_and(|e| e.error.starts_with("resident_token_"));
         let kind = match a.status {
+            // The resident's session refused, not the terminal's token: a reason to
+            // identify the resident again, not a broken terminal.
+            StatusCode::UNAUTHORIZED if resident_token => ErrorKind::Rejected,
             StatusCode::UNAUTHORIZED => ErrorKind::Unauthorized,
             s if s.is_server_error() => ErrorKind::ServerError,
             s if s.is_client_error() => ErrorKind::Rejected,
@@ -491,6 +497,55 @@ impl Client {
         self.post("api/v1/residents/resolve-code", &req).await
     }
 
+    /// Opens a session for the resident identified at this terminal
+    /// (`POST /api/v1/residents/session`): its token lives [`RESIDENT_TOKEN_TTL_S`] and
+    /// works from this terminal only. `404 resident_not_found` for someone not in the
+    /// registry. Keep the token in the resident's session only; its `Debug` hides it.
+    pub async fn open_resident_session(
+        &self,
+        id: &crate::identity::IdNumber,
+    ) -> Result<ResidentSession, ClientError> {
+        let req = ResidentSessionRequest {
+            id_number: id.clone(),
+        };
+        self.post("api/v1/residents/session", &req).await
+    }
+
+    /// Ends a resident's session (`DELETE /api/v1/residents/session`). Ending one already
+    /// ended, expired or unknown succeeds too.
+    pub async fn close_resident_session(&self, token: &str) -> Result<(), ClientError> {
+        let a = self
+            .send(
+                Method::DELETE,
+                "api/v1/residents/session",
+                None,
+                resident_header(token)?,
+            )
+            .await?;
+        if a.status.is_success() {
+            Ok(())
+        } else {
+            Err(self.error_from(&a))
+        }
+    }
+
+    /// The resident's applications, newest first (办件进度,
+    /// `GET /api/v1/residents/me/applications`). A refused session is
+    /// [`ErrorKind::Rejected`] with the code: `resident_token_missing`,
+    /// `resident_token_invalid`, `resident_token_expired` (401: identify the resident
+    /// again) or `resident_token_other_terminal` (403).
+    pub async fn applications(&self, token: &str) -> Result<Vec<Application>, ClientError> {
+        let a = self
+            .send(
+                Method::GET,
+                "api/v1/residents/me/applications",
+                None,
+                resident_header(token)?,
+            )
+            .await?;
+        self.decode(&a)
+    }
+
     pub async fn issue_code(&self, req: &IssueCodeRequest) -> Result<IssuedCode, ClientError> {
         self.post("api/v1/offline-codes", req).await
     }
@@ -592,6 +647,23 @@ impl Client {
     }
 }
 
+/// The `X-Resident-Token` header, marked sensitive (kept out of reqwest's debug output).
+fn resident_header(token: &str) -> Result<HeaderMap, ClientError> {
+    let mut value = reqwest::header::HeaderValue::from_str(token).map_err(|_| {
+        ClientError::new(
+            ErrorKind::Setup,
+            "a resident token must be visible ASCII (as the back office issues it)",
+        )
+    })?;
+    value.set_sensitive(true);
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        reqwest::header::HeaderName::from_static(RESIDENT_TOKEN_HEADER),
+        value,
+    );
+    Ok(headers)
+}
+
 fn date_header(headers: &HeaderMap) -> Option<DateTime<Utc>> {
     let text = headers.get(reqwest::header::DATE)?.to_str().ok()?;
     let t = httpdate::parse_http_date(text).ok()?;
@@ -674,6 +746,138 @@ mod tests {
             }
         });
         format!("http://{addr}/")
+    }
+
+    /// A scripted back office for the resident session: one connection per request,
+    /// answered by its request line and the `x-resident-token` header.
+    async fn scripted_session() -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut conn, _)) = listener.accept().await else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    let mut raw = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    loop {
+                        let text = String::from_utf8_lossy(&raw).to_string();
+                        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                            let len = head
+                                .lines()
+                                .find_map(|l| {
+                                    l.to_ascii_lowercase()
+                                        .strip_prefix("content-length:")
+                                        .map(|v| v.trim().parse::<usize>().unwrap())
+                                })
+                                .unwrap_or(0);
+                            if body.len() >= len {
+                                break;
+                            }
+                        }
+                        let n = conn.read(&mut buf).await.unwrap();
+                        if n == 0 {
+                            return;
+                        }
+                        raw.extend_from_slice(&buf[..n]);
+                    }
+                    let text = String::from_utf8_lossy(&raw).to_lowercase();
+                    let resident = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("x-resident-token: "))
+                        .map(str::trim);
+                    let (status, body) = if text.starts_with("post /api/v1/residents/session ") {
+                        if text.contains("310105195001011231") {
+                            (
+                                "200 OK",
+                                r#"{"token": "tok-abc", "expires_at": "2099-12-31T23:59:59Z", "masked_name": "王*英"}"#,
+                            )
+                        } else {
+                            (
+                                "404 Not Found",
+                                r#"{"error": "resident_not_found", "message": "no"}"#,
+                            )
+                        }
+                    } else if text.starts_with("delete /api/v1/residents/session ") {
+                        assert!(resident.is_some(), "{text}");
+                        ("204 No Content", "")
+                    } else if text.starts_with("get /api/v1/residents/me/applications ") {
+                        match resident {
+                            Some("tok-abc") => (
+                                "200 OK",
+                                r#"[{"case_no": "CN310105-2026-000098", "item_code": "310105-GA-0019", "item_name": "户口登记项目更正", "submitted_on": "2026-11-12", "status": "needs_correction", "timeline": [{"status": "needs_correction", "at": "2026-11-18T07:20:00Z"}], "missing": "出生医学证明", "collect": null}]"#,
+                            ),
+                            Some("tok-old") => (
+                                "401 Unauthorized",
+                                r#"{"error": "resident_token_expired", "message": "expired"}"#,
+                            ),
+                            Some(_) => (
+                                "403 Forbidden",
+                                r#"{"error": "resident_token_other_terminal", "message": "other"}"#,
+                            ),
+                            None => (
+                                "401 Unauthorized",
+                                r#"{"error": "resident_token_missing", "message": "missing"}"#,
+                            ),
+                        }
+                    } else {
+                        (
+                            "404 Not Found",
+                            r#"{"error": "not_found", "message": "no"}"#,
+                        )
+                    };
+                    let answer = format!(
+                        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = conn.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        format!("http://{addr}/")
+    }
+
+    #[tokio::test]
+    async fn a_resident_session_opens_lists_applications_and_closes() {
+        let c = client(&scripted_session().await);
+        let wang = crate::identity::IdNumber::parse("310105195001011231").unwrap();
+        let s = c.open_resident_session(&wang).await.unwrap();
+        assert_eq!(
+            (s.token.as_str(), s.masked_name.as_str()),
+            ("tok-abc", "王*英")
+        );
+        assert!(
+            !format!("{s:?}").contains("tok-abc"),
+            "Debug hides the token"
+        );
+
+        let apps = c.applications(&s.token).await.unwrap();
+        assert_eq!(apps.len(), 1);
+        assert_eq!(apps[0].status, ApplicationStatus::NeedsCorrection);
+        assert_eq!(apps[0].missing.as_deref(), Some("出生医学证明"));
+
+        // A refused session is the resident's matter, not the terminal's token.
+        let expired = c.applications("tok-old").await.unwrap_err();
+        assert_eq!(
+            (expired.kind, expired.status),
+            (ErrorKind::Rejected, Some(401))
+        );
+        assert!(expired.code_is(codes::RESIDENT_TOKEN_EXPIRED) && !expired.is_retryable());
+        let other = c.applications("tok-else").await.unwrap_err();
+        assert_eq!(other.status, Some(403));
+        assert!(other.code_is(codes::RESIDENT_TOKEN_OTHER_TERMINAL));
+        let bad = c.applications("tok\nbad").await.unwrap_err();
+        assert_eq!(bad.kind, ErrorKind::Setup);
+
+        c.close_resident_session(&s.token).await.unwrap();
+
+        let nobody = crate::identity::IdNumber::parse("310105197001015557").unwrap();
+        let e = c.open_resident_session(&nobody).await.unwrap_err();
+        assert_eq!(
+            (e.status, e.code.as_deref()),
+            (Some(404), Some("resident_not_found"))
+        );
     }
 
     fn client(base_url: &str) -> Client {
