@@ -98,6 +98,7 @@ mod with_server {
         let state = tokio::task::spawn_blocking(move || {
             let s = build_state(opts)?;
             s.load_codes(&data::demo_codes()?)?;
+            s.load_applications(&data::demo_applications()?)?;
             Ok::<_, ServerError>(s)
         })
         .await

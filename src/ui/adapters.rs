@@ -629,6 +629,58 @@ impl UiController {
                 staff,
             } => self.issue_and_print(reply, id, source, reissue, staff),
             Effect::ResolveCode(code) => self.resolve_code(reply, code),
+            Effect::OpenResidentSession(id) => {
+                let Some(client) = self.client.clone() else {
+                    return reply.send(Event::Identity(flow::IdentityEvent::SessionOpened(
+                        id, None,
+                    )));
+                };
+                self.runtime.spawn(async move {
+                    let token = match client.open_resident_session(&id).await {
+                        Ok(s) => Some(s.token),
+                        Err(e) => {
+                            log::warn!(
+                                "resident session not opened (我的 unavailable): {}",
+                                e.message
+                            );
+                            None
+                        }
+                    };
+                    reply.send(Event::Identity(flow::IdentityEvent::SessionOpened(
+                        id, token,
+                    )));
+                });
+            }
+            Effect::CloseResidentSession(token) => {
+                if let Some(client) = self.client.clone() {
+                    self.runtime.spawn(async move {
+                        if let Err(e) = client.close_resident_session(&token).await {
+                            // It expires by itself within its lifetime.
+                            log::info!(
+                                "resident session not closed at the back office: {}",
+                                e.message
+                            );
+                        }
+                    });
+                }
+            }
+            Effect::LoadApplications(token) => {
+                use flow::mine::{MineEvent, MineProblem};
+                let Some(client) = self.client.clone() else {
+                    return reply.send(Event::Mine(MineEvent::Loaded(Err(MineProblem::Network))));
+                };
+                self.runtime.spawn(async move {
+                    let answer = client.applications(&token).await.map_err(|e| {
+                        log::info!("applications not read: {}", e.message);
+                        if matches!(e.status, Some(401 | 403)) {
+                            MineProblem::SessionEnded
+                        } else {
+                            MineProblem::Network
+                        }
+                    });
+                    reply.send(Event::Mine(MineEvent::Loaded(answer)));
+                });
+            }
             Effect::CheckCard(code) => self.check_card(reply, code),
             Effect::ReportLost { id, source: _ } => {
                 let Some(client) = self.client.clone() else {

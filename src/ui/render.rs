@@ -106,6 +106,7 @@ pub(super) fn page(p: flow::Page) -> Page {
         flow::Page::OfflineCode => Page::OfflineCode,
         flow::Page::Rating => Page::Rating,
         flow::Page::CardCheck => Page::CardCheck,
+        flow::Page::Mine => Page::Mine,
         flow::Page::Technician => Page::Technician,
     }
 }
@@ -122,6 +123,7 @@ pub(super) fn page_from(p: Page) -> flow::Page {
         Page::OfflineCode => flow::Page::OfflineCode,
         Page::Rating => flow::Page::Rating,
         Page::CardCheck => flow::Page::CardCheck,
+        Page::Mine => flow::Page::Mine,
         Page::Technician => flow::Page::Technician,
     }
 }
@@ -178,6 +180,27 @@ pub(super) fn notice(n: Option<flow::Notice>) -> IdentityNotice {
         Some(N::CodeExpired) => IdentityNotice::CodeExpired,
         Some(N::CodeUnreadable) => IdentityNotice::CodeUnreadable,
         Some(N::CodeNetwork) => IdentityNotice::CodeNetwork,
+    }
+}
+
+pub(super) fn mine_step(s: flow::mine::MineStep) -> MineStep {
+    use flow::mine::MineStep as S;
+    match s {
+        S::NeedsIdentity => MineStep::NeedsIdentity,
+        S::Loading => MineStep::Loading,
+        S::List => MineStep::List,
+        S::Unavailable => MineStep::Unavailable,
+    }
+}
+
+pub(super) fn application_status(s: crate::api::ApplicationStatus) -> ApplicationStatus {
+    use crate::api::ApplicationStatus as S;
+    match s {
+        S::Accepted => ApplicationStatus::Accepted,
+        S::Reviewing => ApplicationStatus::Reviewing,
+        S::NeedsCorrection => ApplicationStatus::NeedsCorrection,
+        S::Completed => ApplicationStatus::Completed,
+        S::Delivered => ApplicationStatus::Delivered,
     }
 }
 
@@ -400,6 +423,36 @@ impl Rendered {
         );
         ia.set_check_lost(ck.lost);
 
+        // 我的.
+        let mine = s.mine();
+        let ma = w.global::<MineAdapter>();
+        ma.set_step(mine_step(mine.step()));
+        ma.set_session_ended(mine.problem() == Some(flow::mine::MineProblem::SessionEnded));
+        if last.is_none_or(|l| l.mine().rows() != mine.rows()) {
+            ma.set_applications(model(
+                mine.rows()
+                    .iter()
+                    .map(|a| ApplicationRow {
+                        case_no: a.case_no.as_str().into(),
+                        item_name: a.item_name.as_str().into(),
+                        submitted_on: a.submitted_on.as_str().into(),
+                        status: application_status(a.status),
+                        timeline: model(
+                            a.timeline
+                                .iter()
+                                .map(|t| TimelineStep {
+                                    status: application_status(t.status),
+                                    date: t.date.as_str().into(),
+                                })
+                                .collect(),
+                        ),
+                        missing: a.missing.as_str().into(),
+                        collect: a.collect.as_str().into(),
+                    })
+                    .collect(),
+            ));
+        }
+
         // 好差评.
         let v = s.rating().view(settings);
         let r = w.global::<RatingAdapter>();
@@ -575,6 +628,7 @@ mod tests {
             Page::OfflineCode,
             Page::Rating,
             Page::CardCheck,
+            Page::Mine,
             Page::Technician,
         ] {
             assert_eq!(page(page_from(p)), p);

@@ -245,6 +245,7 @@ pub const PAGES: &[&str] = &[
     "code-expired",
     "card-check-valid",
     "card-check-lost",
+    "mine",
     "rating",
     "technician",
     "technician-locked",
@@ -386,6 +387,53 @@ pub fn show_page(h: &Headless, page: &str) -> bool {
             a.set_check_name("王*英".into());
             a.set_check_id("310***********1231".into());
             a.set_check_expires("2027-05-31".into());
+        }
+        // 我的办件 with the demo resident's kinds of applications (the back office's answer
+        // goes through the flow's own row type).
+        "mine" => {
+            s.invoke_go(Page::Mine);
+            w.global::<IdentityAdapter>()
+                .set_resident_name("王*英".into());
+            let step = |st, date: &str| TimelineStep {
+                status: st,
+                date: date.into(),
+            };
+            let row = |item: &str, st, missing: &str, collect: &str, steps: Vec<TimelineStep>| {
+                ApplicationRow {
+                    case_no: "CN310105-2026-000123".into(),
+                    item_name: item.into(),
+                    submitted_on: "2026-11-20".into(),
+                    status: st,
+                    timeline: render::model(steps),
+                    missing: missing.into(),
+                    collect: collect.into(),
+                }
+            };
+            let m = w.global::<MineAdapter>();
+            m.set_step(MineStep::List);
+            m.set_applications(render::model(vec![
+                row(
+                    "居住证签注",
+                    ApplicationStatus::NeedsCorrection,
+                    "近期一寸免冠照片一张",
+                    "",
+                    vec![
+                        step(ApplicationStatus::Accepted, "2026-11-20"),
+                        step(ApplicationStatus::NeedsCorrection, "2026-11-22"),
+                    ],
+                ),
+                row(
+                    "普通护照首次申领",
+                    ApplicationStatus::Completed,
+                    "",
+                    "长宁区行政服务中心出入境窗口，凭身份证领取",
+                    vec![
+                        step(ApplicationStatus::Accepted, "2026-11-02"),
+                        step(ApplicationStatus::Reviewing, "2026-11-03"),
+                        step(ApplicationStatus::Completed, "2026-11-12"),
+                    ],
+                ),
+            ]));
         }
         // As 好差评 on the home page opens it: the terminal's own service.
         "rating" => w

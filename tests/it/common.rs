@@ -186,6 +186,9 @@ pub(crate) async fn start_backoffice_with(
     state
         .load_codes(&civic_backoffice::data::demo_codes().unwrap())
         .unwrap();
+    state
+        .load_applications(&civic_backoffice::data::demo_applications().unwrap())
+        .unwrap();
     let key = state.verifying_key();
     let bound = civic_backoffice::bind("127.0.0.1:0", None).await.unwrap();
     let url = format!("http://{}/", bound.addr);

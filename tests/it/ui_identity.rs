@@ -9,8 +9,8 @@ use std::time::Duration;
 use civic_kiosk::ui::snapshot::{Headless, HeadlessOptions, init_headless};
 use civic_kiosk::ui::*;
 use gat467_sim::{Sim, SimCard};
-use slint::ComponentHandle;
 use slint::platform::WindowEvent;
+use slint::{ComponentHandle, Model};
 
 use crate::common::{self, click_label};
 
@@ -212,12 +212,57 @@ fn a_resident_identified_by_card_and_code_prints_and_checks_cards_with_nothing_t
     });
     assert!(!shown(&h, "请取走您的身份证"));
 
+    // 我的办件: the card opened a resident session at the back office; the applications
+    // come with their statuses.
+    let sessions = || -> i64 {
+        let db = rusqlite::Connection::open(dir.path().join("bo.sqlite")).unwrap();
+        db.query_row("SELECT count(*) FROM resident_sessions", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(sessions(), 1, "one resident session, for this resident");
+    click_label(&h, "完成");
+    click_label(&h, "我的办件");
+    wait("applications", &|w| {
+        w.global::<MineAdapter>().get_step() == MineStep::List
+    });
+    let apps = h.window.global::<MineAdapter>().get_applications();
+    assert_eq!(apps.row_count(), 5, "the demo resident's five applications");
+    let statuses: Vec<ApplicationStatus> = apps.iter().map(|a| a.status).collect();
+    for s in [
+        ApplicationStatus::Accepted,
+        ApplicationStatus::Reviewing,
+        ApplicationStatus::NeedsCorrection,
+        ApplicationStatus::Completed,
+        ApplicationStatus::Delivered,
+    ] {
+        assert!(statuses.contains(&s), "{s:?} in {statuses:?}");
+    }
+    let correction = apps
+        .iter()
+        .find(|a| a.status == ApplicationStatus::NeedsCorrection)
+        .unwrap();
+    assert!(!correction.missing.is_empty());
+    assert!(shown(&h, "需补正材料"));
+    assert!(shown(&h, &format!("需补正：{}", correction.missing)));
+
     // An expired ID card: the plain message; nobody identified, nothing printed.
     h.controller.wipe_session();
     assert_eq!(
         ia(&h).get_resident_name(),
         "",
         "the resident went with the session"
+    );
+    assert_eq!(
+        h.window
+            .global::<MineAdapter>()
+            .get_applications()
+            .row_count(),
+        0,
+        "nor their applications"
+    );
+    assert!(
+        h.pump_until(Duration::from_secs(5), |_| sessions() == 0),
+        "the resident session is ended at the back office"
     );
     sim.place(SimCard::expired());
     wait("expired", &|w| {

@@ -83,6 +83,9 @@ pub enum IdentityEvent {
     CardChecked(String, CheckOutcome),
     /// "知道了" on a notice.
     Dismiss,
+    /// Answer to [`IdentityEffect::OpenSession`]: the resident token, or `None` when the
+    /// back office could not open one (我的 is then unavailable; the rest works).
+    SessionOpened(IdNumber, Option<String>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +94,21 @@ pub enum IdentityEffect {
     ResolveCode(String),
     /// Verify a scanned 离线码 card and ask its status; answer [`IdentityEvent::CardChecked`].
     CheckCard(String),
+    /// Open the resident's session at the back office; answer [`IdentityEvent::SessionOpened`].
+    OpenSession(IdNumber),
+    /// End a resident session at the back office (the resident left, or another one was
+    /// identified): its token is dropped here either way.
+    CloseSession(String),
+}
+
+/// The resident token: a bearer credential, shown by nobody (`Debug` hides it).
+#[derive(Clone, PartialEq, Eq)]
+struct Token(String);
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Token({} chars)", self.0.len())
+    }
 }
 
 /// A message over the page (a dialog with "知道了"), or "正在识别…".
@@ -247,6 +265,10 @@ pub struct Identity {
     notice: Option<Notice>,
     check: CardCheck,
     resolving: Option<String>,
+    /// The resident's session at the back office (我的), once opened.
+    token: Option<Token>,
+    /// Being opened.
+    opening: bool,
 }
 
 /// What the session does after an identity event.
@@ -258,6 +280,8 @@ pub enum IdentityOutcome {
     Identified,
     /// A scanned card is being checked: show the check page.
     ShowCheck,
+    /// The resident token arrived (or could not be had): 我的 may load now.
+    SessionReady,
 }
 
 impl Identity {
@@ -269,6 +293,32 @@ impl Identity {
     }
     pub fn check(&self) -> &CardCheck {
         &self.check
+    }
+    /// The resident token for 我的, once the back office opened the session.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_ref().map(|t| t.0.as_str())
+    }
+    /// The session is being opened.
+    pub fn opening(&self) -> bool {
+        self.opening
+    }
+
+    /// Someone is identified: their own session at the back office replaces any other.
+    fn identified(&mut self, r: Resident, out: &mut Vec<IdentityOutcome>) {
+        if let Some(old) = self.token.take() {
+            out.push(IdentityOutcome::Effect(IdentityEffect::CloseSession(old.0)));
+        }
+        self.opening = true;
+        out.push(IdentityOutcome::Effect(IdentityEffect::OpenSession(
+            r.id.clone(),
+        )));
+        self.resident = Some(r);
+        out.push(IdentityOutcome::Identified);
+    }
+
+    /// What the session leaves to do when it ends: close the resident's session.
+    pub(crate) fn end(self) -> Option<IdentityEffect> {
+        self.token.map(|t| IdentityEffect::CloseSession(t.0))
     }
 
     /// Whether this event is something a resident did (it wakes the attract screen).
@@ -290,14 +340,14 @@ impl Identity {
                     self.notice = Some(Notice::IdExpired);
                 } else {
                     self.notice = None;
-                    self.resident = Some(Resident {
+                    let r = Resident {
                         masked_name: card.name.masked(),
                         id: card.id,
                         name: Some(card.name),
                         source: IdSource::Card,
                         valid_until: card.valid_until,
-                    });
-                    out.push(IdentityOutcome::Identified);
+                    };
+                    self.identified(r, &mut out);
                 }
             }
             IdentityEvent::ReaderFailed(p @ (ReaderProblem::Moved | ReaderProblem::Unreadable)) => {
@@ -328,8 +378,7 @@ impl Identity {
                 self.resolving = None;
                 self.notice = match outcome {
                     ResolveOutcome::Found(r) => {
-                        self.resident = Some(r);
-                        out.push(IdentityOutcome::Identified);
+                        self.identified(r, &mut out);
                         None
                     }
                     ResolveOutcome::NotFound => Some(Notice::CodeNotFound),
@@ -338,6 +387,16 @@ impl Identity {
                 };
             }
             IdentityEvent::CardChecked(code, outcome) => self.check.answered(&code, outcome, today),
+            IdentityEvent::SessionOpened(id, token) => {
+                if self.opening && self.resident.as_ref().is_some_and(|r| r.id == id) {
+                    self.opening = false;
+                    self.token = token.map(Token);
+                    out.push(IdentityOutcome::SessionReady);
+                } else if let Some(t) = token {
+                    // For a resident no longer here: close it at once.
+                    out.push(IdentityOutcome::Effect(IdentityEffect::CloseSession(t)));
+                }
+            }
             IdentityEvent::Dismiss => {
                 if self.notice == Some(Notice::Resolving) {
                     self.resolving = None;
@@ -502,7 +561,32 @@ mod tests {
     fn a_card_identifies_unless_expired() {
         let mut i = Identity::default();
         let out = i.handle(IdentityEvent::CardRead(card(None)), today());
-        assert_eq!(out, vec![IdentityOutcome::Identified]);
+        assert_eq!(
+            out,
+            vec![
+                IdentityOutcome::Effect(IdentityEffect::OpenSession(card(None).id)),
+                IdentityOutcome::Identified
+            ]
+        );
+        assert!(i.opening());
+        let out = i.handle(
+            IdentityEvent::SessionOpened(card(None).id, Some("tok".into())),
+            today(),
+        );
+        assert_eq!(out, vec![IdentityOutcome::SessionReady]);
+        assert_eq!(i.token(), Some("tok"));
+        assert!(
+            !format!("{i:?}").contains("tok\""),
+            "the token is not in Debug"
+        );
+        // Another card: the first resident's session is closed.
+        let out = i.handle(IdentityEvent::CardRead(card(None)), today());
+        assert_eq!(
+            out[0],
+            IdentityOutcome::Effect(IdentityEffect::CloseSession("tok".into()))
+        );
+        assert_eq!(i.token(), None);
+        assert_eq!(i.clone().end(), None, "nothing open yet to close");
         let r = i.resident().unwrap();
         assert_eq!(
             (r.masked_name.as_str(), r.source),

@@ -25,6 +25,7 @@ pub mod card;
 pub mod help;
 pub mod identity;
 pub mod maintenance;
+pub mod mine;
 pub mod nav;
 pub mod rating;
 pub mod session;

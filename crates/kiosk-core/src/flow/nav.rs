@@ -20,6 +20,8 @@ pub enum Page {
     Rating,
     /// A scanned 离线码 card's check: valid until …, or void.
     CardCheck,
+    /// 我的: the identified resident's applications (办件进度).
+    Mine,
     /// The PIN pad and, once unlocked, the maintenance page.
     Technician,
 }
@@ -38,6 +40,7 @@ impl Page {
             Page::OfflineCode => "offlinecode",
             Page::Rating => "rating",
             Page::CardCheck => "cardcheck",
+            Page::Mine => "mine",
             Page::Technician => "technician",
         }
     }

@@ -21,6 +21,7 @@ use super::identity::{
     Identity, IdentityEffect, IdentityEvent, IdentityOutcome, ReaderState, Wedge,
 };
 use super::maintenance::{Maintenance, MaintenanceEffect, MaintenanceEnd, MaintenanceEvent, Pin};
+use super::mine::{Mine, MineEffect, MineEvent};
 use super::nav::{EndReason, Nav, NavEffect, NavEvent, Page};
 use super::rating::{RatingEffect, RatingEvent, RatingFlow};
 use super::{Moment, Settings};
@@ -38,6 +39,8 @@ pub enum Event {
     Maintenance(MaintenanceEvent),
     /// The reader, the scanners, and their answers.
     Identity(IdentityEvent),
+    /// 我的: answers.
+    Mine(MineEvent),
     /// A key pressed on a physical keyboard (`text` as the window system sends it): only
     /// a keyboard-wedge scanner types here; its bursts become [`IdentityEvent::Scanned`]
     /// and nothing else is typed anywhere.
@@ -71,6 +74,12 @@ pub enum Effect {
     ResolveCode(String),
     /// Answer `IdentityEvent::CardChecked`.
     CheckCard(String),
+    /// Answer `IdentityEvent::SessionOpened`.
+    OpenResidentSession(IdNumber),
+    /// End a resident session at the back office (no answer).
+    CloseResidentSession(String),
+    /// Answer `MineEvent::Loaded`.
+    LoadApplications(String),
     /// Commit to the outbox and wake the uploader; answer `RatingEvent::Stored`.
     StoreRating(Box<Rating>),
     /// Send a help request; answer `HelpEvent::Answered`.
@@ -147,6 +156,8 @@ pub struct Session {
     maintenance: Maintenance,
     /// Who the resident is (card or code), notices, the scanned card's check.
     identity: Identity,
+    /// 我的.
+    mine: Mine,
     /// 长者模式.
     large: bool,
     english: bool,
@@ -165,6 +176,7 @@ impl Session {
             assist: Assist::default(),
             maintenance: Maintenance::default(),
             identity: Identity::default(),
+            mine: Mine::default(),
             large: settings.large_font,
             english: settings.english,
             prints: Prints::default(),
@@ -197,6 +209,9 @@ impl Session {
     }
     pub fn identity(&self) -> &Identity {
         &self.identity
+    }
+    pub fn mine(&self) -> &Mine {
+        &self.mine
     }
     /// The resident identified by card or code in this session.
     pub fn resident(&self) -> Option<&Resident> {
@@ -235,6 +250,9 @@ impl Session {
                         let ev = CardEvent::Identified(r.id.clone(), r.source);
                         fx.extend(self.card_event(ev, settings));
                     }
+                }
+                if ev == NavEvent::Go(Page::Mine) {
+                    fx.extend(self.open_mine());
                 }
                 for n in self.nav.handle(ev, at.monotonic) {
                     match n {
@@ -296,6 +314,17 @@ impl Session {
                         IdentityOutcome::Effect(IdentityEffect::CheckCard(c)) => {
                             fx.push(Effect::CheckCard(c))
                         }
+                        IdentityOutcome::Effect(IdentityEffect::OpenSession(id)) => {
+                            fx.push(Effect::OpenResidentSession(id))
+                        }
+                        IdentityOutcome::Effect(IdentityEffect::CloseSession(t)) => {
+                            fx.push(Effect::CloseResidentSession(t))
+                        }
+                        IdentityOutcome::SessionReady => {
+                            if self.nav.page() == Page::Mine {
+                                fx.extend(self.open_mine());
+                            }
+                        }
                         IdentityOutcome::ShowCheck => fx.extend(self.show(Page::CardCheck)),
                         IdentityOutcome::Identified => {
                             if self.nav.page() == Page::OfflineCode
@@ -308,6 +337,7 @@ impl Session {
                     }
                 }
             }
+            Event::Mine(ev) => self.mine.handle(ev),
             // Filtered by the terminal's wedge: never reaches a session.
             Event::Key(_) => {}
             Event::Rating(ev) => {
@@ -366,6 +396,16 @@ impl Session {
             Event::ToggleLanguage => self.english = !self.english,
         }
         (fx, end)
+    }
+
+    /// 我的 opened (or the resident token arrived while it is open).
+    fn open_mine(&mut self) -> Vec<Effect> {
+        let id = &self.identity;
+        self.mine
+            .open(id.resident().is_some(), id.token(), id.opening())
+            .into_iter()
+            .map(|MineEffect::LoadApplications(t)| Effect::LoadApplications(t))
+            .collect()
     }
 
     fn card_event(&mut self, ev: CardEvent, settings: &Settings) -> Vec<Effect> {
@@ -448,6 +488,9 @@ impl Session {
             if let MaintenanceEffect::MaintenanceLeft(how) = m {
                 fx.push(Effect::AuditMaintenanceLeft(how));
             }
+        }
+        if let Some(IdentityEffect::CloseSession(t)) = self.identity.end() {
+            fx.push(Effect::CloseResidentSession(t));
         }
         fx.push(Effect::SessionEnded(reason));
         fx
@@ -1132,6 +1175,41 @@ mod identity_tests {
         );
         t.handle(Event::Identity(IdentityEvent::CardLifted), at(4));
         assert!(!t.reader().card_present);
+    }
+
+    #[test]
+    fn the_resident_session_opens_with_the_card_serves_mine_and_closes_with_the_session() {
+        let mut t = Terminal::new(settings(), Duration::ZERO);
+        let fx = t.handle(card(), at(1));
+        assert!(
+            matches!(&effects(&fx)[..], [Effect::OpenResidentSession(id)] if id.expose_id_number() == ID),
+            "{fx:?}"
+        );
+        // 我的 opened before the back office answered: it waits, then loads.
+        let fx = t.handle(Event::Nav(NavEvent::Go(Page::Mine)), at(2));
+        assert!(effects(&fx).is_empty());
+        assert_eq!(
+            t.session().mine().step(),
+            crate::flow::mine::MineStep::Loading
+        );
+        let id = IdNumber::parse(ID).unwrap_or_else(|e| panic!("{e}"));
+        let fx = t.handle(
+            Event::Identity(IdentityEvent::SessionOpened(id, Some("tok".into()))),
+            at(3),
+        );
+        assert_eq!(effects(&fx), vec![Effect::LoadApplications("tok".into())]);
+        // The session ends: the resident session is closed at the back office.
+        let fx = t.end_now(EndReason::Idle, at(4));
+        assert!(effects(&fx).contains(&Effect::CloseResidentSession("tok".into())));
+        assert_eq!(t.session().identity().token(), None);
+        // Nobody identified: 我的 asks for the card.
+        t.handle(Event::Nav(NavEvent::Wake), at(5));
+        let fx = t.handle(Event::Nav(NavEvent::Go(Page::Mine)), at(6));
+        assert!(fx.is_empty());
+        assert_eq!(
+            t.session().mine().step(),
+            crate::flow::mine::MineStep::NeedsIdentity
+        );
     }
 
     #[test]
