@@ -51,96 +51,86 @@ pub fn parse_residents(text: &str, origin: &Path) -> Result<Vec<ResidentRecord>,
         .collect()
 }
 
-/// Resident codes read from a JSON-lines file, each with its line number, so that a
-/// code naming no resident is refused naming its line ([`crate::AppState::load_codes`]).
+/// Records read from a JSON-lines file (resident codes, applications), each with its
+/// line number, so that one naming no resident is refused naming its line
+/// ([`crate::AppState::load_codes`], [`crate::AppState::load_applications`]).
 #[derive(Debug, Clone)]
-pub struct CodeFile {
+pub struct RecordFile<T> {
     pub origin: PathBuf,
-    /// (line number, from 1; the code).
-    pub lines: Vec<(usize, CodeRecord)>,
+    /// (line number, from 1; the record).
+    pub lines: Vec<(usize, T)>,
 }
 
-impl CodeFile {
-    /// No codes.
+/// The resident codes of a file.
+pub type CodeFile = RecordFile<CodeRecord>;
+/// The applications of a file.
+pub type ApplicationFile = RecordFile<ApplicationRecord>;
+
+impl<T> RecordFile<T> {
+    /// No records.
     pub fn empty() -> Self {
         Self {
             origin: PathBuf::new(),
             lines: Vec::new(),
         }
     }
+}
+
+/// Parses JSON lines of `T`: a line that is not one, fails `check`, or repeats an
+/// earlier line's `key` (named `what`) is reported with its number.
+fn parse_records<T: serde::de::DeserializeOwned>(
+    text: &str,
+    origin: &Path,
+    check: impl Fn(&T) -> Result<(), String>,
+    key: impl Fn(&T) -> String,
+    what: &str,
+) -> Result<RecordFile<T>, ServerError> {
+    let fail = |n: usize, message: String| ServerError::File {
+        path: origin.to_path_buf(),
+        message: format!("line {n}: {message}"),
+    };
+    let mut seen = HashSet::new();
+    let mut lines = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record: T = serde_json::from_str(line).map_err(|e| fail(n, e.to_string()))?;
+        check(&record).map_err(|m| fail(n, m))?;
+        if !seen.insert(key(&record)) {
+            return Err(fail(n, format!("this {what} is on an earlier line too")));
+        }
+        lines.push((n, record));
+    }
+    Ok(RecordFile {
+        origin: origin.to_path_buf(),
+        lines,
+    })
 }
 
 /// Parses resident-code JSON lines; a line that is not a [`CodeRecord`], breaks the
 /// code's limits or repeats an earlier code is reported with its number.
 pub fn parse_codes(text: &str, origin: &Path) -> Result<CodeFile, ServerError> {
-    let fail = |n: usize, message: String| ServerError::File {
-        path: origin.to_path_buf(),
-        message: format!("line {n}: {message}"),
-    };
-    let mut seen = HashSet::new();
-    let mut lines = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let n = i + 1;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let record: CodeRecord = serde_json::from_str(line).map_err(|e| fail(n, e.to_string()))?;
-        record.check().map_err(|v| fail(n, v.message))?;
-        if !seen.insert(record.code.clone()) {
-            return Err(fail(n, "this code is on an earlier line too".into()));
-        }
-        lines.push((n, record));
-    }
-    Ok(CodeFile {
-        origin: origin.to_path_buf(),
-        lines,
-    })
-}
-
-/// Applications read from a JSON-lines file, each with its line number, so that one
-/// naming no resident is refused naming its line ([`crate::AppState::load_applications`]).
-#[derive(Debug, Clone)]
-pub struct ApplicationFile {
-    pub origin: PathBuf,
-    /// (line number, from 1; the application).
-    pub lines: Vec<(usize, ApplicationRecord)>,
-}
-
-impl ApplicationFile {
-    /// No applications.
-    pub fn empty() -> Self {
-        Self {
-            origin: PathBuf::new(),
-            lines: Vec::new(),
-        }
-    }
+    parse_records(
+        text,
+        origin,
+        |r: &CodeRecord| r.check().map_err(|v| v.message),
+        |r| r.code.clone(),
+        "code",
+    )
 }
 
 /// Parses application JSON lines ([`ApplicationRecord`]); a line that is not one, or
 /// repeats an earlier `case_no`, is reported with its number.
 pub fn parse_applications(text: &str, origin: &Path) -> Result<ApplicationFile, ServerError> {
-    let fail = |n: usize, message: String| ServerError::File {
-        path: origin.to_path_buf(),
-        message: format!("line {n}: {message}"),
-    };
-    let mut seen = HashSet::new();
-    let mut lines = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let n = i + 1;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let record: ApplicationRecord =
-            serde_json::from_str(line).map_err(|e| fail(n, e.to_string()))?;
-        if !seen.insert(record.application.case_no.clone()) {
-            return Err(fail(n, "this case_no is on an earlier line too".into()));
-        }
-        lines.push((n, record));
-    }
-    Ok(ApplicationFile {
-        origin: origin.to_path_buf(),
-        lines,
-    })
+    parse_records(
+        text,
+        origin,
+        |_: &ApplicationRecord| Ok(()),
+        |r| r.application.case_no.clone(),
+        "case_no",
+    )
 }
 
 #[derive(Debug, Deserialize)]
