@@ -696,61 +696,9 @@ mod tests {
 
     /// A scripted back office: answers resolve-code by the code in the body, one
     /// connection per request.
-    async fn scripted() -> String {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut conn, _)) = listener.accept().await else {
-                    return;
-                };
-                tokio::spawn(async move {
-                    let mut raw = Vec::new();
-                    let mut buf = [0u8; 4096];
-                    // Head and body: the body ends the request (its length is small).
-                    while !String::from_utf8_lossy(&raw).contains("\"}") {
-                        let n = conn.read(&mut buf).await.unwrap();
-                        if n == 0 {
-                            return;
-                        }
-                        raw.extend_from_slice(&buf[..n]);
-                    }
-                    let text = String::from_utf8_lossy(&raw);
-                    assert!(
-                        text.starts_with("POST /api/v1/residents/resolve-code "),
-                        "{text}"
-                    );
-                    assert!(text.contains("Bearer t0k"), "{text}");
-                    let (status, body) = if text.contains("SSM:DEMO:WANGXIUYING") {
-                        (
-                            "200 OK",
-                            r#"{"kind": "suishenma", "masked_name": "王*英", "masked_id": "310***********1231", "id_number": "310105195001011231", "expires_at": "2099-12-31T23:59:59Z"}"#,
-                        )
-                    } else if text.contains("SSM:DEMO:EXPIRED") {
-                        (
-                            "410 Gone",
-                            r#"{"error": "code_expired", "message": "expired"}"#,
-                        )
-                    } else {
-                        (
-                            "404 Not Found",
-                            r#"{"error": "code_not_found", "message": "unknown"}"#,
-                        )
-                    };
-                    let answer = format!(
-                        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                        body.len()
-                    );
-                    let _ = conn.write_all(answer.as_bytes()).await;
-                });
-            }
-        });
-        format!("http://{addr}/")
-    }
-
-    /// A scripted back office for the resident session: one connection per request,
-    /// answered by its request line and the `x-resident-token` header.
-    async fn scripted_session() -> String {
+    /// A back office scripted by `answer`: each request (head and body, read whole) gets
+    /// the status line and JSON body `answer` gives for its text.
+    async fn serve(answer: fn(&str) -> (&'static str, &'static str)) -> String {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
@@ -782,51 +730,7 @@ mod tests {
                         }
                         raw.extend_from_slice(&buf[..n]);
                     }
-                    let text = String::from_utf8_lossy(&raw).to_lowercase();
-                    let resident = text
-                        .lines()
-                        .find_map(|l| l.strip_prefix("x-resident-token: "))
-                        .map(str::trim);
-                    let (status, body) = if text.starts_with("post /api/v1/residents/session ") {
-                        if text.contains("310105195001011231") {
-                            (
-                                "200 OK",
-                                r#"{"token": "tok-abc", "expires_at": "2099-12-31T23:59:59Z", "masked_name": "王*英"}"#,
-                            )
-                        } else {
-                            (
-                                "404 Not Found",
-                                r#"{"error": "resident_not_found", "message": "no"}"#,
-                            )
-                        }
-                    } else if text.starts_with("delete /api/v1/residents/session ") {
-                        assert!(resident.is_some(), "{text}");
-                        ("204 No Content", "")
-                    } else if text.starts_with("get /api/v1/residents/me/applications ") {
-                        match resident {
-                            Some("tok-abc") => (
-                                "200 OK",
-                                r#"[{"case_no": "CN310105-2026-000098", "item_code": "310105-GA-0019", "item_name": "户口登记项目更正", "submitted_on": "2026-11-12", "status": "needs_correction", "timeline": [{"status": "needs_correction", "at": "2026-11-18T07:20:00Z"}], "missing": "出生医学证明", "collect": null}]"#,
-                            ),
-                            Some("tok-old") => (
-                                "401 Unauthorized",
-                                r#"{"error": "resident_token_expired", "message": "expired"}"#,
-                            ),
-                            Some(_) => (
-                                "403 Forbidden",
-                                r#"{"error": "resident_token_other_terminal", "message": "other"}"#,
-                            ),
-                            None => (
-                                "401 Unauthorized",
-                                r#"{"error": "resident_token_missing", "message": "missing"}"#,
-                            ),
-                        }
-                    } else {
-                        (
-                            "404 Not Found",
-                            r#"{"error": "not_found", "message": "no"}"#,
-                        )
-                    };
+                    let (status, body) = answer(&String::from_utf8_lossy(&raw));
                     let answer = format!(
                         "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                         body.len()
@@ -836,6 +740,84 @@ mod tests {
             }
         });
         format!("http://{addr}/")
+    }
+
+    async fn scripted() -> String {
+        serve(|text| {
+            assert!(
+                text.starts_with("POST /api/v1/residents/resolve-code "),
+                "{text}"
+            );
+            assert!(text.contains("Bearer t0k"), "{text}");
+            if text.contains("SSM:DEMO:WANGXIUYING") {
+                (
+                    "200 OK",
+                    r#"{"kind": "suishenma", "masked_name": "王*英", "masked_id": "310***********1231", "id_number": "310105195001011231", "expires_at": "2099-12-31T23:59:59Z"}"#,
+                )
+            } else if text.contains("SSM:DEMO:EXPIRED") {
+                (
+                    "410 Gone",
+                    r#"{"error": "code_expired", "message": "expired"}"#,
+                )
+            } else {
+                (
+                    "404 Not Found",
+                    r#"{"error": "code_not_found", "message": "unknown"}"#,
+                )
+            }
+        })
+        .await
+    }
+
+    async fn scripted_session() -> String {
+        serve(|text| {
+            let text = text.to_lowercase();
+            let resident = text
+                .lines()
+                .find_map(|l| l.strip_prefix("x-resident-token: "))
+                .map(str::trim);
+            if text.starts_with("post /api/v1/residents/session ") {
+                if text.contains("310105195001011231") {
+                    (
+                        "200 OK",
+                        r#"{"token": "tok-abc", "expires_at": "2099-12-31T23:59:59Z", "masked_name": "王*英"}"#,
+                    )
+                } else {
+                    (
+                        "404 Not Found",
+                        r#"{"error": "resident_not_found", "message": "no"}"#,
+                    )
+                }
+            } else if text.starts_with("delete /api/v1/residents/session ") {
+                assert!(resident.is_some(), "{text}");
+                ("204 No Content", "")
+            } else if text.starts_with("get /api/v1/residents/me/applications ") {
+                match resident {
+                    Some("tok-abc") => (
+                        "200 OK",
+                        r#"[{"case_no": "CN310105-2026-000098", "item_code": "310105-GA-0019", "item_name": "户口登记项目更正", "submitted_on": "2026-11-12", "status": "needs_correction", "timeline": [{"status": "needs_correction", "at": "2026-11-18T07:20:00Z"}], "missing": "出生医学证明", "collect": null}]"#,
+                    ),
+                    Some("tok-old") => (
+                        "401 Unauthorized",
+                        r#"{"error": "resident_token_expired", "message": "expired"}"#,
+                    ),
+                    Some(_) => (
+                        "403 Forbidden",
+                        r#"{"error": "resident_token_other_terminal", "message": "other"}"#,
+                    ),
+                    None => (
+                        "401 Unauthorized",
+                        r#"{"error": "resident_token_missing", "message": "missing"}"#,
+                    ),
+                }
+            } else {
+                (
+                    "404 Not Found",
+                    r#"{"error": "not_found", "message": "no"}"#,
+                )
+            }
+        })
+        .await
     }
 
     #[tokio::test]
