@@ -5,6 +5,9 @@
 
 pub mod limits;
 pub mod offline_code;
+pub mod services;
+
+pub use services::*;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};

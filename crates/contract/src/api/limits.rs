@@ -96,6 +96,25 @@ pub mod codes {
     pub const RESIDENT_TOKEN_EXPIRED: &str = "resident_token_expired";
     /// A resident token issued to another terminal (403).
     pub const RESIDENT_TOKEN_OTHER_TERMINAL: &str = "resident_token_other_terminal";
+    /// A verification code whose signature does not hold: changed, or made up (422).
+    pub const DOCUMENT_TAMPERED: &str = "document_tampered";
+    /// A well-signed verification code of a document the back office does not hold (404).
+    pub const DOCUMENT_NOT_FOUND: &str = "document_not_found";
+    /// A certificate period other than 12, 24 or 36 months (422).
+    pub const PERIOD_NOT_OFFERED: &str = "period_not_offered";
+    /// The resident has no record of this kind to certify (404).
+    pub const NO_RECORDS: &str = "no_records";
+    /// A 快办 item id the back office does not define (404).
+    pub const QUICK_ITEM_NOT_FOUND: &str = "quick_item_not_found";
+    /// A 快办 submission whose values do not fit the item's fields (422, with
+    /// [`crate::api::FieldErrors`]).
+    pub const FIELDS_INVALID: &str = "fields_invalid";
+    /// A 快办 submission from a resident the item is not for (422; the message says why).
+    pub const NOT_ELIGIBLE: &str = "not_eligible";
+    /// A `submission_id` already filed for another item or other values (409).
+    pub const SUBMISSION_ID_REUSED: &str = "submission_id_reused";
+    /// A rating of a 办件 (`case_number`) that was rated before: one 办件, one rating.
+    pub const CASE_ALREADY_RATED: &str = "case_already_rated";
 }
 
 /// Why a request breaks the contract: a stable code from [`codes`] and words for people.
