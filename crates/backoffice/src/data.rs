@@ -1,12 +1,16 @@
 //! Demo and deployment data for the reference back office: catalogue JSON, resident and resident-code JSON lines, token file, ETags.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::ServerError;
-use crate::api::{ApplicationRecord, Catalogue, CodeRecord, ResidentRecord};
+use crate::api::{
+    ApplicationRecord, Catalogue, CertificateKind, CertificateRow, CodeRecord, FieldKind,
+    QuickItem, ResidentRecord,
+};
+use crate::identity::IdNumber;
 
 pub use civic_contract::catalogue::DEMO_CATALOGUE;
 /// The demo resident registry (fictional people), JSON lines.
@@ -15,6 +19,11 @@ pub const DEMO_RESIDENTS: &str = include_str!("../../../config/demo/residents.js
 pub const DEMO_CODES: &str = include_str!("../../../config/demo/codes.jsonl");
 /// The demo applications (办件), JSON lines; each names a demo resident.
 pub const DEMO_APPLICATIONS: &str = include_str!("../../../config/demo/applications.jsonl");
+/// The demo monthly records behind 证明打印, JSON lines (`scripts/gen-demo-certificates.py`);
+/// each names a demo resident.
+pub const DEMO_CERTIFICATES: &str = include_str!("../../../config/demo/certificates.jsonl");
+/// The demo 快办 items, a JSON array of [`QuickItemDef`].
+pub const DEMO_QUICK_ITEMS: &str = include_str!("../../../config/demo/quick-items.json");
 /// The demo token file, matching `config/kiosk.toml`.
 pub const DEMO_TOKENS: &str = include_str!("../../../config/backoffice.toml");
 
@@ -65,6 +74,86 @@ pub struct RecordFile<T> {
 pub type CodeFile = RecordFile<CodeRecord>;
 /// The applications of a file.
 pub type ApplicationFile = RecordFile<ApplicationRecord>;
+/// The certificate records of a file.
+pub type CertificateFile = RecordFile<CertificateRecord>;
+
+/// A resident's monthly records of one kind, what a certificate is cut from: a line of
+/// `config/demo/certificates.jsonl`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateRecord {
+    pub id_number: IdNumber,
+    pub kind: CertificateKind,
+    /// The issuing department, printed on the certificate.
+    pub issuer: String,
+    /// Column headings after 月份.
+    pub columns: Vec<String>,
+    /// Oldest first, one per month, each with one amount per column.
+    pub months: Vec<CertificateRow>,
+}
+
+impl CertificateRecord {
+    /// Months well-formed (`YYYY-MM`), strictly increasing, each with one amount per column.
+    pub fn check(&self) -> Result<(), String> {
+        if self.columns.is_empty() {
+            return Err("no columns".into());
+        }
+        if self.months.is_empty() {
+            return Err("no months".into());
+        }
+        let mut last: Option<&str> = None;
+        for row in &self.months {
+            let m = row.month.as_str();
+            if chrono::NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d").is_err()
+                || m.len() != 7
+            {
+                return Err(format!("month {m:?} is not YYYY-MM"));
+            }
+            if last.is_some_and(|l| l >= m) {
+                return Err(format!("month {m} is not after the month before it"));
+            }
+            if row.amounts_fen.len() != self.columns.len() {
+                return Err(format!(
+                    "month {m} has {} amounts for {} columns",
+                    row.amounts_fen.len(),
+                    self.columns.len()
+                ));
+            }
+            last = Some(m);
+        }
+        Ok(())
+    }
+}
+
+/// A 快办 item as the back office keeps it: the item the terminal sees, and who may
+/// apply (not sent: the terminal is told `not_eligible` in words).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuickItemDef {
+    #[serde(flatten)]
+    pub item: QuickItem,
+    /// The youngest age (on the back office's today, from the ID number's birth date)
+    /// that may apply.
+    #[serde(default)]
+    pub min_age: Option<u32>,
+}
+
+impl QuickItemDef {
+    /// Why the holder of `id` may not apply on `today`, in plain Chinese; `None` if they may.
+    pub fn not_eligible(&self, id: &IdNumber, today: chrono::NaiveDate) -> Option<String> {
+        let min = self.min_age?;
+        if id.age_on(today) >= min {
+            return None;
+        }
+        let what = self
+            .item
+            .name
+            .strip_suffix("申请")
+            .unwrap_or(&self.item.name);
+        Some(format!("未满{min}周岁，暂不能申请{what}"))
+    }
+}
+
+/// The keys a [`QuickItem`] may list in `prefills`, each filled from the registry.
+pub const PREFILL_KEYS: [&str; 4] = ["name", "id_number", "address", "hukou"];
 
 impl<T> RecordFile<T> {
     /// No records.
@@ -133,6 +222,125 @@ pub fn parse_applications(text: &str, origin: &Path) -> Result<ApplicationFile, 
     )
 }
 
+/// Parses certificate JSON lines ([`CertificateRecord`]); a line that is not one, has
+/// months out of order or amounts not matching its columns, or repeats an earlier line's
+/// resident and kind, is reported with its number.
+pub fn parse_certificates(text: &str, origin: &Path) -> Result<CertificateFile, ServerError> {
+    parse_records(
+        text,
+        origin,
+        CertificateRecord::check,
+        |r| format!("{} {}", r.id_number.expose_id_number(), r.kind.name()),
+        "resident and kind",
+    )
+}
+
+/// Parses 快办 items (a JSON array of [`QuickItemDef`]) and checks them: ids and item
+/// codes present and ids unique, field keys unique within an item, a choice with options
+/// (values unique), digits with `min <= max`, a date window with `from_days <= to_days`,
+/// prefills among [`PREFILL_KEYS`], at most one material not held. An error names the
+/// item and the field.
+pub fn parse_quick_items(text: &str, origin: &Path) -> Result<Vec<QuickItemDef>, ServerError> {
+    let fail = |message: String| ServerError::File {
+        path: origin.to_path_buf(),
+        message,
+    };
+    let items: Vec<QuickItemDef> =
+        serde_json::from_str(text).map_err(|e| fail(format!("not a list of 快办 items: {e}")))?;
+    let mut ids = HashSet::new();
+    for (n, def) in items.iter().enumerate() {
+        let item = &def.item;
+        let at = format!("item {} ({:?})", n + 1, item.id);
+        if item.id.trim().is_empty() || item.item_code.trim().is_empty() {
+            return Err(fail(format!("{at}: id and item_code must not be empty")));
+        }
+        if !ids.insert(item.id.as_str()) {
+            return Err(fail(format!(
+                "{at}: this id is used by an earlier item too"
+            )));
+        }
+        if item.fields.is_empty() {
+            return Err(fail(format!("{at}: no fields")));
+        }
+        let mut keys = HashSet::new();
+        for f in &item.fields {
+            let at = format!("{at}, field {:?}", f.key);
+            if f.key.trim().is_empty() || !keys.insert(f.key.as_str()) {
+                return Err(fail(format!(
+                    "{at}: field keys must be unique and not empty"
+                )));
+            }
+            match &f.kind {
+                FieldKind::Digits { min, max } if min > max || *max == 0 => {
+                    return Err(fail(format!("{at}: digits need 0 < max and min <= max")));
+                }
+                FieldKind::Choice { options } => {
+                    let mut values = HashSet::new();
+                    if options.is_empty() || !options.iter().all(|o| values.insert(&o.value)) {
+                        return Err(fail(format!(
+                            "{at}: a choice needs options, each value once"
+                        )));
+                    }
+                }
+                FieldKind::Date {
+                    from_days, to_days, ..
+                } if from_days > to_days => {
+                    return Err(fail(format!("{at}: from_days is after to_days")));
+                }
+                _ => {}
+            }
+        }
+        if let Some(p) = item
+            .prefills
+            .iter()
+            .find(|p| !PREFILL_KEYS.contains(&p.as_str()))
+        {
+            return Err(fail(format!(
+                "{at}: prefill {p:?} is not one of {}",
+                PREFILL_KEYS.join(", ")
+            )));
+        }
+        if item.materials.iter().filter(|m| !m.held).count() > 1 {
+            return Err(fail(format!(
+                "{at}: at most one material may be not held (两个免于提交)"
+            )));
+        }
+    }
+    Ok(items)
+}
+
+/// The demo address of a resident (the registry holds none): a street of 长宁区 and a
+/// number, derived from the ID number, so the same resident always lives at the same place.
+pub fn demo_address(id: &IdNumber) -> String {
+    const ROADS: [&str; 10] = [
+        "天山路",
+        "仙霞路",
+        "遵义路",
+        "虹桥路",
+        "延安西路",
+        "愚园路",
+        "江苏路",
+        "安顺路",
+        "武夷路",
+        "定西路",
+    ];
+    let digest = Sha256::digest(id.expose_id_number().as_bytes());
+    let road = ROADS[usize::from(digest[0]) % ROADS.len()];
+    let number = (u32::from(digest[1]) << 8 | u32::from(digest[2])) % 1200 + 1;
+    format!("上海市长宁区{road}{number}号")
+}
+
+/// An address as the screen shows it: the district and the road, the number hidden
+/// (`上海市长宁区天山路123号` → `长宁区天山路***号`).
+pub fn mask_address(address: &str) -> String {
+    let rest = address.strip_prefix("上海市").unwrap_or(address);
+    let road_end = rest
+        .char_indices()
+        .find(|(_, c)| c.is_ascii_digit())
+        .map_or(rest.len(), |(i, _)| i);
+    format!("{}***号", &rest[..road_end])
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TokenFile {
@@ -179,6 +387,19 @@ pub fn demo_applications() -> Result<ApplicationFile, ServerError> {
         DEMO_APPLICATIONS,
         Path::new("config/demo/applications.jsonl"),
     )
+}
+
+/// The demo certificate records, parsed.
+pub fn demo_certificates() -> Result<CertificateFile, ServerError> {
+    parse_certificates(
+        DEMO_CERTIFICATES,
+        Path::new("config/demo/certificates.jsonl"),
+    )
+}
+
+/// The demo 快办 items, parsed and checked.
+pub fn demo_quick_items() -> Result<Vec<QuickItemDef>, ServerError> {
+    parse_quick_items(DEMO_QUICK_ITEMS, Path::new("config/demo/quick-items.json"))
 }
 
 #[cfg(test)]
@@ -329,5 +550,92 @@ mod tests {
         let a = strong_etag(b"x");
         assert!(a.starts_with('"') && !a.starts_with("W/"));
         assert_ne!(a, strong_etag(b"y"));
+    }
+
+    #[test]
+    fn demo_certificates_cover_wang_and_zhang() {
+        let residents = demo_residents().unwrap();
+        let file = demo_certificates().unwrap();
+        for (n, r) in &file.lines {
+            assert!(
+                residents.iter().any(|p| p.id_number == r.id_number),
+                "line {n}"
+            );
+            assert!(r.months.len() >= 36, "line {n}");
+            assert_eq!(r.months.last().unwrap().month, "2026-11", "line {n}");
+        }
+        let has = |id: &str, kind| {
+            file.lines
+                .iter()
+                .any(|(_, r)| r.id_number.expose_id_number() == id && r.kind == kind)
+        };
+        for kind in CertificateKind::ALL {
+            assert!(has("310105195001011231", kind), "{kind:?}");
+        }
+        assert!(has("310105199006154563", CertificateKind::SocialInsurance));
+        assert!(has("310105199006154563", CertificateKind::IncomeTax));
+        let first = DEMO_CERTIFICATES.lines().next().unwrap();
+        let err = |text: &str| {
+            parse_certificates(text, Path::new("c.jsonl"))
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err(&format!("{first}\n{first}")).contains("line 2: this resident and kind"));
+        let swapped = first.replacen("2023-01", "2099-01", 1);
+        assert!(
+            err(&swapped).contains("line 1: month 2023-02 is not after"),
+            "{}",
+            err(&swapped)
+        );
+    }
+
+    #[test]
+    fn demo_quick_items_are_checked_and_bad_ones_named() {
+        let items = demo_quick_items().unwrap();
+        let ids: Vec<&str> = items.iter().map(|d| d.item.id.as_str()).collect();
+        for id in [
+            "residence-permit-endorsement",
+            "senior-allowance",
+            "social-security-card-replacement",
+        ] {
+            assert!(ids.contains(&id), "{id}");
+        }
+        for d in &items {
+            assert!((2..=4).contains(&d.item.fields.len()), "{}", d.item.id);
+            assert!(d.item.materials.iter().any(|m| m.held));
+        }
+        let err = |from: &str, to: &str| {
+            let text = DEMO_QUICK_ITEMS.replacen(from, to, 1);
+            assert_ne!(text, DEMO_QUICK_ITEMS, "{from}");
+            parse_quick_items(&text, Path::new("q.json"))
+                .unwrap_err()
+                .to_string()
+        };
+        let e = err(r#""key": "phone""#, r#""key": "permit_tail""#);
+        assert!(
+            e.contains(r#"item 1 ("residence-permit-endorsement"), field "permit_tail""#),
+            "{e}"
+        );
+        let e = err(r#""min": 6, "max": 6"#, r#""min": 7, "max": 6"#);
+        assert!(e.contains("min <= max"), "{e}");
+        let e = err(
+            r#""id": "senior-allowance""#,
+            r#""id": "residence-permit-endorsement""#,
+        );
+        assert!(e.contains("item 2") && e.contains("earlier item"), "{e}");
+        let e = err(r#""prefills": ["name""#, r#""prefills": ["blood_type""#);
+        assert!(e.contains("blood_type"), "{e}");
+    }
+
+    #[test]
+    fn addresses_are_stable_and_masked() {
+        let wang = wang_id();
+        assert_eq!(demo_address(&wang), demo_address(&wang));
+        let shown = mask_address(&demo_address(&wang));
+        assert!(
+            shown.starts_with("长宁区") && shown.ends_with("路***号"),
+            "{shown}"
+        );
+        assert_eq!(mask_address("上海市长宁区天山路123号"), "长宁区天山路***号");
     }
 }

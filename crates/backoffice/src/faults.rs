@@ -1,7 +1,8 @@
 //! Fault injection for the reference back office: latency, 5xx, dropped connections, lost replies, trickled bodies.
 //!
 //! Decisions come from one seeded RNG, so a run with the same `--seed` and the same
-//! request order injects the same faults.
+//! request order injects the same faults. One fault is counted instead of drawn: the
+//! first N requests to one path lose their reply ([`FaultSettings::lose_reply_first`]).
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -10,6 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use rand::{RngExt, SeedableRng, rngs::StdRng};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -30,6 +32,12 @@ pub struct FaultSettings {
     /// Trickle every answer body slowly (a few bytes at a time).
     pub slow_body: bool,
     pub seed: Option<u64>,
+    /// The first this many requests to [`fault_path`](Self::fault_path) do the work
+    /// (commit), then lose the reply; later ones are answered. Other paths are untouched.
+    pub lose_reply_first: u32,
+    /// The path `lose_reply_first` applies to, matched exactly (no query string), e.g.
+    /// `/api/v1/residents/me/quick-items/senior-allowance`.
+    pub fault_path: Option<String>,
 }
 
 impl FaultSettings {
@@ -39,12 +47,15 @@ impl FaultSettings {
             || self.drop_rate > 0.0
             || self.lose_reply_rate > 0.0
             || self.slow_body
+            || (self.lose_reply_first > 0 && self.fault_path.is_some())
     }
 }
 
 pub struct Faults {
     settings: FaultSettings,
     rng: Mutex<StdRng>,
+    /// Replies lost so far to `fault_path`.
+    lost_on_path: AtomicU32,
 }
 
 enum Fault {
@@ -63,7 +74,21 @@ impl Faults {
         Self {
             settings,
             rng: Mutex::new(rng),
+            lost_on_path: AtomicU32::new(0),
         }
+    }
+
+    /// Whether this request to `path` is one of the first `lose_reply_first` to
+    /// `fault_path` (counting it if so).
+    fn lose_counted(&self, path: &str) -> bool {
+        let s = &self.settings;
+        s.fault_path.as_deref() == Some(path)
+            && self
+                .lost_on_path
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                    (n < s.lose_reply_first).then_some(n + 1)
+                })
+                .is_ok()
     }
 
     fn decide(&self) -> Fault {
@@ -107,7 +132,12 @@ pub async fn inject(State(state): State<Arc<AppState>>, req: Request, next: Next
         tokio::time::sleep(Duration::from_millis(faults.settings.latency_ms)).await;
     }
     let kill = req.extensions().get::<ConnKill>().cloned();
-    match faults.decide() {
+    let fault = if faults.lose_counted(req.uri().path()) {
+        Fault::LoseReply
+    } else {
+        faults.decide()
+    };
+    match fault {
         Fault::Fail => {
             log::debug!("fault: 503 for {}", req.uri().path());
             return (

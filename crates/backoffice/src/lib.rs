@@ -4,15 +4,19 @@
 //! the terminal's own process (the terminal's `embedded` module, behind its `embedded` feature). Connections are served by our own accept
 //! loop (hyper) so that fault injection can close a connection without any answer.
 //!
-//! Layout: this file holds the state, the router and the handlers; `server` the accept
-//! loop and its limits (timeouts, connection cap); `errors` the contract's error body for
-//! what other layers answer; `store` SQLite; `faults` fault injection; `data` demo data.
+//! Layout: this file holds the state, the router and the handlers; `services` the
+//! handlers of 证明打印 and 快办 (and `documents` the certificates' verification codes);
+//! `server` the accept loop and its limits (timeouts, connection cap); `errors` the
+//! contract's error body for what other layers answer; `store` SQLite; `faults` fault
+//! injection; `data` demo data.
 //! The field limits are the contract's (`civic_contract::api::limits`).
 
 pub mod data;
+pub mod documents;
 mod errors;
 pub mod faults;
 pub mod server;
+mod services;
 pub mod store;
 
 pub use server::{Bound, ServeLimits, TlsFiles, bind, serve};
@@ -69,6 +73,8 @@ pub struct AppState {
     forge_name: Option<String>,
     today: Option<NaiveDate>,
     faults: Faults,
+    /// The 快办 items ([`AppState::load_quick_items`]); none until loaded.
+    quick_items: std::sync::RwLock<Arc<Vec<data::QuickItemDef>>>,
 }
 
 impl AppState {
@@ -204,6 +210,7 @@ pub fn build_state(opts: ServerOptions) -> Result<Arc<AppState>, ServerError> {
         forge_name: opts.forge_name,
         today: opts.today,
         faults: Faults::new(opts.faults),
+        quick_items: std::sync::RwLock::new(Arc::new(Vec::new())),
     }))
 }
 
@@ -252,6 +259,41 @@ impl AppState {
                 ),
             }),
         }
+    }
+
+    /// Loads certificate records (`config/demo/certificates.jsonl`, `--certificates`), all
+    /// or none: refuses a file with a record naming a resident not in the registry, naming
+    /// its line.
+    pub fn load_certificates(&self, file: &data::CertificateFile) -> Result<(), ServerError> {
+        let mut store = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        let unknown = store
+            .load_certificates(file.lines.iter().map(|(_, c)| c))
+            .map_err(|source| ServerError::Db {
+                path: PathBuf::from("(back office database)"),
+                source,
+            })?;
+        match unknown.and_then(|i| file.lines.get(i)) {
+            None => Ok(()),
+            Some((line, c)) => Err(ServerError::File {
+                path: file.origin.clone(),
+                message: format!(
+                    "line {line}: the record names {}, who is not in the resident registry",
+                    c.id_number.masked()
+                ),
+            }),
+        }
+    }
+
+    /// Sets the 快办 items (`config/demo/quick-items.json`, `--quick-items`; parsed and
+    /// checked by [`data::parse_quick_items`]), replacing those loaded before.
+    pub fn load_quick_items(&self, items: Vec<data::QuickItemDef>) {
+        *self.quick_items.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(items);
+    }
+
+    /// How many 快办 submissions were filed (each with its one application).
+    pub fn quick_submissions(&self) -> Result<u64, StoreError> {
+        let store = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        store.submission_count()
     }
 
     /// Moves the expiry of the resident session of `token` to `at` (to test a timed-out
@@ -431,6 +473,18 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(open_session).merge(delete(close_session)),
         )
         .route("/api/v1/residents/me/applications", get(my_applications))
+        .route(
+            "/api/v1/residents/me/certificates",
+            post(services::my_certificate),
+        )
+        .route(
+            "/api/v1/residents/me/quick-items",
+            get(services::quick_forms),
+        )
+        .route(
+            "/api/v1/residents/me/quick-items/{id}",
+            post(services::submit_quick),
+        )
         .route("/api/v1/offline-codes", post(issue))
         .route("/api/v1/offline-codes/report-lost", post(report_lost))
         .route("/api/v1/offline-codes/{card_id}", get(card_status))
@@ -453,9 +507,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/admin/residents", post(add_resident))
         .route("/api/v1/admin/codes", post(add_code))
         .route_layer(middleware::from_fn_with_state(state.clone(), admin_auth));
+    // No token: whoever holds a printed certificate (a bank, an employer) checks it.
+    let public = Router::new().route(
+        "/api/v1/documents/verify/{code}",
+        get(services::verify_document),
+    );
     Router::new()
         .merge(terminal)
         .merge(admin)
+        .merge(public)
         .fallback(|| async {
             ApiFailure::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })

@@ -1,6 +1,6 @@
 //! The reference back office's SQLite store: residents and their codes, cards, ratings (idempotent by id), heartbeats, remote config, help requests.
 
-use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -82,7 +82,41 @@ CREATE TABLE IF NOT EXISTS applications (
     body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS applications_by_person ON applications(id_number);
+-- The monthly records certificates are cut from, one row per resident and kind.
+CREATE TABLE IF NOT EXISTS certificate_records (
+    id_number TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (id_number, kind)
+);
+-- Every certificate issued: what `documents/verify` answers for its id.
+CREATE TABLE IF NOT EXISTS documents (
+    document_id TEXT PRIMARY KEY,
+    id_number TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+-- 快办 submissions, one per submission_id: a retry answers the receipt stored here.
+CREATE TABLE IF NOT EXISTS submissions (
+    submission_id TEXT PRIMARY KEY,
+    item_id TEXT NOT NULL,
+    id_number TEXT NOT NULL,
+    values_json TEXT NOT NULL,
+    case_no TEXT NOT NULL UNIQUE,
+    receipt_json TEXT NOT NULL
+);
+-- Numbering of the 办件编号 the back office makes (certificates, 快办).
+CREATE TABLE IF NOT EXISTS sequences (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
 ";
+
+/// One rating per 办件: ratings gained `case_number` after the first release, so an older
+/// database gets the column here; the unique index holds against concurrent writers.
+const RATINGS_BY_CASE: &str =
+    "CREATE UNIQUE INDEX IF NOT EXISTS ratings_by_case ON ratings(case_number)
+     WHERE case_number IS NOT NULL";
 
 const UPSERT_CODE: &str = "INSERT INTO resident_codes(code, kind, id_number, expires_at) VALUES (?1, ?2, ?3, ?4)
      ON CONFLICT(code) DO UPDATE SET kind = excluded.kind, id_number = excluded.id_number, expires_at = excluded.expires_at";
@@ -141,6 +175,13 @@ impl Store {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        let has_case: bool = conn
+            .prepare("SELECT 1 FROM pragma_table_info('ratings') WHERE name = 'case_number'")?
+            .exists([])?;
+        if !has_case {
+            conn.execute_batch("ALTER TABLE ratings ADD COLUMN case_number TEXT")?;
+        }
+        conn.execute_batch(RATINGS_BY_CASE)?;
         Ok(Self { conn })
     }
 
@@ -620,12 +661,42 @@ impl Store {
                     });
                 }
                 None => {
+                    let case = r
+                        .case_number
+                        .as_deref()
+                        .map(str::trim)
+                        .filter(|c| !c.is_empty());
+                    let rated_before = match case {
+                        Some(c) => tx
+                            .prepare_cached("SELECT 1 FROM ratings WHERE case_number = ?1")?
+                            .exists(params![c])?,
+                        None => false,
+                    };
+                    if rated_before {
+                        rejected += 1;
+                        results.push(case_already_rated(r));
+                        continue;
+                    }
                     let bad_cb = r.level.is_bad() && r.callback.as_ref().is_some_and(|c| c.consent);
-                    tx.execute(
-                        "INSERT INTO ratings(id, terminal_id, body, level, bad_with_callback, received_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        params![r.id.to_string(), terminal_id, body, r.level as u8, bad_cb, Utc::now().to_rfc3339()],
-                    )?;
+                    let inserted = tx.execute(
+                        "INSERT INTO ratings(id, terminal_id, body, level, bad_with_callback, received_at, case_number)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        params![r.id.to_string(), terminal_id, body, r.level as u8, bad_cb, Utc::now().to_rfc3339(), case],
+                    );
+                    match inserted {
+                        Ok(_) => {}
+                        // Another writer stored a rating of this 办件 in between (the
+                        // unique index): the same refusal.
+                        Err(rusqlite::Error::SqliteFailure(e, _))
+                            if e.code == rusqlite::ErrorCode::ConstraintViolation
+                                && case.is_some() =>
+                        {
+                            rejected += 1;
+                            results.push(case_already_rated(r));
+                            continue;
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
                     results.push(RatingResult {
                         id: r.id,
                         outcome: RatingOutcome::Stored,
@@ -952,6 +1023,280 @@ impl Store {
                 .then_with(|| b.case_no.cmp(&a.case_no))
         });
         Ok(out)
+    }
+}
+
+// ---------------------------------------------------------------- certificates, documents, 快办
+
+/// A 快办 submission to file: who, which item, the values as JSON (a `BTreeMap`, so the
+/// same values always give the same text).
+pub struct QuickFiling {
+    pub submission_id: String,
+    pub id_number: IdNumber,
+    pub item: QuickItem,
+    pub values_json: String,
+}
+
+/// The number after `name`'s last one (from 1), in `tx`.
+fn next_number(tx: &rusqlite::Transaction<'_>, name: &str) -> Result<i64, rusqlite::Error> {
+    tx.execute(
+        "INSERT INTO sequences(name, value) VALUES (?1, 1)
+         ON CONFLICT(name) DO UPDATE SET value = value + 1",
+        params![name],
+    )?;
+    tx.query_row(
+        "SELECT value FROM sequences WHERE name = ?1",
+        params![name],
+        |r| r.get(0),
+    )
+}
+
+/// The receipt filed before for `f.submission_id`, marked `repeated`, when the same
+/// resident sent the same item and values; `409 submission_id_reused` when anything
+/// differs; `None` when the id is new.
+fn earlier_receipt(conn: &Connection, f: &QuickFiling) -> Result<Option<QuickReceipt>, StoreError> {
+    let row: Option<(String, String, String, String)> = conn
+        .query_row(
+            "SELECT item_id, id_number, values_json, receipt_json FROM submissions WHERE submission_id = ?1",
+            params![f.submission_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?;
+    let Some((item_id, id_number, values, receipt)) = row else {
+        return Ok(None);
+    };
+    if item_id != f.item.id
+        || id_number != f.id_number.expose_id_number()
+        || values != f.values_json
+    {
+        return Err(StoreError::api(
+            409,
+            limits::codes::SUBMISSION_ID_REUSED,
+            "此提交编号已用于另一份申请，请重新填写提交 / This submission_id was used for another submission; start again",
+        ));
+    }
+    let mut receipt: QuickReceipt = serde_json::from_str(&receipt)
+        .map_err(|_| StoreError::api(500, "internal", "a stored receipt does not parse"))?;
+    receipt.repeated = true;
+    Ok(Some(receipt))
+}
+
+impl Store {
+    /// Loads certificate records in one transaction, replacing those of the same resident
+    /// and kind. Each must name a resident of the registry: otherwise nothing is stored
+    /// and the answer is `Ok(Some(index))` of the first that does not.
+    pub fn load_certificates<'a>(
+        &mut self,
+        records: impl IntoIterator<Item = &'a crate::data::CertificateRecord>,
+    ) -> Result<Option<usize>, rusqlite::Error> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut known = tx.prepare("SELECT 1 FROM residents WHERE id_number = ?1")?;
+            let mut insert = tx.prepare(
+                "INSERT INTO certificate_records(id_number, kind, body) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(id_number, kind) DO UPDATE SET body = excluded.body",
+            )?;
+            for (i, r) in records.into_iter().enumerate() {
+                if !known.exists(params![r.id_number.expose_id_number()])? {
+                    return Ok(Some(i));
+                }
+                insert.execute(params![
+                    r.id_number.expose_id_number(),
+                    r.kind.name(),
+                    serde_json::to_string(r).unwrap_or_default()
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(None)
+    }
+
+    /// The masked name of a resident of the registry; `404 resident_not_found` otherwise.
+    pub fn masked_name(&self, id: &IdNumber) -> Result<String, StoreError> {
+        match self.resident(id)? {
+            Some((name, _)) => Ok(name.masked()),
+            None => Err(not_found()),
+        }
+    }
+
+    /// Issues a certificate of the last `req.months` months on record (fewer when fewer
+    /// are held), stores it as a document and gives it a 办件编号. `sign` makes the
+    /// verification code of the new document id. `404 no_records` when the resident has
+    /// no record of this kind. The period is checked by the caller.
+    pub fn issue_certificate(
+        &mut self,
+        id: &IdNumber,
+        req: &CertificateRequest,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+        sign: impl FnOnce(&str) -> String,
+    ) -> Result<Certificate, StoreError> {
+        let masked_name = self.masked_name(id)?;
+        let body: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT body FROM certificate_records WHERE id_number = ?1 AND kind = ?2",
+                params![id.expose_id_number(), req.kind.name()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(body) = body else {
+            return Err(StoreError::api(
+                404,
+                limits::codes::NO_RECORDS,
+                format!(
+                    "没有您的{}记录，请到窗口咨询 / No {} on record; please ask at a service window",
+                    req.kind.title(),
+                    req.kind.title_en().to_lowercase()
+                ),
+            ));
+        };
+        let record: crate::data::CertificateRecord = serde_json::from_str(&body).map_err(|_| {
+            StoreError::api(
+                500,
+                "internal",
+                "a stored certificate record does not parse",
+            )
+        })?;
+        let n = usize::from(req.months).min(record.months.len());
+        let rows = record.months[record.months.len() - n..].to_vec();
+        let mut totals_fen = vec![0i64; record.columns.len()];
+        for row in &rows {
+            for (t, a) in totals_fen.iter_mut().zip(&row.amounts_fen) {
+                *t += a;
+            }
+        }
+        let period =
+            |row: Option<&CertificateRow>| row.map(|r| r.month.clone()).unwrap_or_default();
+        let tx = self.conn.transaction()?;
+        let number = next_number(&tx, "certificate")?;
+        let document_id = crate::documents::new_document_id();
+        let certificate = Certificate {
+            verification_code: sign(&document_id),
+            case_no: format!("CN310105-{}-Z{number:06}", today.year()),
+            kind: req.kind,
+            title: req.kind.title().into(),
+            issuer: record.issuer,
+            holder_masked_name: masked_name,
+            holder_masked_id: id.masked(),
+            issued_at: now,
+            period_from: period(rows.first()),
+            period_to: period(rows.last()),
+            columns: record.columns,
+            rows,
+            totals_fen,
+        };
+        tx.execute(
+            "INSERT INTO documents(document_id, id_number, body, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                document_id,
+                id.expose_id_number(),
+                serde_json::to_string(&certificate).unwrap_or_default(),
+                now.to_rfc3339()
+            ],
+        )?;
+        tx.commit()?;
+        Ok(certificate)
+    }
+
+    /// The certificate stored under a document id, if any.
+    pub fn document(&self, document_id: &str) -> Result<Option<Certificate>, StoreError> {
+        let body: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT body FROM documents WHERE document_id = ?1",
+                params![document_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        body.map(|b| {
+            serde_json::from_str(&b)
+                .map_err(|_| StoreError::api(500, "internal", "a stored document does not parse"))
+        })
+        .transpose()
+    }
+
+    /// What an earlier submission with this id answers (see [`earlier_receipt`]).
+    pub fn earlier_submission(&self, f: &QuickFiling) -> Result<Option<QuickReceipt>, StoreError> {
+        earlier_receipt(&self.conn, f)
+    }
+
+    /// Files a checked 快办 submission once: in one transaction, the submission and its
+    /// application (status `accepted`, one step, `today`) under a new 办件编号, so 我的办件
+    /// lists it at once. The same submission again answers the first receipt, `repeated`.
+    pub fn file_quick(
+        &mut self,
+        f: &QuickFiling,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<QuickReceipt, StoreError> {
+        let tx = self.conn.transaction()?;
+        if let Some(receipt) = earlier_receipt(&tx, f)? {
+            return Ok(receipt);
+        }
+        let number = next_number(&tx, "quick")?;
+        let case_no = format!("CN310105-{}-Q{number:06}", today.year());
+        let application = Application {
+            case_no: case_no.clone(),
+            item_code: f.item.item_code.clone(),
+            item_name: f.item.name.clone(),
+            submitted_on: today,
+            status: ApplicationStatus::Accepted,
+            timeline: vec![StatusStep {
+                status: ApplicationStatus::Accepted,
+                at: now,
+            }],
+            missing: None,
+            collect: None,
+        };
+        let receipt = QuickReceipt {
+            case_no: case_no.clone(),
+            item_id: f.item.id.clone(),
+            item_code: f.item.item_code.clone(),
+            item_name: f.item.name.clone(),
+            submitted_at: now,
+            next_steps: f.item.next_steps.clone(),
+            repeated: false,
+        };
+        tx.execute(
+            "INSERT INTO applications(case_no, id_number, body) VALUES (?1, ?2, ?3)",
+            params![
+                case_no,
+                f.id_number.expose_id_number(),
+                serde_json::to_string(&application).unwrap_or_default()
+            ],
+        )?;
+        tx.execute(
+            "INSERT INTO submissions(submission_id, item_id, id_number, values_json, case_no, receipt_json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                f.submission_id,
+                f.item.id,
+                f.id_number.expose_id_number(),
+                f.values_json,
+                case_no,
+                serde_json::to_string(&receipt).unwrap_or_default()
+            ],
+        )?;
+        tx.commit()?;
+        Ok(receipt)
+    }
+
+    /// How many applications were filed for 快办 submissions (tests count them).
+    pub fn submission_count(&self) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM submissions", [], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+}
+
+fn case_already_rated(r: &Rating) -> RatingResult {
+    RatingResult {
+        id: r.id,
+        outcome: RatingOutcome::Rejected,
+        reason: Some("此办件已评价过，一事一评 / this 办件 (case_number) was rated before".into()),
+        code: Some(limits::codes::CASE_ALREADY_RATED.into()),
     }
 }
 

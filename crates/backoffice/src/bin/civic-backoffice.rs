@@ -39,6 +39,17 @@ struct Args {
     /// --residents).
     #[arg(long)]
     applications: Option<PathBuf>,
+    /// Certificate records (证明打印), JSON lines {"id_number", "kind" (social_insurance,
+    /// housing_fund, income_tax), "issuer", "columns", "months": [{"month": "2026-11",
+    /// "amounts_fen": [...]}]}, months oldest first, each naming a resident of the registry
+    /// (default: the demo records with the demo registry, none with --residents).
+    #[arg(long)]
+    certificates: Option<PathBuf>,
+    /// 快办 items, a JSON array of items {"id", "item_code", "name", "fields", "prefills",
+    /// "materials", "next_steps", optional "min_age"}, checked when loading (default: the
+    /// demo items).
+    #[arg(long)]
+    quick_items: Option<PathBuf>,
     /// Token file (TOML: admin_token, [terminal_tokens] ID = TOKEN); default: the demo tokens.
     #[arg(long)]
     tokens: Option<PathBuf>,
@@ -66,6 +77,14 @@ struct Args {
     /// Do the work, then close the connection without the answer, for this fraction.
     #[arg(long, default_value_t = 0.0)]
     lose_reply_rate: f64,
+    /// Do the work, then close the connection without the answer, for the first N requests
+    /// to --fault-path (later ones are answered; other paths untouched).
+    #[arg(long, default_value_t = 0, requires = "fault_path")]
+    lose_reply_first: u32,
+    /// The path --lose-reply-first applies to, matched exactly (no query string), e.g.
+    /// /api/v1/residents/me/quick-items/senior-allowance.
+    #[arg(long, value_name = "PATH")]
+    fault_path: Option<String>,
     /// Trickle every answer body (16 bytes every 200 ms).
     #[arg(long)]
     slow_body: bool,
@@ -170,6 +189,22 @@ fn main() -> anyhow::Result<()> {
         (None, None) => data::demo_applications()?,
         (None, Some(_)) => data::ApplicationFile::empty(),
     };
+    let certificates = match (&args.certificates, &args.residents) {
+        (Some(p), _) => data::parse_certificates(
+            &std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?,
+            p,
+        )?,
+        // The demo records name demo residents: none for another registry.
+        (None, None) => data::demo_certificates()?,
+        (None, Some(_)) => data::CertificateFile::empty(),
+    };
+    let quick_items = match &args.quick_items {
+        Some(p) => data::parse_quick_items(
+            &std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?,
+            p,
+        )?,
+        None => data::demo_quick_items()?,
+    };
     let (mut tokens, mut admin) = match &args.tokens {
         Some(p) => data::parse_tokens(
             &std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?,
@@ -196,7 +231,15 @@ fn main() -> anyhow::Result<()> {
         lose_reply_rate: rate("lose-reply-rate", args.lose_reply_rate)?,
         slow_body: args.slow_body,
         seed: args.seed,
+        lose_reply_first: args.lose_reply_first,
+        fault_path: args.fault_path.clone(),
     };
+    if let Some(path) = &faults.fault_path {
+        anyhow::ensure!(
+            path.starts_with('/') && !path.contains('?'),
+            "--fault-path must be a path starting with / and without a query, got {path}"
+        );
+    }
     anyhow::ensure!(
         faults.fail_rate + faults.drop_rate + faults.lose_reply_rate <= 1.0,
         "--fail-rate + --drop-rate + --lose-reply-rate must not exceed 1"
@@ -231,6 +274,8 @@ fn main() -> anyhow::Result<()> {
     })?;
     state.load_codes(&codes)?;
     state.load_applications(&applications)?;
+    state.load_certificates(&certificates)?;
+    state.load_quick_items(quick_items);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -51,6 +51,10 @@ pub(crate) fn start(limits: ServeLimits, faults: FaultSettings) -> InProcess {
     state
         .load_applications(&data::demo_applications().unwrap())
         .unwrap();
+    state
+        .load_certificates(&data::demo_certificates().unwrap())
+        .unwrap();
+    state.load_quick_items(data::demo_quick_items().unwrap());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

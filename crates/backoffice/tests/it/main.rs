@@ -11,6 +11,7 @@ mod heartbeat_devices;
 mod limits;
 mod resident_session;
 mod resolve_code;
+mod services;
 mod slow_clients;
 
 use std::io::{BufRead, BufReader, Read, Write};
