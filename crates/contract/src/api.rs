@@ -953,3 +953,93 @@ mod docs_resident_session {
         }
     }
 }
+
+/// The examples of docs/api.md's *Certificates and 快办* section are the wire types' own.
+#[cfg(test)]
+mod docs_services {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    const DOCS: &str = include_str!("../../../docs/api.md");
+    const HEADING: &str = "## Certificates and 快办";
+
+    /// The plain ```json blocks of the section under [`HEADING`], in order.
+    fn blocks() -> Vec<String> {
+        let start = DOCS.find(HEADING).expect("docs/api.md has the section");
+        let section = &DOCS[start + HEADING.len()..];
+        let section = &section[..section.find("\n## ").unwrap_or(section.len())];
+        let mut out = Vec::new();
+        let mut current: Option<String> = None;
+        for line in section.lines() {
+            match (&mut current, line) {
+                (None, "```json") => current = Some(String::new()),
+                (Some(text), "```") => {
+                    out.push(std::mem::take(text));
+                    current = None;
+                }
+                (Some(text), l) => {
+                    text.push_str(l);
+                    text.push('\n');
+                }
+                (None, _) => {}
+            }
+        }
+        out
+    }
+
+    fn round_trip<T: serde::de::DeserializeOwned + Serialize>(text: &str) -> T {
+        let original: serde_json::Value = serde_json::from_str(text).unwrap();
+        let typed: T =
+            serde_json::from_value(original.clone()).unwrap_or_else(|e| panic!("{e}: {text}"));
+        assert_eq!(serde_json::to_value(&typed).unwrap(), original, "{text}");
+        typed
+    }
+
+    #[test]
+    fn every_example_of_the_section_round_trips() {
+        let b = blocks();
+        assert_eq!(b.len(), 8, "{b:?}");
+        let req: CertificateRequest = round_trip(&b[0]);
+        assert!(CERTIFICATE_PERIODS.contains(&req.months));
+        let c: Certificate = round_trip(&b[1]);
+        assert_eq!(c.rows.len(), usize::from(req.months));
+        assert_eq!(c.kind, req.kind);
+        assert_eq!(c.title, c.kind.title());
+        for (i, total) in c.totals_fen.iter().enumerate() {
+            assert_eq!(*total, c.rows.iter().map(|r| r.amounts_fen[i]).sum::<i64>());
+        }
+        assert!(c.verification_code.starts_with("DV1.D"));
+        let check: DocumentCheck = round_trip(&b[2]);
+        assert_eq!((check.status.as_str(), &check.certificate), ("valid", &c));
+        let e: ApiError = round_trip(&b[3]);
+        assert_eq!(e.error, limits::codes::DOCUMENT_TAMPERED);
+        let forms: Vec<QuickForm> = round_trip(&b[4]);
+        let item = &forms[0].item;
+        let sub: QuickSubmission = round_trip(&b[5]);
+        let today = NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
+        assert_eq!(check_submission(item, &sub.values, today), vec![]);
+        let r: QuickReceipt = round_trip(&b[6]);
+        assert_eq!(
+            (r.item_id.as_str(), r.item_code.as_str()),
+            (item.id.as_str(), item.item_code.as_str())
+        );
+        assert_eq!(r.next_steps, item.next_steps);
+        let fe: FieldErrors = round_trip(&b[7]);
+        assert_eq!(fe.error, limits::codes::FIELDS_INVALID);
+        let _: ApiError = serde_json::from_str(&b[7]).unwrap();
+        for code in [
+            limits::codes::DOCUMENT_TAMPERED,
+            limits::codes::DOCUMENT_NOT_FOUND,
+            limits::codes::PERIOD_NOT_OFFERED,
+            limits::codes::NO_RECORDS,
+            limits::codes::QUICK_ITEM_NOT_FOUND,
+            limits::codes::FIELDS_INVALID,
+            limits::codes::NOT_ELIGIBLE,
+            limits::codes::SUBMISSION_ID_REUSED,
+            limits::codes::CASE_ALREADY_RATED,
+        ] {
+            assert!(DOCS.contains(&format!("`{code}`")), "{code} is documented");
+        }
+    }
+}
