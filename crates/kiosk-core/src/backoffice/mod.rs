@@ -82,6 +82,9 @@ pub struct ClientError {
     /// The contract's error code (`resident_not_found` …), when the body carried one.
     pub code: Option<String>,
     pub message: String,
+    /// The fields refused, with a `422 fields_invalid` answer to a 快办 submission
+    /// ([`FieldErrors`]); empty otherwise. See [`ClientError::field_errors`].
+    pub fields: Vec<FieldError>,
 }
 
 impl ClientError {
@@ -91,7 +94,15 @@ impl ClientError {
             status: None,
             code: None,
             message: message.into(),
+            fields: Vec::new(),
         }
+    }
+
+    /// The fields a 快办 submission was refused for (`422 fields_invalid`), to show each
+    /// beside its field; `None` for any other failure.
+    pub fn field_errors(&self) -> Option<&[FieldError]> {
+        self.code_is(crate::api::limits::codes::FIELDS_INVALID)
+            .then_some(self.fields.as_slice())
     }
 
     /// Whether the back office answered with the contract's error `code`
@@ -375,11 +386,20 @@ impl Client {
                 ),
             ),
         };
+        // Only a `fields_invalid` answer carries fields ([`FieldErrors`]).
+        let fields = if code.as_deref() == Some(crate::api::limits::codes::FIELDS_INVALID) {
+            serde_json::from_slice::<FieldErrors>(&a.body)
+                .map(|e| e.fields)
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         ClientError {
             kind,
             status: Some(status),
             code,
             message,
+            fields,
         }
     }
 
@@ -544,6 +564,69 @@ impl Client {
             )
             .await?;
         self.decode(&a)
+    }
+
+    /// Issues a certificate of the resident's records (证明打印,
+    /// `POST /api/v1/residents/me/certificates`): `422 period_not_offered` for a period
+    /// not in [`CERTIFICATE_PERIODS`], `404 no_records` when there is nothing of this kind.
+    pub async fn certificate(
+        &self,
+        token: &str,
+        req: &CertificateRequest,
+    ) -> Result<Certificate, ClientError> {
+        let a = self
+            .send(
+                Method::POST,
+                "api/v1/residents/me/certificates",
+                Some(&erased::Json(req)),
+                resident_header(token)?,
+            )
+            .await?;
+        self.decode(&a)
+    }
+
+    /// The 快办 items, prefilled for the resident, each saying whether they may apply
+    /// (`GET /api/v1/residents/me/quick-items`).
+    pub async fn quick_forms(&self, token: &str) -> Result<Vec<QuickForm>, ClientError> {
+        let a = self
+            .send(
+                Method::GET,
+                "api/v1/residents/me/quick-items",
+                None,
+                resident_header(token)?,
+            )
+            .await?;
+        self.decode(&a)
+    }
+
+    /// Submits a 快办 item (`POST /api/v1/residents/me/quick-items/{id}`). Not retried
+    /// here: the caller retries with the same `submission_id`, and the back office files
+    /// one application for it (a retry's receipt has `repeated`). Values that do not fit
+    /// are `422 fields_invalid` with [`ClientError::field_errors`]; also
+    /// `404 quick_item_not_found`, `422 not_eligible`, `409 submission_id_reused`.
+    pub async fn submit_quick(
+        &self,
+        token: &str,
+        item_id: &str,
+        submission: &QuickSubmission,
+    ) -> Result<QuickReceipt, ClientError> {
+        let a = self
+            .send(
+                Method::POST,
+                &format!("api/v1/residents/me/quick-items/{}", urlencode(item_id)),
+                Some(&erased::Json(submission)),
+                resident_header(token)?,
+            )
+            .await?;
+        self.decode(&a)
+    }
+
+    /// Checks a certificate's verification code (`GET /api/v1/documents/verify/{code}`,
+    /// no token needed): `422 document_tampered` for a changed or made-up code, `404
+    /// document_not_found` for a genuine one the back office does not hold.
+    pub async fn verify_document(&self, code: &str) -> Result<DocumentCheck, ClientError> {
+        self.get(&format!("api/v1/documents/verify/{}", urlencode(code)))
+            .await
     }
 
     pub async fn issue_code(&self, req: &IssueCodeRequest) -> Result<IssuedCode, ClientError> {
@@ -909,5 +992,127 @@ mod tests {
             (ErrorKind::Unreachable, None, None)
         );
         assert!(down.is_retryable());
+    }
+
+    async fn scripted_services() -> String {
+        serve(|text| {
+            let lower = text.to_lowercase();
+            let resident = lower.contains("x-resident-token: tok-abc");
+            if lower.starts_with("post /api/v1/residents/me/certificates ") && resident {
+                if text.contains(r#""months":13"#) {
+                    (
+                        "422 Unprocessable Entity",
+                        r#"{"error": "period_not_offered", "message": "12, 24 or 36"}"#,
+                    )
+                } else {
+                    (
+                        "200 OK",
+                        r#"{"verification_code": "DV1.D0123456789ABCDEF.sig", "case_no": "CN310105-2026-Z000001", "kind": "income_tax", "title": "个人所得税纳税记录", "issuer": "国家税务总局上海市长宁区税务局", "holder_masked_name": "王*英", "holder_masked_id": "310***********1231", "issued_at": "2026-12-02T02:00:00Z", "period_from": "2026-11", "period_to": "2026-11", "columns": ["收入额（元）", "已缴税额（元）"], "rows": [{"month": "2026-11", "amounts_fen": [731000, 5395]}], "totals_fen": [731000, 5395]}"#,
+                    )
+                }
+            } else if lower.starts_with("get /api/v1/residents/me/quick-items ") && resident {
+                (
+                    "200 OK",
+                    r#"[{"item": {"id": "senior-allowance", "item_code": "310105-MZ-0007", "name": "老年综合津贴申请", "name_en": "Senior allowance", "who": "年满65周岁", "fields": [{"key": "phone", "label": "联系电话", "label_en": "Mobile", "type": "mobile", "required": true}], "prefills": ["name"], "materials": [{"name": "居民身份证", "held": true}], "next_steps": "5个工作日内办结"}, "prefilled": [{"key": "name", "label": "姓名", "label_en": "Name", "shown": "王*英"}], "not_eligible": null}]"#,
+                )
+            } else if lower.starts_with("post /api/v1/residents/me/quick-items/senior-allowance ")
+                && resident
+            {
+                if text.contains("13800138000") {
+                    (
+                        "200 OK",
+                        r#"{"case_no": "CN310105-2026-Q000001", "item_id": "senior-allowance", "item_code": "310105-MZ-0007", "item_name": "老年综合津贴申请", "submitted_at": "2026-12-02T02:00:00Z", "next_steps": "5个工作日内办结", "repeated": true}"#,
+                    )
+                } else {
+                    (
+                        "422 Unprocessable Entity",
+                        r#"{"error": "fields_invalid", "message": "fix", "fields": [{"key": "phone", "problem": "not_mobile", "message": "请填写11位手机号码，以1开头 / 11 digits, starting with 1"}]}"#,
+                    )
+                }
+            } else if lower.starts_with("get /api/v1/documents/verify/dv1.good.sig ") {
+                (
+                    "422 Unprocessable Entity",
+                    r#"{"error": "document_tampered", "message": "changed"}"#,
+                )
+            } else {
+                (
+                    "404 Not Found",
+                    r#"{"error": "not_found", "message": "no"}"#,
+                )
+            }
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn certificates_quick_items_and_their_refusals() {
+        let c = client(&scripted_services().await);
+        let req = CertificateRequest {
+            kind: CertificateKind::IncomeTax,
+            months: 12,
+        };
+        let cert = c.certificate("tok-abc", &req).await.unwrap();
+        assert_eq!(
+            (cert.kind, cert.totals_fen.as_slice()),
+            (CertificateKind::IncomeTax, &[731000, 5395][..])
+        );
+        let e = c
+            .certificate("tok-abc", &CertificateRequest { months: 13, ..req })
+            .await
+            .unwrap_err();
+        assert!(e.code_is(codes::PERIOD_NOT_OFFERED) && e.field_errors().is_none());
+
+        let forms = c.quick_forms("tok-abc").await.unwrap();
+        assert_eq!(forms[0].item.id, "senior-allowance");
+        assert_eq!(forms[0].prefilled[0].shown, "王*英");
+
+        let mut values = std::collections::BTreeMap::new();
+        values.insert("phone".to_string(), "2380013800".to_string());
+        let mut sub = QuickSubmission {
+            submission_id: uuid::Uuid::now_v7(),
+            values,
+        };
+        let e = c
+            .submit_quick("tok-abc", "senior-allowance", &sub)
+            .await
+            .unwrap_err();
+        assert_eq!((e.kind, e.status), (ErrorKind::Rejected, Some(422)));
+        let fields = e.field_errors().unwrap();
+        assert_eq!(
+            (fields[0].key.as_str(), fields[0].problem.as_str()),
+            ("phone", "not_mobile")
+        );
+        sub.values.insert("phone".into(), "13800138000".into());
+        let r = c
+            .submit_quick("tok-abc", "senior-allowance", &sub)
+            .await
+            .unwrap();
+        assert!(r.repeated && r.case_no.ends_with("Q000001"));
+
+        let e = c.verify_document("DV1.good.sig").await.unwrap_err();
+        assert!(e.code_is(codes::DOCUMENT_TAMPERED));
+    }
+
+    #[tokio::test]
+    async fn a_reply_lost_after_the_request_is_a_retryable_transport_error() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            // Reads the request, then closes without a byte of answer.
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf).await;
+        });
+        let c = client(&format!("http://{addr}/"));
+        let sub = QuickSubmission {
+            submission_id: uuid::Uuid::now_v7(),
+            values: Default::default(),
+        };
+        let e = c
+            .submit_quick("tok-abc", "senior-allowance", &sub)
+            .await
+            .unwrap_err();
+        assert!(e.status.is_none() && e.is_retryable(), "{e:?}");
+        assert!(e.field_errors().is_none());
     }
 }
