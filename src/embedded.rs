@@ -99,6 +99,8 @@ mod with_server {
             let s = build_state(opts)?;
             s.load_codes(&data::demo_codes()?)?;
             s.load_applications(&data::demo_applications()?)?;
+            s.load_certificates(&data::demo_certificates()?)?;
+            s.load_quick_items(data::demo_quick_items()?);
             Ok::<_, ServerError>(s)
         })
         .await

@@ -189,6 +189,10 @@ pub(crate) async fn start_backoffice_with(
     state
         .load_applications(&civic_backoffice::data::demo_applications().unwrap())
         .unwrap();
+    state
+        .load_certificates(&civic_backoffice::data::demo_certificates().unwrap())
+        .unwrap();
+    state.load_quick_items(civic_backoffice::data::demo_quick_items().unwrap());
     let key = state.verifying_key();
     let bound = civic_backoffice::bind("127.0.0.1:0", None).await.unwrap();
     let url = format!("http://{}/", bound.addr);
