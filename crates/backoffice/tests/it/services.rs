@@ -643,3 +643,48 @@ fn a_case_is_rated_once_from_any_terminal() {
         [(RatingOutcome::Stored, None), (RatingOutcome::Stored, None)]
     );
 }
+
+#[test]
+fn the_binary_takes_lose_reply_first_with_its_path() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_civic-backoffice"))
+        .args(["--listen", "127.0.0.1:0", "--log-level", "warn", "--db"])
+        .arg(dir.path().join("bo.sqlite"))
+        .args(["--lose-reply-first", "1", "--fault-path", CARD])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr: std::net::SocketAddr = lines.next().unwrap().unwrap().parse().unwrap();
+    let body = format!(r#"{{"id_number": "{WANG}"}}"#);
+    let a = request(
+        addr,
+        "POST",
+        "/api/v1/residents/session",
+        Some(TOKEN),
+        Some(("application/json", body.as_bytes())),
+    );
+    let token = serde_json::from_str::<ResidentSession>(&a.body)
+        .unwrap()
+        .token;
+    let sub = json!({"submission_id": uuid::Uuid::now_v7(), "values": card_values()}).to_string();
+    let send = || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        write!(
+            s,
+            "POST {CARD} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAuthorization: Bearer {TOKEN}\r\nX-Resident-Token: {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{sub}",
+            sub.len()
+        )
+        .unwrap();
+        let mut raw = String::new();
+        let _ = s.read_to_string(&mut raw);
+        raw
+    };
+    assert_eq!(send(), "", "the first reply is lost");
+    let second = send();
+    assert!(second.starts_with("HTTP/1.1 200"), "{second}");
+    assert!(second.contains(r#""repeated":true"#), "{second}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
