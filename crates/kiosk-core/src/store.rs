@@ -121,6 +121,14 @@ const MIGRATIONS: &[&str] = &[
         WHERE kind IN ('offline_code_issued', 'offline_code_reported_lost')
           AND instr(detail, ' for ') > 0 AND instr(detail, ': ') > instr(detail, ' for ');
 ",
+    "
+    -- #17: 一事一评. A rating of a 办件 carries its 办件编号; one 办件 has one rating here
+    -- (the back office refuses a second from any terminal as well).
+    ALTER TABLE ratings ADD COLUMN case_number TEXT;
+    UPDATE ratings SET case_number = json_extract(body, '$.case_number');
+    CREATE UNIQUE INDEX ratings_one_per_case ON ratings(case_number)
+        WHERE case_number IS NOT NULL;
+",
 ];
 
 /// The store's schema version, refused when newer than this build knows (it would be
@@ -198,6 +206,9 @@ pub enum StoreError {
     /// The blocking task that used the store did not finish (panicked, or shutdown).
     #[error("local store task: {0}")]
     Task(String),
+    /// A rating of a 办件 that was rated before (一事一评): nothing is stored.
+    #[error("the 办件 {0} was rated before: one rating per 办件")]
+    CaseRated(String),
     /// The store was opened read-only (the fallback) and cannot save anything.
     #[error(
         "local store {path} is open read-only ({why}): nothing can be saved until space is freed on {dir}"

@@ -22,11 +22,14 @@
 pub mod assist;
 pub mod browse;
 pub mod card;
+pub mod certificate;
+pub mod finish;
 pub mod help;
 pub mod identity;
 pub mod maintenance;
 pub mod mine;
 pub mod nav;
+pub mod quick;
 pub mod rating;
 pub mod session;
 

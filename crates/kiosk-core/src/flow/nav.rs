@@ -20,8 +20,16 @@ pub enum Page {
     Rating,
     /// A scanned 离线码 card's check: valid until …, or void.
     CardCheck,
-    /// 我的: the identified resident's applications (办件进度).
+    /// 我的: 办件进度, 证明打印 and 快办, for the identified resident.
     Mine,
+    /// 办件进度: the resident's applications.
+    Applications,
+    /// 证明打印.
+    Certificates,
+    /// 快办: the items, one item's form, its confirmation.
+    Quick,
+    /// The end of a task: the result, then 结束办理 / 继续办理 and the countdown.
+    Done,
     /// The PIN pad and, once unlocked, the maintenance page.
     Technician,
 }
@@ -41,6 +49,10 @@ impl Page {
             Page::Rating => "rating",
             Page::CardCheck => "cardcheck",
             Page::Mine => "mine",
+            Page::Applications => "applications",
+            Page::Certificates => "certificates",
+            Page::Quick => "quick",
+            Page::Done => "done",
             Page::Technician => "technician",
         }
     }
@@ -55,6 +67,8 @@ pub enum EndReason {
     StaffSignedOut,
     /// The technician left the maintenance page.
     MaintenanceLeft,
+    /// 结束办理, and its countdown ran out.
+    Finished,
 }
 
 /// What the resident (or the clock) does to navigation.

@@ -41,6 +41,15 @@ pub enum RatingStep {
     DiskFull,
 }
 
+/// A 办件 just handled at the terminal (a certificate printed, a 快办 submitted): rated
+/// 一事一评 by its 办件编号.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RatedCase {
+    pub case_no: String,
+    pub item_code: String,
+    pub item_name: String,
+}
+
 /// What became of a rating handed to the store ([`RatingEffect::StoreRating`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SaveOutcome {
@@ -50,6 +59,8 @@ pub enum SaveOutcome {
     DiskFull,
     /// Not saved for another reason.
     Failed,
+    /// Refused: this 办件 was rated before (一事一评).
+    CaseRated,
 }
 
 /// Where the rating was opened from (`RatingAdapter.open(source)`).
@@ -72,6 +83,8 @@ pub enum RatedService {
     OfflineCard,
     /// (2)
     Terminal,
+    /// (3) A 办件 handled here (`service-name`: its item; the 办件编号 shown).
+    Case(RatedCase),
 }
 
 impl RatedService {
@@ -81,6 +94,21 @@ impl RatedService {
             RatedService::Item(i) => &i.code,
             RatedService::OfflineCard => OFFLINE_CODE_SERVICE,
             RatedService::Terminal => ratings::TERMINAL_SERVICE,
+            RatedService::Case(c) => &c.item_code,
+        }
+    }
+    /// The 办件编号 the rating carries, for a 办件.
+    pub fn case_no(&self) -> Option<&str> {
+        match self {
+            RatedService::Case(c) => Some(&c.case_no),
+            _ => None,
+        }
+    }
+    /// What 一次一评 counts: the 办件 for a 办件, else the item.
+    fn rated_key(&self) -> String {
+        match self {
+            RatedService::Case(c) => format!("case:{}", c.case_no),
+            other => other.item_code().to_string(),
         }
     }
 }
@@ -89,6 +117,8 @@ impl RatedService {
 pub enum RatingEvent {
     /// Opens the rating of a service. The session fills in the item shown.
     Open(RatingSource),
+    /// Opens the rating of a 办件 just handled (the end of a task opens it by itself).
+    OpenCase(RatedCase),
     /// One of the five levels, 5 (非常满意) to 1 (非常不满意).
     Choose(u8),
     /// A reason tag, by its place in `Settings::rating_reasons`.
@@ -233,13 +263,17 @@ impl RatingFlow {
         at: Moment,
     ) -> Vec<RatingEffect> {
         match event {
-            RatingEvent::Open(source) => {
-                let service = match (source, shown) {
-                    (RatingSource::ShownItem, Some(item)) => RatedService::Item(item.clone()),
-                    (RatingSource::OfflineCard, _) => RatedService::OfflineCard,
+            RatingEvent::Open(_) | RatingEvent::OpenCase(_) => {
+                let service = match (event, shown) {
+                    (RatingEvent::OpenCase(case), _) => RatedService::Case(case),
+                    (RatingEvent::Open(RatingSource::ShownItem), Some(item)) => {
+                        RatedService::Item(item.clone())
+                    }
+                    (RatingEvent::Open(RatingSource::OfflineCard), _) => RatedService::OfflineCard,
                     _ => RatedService::Terminal,
                 };
-                let already = self.rated.iter().any(|c| c == service.item_code());
+                let key = service.rated_key();
+                let already = self.rated.contains(&key);
                 *self = Self {
                     step: if already {
                         RatingStep::AlreadyRated
@@ -305,11 +339,18 @@ impl RatingFlow {
             RatingEvent::Stored(outcome) if self.step == RatingStep::Saving => {
                 self.step = match outcome {
                     SaveOutcome::Saved => {
-                        let code = self.service.item_code().to_string();
-                        if !self.rated.contains(&code) {
-                            self.rated.push(code);
+                        let key = self.service.rated_key();
+                        if !self.rated.contains(&key) {
+                            self.rated.push(key);
                         }
                         RatingStep::Thanks
+                    }
+                    SaveOutcome::CaseRated => {
+                        let key = self.service.rated_key();
+                        if !self.rated.contains(&key) {
+                            self.rated.push(key);
+                        }
+                        RatingStep::AlreadyRated
                     }
                     SaveOutcome::DiskFull => RatingStep::DiskFull,
                     SaveOutcome::Failed => RatingStep::NotSaved,
@@ -353,7 +394,10 @@ impl RatingFlow {
             staff: staff.map(|s| s.as_str().to_string()),
         };
         let rating = match draft.finish(&settings.terminal_id, &settings.rating_reasons, at.wall) {
-            Ok(r) => r,
+            Ok(mut r) => {
+                r.case_number = self.service.case_no().map(str::to_string);
+                r
+            }
             Err(e) => {
                 self.step = match e {
                     DraftError::BadPhone => RatingStep::Phone,

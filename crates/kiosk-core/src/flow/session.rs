@@ -15,7 +15,9 @@ use crate::resident::{IdSource, Resident};
 
 use super::assist::{Assist, AssistEffect, AssistEvent, StaffEnd};
 use super::browse::{Browse, BrowseEffect, BrowseEvent, GuidePrint};
-use super::card::{CardEffect, CardEvent, CardFlow};
+use super::card::{CardEffect, CardEvent, CardFlow, PrintWait};
+use super::certificate::{CertEffect, CertEvent, CertFlow, CertOutcome};
+use super::finish::{Finish, FinishEffect, FinishEvent, Printed, Task, TaskDone};
 use super::help::{HelpEffect, HelpEvent, HelpFlow};
 use super::identity::{
     Identity, IdentityEffect, IdentityEvent, IdentityOutcome, ReaderState, Wedge,
@@ -23,7 +25,8 @@ use super::identity::{
 use super::maintenance::{Maintenance, MaintenanceEffect, MaintenanceEnd, MaintenanceEvent, Pin};
 use super::mine::{Mine, MineEffect, MineEvent};
 use super::nav::{EndReason, Nav, NavEffect, NavEvent, Page};
-use super::rating::{RatingEffect, RatingEvent, RatingFlow};
+use super::quick::{QuickEffect, QuickEvent, QuickFlow, ReceiptOutcome};
+use super::rating::{RatedCase, RatingEffect, RatingEvent, RatingFlow};
 use super::{Moment, Settings};
 
 /// Everything that goes into the session: the resident's taps and typing, the ticker,
@@ -41,6 +44,12 @@ pub enum Event {
     Identity(IdentityEvent),
     /// 我的: answers.
     Mine(MineEvent),
+    /// 证明打印.
+    Certificate(CertEvent),
+    /// 快办.
+    Quick(QuickEvent),
+    /// The end of a task.
+    Finish(FinishEvent),
     /// A key pressed on a physical keyboard (`text` as the window system sends it): only
     /// a keyboard-wedge scanner types here; its bursts become [`IdentityEvent::Scanned`]
     /// and nothing else is typed anywhere.
@@ -80,6 +89,25 @@ pub enum Effect {
     CloseResidentSession(String),
     /// Answer `MineEvent::Loaded`.
     LoadApplications(String),
+    /// Ask for the certificate with this resident token, lay it out, print it on the
+    /// document printer; report `CertEvent::Held`, answer `CertEvent::Done`.
+    PrintCertificate {
+        token: String,
+        request: crate::api::CertificateRequest,
+    },
+    /// Answer `QuickEvent::Loaded`.
+    LoadQuickForms(String),
+    /// File a 快办 submission (retrying with its id), then print the receipt; answer
+    /// `QuickEvent::Submitted`, report `QuickEvent::ReceiptHeld`, answer
+    /// `QuickEvent::ReceiptDone`.
+    SubmitQuick {
+        token: String,
+        item_id: String,
+        submission: crate::api::QuickSubmission,
+    },
+    /// The resident cancelled the document job the printer holds (a certificate, a
+    /// receipt): cancel it, the session goes on.
+    CancelDocument,
     /// Commit to the outbox and wake the uploader; answer `RatingEvent::Stored`.
     StoreRating(Box<Rating>),
     /// Send a help request; answer `HelpEvent::Answered`.
@@ -131,16 +159,23 @@ pub struct Prints {
     /// The printer holds a card job.
     pub card_held: bool,
     pub guide: Option<JobMark>,
+    /// A certificate or a 快办 receipt.
+    pub document: Option<JobMark>,
 }
 
 impl Prints {
     pub fn any(&self) -> bool {
-        self.card_jobs > 0 || self.guide.is_some()
+        self.card_jobs > 0 || self.guide.is_some() || self.document.is_some()
     }
     /// A job waits for the printer.
     pub fn held(&self) -> bool {
-        self.card_held || self.guide == Some(JobMark::Held)
+        self.card_held || self.guide == Some(JobMark::Held) || self.document == Some(JobMark::Held)
     }
+}
+
+/// The item code a certificate's rating carries.
+pub fn certificate_item_code(kind: crate::api::CertificateKind) -> String {
+    format!("certificate-{}", kind.name().replace('_', "-"))
 }
 
 /// One resident's session. `Session::new` is a fresh start (the attract screen); two
@@ -156,8 +191,12 @@ pub struct Session {
     maintenance: Maintenance,
     /// Who the resident is (card or code), notices, the scanned card's check.
     identity: Identity,
-    /// 我的.
+    /// 我的: 办件进度.
     mine: Mine,
+    certificate: CertFlow,
+    quick: QuickFlow,
+    /// The end of the task of the moment.
+    finish: Finish,
     /// 长者模式.
     large: bool,
     english: bool,
@@ -177,6 +216,9 @@ impl Session {
             maintenance: Maintenance::default(),
             identity: Identity::default(),
             mine: Mine::default(),
+            certificate: CertFlow::default(),
+            quick: QuickFlow::default(),
+            finish: Finish::default(),
             large: settings.large_font,
             english: settings.english,
             prints: Prints::default(),
@@ -213,6 +255,15 @@ impl Session {
     pub fn mine(&self) -> &Mine {
         &self.mine
     }
+    pub fn certificate(&self) -> &CertFlow {
+        &self.certificate
+    }
+    pub fn quick(&self) -> &QuickFlow {
+        &self.quick
+    }
+    pub fn finish(&self) -> &Finish {
+        &self.finish
+    }
     /// The resident identified by card or code in this session.
     pub fn resident(&self) -> Option<&Resident> {
         self.identity.resident()
@@ -241,6 +292,8 @@ impl Session {
             Event::Nav(ev) => {
                 if ev == NavEvent::Tick {
                     self.nav.set_timeout(settings.idle_timeout);
+                    let out = self.finish.tick(at.monotonic);
+                    end = self.finished(out, settings, at, &mut fx).or(end);
                 }
                 // 离线码: the ID typed is kept only while that page is open; a resident
                 // identified by card or code is looked up at once.
@@ -251,8 +304,14 @@ impl Session {
                         fx.extend(self.card_event(ev, settings));
                     }
                 }
-                if ev == NavEvent::Go(Page::Mine) {
+                if ev == NavEvent::Go(Page::Applications) {
                     fx.extend(self.open_mine());
+                }
+                if ev == NavEvent::Go(Page::Certificates) {
+                    self.certificate = CertFlow::default();
+                }
+                if ev == NavEvent::Go(Page::Quick) {
+                    fx.extend(self.open_quick());
                 }
                 for n in self.nav.handle(ev, at.monotonic) {
                     match n {
@@ -320,11 +379,11 @@ impl Session {
                         IdentityOutcome::Effect(IdentityEffect::CloseSession(t)) => {
                             fx.push(Effect::CloseResidentSession(t))
                         }
-                        IdentityOutcome::SessionReady => {
-                            if self.nav.page() == Page::Mine {
-                                fx.extend(self.open_mine());
-                            }
-                        }
+                        IdentityOutcome::SessionReady => match self.nav.page() {
+                            Page::Applications => fx.extend(self.open_mine()),
+                            Page::Quick => fx.extend(self.open_quick()),
+                            _ => {}
+                        },
                         IdentityOutcome::ShowCheck => fx.extend(self.show(Page::CardCheck)),
                         IdentityOutcome::Identified => {
                             if self.nav.page() == Page::OfflineCode
@@ -338,6 +397,133 @@ impl Session {
                 }
             }
             Event::Mine(ev) => self.mine.handle(ev),
+            Event::Certificate(ev) => {
+                let kind = self.certificate.kind();
+                match &ev {
+                    CertEvent::Held(w) if self.prints.document.is_some() => {
+                        self.prints.document = Some(if *w == PrintWait::None {
+                            JobMark::Waiting
+                        } else {
+                            JobMark::Held
+                        });
+                    }
+                    CertEvent::Done(_) => self.prints.document = None,
+                    _ => {}
+                }
+                let printed = match &ev {
+                    CertEvent::Done(CertOutcome::Printed { case_no }) => Some(case_no.clone()),
+                    _ => None,
+                };
+                for c in self.certificate.handle(ev) {
+                    match c {
+                        CertEffect::Print(request) => match self.identity.token() {
+                            Some(token) => {
+                                self.prints.document = Some(JobMark::Waiting);
+                                fx.push(Effect::PrintCertificate {
+                                    token: token.to_string(),
+                                    request,
+                                });
+                            }
+                            None => {
+                                let problem = super::certificate::CertProblem::Network;
+                                self.certificate
+                                    .handle(CertEvent::Done(CertOutcome::Failed(problem)));
+                            }
+                        },
+                        CertEffect::Cancel => fx.push(Effect::CancelDocument),
+                    }
+                }
+                if let (Some(case_no), Some(kind)) = (printed, kind) {
+                    let done = TaskDone {
+                        task: Task::Certificate(kind),
+                        printed: Printed::Yes,
+                        case_no: case_no.clone(),
+                        next_steps: String::new(),
+                        rate: Some(RatedCase {
+                            case_no,
+                            item_code: certificate_item_code(kind),
+                            item_name: kind.title().to_string(),
+                        }),
+                    };
+                    let out = self.finish.start(done, at.monotonic);
+                    end = self.finished(out, settings, at, &mut fx).or(end);
+                }
+            }
+            Event::Quick(ev) => {
+                match &ev {
+                    QuickEvent::ReceiptHeld(w) if self.prints.document.is_some() => {
+                        self.prints.document = Some(if *w == PrintWait::None {
+                            JobMark::Waiting
+                        } else {
+                            JobMark::Held
+                        });
+                    }
+                    QuickEvent::ReceiptDone(_) => self.prints.document = None,
+                    // Not filed: no receipt will print.
+                    QuickEvent::Submitted(Err(_)) => self.prints.document = None,
+                    _ => {}
+                }
+                let done = match (&ev, self.quick.receipt()) {
+                    (QuickEvent::ReceiptDone(outcome), Some(r)) => Some(TaskDone {
+                        task: Task::Quick(r.item_name.clone()),
+                        printed: match outcome {
+                            ReceiptOutcome::Printed => Printed::Yes,
+                            ReceiptOutcome::Failed => Printed::Failed,
+                            ReceiptOutcome::Cancelled => Printed::Cancelled,
+                        },
+                        case_no: r.case_no.clone(),
+                        next_steps: r.next_steps.clone(),
+                        rate: Some(RatedCase {
+                            case_no: r.case_no.clone(),
+                            item_code: r.item_code.clone(),
+                            item_name: r.item_name.clone(),
+                        }),
+                    }),
+                    _ => None,
+                };
+                let today = at.wall.with_timezone(&chrono::Local).date_naive();
+                let made = crate::ratings::new_rating_id(at.wall);
+                for q in self.quick.handle(ev, today, || made) {
+                    match q {
+                        QuickEffect::Load => {
+                            if let Some(t) = self.identity.token() {
+                                fx.push(Effect::LoadQuickForms(t.to_string()));
+                            }
+                        }
+                        QuickEffect::Submit {
+                            item_id,
+                            submission,
+                        } => match self.identity.token() {
+                            Some(token) => {
+                                self.prints.document = Some(JobMark::Waiting);
+                                fx.push(Effect::SubmitQuick {
+                                    token: token.to_string(),
+                                    item_id,
+                                    submission,
+                                });
+                            }
+                            None => {
+                                let problem = super::quick::QuickProblem::SessionEnded;
+                                self.quick.handle(
+                                    QuickEvent::Submitted(Err(problem)),
+                                    today,
+                                    || made,
+                                );
+                            }
+                        },
+                        QuickEffect::CancelReceipt => fx.push(Effect::CancelDocument),
+                    }
+                }
+                if let Some(done) = done {
+                    self.quick = QuickFlow::default();
+                    let out = self.finish.start(done, at.monotonic);
+                    end = self.finished(out, settings, at, &mut fx).or(end);
+                }
+            }
+            Event::Finish(ev) => {
+                let out = self.finish.handle(ev, at.monotonic);
+                end = self.finished(out, settings, at, &mut fx).or(end);
+            }
             // Filtered by the terminal's wedge: never reaches a session.
             Event::Key(_) => {}
             Event::Rating(ev) => {
@@ -398,7 +584,51 @@ impl Session {
         (fx, end)
     }
 
-    /// 我的 opened (or the resident token arrived while it is open).
+    /// Runs what the end of a task asks for; returns the session's end, if it asks.
+    fn finished(
+        &mut self,
+        out: Vec<FinishEffect>,
+        settings: &Settings,
+        at: Moment,
+        fx: &mut Vec<Effect>,
+    ) -> Option<EndReason> {
+        let mut end = None;
+        for f in out {
+            match f {
+                FinishEffect::ShowResult => fx.extend(self.show(Page::Done)),
+                FinishEffect::OpenRating(case) => {
+                    self.nav.handle(NavEvent::Activity, at.monotonic);
+                    for r in
+                        self.rating
+                            .handle(RatingEvent::OpenCase(case), settings, None, None, at)
+                    {
+                        if r == RatingEffect::ShowPage {
+                            fx.extend(self.show(Page::Rating));
+                        }
+                    }
+                }
+                FinishEffect::Continue => fx.extend(self.show(Page::Mine)),
+                FinishEffect::EndSession => end = Some(EndReason::Finished),
+            }
+        }
+        end
+    }
+
+    /// 快办 opened (or the resident token arrived while it is open).
+    fn open_quick(&mut self) -> Vec<Effect> {
+        let id = &self.identity;
+        let token = id.token().map(str::to_string);
+        self.quick
+            .open(id.resident().is_some(), token.is_some(), id.opening())
+            .into_iter()
+            .filter_map(|q| match (q, &token) {
+                (QuickEffect::Load, Some(t)) => Some(Effect::LoadQuickForms(t.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// 办件进度 opened (or the resident token arrived while it is open).
     fn open_mine(&mut self) -> Vec<Effect> {
         let id = &self.identity;
         self.mine
@@ -468,6 +698,12 @@ impl Session {
         }
         if from == Page::OfflineCode && to != Page::OfflineCode {
             self.card = CardFlow::default();
+        }
+        // The end of a task is over once the resident goes elsewhere (首页, 返回): only the
+        // rating it opened and the result page belong to it.
+        let finishing = matches!(to, Page::Done | Page::Rating);
+        if matches!(from, Page::Done | Page::Rating) && !finishing {
+            self.finish.left();
         }
         fx
     }
@@ -1186,7 +1422,7 @@ mod identity_tests {
             "{fx:?}"
         );
         // 我的 opened before the back office answered: it waits, then loads.
-        let fx = t.handle(Event::Nav(NavEvent::Go(Page::Mine)), at(2));
+        let fx = t.handle(Event::Nav(NavEvent::Go(Page::Applications)), at(2));
         assert!(effects(&fx).is_empty());
         assert_eq!(
             t.session().mine().step(),
@@ -1204,7 +1440,7 @@ mod identity_tests {
         assert_eq!(t.session().identity().token(), None);
         // Nobody identified: 我的 asks for the card.
         t.handle(Event::Nav(NavEvent::Wake), at(5));
-        let fx = t.handle(Event::Nav(NavEvent::Go(Page::Mine)), at(6));
+        let fx = t.handle(Event::Nav(NavEvent::Go(Page::Applications)), at(6));
         assert!(fx.is_empty());
         assert_eq!(
             t.session().mine().step(),
@@ -1295,5 +1531,330 @@ mod identity_tests {
         for c in "SSM:DEMO:X\n".chars() {
             assert!(plain.handle(Event::Key(c.to_string()), at(1)).is_empty());
         }
+    }
+}
+
+#[cfg(test)]
+mod mine_tests {
+    use super::*;
+    use crate::api::{
+        Application, ApplicationStatus, CertificateKind, CertificateRequest, ChoiceOption,
+        FieldDef, FieldKind, Prefilled, QuickForm, QuickItem, QuickMaterial, QuickReceipt,
+        StatusStep,
+    };
+    use crate::flow::certificate::{CertEvent, CertOutcome, CertStep};
+    use crate::flow::finish::{FinishEvent, FinishStep, RESULT_HOLD};
+    use crate::flow::identity::CardRead;
+    use crate::flow::quick::{QuickEvent, QuickStep, ReceiptOutcome};
+    use crate::flow::rating::{RatedService, RatingStep, SaveOutcome};
+    use crate::flow::testing::{ID, PHONE, at, settings};
+    use crate::identity::PersonName;
+
+    const TOKEN: &str = "tok-6f1c";
+    const CASE: &str = "CN310105-2026-Q000042";
+    const CERT_CASE: &str = "CN310105-2026-Z000007";
+
+    fn effects(cmds: &[Command]) -> Vec<Effect> {
+        cmds.iter().map(|c| c.effect.clone()).collect()
+    }
+
+    /// A card on the reader, and the resident session open at the back office.
+    fn identified(t: &mut Terminal) {
+        let id = IdNumber::parse(ID).unwrap_or_else(|e| panic!("{e}"));
+        t.handle(
+            Event::Identity(IdentityEvent::CardRead(CardRead {
+                id: id.clone(),
+                name: PersonName::new("王秀英"),
+                valid_until: None,
+            })),
+            at(1),
+        );
+        t.handle(
+            Event::Identity(IdentityEvent::SessionOpened(id, Some(TOKEN.into()))),
+            at(1),
+        );
+        assert_eq!(t.session().identity().token(), Some(TOKEN));
+    }
+
+    fn form() -> QuickForm {
+        QuickForm {
+            item: QuickItem {
+                id: "senior-allowance".into(),
+                item_code: "310105-MZ-0031".into(),
+                name: "老年综合津贴申请".into(),
+                name_en: "Senior allowance".into(),
+                who: "年满65周岁的本市户籍老年人".into(),
+                fields: vec![
+                    FieldDef {
+                        key: "bank".into(),
+                        label: "发放银行".into(),
+                        label_en: "Bank".into(),
+                        kind: FieldKind::Choice {
+                            options: vec![ChoiceOption {
+                                value: "bosh".into(),
+                                label: "上海银行".into(),
+                                label_en: "Bank of Shanghai".into(),
+                            }],
+                        },
+                        required: true,
+                        hint: None,
+                    },
+                    FieldDef {
+                        key: "mobile".into(),
+                        label: "联系电话".into(),
+                        label_en: "Mobile".into(),
+                        kind: FieldKind::Mobile,
+                        required: true,
+                        hint: None,
+                    },
+                ],
+                prefills: vec!["name".into()],
+                materials: vec![QuickMaterial {
+                    name: "户口簿".into(),
+                    held: true,
+                }],
+                next_steps: "次月起按月发放".into(),
+            },
+            prefilled: vec![Prefilled {
+                key: "name".into(),
+                label: "姓名".into(),
+                label_en: "Name".into(),
+                shown: "王*英".into(),
+            }],
+            not_eligible: None,
+        }
+    }
+
+    fn receipt() -> QuickReceipt {
+        QuickReceipt {
+            case_no: CASE.into(),
+            item_id: "senior-allowance".into(),
+            item_code: "310105-MZ-0031".into(),
+            item_name: "老年综合津贴申请".into(),
+            submitted_at: chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default(),
+            next_steps: "次月起按月发放".into(),
+            repeated: false,
+        }
+    }
+
+    /// Fills and submits the 快办 form; returns the submission's command.
+    fn submit_quick(t: &mut Terminal) -> Command {
+        let fx = t.handle(Event::Nav(NavEvent::Go(Page::Quick)), at(10));
+        assert_eq!(effects(&fx), vec![Effect::LoadQuickForms(TOKEN.into())]);
+        let mut evs = vec![
+            Event::Quick(QuickEvent::Loaded(Ok(vec![form()]))),
+            Event::Quick(QuickEvent::Open(0)),
+            Event::Quick(QuickEvent::Next),
+            Event::Quick(QuickEvent::Choose(0)),
+            Event::Quick(QuickEvent::Next),
+        ];
+        evs.extend(
+            PHONE
+                .chars()
+                .map(|c| Event::Quick(QuickEvent::Key(c.into()))),
+        );
+        evs.push(Event::Quick(QuickEvent::Next));
+        for e in evs {
+            assert!(t.handle(e, at(11)).is_empty());
+        }
+        assert_eq!(t.session().quick().step(), QuickStep::Confirm);
+        let fx = t.handle(Event::Quick(QuickEvent::Submit), at(12));
+        assert!(
+            t.handle(Event::Quick(QuickEvent::Submit), at(12))
+                .is_empty(),
+            "a double tap submits once"
+        );
+        let [cmd] = &fx[..] else { panic!("{fx:?}") };
+        assert!(matches!(
+            &cmd.effect,
+            Effect::SubmitQuick { token, item_id, submission }
+                if token == TOKEN && item_id == "senior-allowance"
+                    && submission.values.get("mobile").map(String::as_str) == Some(PHONE)
+        ));
+        cmd.clone()
+    }
+
+    #[test]
+    fn a_quick_submission_ends_in_its_rating_then_the_countdown_ends_the_session() {
+        let mut t = Terminal::new(settings(), Duration::ZERO);
+        identified(&mut t);
+        let cmd = submit_quick(&mut t);
+        t.answer(
+            cmd.ticket,
+            Event::Quick(QuickEvent::Submitted(Ok(receipt()))),
+            at(13),
+        );
+        assert!(t.session().prints().any(), "the receipt is printing");
+        t.answer(
+            cmd.ticket,
+            Event::Quick(QuickEvent::ReceiptDone(ReceiptOutcome::Printed)),
+            at(14),
+        );
+        assert!(!t.session().prints().any());
+        assert_eq!(t.session().page(), Page::Done);
+        assert_eq!(t.session().finish().step(), FinishStep::Result);
+        assert_eq!(
+            t.session().quick().step(),
+            QuickStep::NeedsIdentity,
+            "the form is gone"
+        );
+        // The rating opens by itself, for this 办件.
+        let hold = 14 + RESULT_HOLD.as_secs();
+        t.handle(Event::Nav(NavEvent::Tick), at(hold));
+        assert_eq!(t.session().page(), Page::Rating);
+        assert!(matches!(
+            t.session().rating().view(t.settings()).service,
+            RatedService::Case(c) if c.case_no == CASE
+        ));
+        t.handle(Event::Rating(RatingEvent::Choose(5)), at(hold + 1));
+        let fx = t.handle(Event::Rating(RatingEvent::Next), at(hold + 1));
+        let [Effect::StoreRating(r)] = &effects(&fx)[..] else {
+            panic!("{fx:?}")
+        };
+        assert_eq!(r.case_number.as_deref(), Some(CASE));
+        assert_eq!(r.item_code, "310105-MZ-0031");
+        t.handle(
+            Event::Rating(RatingEvent::Stored(SaveOutcome::Saved)),
+            at(hold + 2),
+        );
+        t.handle(Event::Finish(FinishEvent::RatingDone), at(hold + 3));
+        assert_eq!(
+            (t.session().page(), t.session().finish().step()),
+            (Page::Done, FinishStep::Choice)
+        );
+        // The same 办件 again: already rated.
+        t.handle(
+            Event::Rating(RatingEvent::OpenCase(crate::flow::rating::RatedCase {
+                case_no: CASE.into(),
+                item_code: "310105-MZ-0031".into(),
+                item_name: "老年综合津贴申请".into(),
+            })),
+            at(hold + 4),
+        );
+        assert_eq!(t.session().rating().step(), RatingStep::AlreadyRated);
+        t.handle(Event::Nav(NavEvent::Go(Page::Done)), at(hold + 5));
+        // 结束办理: five seconds, then a fresh session.
+        t.handle(Event::Finish(FinishEvent::EndVisit), at(hold + 5));
+        assert_eq!(t.session().finish().seconds_left(), 5);
+        assert!(
+            t.handle(Event::Nav(NavEvent::Tick), at(hold + 8))
+                .is_empty()
+        );
+        let fx = t.handle(Event::Nav(NavEvent::Tick), at(hold + 10));
+        let fx = effects(&fx);
+        assert!(
+            fx.contains(&Effect::CloseResidentSession(TOKEN.into())),
+            "{fx:?}"
+        );
+        assert_eq!(fx.last(), Some(&Effect::SessionEnded(EndReason::Finished)));
+        assert_eq!(t.session().page(), Page::Attract);
+    }
+
+    #[test]
+    fn a_certificate_prints_held_then_done_and_nothing_of_mine_outlives_the_session() {
+        let mut t = Terminal::new(settings(), Duration::ZERO);
+        identified(&mut t);
+        // 办件进度.
+        let fx = t.handle(Event::Nav(NavEvent::Go(Page::Applications)), at(2));
+        let [cmd] = &fx[..] else { panic!("{fx:?}") };
+        t.answer(
+            cmd.ticket,
+            Event::Mine(MineEvent::Loaded(Ok(vec![Application {
+                case_no: "CN310105-2026-000123".into(),
+                item_code: "310105-RS-0008".into(),
+                item_name: "社保卡补换".into(),
+                submitted_on: chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap_or_default(),
+                status: ApplicationStatus::Accepted,
+                timeline: vec![StatusStep {
+                    status: ApplicationStatus::Accepted,
+                    at: chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default(),
+                }],
+                missing: None,
+                collect: None,
+            }]))),
+            at(3),
+        );
+        assert_eq!(t.session().mine().rows().len(), 1);
+        // 证明打印: the printer runs out of paper, then prints.
+        t.handle(Event::Nav(NavEvent::Go(Page::Certificates)), at(4));
+        t.handle(
+            Event::Certificate(CertEvent::Kind(CertificateKind::SocialInsurance)),
+            at(4),
+        );
+        t.handle(Event::Certificate(CertEvent::Months(12)), at(4));
+        let fx = t.handle(Event::Certificate(CertEvent::Print), at(5));
+        assert_eq!(
+            effects(&fx),
+            vec![Effect::PrintCertificate {
+                token: TOKEN.into(),
+                request: CertificateRequest {
+                    kind: CertificateKind::SocialInsurance,
+                    months: 12
+                }
+            }]
+        );
+        t.handle(
+            Event::Certificate(CertEvent::Held(PrintWait::Printer)),
+            at(6),
+        );
+        assert!(t.session().prints().held());
+        assert_eq!(
+            t.session().certificate().step(),
+            CertStep::Held(PrintWait::Printer)
+        );
+        t.handle(Event::Certificate(CertEvent::Held(PrintWait::None)), at(7));
+        t.handle(
+            Event::Certificate(CertEvent::Done(CertOutcome::Printed {
+                case_no: CERT_CASE.into(),
+            })),
+            at(8),
+        );
+        assert_eq!(t.session().page(), Page::Done);
+        let done = t
+            .session()
+            .finish()
+            .done()
+            .cloned()
+            .unwrap_or_else(|| panic!());
+        assert_eq!(
+            done.rate.map(|r| r.item_name),
+            Some("社会保险个人缴费记录".into())
+        );
+        // A 快办 half filled when the resident walks away.
+        let cmd = submit_quick(&mut t);
+        let before = format!("{t:?}");
+        assert!(before.contains(CASE) || before.contains("senior-allowance"));
+        assert!(!before.contains(PHONE), "a value never shows in Debug");
+        assert!(!before.contains(TOKEN), "nor the token");
+        // Idle: the session ends.
+        let fx = t.end_now(EndReason::Idle, at(200));
+        let fx = effects(&fx);
+        assert!(fx.contains(&Effect::CancelPrints) || !t.session().prints().any());
+        assert!(fx.contains(&Effect::CloseResidentSession(TOKEN.into())));
+        assert_eq!(t.session(), &Session::new(&settings(), Duration::ZERO));
+        let after = format!("{t:?}");
+        for secret in [
+            ID,
+            PHONE,
+            TOKEN,
+            CASE,
+            CERT_CASE,
+            "CN310105-2026-000123",
+            "王*英",
+            "社保卡补换",
+            "senior-allowance",
+        ] {
+            assert!(!after.contains(secret), "{secret:?} left in {after}");
+        }
+        // The late answer of the old session is dropped.
+        assert!(
+            t.answer(
+                cmd.ticket,
+                Event::Quick(QuickEvent::Submitted(Ok(receipt()))),
+                at(201)
+            )
+            .is_empty()
+        );
+        assert_eq!(t.session().quick().receipt(), None);
     }
 }

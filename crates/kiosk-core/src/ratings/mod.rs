@@ -159,9 +159,10 @@ fn insert_all(store: &mut Store, ratings: &[Rating]) -> Result<(), StoreError> {
     let tx = store.conn_mut().transaction()?;
     {
         let mut put = tx.prepare_cached(
-            "INSERT INTO ratings(id, created_at, level, item_code, callback, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO ratings(id, created_at, level, item_code, callback, body, case_number)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?;
+        let mut rated = tx.prepare_cached("SELECT 1 FROM ratings WHERE case_number = ?1")?;
         let mut queue = tx.prepare_cached(
             "INSERT INTO rating_outbox(rating_id, state, bad) VALUES (?1, 'pending', ?2)",
         )?;
@@ -169,13 +170,19 @@ fn insert_all(store: &mut Store, ratings: &[Rating]) -> Result<(), StoreError> {
             let body = serde_json::to_string(r)
                 .map_err(|e| StoreError::Db(rusqlite::Error::ToSqlConversionFailure(e.into())))?;
             let id = r.id.to_string();
+            if let Some(case) = &r.case_number
+                && rated.exists(params![case])?
+            {
+                return Err(StoreError::CaseRated(case.clone()));
+            }
             put.execute(params![
                 id,
                 r.rated_at.to_rfc3339(),
                 u8::from(r.level),
                 r.item_code,
                 r.callback.is_some(),
-                body
+                body,
+                r.case_number
             ])?;
             queue.execute(params![id, r.level.is_bad()])?;
         }
@@ -332,5 +339,29 @@ mod tests {
         // The same rating twice is refused by the store, not queued twice.
         assert!(record(&mut s, &r).is_err());
         assert_eq!(counts(&s).unwrap().pending, 1);
+    }
+
+    #[test]
+    fn one_rating_per_case_is_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open_in(dir.path()).unwrap();
+        let rate = |case: Option<&str>| {
+            let mut r = draft(5)
+                .finish("CN-TSL-001", &reasons(), Utc::now())
+                .unwrap();
+            r.case_number = case.map(str::to_string);
+            r
+        };
+        record(&mut s, &rate(Some("CN310105-2026-Q000001"))).unwrap();
+        let again = record(&mut s, &rate(Some("CN310105-2026-Q000001")));
+        assert!(
+            matches!(&again, Err(StoreError::CaseRated(c)) if c == "CN310105-2026-Q000001"),
+            "{again:?}"
+        );
+        record(&mut s, &rate(Some("CN310105-2026-Q000002"))).unwrap();
+        // Ratings of no 办件 are not limited.
+        record(&mut s, &rate(None)).unwrap();
+        record(&mut s, &rate(None)).unwrap();
+        assert_eq!(counts(&s).unwrap().pending, 4);
     }
 }
