@@ -75,15 +75,18 @@ pub fn column_widths(columns: &[Column], line: usize) -> Vec<usize> {
     widths
 }
 
-/// Splits `text` into pieces of at most `width` columns, never splitting a character.
+/// Splits `text` into pieces of at most `width` columns, never splitting a character; a
+/// bracketed unit (`缴费基数（元）`) moves to the next line whole rather than split.
 fn wrap_columns(text: &str, width: usize) -> Vec<String> {
     let mut lines = Vec::new();
     let (mut line, mut used) = (String::new(), 0);
     for c in text.chars() {
         let w = char_columns(c);
         if used + w > width && !line.is_empty() {
-            lines.push(std::mem::take(&mut line));
-            used = 0;
+            let cut = line.rfind(['（', '(']).filter(|at| *at > 0);
+            let rest = cut.map(|at| line.split_off(at)).unwrap_or_default();
+            lines.push(std::mem::replace(&mut line, rest));
+            used = text_columns(&line);
         }
         line.push(c);
         used += w;
@@ -560,6 +563,15 @@ mod tests {
         let heading = &lines[0].0;
         let at = heading.find("缴费基数（元）").unwrap();
         assert_eq!(text_columns(&heading[..at]) + 14, end, "{heading}");
+    }
+
+    #[test]
+    fn a_heading_too_wide_breaks_before_its_bracketed_unit() {
+        assert_eq!(wrap_columns("缴费基数（元）", 12), ["缴费基数", "（元）"]);
+        assert_eq!(
+            wrap_columns("（元）（元）（元）", 8),
+            ["（元）", "（元）", "（元）"]
+        );
     }
 
     #[test]
