@@ -6,6 +6,7 @@
 //! - `catalog`      — 一网通办 catalogue: local cache, sync (ETag), search index (汉字/pinyin/initials), browse, 一件事, FAQ
 //! - `config`       — layered TOML config, validation naming field and fix, atomic save, live layers
 //! - `daykey`       — the daily random secret (tmpfs, never beside the data) keying the once-a-day rule and issuance request ids
+//! - `documents`    — 证明打印 certificates (monthly table, verification QR) and 快办 受理回执 on A4
 //! - `failpoint`    — named kill points for crash tests (armed only by an environment variable)
 //! - `flow`         — each resident flow as a state machine (card, rating, navigation and idle, help, 帮办, maintenance) and the session as one value, ended by dropping it
 //! - `guide`        — 办事指南 and 一件事 materials lists on paper: receipt (ESC/POS) or A4
@@ -24,6 +25,7 @@ pub mod backoffice;
 pub mod catalog;
 pub mod config;
 pub mod daykey;
+pub mod documents;
 pub mod failpoint;
 pub mod flow;
 pub mod guide;

@@ -1,4 +1,4 @@
-//! The document model every printer understands: text lines, QR codes, images, feeds, cuts.
+//! The document model every printer understands: text lines, tables, QR codes, images, feeds, cuts, and a footer.
 
 /// Horizontal alignment of a block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +51,41 @@ impl Bitmap {
     }
 }
 
+/// One column of a [`Block::Table`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub heading: String,
+    /// Share of the table's width, relative to the other columns' (PDF: of the text
+    /// width; ESC/POS: of the line's character columns).
+    pub weight: u16,
+    /// Of the heading and of every cell; amounts right.
+    pub align: Align,
+}
+
+impl Column {
+    pub fn left(heading: impl Into<String>, weight: u16) -> Self {
+        Self {
+            heading: heading.into(),
+            weight,
+            align: Align::Left,
+        }
+    }
+    pub fn center(heading: impl Into<String>, weight: u16) -> Self {
+        Self {
+            heading: heading.into(),
+            weight,
+            align: Align::Center,
+        }
+    }
+    pub fn right(heading: impl Into<String>, weight: u16) -> Self {
+        Self {
+            heading: heading.into(),
+            weight,
+            align: Align::Right,
+        }
+    }
+}
+
 /// One block of a document, printed in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Block {
@@ -65,6 +100,18 @@ pub enum Block {
         data: String,
     },
     Image(Bitmap),
+    /// Rows of cells under column headings. A cell too long for its column wraps inside
+    /// it; a row with fewer cells than columns leaves the rest empty, extra cells are
+    /// dropped. On paged media the heading row is repeated at the top of every page
+    /// the table continues on.
+    Table {
+        columns: Vec<Column>,
+        rows: Vec<Vec<String>>,
+        /// Whether the heading row is printed (and repeated on every page).
+        header: bool,
+        /// A last row set apart by a double rule (合计).
+        total: Option<Vec<String>>,
+    },
     /// Blank lines.
     Feed(u8),
     Cut,
@@ -74,6 +121,9 @@ pub enum Block {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Document {
     pub blocks: Vec<Block>,
+    /// A line at the foot of every page on paged media (A4), above the page number;
+    /// printed once after the last block on a roll.
+    pub footer: Option<String>,
 }
 
 impl Document {
@@ -106,6 +156,36 @@ impl Document {
     }
     pub fn qr(mut self, data: impl Into<String>) -> Self {
         self.blocks.push(Block::Qr { data: data.into() });
+        self
+    }
+    /// A table with its heading row.
+    pub fn table(mut self, columns: Vec<Column>, rows: Vec<Vec<String>>) -> Self {
+        self.blocks.push(Block::Table {
+            columns,
+            rows,
+            header: true,
+            total: None,
+        });
+        self
+    }
+    /// A table with its heading row and a 合计 row.
+    pub fn table_with_total(
+        mut self,
+        columns: Vec<Column>,
+        rows: Vec<Vec<String>>,
+        total: Vec<String>,
+    ) -> Self {
+        self.blocks.push(Block::Table {
+            columns,
+            rows,
+            header: true,
+            total: Some(total),
+        });
+        self
+    }
+    /// The footer line of every page (see [`Document::footer`]).
+    pub fn footer(mut self, text: impl Into<String>) -> Self {
+        self.footer = Some(text.into());
         self
     }
     pub fn feed(mut self, lines: u8) -> Self {

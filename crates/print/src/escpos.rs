@@ -1,10 +1,10 @@
-//! ESC/POS: encoding a [`Document`] to bytes (GB18030 Chinese mode, native or raster QR, cut) and reading status (DLE EOT).
+//! ESC/POS: encoding a [`Document`] to bytes (GB18030 Chinese mode, tables as aligned text columns, native or raster QR, cut) and reading status (DLE EOT).
 //!
 //! Commands follow the Epson ESC/POS reference (the command set Chinese thermal and card
 //! printers clone). They are written here directly: the `escpos` crate's status query sends
 //! `10 04 n 00` (a stray byte that some printers take as the start of the next command).
 
-use super::document::{Align, Bitmap, Block, Document, TextSize};
+use super::document::{Align, Bitmap, Block, Column, Document, TextSize};
 pub use super::status::Status;
 use crate::QrMode;
 
@@ -40,7 +40,134 @@ pub fn gb2312_can_show(text: &str) -> bool {
 /// Dots of a printer line: 80 mm paper at 203 dpi (576 dots), the widest common head.
 pub const LINE_DOTS: u32 = 576;
 
-fn raster_font() -> Option<&'static ab_glyph::FontRef<'static>> {
+/// Character columns of a line in the printer's font A (12 × 24 dots; a Chinese
+/// character is 24 dots, two columns): 48 on 80 mm paper.
+pub const LINE_COLUMNS: usize = (LINE_DOTS / 12) as usize;
+
+/// Columns `c` takes in the printer's font: one for ASCII, two for Chinese (GB 2312
+/// prints every non-ASCII character it has, punctuation too, full width).
+pub fn char_columns(c: char) -> usize {
+    if c.is_ascii() { 1 } else { 2 }
+}
+
+/// Columns `text` takes in the printer's font.
+pub fn text_columns(text: &str) -> usize {
+    text.chars().map(char_columns).sum()
+}
+
+/// Widths in character columns of a table's columns on a line of `line` columns, one
+/// space between neighbours: shares by weight, at least 2 each (one Chinese character),
+/// what rounding leaves over going to the leftmost columns.
+pub fn column_widths(columns: &[Column], line: usize) -> Vec<usize> {
+    let n = columns.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let avail = line.saturating_sub(n - 1);
+    let weights: Vec<usize> = columns.iter().map(|c| c.weight.max(1) as usize).collect();
+    let sum: usize = weights.iter().sum();
+    let mut widths: Vec<usize> = weights.iter().map(|w| (avail * w / sum).max(2)).collect();
+    // Flooring each share loses less than one column each: one pass hands it back.
+    let left = avail.saturating_sub(widths.iter().sum());
+    for w in widths.iter_mut().take(left) {
+        *w += 1;
+    }
+    widths
+}
+
+/// Splits `text` into pieces of at most `width` columns, never splitting a character; a
+/// bracketed unit (`缴费基数（元）`) moves to the next line whole rather than split.
+fn wrap_columns(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let (mut line, mut used) = (String::new(), 0);
+    for c in text.chars() {
+        let w = char_columns(c);
+        if used + w > width && !line.is_empty() {
+            let cut = line.rfind(['（', '(']).filter(|at| *at > 0);
+            let rest = cut.map(|at| line.split_off(at)).unwrap_or_default();
+            lines.push(std::mem::replace(&mut line, rest));
+            used = text_columns(&line);
+        }
+        line.push(c);
+        used += w;
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// One table row as printer lines: each cell wrapped in its column and aligned.
+fn row_lines(columns: &[Column], widths: &[usize], cells: &[String]) -> Vec<String> {
+    let wrapped: Vec<Vec<String>> = widths
+        .iter()
+        .enumerate()
+        .map(|(i, w)| wrap_columns(cells.get(i).map(String::as_str).unwrap_or(""), *w))
+        .collect();
+    let height = wrapped.iter().map(Vec::len).max().unwrap_or(1);
+    (0..height)
+        .map(|l| {
+            let mut out = String::new();
+            for (i, (col, w)) in columns.iter().zip(widths).enumerate() {
+                let piece = wrapped[i].get(l).map(String::as_str).unwrap_or("");
+                let pad = w.saturating_sub(text_columns(piece));
+                let (before, after) = match col.align {
+                    Align::Left => (0, pad),
+                    Align::Right => (pad, 0),
+                    Align::Center => (pad / 2, pad - pad / 2),
+                };
+                if i > 0 {
+                    out.push(' ');
+                }
+                out.extend(std::iter::repeat_n(' ', before));
+                out.push_str(piece);
+                out.extend(std::iter::repeat_n(' ', after));
+            }
+            out.trim_end().to_string()
+        })
+        .collect()
+}
+
+/// A table as printer lines of at most `line` columns: the heading row, a rule, the
+/// rows, and the total row under a double rule. The `bool` marks the total row's lines
+/// (printed bold).
+pub fn table_lines(
+    columns: &[Column],
+    rows: &[Vec<String>],
+    header: bool,
+    total: Option<&[String]>,
+    line: usize,
+) -> Vec<(String, bool)> {
+    let widths = column_widths(columns, line);
+    let mut out = Vec::new();
+    if header {
+        let headings: Vec<String> = columns.iter().map(|c| c.heading.clone()).collect();
+        out.extend(
+            row_lines(columns, &widths, &headings)
+                .into_iter()
+                .map(|l| (l, false)),
+        );
+        out.push(("-".repeat(line), false));
+    }
+    for row in rows {
+        out.extend(
+            row_lines(columns, &widths, row)
+                .into_iter()
+                .map(|l| (l, false)),
+        );
+    }
+    if let Some(total) = total {
+        out.push(("=".repeat(line), false));
+        out.extend(
+            row_lines(columns, &widths, total)
+                .into_iter()
+                .map(|l| (l, true)),
+        );
+    }
+    out
+}
+
+pub(crate) fn raster_font() -> Option<&'static ab_glyph::FontRef<'static>> {
     static FONT: std::sync::OnceLock<Option<ab_glyph::FontRef<'static>>> =
         std::sync::OnceLock::new();
     FONT.get_or_init(|| ab_glyph::FontRef::try_from_slice(super::FONT).ok())
@@ -159,46 +286,78 @@ pub fn push_raster(out: &mut Vec<u8>, b: &Bitmap) {
     }
 }
 
+/// One line of text, aligned; a line the printer's font cannot show goes as an image.
+fn push_line(
+    out: &mut Vec<u8>,
+    text: &str,
+    size: TextSize,
+    bold: bool,
+    align: Align,
+) -> Result<(), String> {
+    out.extend_from_slice(&[
+        0x1B,
+        0x61,
+        match align {
+            Align::Left => 0,
+            Align::Center => 1,
+            Align::Right => 2,
+        },
+    ]);
+    if gb2312_can_show(text) {
+        out.extend_from_slice(&[0x1B, 0x45, u8::from(bold)]);
+        out.extend_from_slice(&[
+            0x1D,
+            0x21,
+            if size == TextSize::Large { 0x11 } else { 0x00 },
+        ]);
+        push_text(out, text);
+        out.push(b'\n');
+        out.extend_from_slice(&[0x1D, 0x21, 0x00, 0x1B, 0x45, 0x00]);
+    } else {
+        // The printer's GB 2312 font would print '?' or a wrong glyph for a rare
+        // character in a name (燊, 堃 …): print the line as an image drawn with the
+        // bundled font, at the size of the built-in font (24 dots, 48 when doubled).
+        let px = if size == TextSize::Large { 48.0 } else { 24.0 };
+        for line in render_text(text, px, LINE_DOTS)? {
+            push_raster(out, &line);
+        }
+    }
+    Ok(())
+}
+
 /// Encodes a document for an ESC/POS printer.
 pub fn encode(doc: &Document, qr: QrMode) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(1024);
     out.extend_from_slice(&INIT);
-    for block in &doc.blocks {
+    // A roll has no pages: the footer prints once, after the last block that is not a
+    // feed or a cut.
+    let footer_after = doc
+        .blocks
+        .iter()
+        .rposition(|b| !matches!(b, Block::Feed(_) | Block::Cut));
+    if footer_after.is_none()
+        && let Some(f) = &doc.footer
+    {
+        push_line(&mut out, f, TextSize::Normal, false, Align::Center)?;
+    }
+    for (i, block) in doc.blocks.iter().enumerate() {
         match block {
             Block::Text {
                 text,
                 size,
                 bold,
                 align,
+            } => push_line(&mut out, text, *size, *bold, *align)?,
+            Block::Table {
+                columns,
+                rows,
+                header,
+                total,
             } => {
-                out.extend_from_slice(&[
-                    0x1B,
-                    0x61,
-                    match align {
-                        Align::Left => 0,
-                        Align::Center => 1,
-                        Align::Right => 2,
-                    },
-                ]);
-                if gb2312_can_show(text) {
-                    out.extend_from_slice(&[0x1B, 0x45, u8::from(*bold)]);
-                    out.extend_from_slice(&[
-                        0x1D,
-                        0x21,
-                        if *size == TextSize::Large { 0x11 } else { 0x00 },
-                    ]);
-                    push_text(&mut out, text);
-                    out.push(b'\n');
-                    out.extend_from_slice(&[0x1D, 0x21, 0x00, 0x1B, 0x45, 0x00]);
-                } else {
-                    // The printer's GB 2312 font would print '?' or a wrong glyph for a
-                    // rare character in a name (燊, 堃 …): print the line as an image
-                    // drawn with the bundled font, at the size of the built-in font
-                    // (24 dots, 48 when doubled).
-                    let px = if *size == TextSize::Large { 48.0 } else { 24.0 };
-                    for line in render_text(text, px, LINE_DOTS)? {
-                        push_raster(&mut out, &line);
-                    }
+                for (line, bold) in
+                    table_lines(columns, rows, *header, total.as_deref(), LINE_COLUMNS)
+                {
+                    push_line(&mut out, &line, TextSize::Normal, bold, Align::Left)?;
                 }
             }
             Block::Qr { data } => {
@@ -215,6 +374,11 @@ pub fn encode(doc: &Document, qr: QrMode) -> Result<Vec<u8>, String> {
             }
             Block::Feed(n) => out.extend_from_slice(&[0x1B, 0x64, *n]),
             Block::Cut => out.extend_from_slice(&CUT),
+        }
+        if Some(i) == footer_after
+            && let Some(f) = &doc.footer
+        {
+            push_line(&mut out, f, TextSize::Normal, false, Align::Center)?;
         }
     }
     Ok(out)
@@ -339,5 +503,110 @@ mod tests {
         assert!(gb2312_can_show("王秀英 310***1231"));
         assert!(!gb2312_can_show("李堃"), "堃 is outside GB 2312");
         assert!(!gb2312_can_show("陈赟"));
+    }
+
+    fn amounts() -> (Vec<Column>, Vec<Vec<String>>, Vec<String>) {
+        (
+            vec![
+                Column::center("月份", 3),
+                Column::right("缴费基数（元）", 4),
+                Column::right("个人缴纳（元）", 4),
+            ],
+            vec![
+                vec!["2026-01".into(), "12,315.00".into(), "985.20".into()],
+                vec!["2026-02".into(), "9.00".into(), "1,970.47".into()],
+            ],
+            vec!["合计".into(), "12,324.00".into(), "2,955.67".into()],
+        )
+    }
+
+    #[test]
+    fn a_chinese_character_takes_two_columns() {
+        assert_eq!(text_columns("2026-01"), 7);
+        assert_eq!(text_columns("合计"), 4);
+        assert_eq!(text_columns("（元）"), 6);
+        assert_eq!(LINE_COLUMNS, 48);
+    }
+
+    #[test]
+    fn column_widths_fill_the_line_by_weight() {
+        let (columns, ..) = amounts();
+        let w = column_widths(&columns, 48);
+        assert_eq!(w.iter().sum::<usize>() + 2, 48, "{w:?}");
+        assert!(w[0] < w[1] && w[1].abs_diff(w[2]) <= 1, "{w:?}");
+        assert_eq!(column_widths(&columns, 32).iter().sum::<usize>() + 2, 32);
+    }
+
+    #[test]
+    fn table_lines_align_amounts_right_and_never_pass_the_line() {
+        let (columns, rows, total) = amounts();
+        let lines = table_lines(&columns, &rows, true, Some(&total), 48);
+        for (l, _) in &lines {
+            assert!(text_columns(l) <= 48, "{l}");
+        }
+        // Heading, rule, 2 rows, double rule, total.
+        assert_eq!(lines.len(), 6, "{lines:#?}");
+        assert!(lines[1].0.chars().all(|c| c == '-') && lines[4].0.starts_with('='));
+        assert!(lines[5].1 && !lines[2].1, "only the total row is bold");
+        // The last column's amounts end at the line's end, whatever their length; the
+        // heading, with its Chinese characters, too.
+        for (l, _) in [&lines[0], &lines[2], &lines[3], &lines[5]] {
+            assert_eq!(text_columns(l), 48, "{l:?}");
+        }
+        // The middle column ends at the same column in every row.
+        let widths = column_widths(&columns, 48);
+        let end = widths[0] + 1 + widths[1];
+        for (l, amount) in [(&lines[2].0, "12,315.00"), (&lines[3].0, "9.00")] {
+            let at = l.find(amount).unwrap();
+            assert_eq!(text_columns(&l[..at]) + amount.len(), end, "{l}");
+        }
+        let heading = &lines[0].0;
+        let at = heading.find("缴费基数（元）").unwrap();
+        assert_eq!(text_columns(&heading[..at]) + 14, end, "{heading}");
+    }
+
+    #[test]
+    fn a_heading_too_wide_breaks_before_its_bracketed_unit() {
+        assert_eq!(wrap_columns("缴费基数（元）", 12), ["缴费基数", "（元）"]);
+        assert_eq!(
+            wrap_columns("（元）（元）（元）", 8),
+            ["（元）", "（元）", "（元）"]
+        );
+    }
+
+    #[test]
+    fn a_long_cell_wraps_inside_its_column() {
+        let columns = vec![Column::left("事项", 1), Column::left("说明", 1)];
+        let rows = vec![vec!["甲".into(), "很长的说明".repeat(6)]];
+        let lines = table_lines(&columns, &rows, false, None, 32);
+        assert!(lines.len() >= 4, "{lines:#?}");
+        let w = column_widths(&columns, 32);
+        for (l, _) in &lines[1..] {
+            // Continuation lines leave the first column empty.
+            assert!(l.starts_with(&" ".repeat(w[0] + 1)), "{l:?}");
+            assert!(text_columns(l) <= 32);
+        }
+    }
+
+    #[test]
+    fn a_table_prints_as_gb18030_text_lines_and_the_footer_once_before_the_cut() {
+        let (columns, rows, total) = amounts();
+        let doc = Document::default()
+            .table_with_total(columns, rows, total)
+            .footer("请妥善保管本回执")
+            .feed(2)
+            .cut();
+        let bytes = encode(&doc, QrMode::Native).unwrap();
+        let (gb, _, _) = encoding_rs::GB18030.encode("请妥善保管本回执");
+        let footer = find(&bytes, &gb).expect("footer");
+        assert_eq!(bytes.windows(gb.len()).filter(|w| *w == &gb[..]).count(), 1);
+        let (total, _, _) = encoding_rs::GB18030.encode("合计");
+        let total = find(&bytes, &total).expect("total row");
+        assert!(total < footer && footer < find(&bytes, &CUT).unwrap());
+        assert!(find(&bytes, b"12,315.00").is_some());
+        assert!(
+            find(&bytes, &[0x1B, 0x45, 0x01]).is_some_and(|b| b < total),
+            "the total row is bold"
+        );
     }
 }
