@@ -37,8 +37,9 @@ pub mod watchdog;
 
 // The core's modules under the names this crate's modules use.
 pub use civic_kiosk_core::{
-    api, backoffice, catalog, config, failpoint, flow, guide, health, heartbeat, identity,
-    issuance, logging, offline_code, pin, print, ratings, resident, session, store, supervisor,
+    api, backoffice, catalog, config, documents, failpoint, flow, guide, health, heartbeat,
+    identity, issuance, logging, offline_code, pin, print, ratings, resident, session, store,
+    supervisor,
 };
 
 /// Exit status of a technician's deliberate exit (maintenance page, 关闭终端程序): the

@@ -81,10 +81,42 @@ pub struct UiController {
     settings: Option<crate::config::ConfigHandle>,
     /// Fires when the session ends: a print job still waiting is cancelled, never printed.
     session_end: RefCell<watch::Sender<bool>>,
+    /// Fires when the resident cancels the document job the printer holds (a certificate,
+    /// a receipt), and with the session's end.
+    document_cancel: RefCell<watch::Sender<bool>>,
     /// Answers from the runtime; drained on the UI thread.
     answers: mpsc::UnboundedSender<Answer>,
     /// The status bar's clock as last shown (set again only when the minute changes).
     clock_shown: RefCell<String>,
+}
+
+/// A document job running: its outcome at the end.
+type DocumentJob =
+    std::pin::Pin<Box<dyn std::future::Future<Output = crate::print::Outcome> + Send>>;
+
+/// Tries of a 快办 submission whose answer did not arrive (each with the same submission
+/// id: the back office files it once).
+const SUBMIT_TRIES: u32 = 3;
+
+/// Why the back office did not file a 快办 submission.
+fn quick_problem(e: &crate::backoffice::ClientError) -> flow::quick::QuickProblem {
+    use crate::api::limits::codes;
+    use flow::quick::QuickProblem;
+    if matches!(e.status, Some(401 | 403)) {
+        QuickProblem::SessionEnded
+    } else if e.code_is(codes::FIELDS_INVALID) {
+        QuickProblem::Fields(
+            e.field_errors()
+                .unwrap_or_default()
+                .iter()
+                .map(|f| (f.key.clone(), f.message.clone()))
+                .collect(),
+        )
+    } else if e.status.is_some_and(|s| (400..500).contains(&s)) {
+        QuickProblem::Refused(e.message.clone())
+    } else {
+        QuickProblem::Network
+    }
 }
 
 /// The flows' view of this terminal, from the config and the parts it runs with.
@@ -176,6 +208,7 @@ pub fn connect(window: &MainWindow, deps: UiDeps) -> Rc<UiController> {
         ratings_waker: deps.ratings_waker,
         settings: deps.settings,
         session_end: RefCell::new(watch::channel(false).0),
+        document_cancel: RefCell::new(watch::channel(false).0),
         answers,
         clock_shown: RefCell::new(String::new()),
     });
@@ -398,6 +431,38 @@ fn connect_callbacks(window: &MainWindow, ctl: &Rc<UiController>) {
     on!(g.on_phone_key(d) => |_k| rating(RatingEvent::PhoneKey(d.to_string())));
     on!(g.on_phone_backspace() => |_k| rating(RatingEvent::PhoneBackspace));
     on!(g.on_phone_clear() => |_k| rating(RatingEvent::PhoneClear));
+
+    use flow::certificate::CertEvent;
+    use flow::finish::FinishEvent;
+    use flow::quick::QuickEvent;
+    let cert = |e| Some(Event::Certificate(e));
+    let quick = |e| Some(Event::Quick(e));
+    let finish = |e| Some(Event::Finish(e));
+    let g = window.global::<CertificateAdapter>();
+    on!(g.on_choose_kind(i) => |_k| super::services::kind_from(i).and_then(|k| cert(CertEvent::Kind(k))));
+    on!(g.on_choose_months(m) => |_k| u8::try_from(m).ok().and_then(|m| cert(CertEvent::Months(m))));
+    on!(g.on_print() => |_k| cert(CertEvent::Print));
+    on!(g.on_cancel() => |_k| cert(CertEvent::Cancel));
+    on!(g.on_again() => |_k| cert(CertEvent::Again));
+
+    let g = window.global::<QuickAdapter>();
+    on!(g.on_open(i) => |_k| usize::try_from(i).ok().and_then(|i| quick(QuickEvent::Open(i))));
+    on!(g.on_next() => |_k| quick(QuickEvent::Next));
+    on!(g.on_back() => |_k| quick(QuickEvent::Back));
+    on!(g.on_key(d) => |_k| quick(QuickEvent::Key(d.to_string())));
+    on!(g.on_backspace() => |_k| quick(QuickEvent::Backspace));
+    on!(g.on_clear() => |_k| quick(QuickEvent::Clear));
+    on!(g.on_choose(i) => |_k| usize::try_from(i).ok().and_then(|i| quick(QuickEvent::Choose(i))));
+    on!(g.on_pick_date(i) => |_k| usize::try_from(i).ok().and_then(|i| quick(QuickEvent::PickDate(i))));
+    on!(g.on_submit() => |_k| quick(QuickEvent::Submit));
+    on!(g.on_retry() => |_k| quick(QuickEvent::Retry));
+    on!(g.on_cancel_receipt() => |_k| quick(QuickEvent::CancelReceipt));
+
+    let g = window.global::<FinishAdapter>();
+    on!(g.on_next() => |_k| finish(FinishEvent::Next));
+    on!(g.on_rating_done() => |_k| finish(FinishEvent::RatingDone));
+    on!(g.on_end_visit() => |_k| finish(FinishEvent::EndVisit));
+    on!(g.on_keep_going() => |_k| finish(FinishEvent::KeepGoing));
 
     let g = window.global::<TechnicianAdapter>();
     on!(g.on_key(d) => |_k| tech(MaintenanceEvent::Key(d.to_string())));
@@ -801,10 +866,177 @@ impl UiController {
             Effect::CancelPrints => {
                 let _ = self.session_end.borrow().send(true);
                 *self.session_end.borrow_mut() = watch::channel(false).0;
+                self.cancel_document();
             }
+            Effect::CancelDocument => self.cancel_document(),
+            Effect::PrintCertificate { token, request } => {
+                self.print_certificate(reply, token, request)
+            }
+            Effect::LoadQuickForms(token) => {
+                use flow::mine::MineProblem;
+                use flow::quick::QuickEvent;
+                let Some(client) = self.client.clone() else {
+                    return reply.send(Event::Quick(QuickEvent::Loaded(Err(MineProblem::Network))));
+                };
+                self.runtime.spawn(async move {
+                    let answer = client.quick_forms(&token).await.map_err(|e| {
+                        log::info!("快办 items not read: {}", e.message);
+                        if matches!(e.status, Some(401 | 403)) {
+                            MineProblem::SessionEnded
+                        } else {
+                            MineProblem::Network
+                        }
+                    });
+                    reply.send(Event::Quick(QuickEvent::Loaded(answer)));
+                });
+            }
+            Effect::SubmitQuick {
+                token,
+                item_id,
+                submission,
+            } => self.submit_quick(reply, token, item_id, submission),
             Effect::SessionEnded(reason) => {
                 log::info!("resident session ended ({reason:?}); a fresh one shows");
             }
+        }
+    }
+
+    /// Cancels the document job the printer holds, if one does.
+    fn cancel_document(&self) {
+        let _ = self.document_cancel.borrow().send(true);
+        *self.document_cancel.borrow_mut() = watch::channel(false).0;
+    }
+
+    /// 证明打印: the back office's data, laid out here, printed on the document printer.
+    fn print_certificate(
+        &self,
+        reply: Reply,
+        token: String,
+        request: crate::api::CertificateRequest,
+    ) {
+        use flow::certificate::{CertEvent, CertOutcome, CertProblem};
+        let done = |o| Event::Certificate(CertEvent::Done(o));
+        let Some(client) = self.client.clone() else {
+            return reply.send(done(CertOutcome::Failed(CertProblem::Network)));
+        };
+        let centre = self.config.borrow().location.centre.clone();
+        let held = reply.clone();
+        let on_wait = move |w| held.send(Event::Certificate(CertEvent::Held(w)));
+        let printing = self.document_printer(on_wait);
+        self.runtime.spawn(async move {
+            let c = match client.certificate(&token, &request).await {
+                Ok(c) => c,
+                Err(e) => {
+                    use crate::api::limits::codes;
+                    log::info!("certificate not issued: {}", e.message);
+                    let p = if matches!(e.status, Some(401 | 403)) {
+                        CertProblem::SessionEnded
+                    } else if e.code_is(codes::NO_RECORDS) {
+                        CertProblem::NoRecords
+                    } else {
+                        CertProblem::Network
+                    };
+                    return reply.send(done(CertOutcome::Failed(p)));
+                }
+            };
+            let case_no = c.case_no.clone();
+            log::info!("certificate {} issued as {case_no}", c.kind.name());
+            let outcome = printing(crate::documents::certificate_job(&c, &centre)).await;
+            use crate::print::job::JobState;
+            reply.send(done(match outcome.state {
+                JobState::Printed(_) => CertOutcome::Printed { case_no },
+                JobState::Cancelled => CertOutcome::Failed(CertProblem::Cancelled),
+                _ => CertOutcome::Failed(CertProblem::Printer),
+            }));
+        });
+    }
+
+    /// 快办: files the submission (again with the same id while the answer is lost), then
+    /// prints the receipt.
+    fn submit_quick(
+        &self,
+        reply: Reply,
+        token: String,
+        item_id: String,
+        submission: crate::api::QuickSubmission,
+    ) {
+        use flow::quick::{QuickEvent, QuickProblem, ReceiptOutcome};
+        let Some(client) = self.client.clone() else {
+            return reply.send(Event::Quick(QuickEvent::Submitted(Err(
+                QuickProblem::Network,
+            ))));
+        };
+        let centre = self.config.borrow().location.centre.clone();
+        let held = reply.clone();
+        let on_wait = move |w| held.send(Event::Quick(QuickEvent::ReceiptHeld(w)));
+        let printing = self.document_printer(on_wait);
+        self.runtime.spawn(async move {
+            let mut tries = 0u32;
+            let answer = loop {
+                tries += 1;
+                match client.submit_quick(&token, &item_id, &submission).await {
+                    Err(e) if e.is_retryable() && tries < SUBMIT_TRIES => {
+                        log::warn!(
+                            "快办 {item_id}: try {tries} of {SUBMIT_TRIES} got no answer ({}); again with the same submission id",
+                            e.message
+                        );
+                        tokio::time::sleep(Duration::from_millis(500 * u64::from(tries))).await;
+                    }
+                    other => break other,
+                }
+            };
+            let receipt = match answer {
+                Ok(r) => r,
+                Err(e) => {
+                    log::warn!("快办 {item_id} not filed: {}", e.message);
+                    return reply.send(Event::Quick(QuickEvent::Submitted(Err(quick_problem(&e)))));
+                }
+            };
+            log::info!(
+                "快办 {item_id} filed as {}{}",
+                receipt.case_no,
+                if receipt.repeated { " (a retry of a filed submission)" } else { "" }
+            );
+            reply.send(Event::Quick(QuickEvent::Submitted(Ok(receipt.clone()))));
+            let outcome = printing(crate::documents::receipt_job(&receipt, &centre)).await;
+            use crate::print::job::JobState;
+            reply.send(Event::Quick(QuickEvent::ReceiptDone(match outcome.state {
+                JobState::Printed(_) => ReceiptOutcome::Printed,
+                JobState::Cancelled => ReceiptOutcome::Cancelled,
+                _ => ReceiptOutcome::Failed,
+            })));
+        });
+    }
+
+    /// The document printer for one job, run later with the job (its cancel is taken
+    /// now, on the UI thread): reports the waits, ends with the job's outcome.
+    fn document_printer(
+        &self,
+        on_wait: impl Fn(flow::PrintWait) + Send + 'static,
+    ) -> impl FnOnce(crate::print::PrintJob) -> DocumentJob + Send + 'static {
+        let config = self.config.borrow().clone();
+        let cancel = self.document_cancel.borrow().subscribe();
+        move |job| {
+            Box::pin(async move {
+                let uri = config.printer_uri(PrinterRole::Document);
+                let options = config.job_options(PrinterRole::Document);
+                let title = job.title.clone();
+                let outcome = crate::print::run(&uri, job, &options, cancel, move |s| {
+                    use crate::print::job::JobState;
+                    if matches!(
+                        s,
+                        JobState::Held(_)
+                            | JobState::Retrying(_)
+                            | JobState::Unsupported(_)
+                            | JobState::Printing
+                    ) {
+                        on_wait(flow::PrintWait::of(s));
+                    }
+                })
+                .await;
+                log::info!("{title}: {:?} at {}", outcome.state, outcome.place);
+                outcome
+            })
         }
     }
 
@@ -1048,6 +1280,10 @@ impl UiController {
                         w.wake();
                     }
                     SaveOutcome::Saved
+                }
+                Ok(Err(crate::store::StoreError::CaseRated(case))) => {
+                    log::info!("rating not saved: the 办件 {case} was rated before");
+                    SaveOutcome::CaseRated
                 }
                 Ok(Err(e)) if e.is_disk_full() => {
                     log::error!("rating not saved: {e}");

@@ -20,6 +20,7 @@ pub use generated::*;
 pub mod adapters;
 pub mod health;
 mod render;
+mod services;
 pub mod snapshot;
 pub mod walk;
 

@@ -107,6 +107,10 @@ pub(super) fn page(p: flow::Page) -> Page {
         flow::Page::Rating => Page::Rating,
         flow::Page::CardCheck => Page::CardCheck,
         flow::Page::Mine => Page::Mine,
+        flow::Page::Applications => Page::Applications,
+        flow::Page::Certificates => Page::Certificates,
+        flow::Page::Quick => Page::Quick,
+        flow::Page::Done => Page::Done,
         flow::Page::Technician => Page::Technician,
     }
 }
@@ -124,6 +128,10 @@ pub(super) fn page_from(p: Page) -> flow::Page {
         Page::Rating => flow::Page::Rating,
         Page::CardCheck => flow::Page::CardCheck,
         Page::Mine => flow::Page::Mine,
+        Page::Applications => flow::Page::Applications,
+        Page::Certificates => flow::Page::Certificates,
+        Page::Quick => flow::Page::Quick,
+        Page::Done => flow::Page::Done,
         Page::Technician => flow::Page::Technician,
     }
 }
@@ -249,6 +257,7 @@ pub(super) fn rated_service(s: &flow::RatedService) -> (RatedService, &str) {
         flow::RatedService::Item(i) => (RatedService::Item, i.name.as_str()),
         flow::RatedService::OfflineCard => (RatedService::OfflineCard, ""),
         flow::RatedService::Terminal => (RatedService::Terminal, ""),
+        flow::RatedService::Case(c) => (RatedService::Case, c.item_name.as_str()),
     }
 }
 
@@ -428,6 +437,8 @@ impl Rendered {
         let ma = w.global::<MineAdapter>();
         ma.set_step(mine_step(mine.step()));
         ma.set_session_ended(mine.problem() == Some(flow::mine::MineProblem::SessionEnded));
+        ma.set_ready(s.identity().token().is_some());
+        ma.set_opening(s.identity().opening());
         if last.is_none_or(|l| l.mine().rows() != mine.rows()) {
             ma.set_applications(model(
                 mine.rows()
@@ -453,6 +464,9 @@ impl Rendered {
             ));
         }
 
+        // 证明打印, 快办, the end of a task.
+        super::services::render(w, s, last);
+
         // 好差评.
         let v = s.rating().view(settings);
         let r = w.global::<RatingAdapter>();
@@ -461,6 +475,7 @@ impl Rendered {
         let (kind, name) = rated_service(&v.service);
         r.set_service_kind(kind);
         r.set_service_name(name.into());
+        r.set_case_no(v.service.case_no().unwrap_or_default().into());
         r.set_callback(v.callback);
         r.set_phone_entry(v.phone_entry.as_str().into());
         r.set_error(rating_error(v.error));

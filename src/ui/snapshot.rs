@@ -246,6 +246,17 @@ pub const PAGES: &[&str] = &[
     "card-check-valid",
     "card-check-lost",
     "mine",
+    "applications",
+    "certificates",
+    "certificates-held",
+    "quick-list",
+    "quick-intro",
+    "quick-field-mobile",
+    "quick-field-date",
+    "quick-confirm",
+    "done-result",
+    "done-choice",
+    "rating-case",
     "rating",
     "technician",
     "technician-locked",
@@ -388,10 +399,132 @@ pub fn show_page(h: &Headless, page: &str) -> bool {
             a.set_check_id("310***********1231".into());
             a.set_check_expires("2027-05-31".into());
         }
-        // 我的办件 with the demo resident's kinds of applications (the back office's answer
-        // goes through the flow's own row type).
+        // 我的: the three tiles for a resident whose session is open.
         "mine" => {
             s.invoke_go(Page::Mine);
+            w.global::<IdentityAdapter>()
+                .set_resident_name("王*英".into());
+            w.global::<MineAdapter>().set_ready(true);
+        }
+        "certificates" | "certificates-held" => {
+            s.invoke_go(Page::Certificates);
+            let c = w.global::<CertificateAdapter>();
+            c.set_kind(0);
+            c.set_months(12);
+            c.set_ready(true);
+            if page == "certificates-held" {
+                c.set_step(CertStep::Held);
+            }
+        }
+        "quick-list" | "quick-intro" | "quick-field-mobile" | "quick-field-date"
+        | "quick-confirm" => {
+            s.invoke_go(Page::Quick);
+            let q = w.global::<QuickAdapter>();
+            let lv = |l: &str, v: &str| LabelValue {
+                label: l.into(),
+                value: v.into(),
+            };
+            q.set_items(render::model(vec![
+                QuickItemRow {
+                    name: "居住证签注".into(),
+                    who: "持有本市居住证、需要续签的人员".into(),
+                    not_eligible: "".into(),
+                },
+                QuickItemRow {
+                    name: "老年综合津贴申请".into(),
+                    who: "年满65周岁的本市户籍老年人".into(),
+                    not_eligible: "".into(),
+                },
+                QuickItemRow {
+                    name: "社保卡补换".into(),
+                    who: "本市社会保障卡持卡人".into(),
+                    not_eligible: "".into(),
+                },
+            ]));
+            q.set_item_name("老年综合津贴申请".into());
+            q.set_who("年满65周岁的本市户籍老年人".into());
+            q.set_prefilled(render::model(vec![
+                lv("姓名", "王*英"),
+                lv("户籍地址", "长宁区天山路***号"),
+            ]));
+            q.set_materials(render::model(vec![
+                HeldMaterial {
+                    name: "居民身份证".into(),
+                    held: true,
+                },
+                HeldMaterial {
+                    name: "户口簿".into(),
+                    held: true,
+                },
+            ]));
+            q.set_field_count(3);
+            q.set_step(match page {
+                "quick-list" => QuickStep::List,
+                "quick-intro" => QuickStep::Intro,
+                "quick-confirm" => QuickStep::Confirm,
+                _ => QuickStep::Field,
+            });
+            if page == "quick-field-mobile" {
+                q.set_field_index(1);
+                q.set_field_label("联系电话".into());
+                q.set_field_type(FieldType::Mobile);
+                q.set_field_value("2380013".into());
+                q.set_field_error("请填写11位手机号码，以1开头".into());
+            }
+            if page == "quick-field-date" {
+                q.set_field_index(2);
+                q.set_field_label("首次发放月份前的核对日期".into());
+                q.set_field_type(FieldType::Date);
+                use chrono::Datelike;
+                let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 2).unwrap_or_default();
+                q.set_days(render::model(
+                    today
+                        .iter_days()
+                        .skip(3)
+                        .filter(|d| d.weekday().number_from_monday() <= 5)
+                        .take(8)
+                        .map(|d| DayOption {
+                            month: d.month() as i32,
+                            day: d.day() as i32,
+                            weekday: d.weekday().number_from_monday() as i32,
+                        })
+                        .collect(),
+                ));
+                q.set_chosen(1);
+            }
+            q.set_confirm_rows(render::model(vec![
+                lv("发放银行", "上海银行"),
+                lv("联系电话", "13800138000"),
+            ]));
+        }
+        "done-result" | "done-choice" => {
+            s.invoke_go(Page::Done);
+            let f = w.global::<FinishAdapter>();
+            f.set_step(if page == "done-result" {
+                FinishStep::Result
+            } else {
+                FinishStep::Choice
+            });
+            f.set_task(DoneTask::Quick);
+            f.set_title("老年综合津贴申请".into());
+            f.set_case_no("CN310105-2026-Q000001".into());
+            f.set_next_steps(
+                "5个工作日内审核，结果以短信通知；通过后次月起按月发放到所选银行账户".into(),
+            );
+        }
+        "rating-case" => {
+            w.global::<RatingAdapter>()
+                .invoke_open(RatingSource::Terminal);
+            let r = w.global::<RatingAdapter>();
+            r.set_service_kind(RatedService::Case);
+            r.set_service_name("社会保险个人缴费记录".into());
+            r.set_case_no("CN310105-2026-Z000001".into());
+            w.global::<FinishAdapter>().set_step(FinishStep::Rating);
+        }
+        // 办件进度 with the demo resident's kinds of applications (the back office's answer
+        // goes through the flow's own row type).
+        "applications" => {
+            s.invoke_go(Page::Applications);
             w.global::<IdentityAdapter>()
                 .set_resident_name("王*英".into());
             let step = |st, date: &str| TimelineStep {

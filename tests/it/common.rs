@@ -801,3 +801,36 @@ pub(crate) fn scan_pdf_qr(pdf: &Path, dir: &Path, dpi: u32) -> String {
         .unwrap();
     String::from_utf8_lossy(&scan.stdout).trim().to_string()
 }
+
+/// A keyboard-wedge scanner: every character at once (no time passes), Shift held for
+/// capitals and ':' as a USB scanner does, then Enter.
+pub(crate) fn wedge(h: &civic_kiosk::ui::snapshot::Headless, code: &str) {
+    use slint::ComponentHandle;
+    use slint::platform::WindowEvent;
+    let w = h.window.window();
+    let shift: slint::SharedString = slint::platform::Key::Shift.into();
+    for c in code.chars() {
+        let shifted = c.is_ascii_uppercase() || "~!@#$%^&*()_+{}|:<>?".contains(c);
+        if shifted {
+            w.dispatch_event(WindowEvent::KeyPressed {
+                text: shift.clone(),
+            });
+        }
+        w.dispatch_event(WindowEvent::KeyPressed {
+            text: c.to_string().into(),
+        });
+        w.dispatch_event(WindowEvent::KeyReleased {
+            text: c.to_string().into(),
+        });
+        if shifted {
+            w.dispatch_event(WindowEvent::KeyReleased {
+                text: shift.clone(),
+            });
+        }
+    }
+    let enter: slint::SharedString = slint::platform::Key::Return.into();
+    w.dispatch_event(WindowEvent::KeyPressed {
+        text: enter.clone(),
+    });
+    w.dispatch_event(WindowEvent::KeyReleased { text: enter });
+}

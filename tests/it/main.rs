@@ -27,6 +27,7 @@ mod service;
 mod ui;
 mod ui_identity;
 mod ui_maintenance;
+mod ui_mine;
 mod ui_print;
 mod ui_rating;
 mod ui_session;

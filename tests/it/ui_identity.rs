@@ -12,7 +12,7 @@ use gat467_sim::{Sim, SimCard};
 use slint::platform::WindowEvent;
 use slint::{ComponentHandle, Model};
 
-use crate::common::{self, click_label};
+use crate::common::{self, click_label, wedge};
 
 const NAME: &str = "王秀英";
 const ID: &str = "310105195001011231";
@@ -25,37 +25,6 @@ fn shown(h: &Headless, label: &str) -> bool {
 
 fn ia(h: &Headless) -> IdentityAdapter<'_> {
     h.window.global::<IdentityAdapter>()
-}
-
-/// A keyboard-wedge scanner: every character at once (no time passes), Shift held for
-/// capitals and ':' as a USB scanner does, then Enter.
-fn wedge(h: &Headless, code: &str) {
-    let w = h.window.window();
-    let shift: slint::SharedString = slint::platform::Key::Shift.into();
-    for c in code.chars() {
-        let shifted = c.is_ascii_uppercase() || "~!@#$%^&*()_+{}|:<>?".contains(c);
-        if shifted {
-            w.dispatch_event(WindowEvent::KeyPressed {
-                text: shift.clone(),
-            });
-        }
-        w.dispatch_event(WindowEvent::KeyPressed {
-            text: c.to_string().into(),
-        });
-        w.dispatch_event(WindowEvent::KeyReleased {
-            text: c.to_string().into(),
-        });
-        if shifted {
-            w.dispatch_event(WindowEvent::KeyReleased {
-                text: shift.clone(),
-            });
-        }
-    }
-    let enter: slint::SharedString = slint::platform::Key::Return.into();
-    w.dispatch_event(WindowEvent::KeyPressed {
-        text: enter.clone(),
-    });
-    w.dispatch_event(WindowEvent::KeyReleased { text: enter });
 }
 
 /// The QR code of the one card PDF in `spool`.
@@ -221,7 +190,9 @@ fn a_resident_identified_by_card_and_code_prints_and_checks_cards_with_nothing_t
     };
     assert_eq!(sessions(), 1, "one resident session, for this resident");
     click_label(&h, "完成");
-    click_label(&h, "我的办件");
+    click_label(&h, "我的");
+    wait("我的 ready", &|w| w.global::<MineAdapter>().get_ready());
+    click_label(&h, "办件进度");
     wait("applications", &|w| {
         w.global::<MineAdapter>().get_step() == MineStep::List
     });

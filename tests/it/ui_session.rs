@@ -144,6 +144,48 @@ fn after_the_idle_timeout_every_global_property_is_as_at_a_fresh_start() {
         w.global::<RatingAdapter>().get_step() == RatingStep::Thanks
     });
     click_label(&h, "返回首页");
+
+    // 我的: a scanned 随申码 identifies the resident; their applications, a 快办 form
+    // half filled (a telephone number typed), a certificate chosen; then they walk away.
+    common::wedge(&h, "SSM:DEMO:WANGXIUYING");
+    wait(&h, "code resolved", |w| {
+        w.global::<IdentityAdapter>().get_resident_name() == "王*英"
+    });
+    click_label(&h, "我的");
+    wait(&h, "我的 ready", |w| {
+        w.global::<MineAdapter>().get_ready()
+    });
+    click_label(&h, "办件进度");
+    wait(&h, "applications", |w| {
+        slint::Model::row_count(&w.global::<MineAdapter>().get_applications()) > 0
+    });
+    let case_no = slint::Model::row_data(&h.window.global::<MineAdapter>().get_applications(), 0)
+        .unwrap()
+        .case_no
+        .to_string();
+    click_label(&h, "返回我的");
+    click_label(&h, "快办服务");
+    wait(&h, "快办 items", |w| {
+        w.global::<QuickAdapter>().get_step() == QuickStep::List
+    });
+    click_label(&h, "老年综合津贴申请");
+    click_label(&h, "开始填写");
+    h.window.global::<QuickAdapter>().invoke_choose(0);
+    click_label(&h, "下一项");
+    for d in "4321".chars() {
+        click_label(&h, &d.to_string());
+    }
+    click_label(&h, "下一项");
+    for d in PHONE.chars() {
+        click_label(&h, &d.to_string());
+    }
+    assert_eq!(h.window.global::<QuickAdapter>().get_field_value(), PHONE);
+    click_label(&h, "首页");
+    click_label(&h, "我的");
+    click_label(&h, "证明打印");
+    click_label(&h, "社会保险个人缴费记录");
+    click_label(&h, "近36个月");
+    assert!(h.window.global::<CertificateAdapter>().get_ready());
     s().invoke_toggle_large();
     s().invoke_toggle_language();
     assert!(s().get_english());
@@ -174,7 +216,16 @@ fn after_the_idle_timeout_every_global_property_is_as_at_a_fresh_start() {
     assert!(changed.is_empty(), "left over:\n{}", changed.join("\n"));
     let masked_id = format!("{}***********{}", &ID[..3], &ID[14..]);
     for (name, value) in &after {
-        for secret in [ID, masked_id.as_str(), PHONE, STAFF, masked_name.as_str()] {
+        for secret in [
+            ID,
+            masked_id.as_str(),
+            PHONE,
+            STAFF,
+            masked_name.as_str(),
+            "王*英",
+            case_no.as_str(),
+            "老年综合津贴申请",
+        ] {
             assert!(
                 !value.contains(secret),
                 "{name} still holds {secret:?}: {value}"
@@ -196,6 +247,8 @@ fn after_the_idle_timeout_every_global_property_is_as_at_a_fresh_start() {
         STAFF,
         masked_name.as_str(),
         QUERY,
+        "王*英",
+        case_no.as_str(),
     ] {
         assert!(
             !core.contains(secret),
