@@ -920,6 +920,7 @@ impl UiController {
             return reply.send(done(CertOutcome::Failed(CertProblem::Network)));
         };
         let centre = self.config.borrow().location.centre.clone();
+        let key = self.trusted_key;
         let held = reply.clone();
         let on_wait = move |w| held.send(Event::Certificate(CertEvent::Held(w)));
         let printing = self.document_printer(on_wait);
@@ -940,6 +941,20 @@ impl UiController {
                 }
             };
             let case_no = c.case_no.clone();
+            // Verified before printing, as a bank will check it: signed by the key this
+            // terminal trusts.
+            let verified = match &key {
+                Some(k) => crate::api::document_code::verify(&c.verification_code, k)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+                None => Err("no trusted key configured (backoffice.public_key)".into()),
+            };
+            if let Err(why) = verified {
+                log::error!(
+                    "certificate {case_no} not printed: its verification code does not verify: {why}"
+                );
+                return reply.send(done(CertOutcome::Failed(CertProblem::NotVerified)));
+            }
             log::info!("certificate {} issued as {case_no}", c.kind.name());
             let outcome = printing(crate::documents::certificate_job(&c, &centre)).await;
             use crate::print::job::JobState;

@@ -251,12 +251,16 @@ pub(super) fn rating_error(e: Option<crate::ratings::DraftError>) -> RatingError
     }
 }
 
-/// `RatingAdapter.service-kind` and `service-name`.
-pub(super) fn rated_service(s: &flow::RatedService) -> (RatedService, &str) {
+/// `RatingAdapter.service-kind` and `service-name` (a 办件's item in the resident's
+/// language where the back office gave its English).
+pub(super) fn rated_service(s: &flow::RatedService, english: bool) -> (RatedService, &str) {
     match s {
         flow::RatedService::Item(i) => (RatedService::Item, i.name.as_str()),
         flow::RatedService::OfflineCard => (RatedService::OfflineCard, ""),
         flow::RatedService::Terminal => (RatedService::Terminal, ""),
+        flow::RatedService::Case(c) if english && !c.item_name_en.is_empty() => {
+            (RatedService::Case, c.item_name_en.as_str())
+        }
         flow::RatedService::Case(c) => (RatedService::Case, c.item_name.as_str()),
     }
 }
@@ -472,7 +476,7 @@ impl Rendered {
         let r = w.global::<RatingAdapter>();
         r.set_step(rating_step(v.step));
         r.set_level(v.level.map_or(0, |l| i32::from(u8::from(l))));
-        let (kind, name) = rated_service(&v.service);
+        let (kind, name) = rated_service(&v.service, s.english());
         r.set_service_kind(kind);
         r.set_service_name(name.into());
         r.set_case_no(v.service.case_no().unwrap_or_default().into());
@@ -675,11 +679,28 @@ mod tests {
             RatingError::BadPhone
         );
         assert_eq!(
-            rated_service(&flow::RatedService::Item(flow::ShownItem {
-                code: "A1".into(),
-                name: "甲".into()
-            })),
+            rated_service(
+                &flow::RatedService::Item(flow::ShownItem {
+                    code: "A1".into(),
+                    name: "甲".into()
+                }),
+                false
+            ),
             (RatedService::Item, "甲")
+        );
+        let case = flow::RatedService::Case(flow::rating::RatedCase {
+            case_no: "CN310105-2026-Q000001".into(),
+            item_code: "310105-MZ-0007".into(),
+            item_name: "老年综合津贴申请".into(),
+            item_name_en: "Senior citizens' allowance".into(),
+        });
+        assert_eq!(
+            rated_service(&case, false),
+            (RatedService::Case, "老年综合津贴申请")
+        );
+        assert_eq!(
+            rated_service(&case, true),
+            (RatedService::Case, "Senior citizens' allowance")
         );
         assert_eq!(
             rating_source(RatingSource::OfflineCard),

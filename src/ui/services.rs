@@ -31,6 +31,7 @@ fn cert_problem(p: P) -> CertProblem {
         P::NoRecords => CertProblem::NoRecords,
         P::Printer => CertProblem::Printer,
         P::Cancelled => CertProblem::Cancelled,
+        P::NotVerified => CertProblem::NotVerified,
     }
 }
 
@@ -98,8 +99,13 @@ pub(super) fn render(w: &MainWindow, s: &flow::Session, last: Option<&flow::Sess
                 .iter()
                 .map(|f| QuickItemRow {
                     name: pick(english, &f.item.name, &f.item.name_en).into(),
-                    who: f.item.who.as_str().into(),
-                    not_eligible: f.not_eligible.clone().unwrap_or_default().into(),
+                    who: pick(english, &f.item.who, &f.item.who_en).into(),
+                    not_eligible: pick(
+                        english,
+                        f.not_eligible.as_deref().unwrap_or_default(),
+                        f.not_eligible_en.as_deref().unwrap_or_default(),
+                    )
+                    .into(),
                 })
                 .collect(),
         ));
@@ -110,7 +116,11 @@ pub(super) fn render(w: &MainWindow, s: &flow::Session, last: Option<&flow::Sess
             .unwrap_or_default()
             .into(),
     );
-    qa.set_who(form.map(|f| f.item.who.clone()).unwrap_or_default().into());
+    qa.set_who(
+        form.map(|f| pick(english, &f.item.who, &f.item.who_en).to_string())
+            .unwrap_or_default()
+            .into(),
+    );
     if last.is_none_or(|l| l.quick().form() != form || l.english() != english) {
         qa.set_prefilled(model(
             form.map(|f| {
@@ -130,7 +140,7 @@ pub(super) fn render(w: &MainWindow, s: &flow::Session, last: Option<&flow::Sess
                     .materials
                     .iter()
                     .map(|m| HeldMaterial {
-                        name: m.name.as_str().into(),
+                        name: pick(english, &m.name, &m.name_en).into(),
                         held: m.held,
                     })
                     .collect()
@@ -157,7 +167,12 @@ pub(super) fn render(w: &MainWindow, s: &flow::Session, last: Option<&flow::Sess
             };
             (
                 pick(english, &f.label, &f.label_en).to_string(),
-                f.hint.clone().unwrap_or_default(),
+                pick(
+                    english,
+                    f.hint.as_deref().unwrap_or_default(),
+                    f.hint_en.as_deref().unwrap_or_default(),
+                )
+                .to_string(),
                 t,
                 o,
             )
@@ -228,14 +243,16 @@ pub(super) fn render(w: &MainWindow, s: &flow::Session, last: Option<&flow::Sess
             DoneTask::Certificate,
             pick(english, k.title(), k.title_en()).to_string(),
         ),
-        Some(Task::Quick(name)) => (DoneTask::Quick, name.clone()),
+        Some(Task::Quick { name, name_en }) => {
+            (DoneTask::Quick, pick(english, name, name_en).to_string())
+        }
         None => (DoneTask::Certificate, String::new()),
     };
     fa.set_task(task);
     fa.set_title(title.as_str().into());
     fa.set_case_no(done.map(|d| d.case_no.clone()).unwrap_or_default().into());
     fa.set_next_steps(
-        done.map(|d| d.next_steps.clone())
+        done.map(|d| pick(english, &d.next_steps, &d.next_steps_en).to_string())
             .unwrap_or_default()
             .into(),
     );

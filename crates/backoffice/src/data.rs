@@ -150,6 +150,22 @@ impl QuickItemDef {
             .unwrap_or(&self.item.name);
         Some(format!("未满{min}周岁，暂不能申请{what}"))
     }
+
+    /// [`Self::not_eligible`] in English.
+    pub fn not_eligible_en(&self, id: &IdNumber, today: chrono::NaiveDate) -> Option<String> {
+        let min = self.min_age?;
+        if id.age_on(today) >= min {
+            return None;
+        }
+        let what = if self.item.name_en.is_empty() {
+            "this item"
+        } else {
+            &self.item.name_en
+        };
+        Some(format!(
+            "From age {min} only: {what} is not open to you yet"
+        ))
+    }
 }
 
 /// The keys a [`QuickItem`] may list in `prefills`, each filled from the registry.

@@ -134,6 +134,7 @@ pub(crate) async fn quick_forms(
                 .filter_map(|k| prefilled(k, &id, &masked_name))
                 .collect(),
             not_eligible: def.not_eligible(&id, today),
+            not_eligible_en: def.not_eligible_en(&id, today),
             item: def.item.clone(),
         })
         .collect();

@@ -1254,8 +1254,10 @@ impl Store {
             item_id: f.item.id.clone(),
             item_code: f.item.item_code.clone(),
             item_name: f.item.name.clone(),
+            item_name_en: f.item.name_en.clone(),
             submitted_at: now,
             next_steps: f.item.next_steps.clone(),
+            next_steps_en: f.item.next_steps_en.clone(),
             repeated: false,
         };
         tx.execute(

@@ -3,6 +3,7 @@
 //! `docs/api.md` documents every endpoint with examples; `tests/api_contract.rs` round-trips
 //! each example through these types, so the document and the code cannot drift apart.
 
+pub mod document_code;
 pub mod limits;
 pub mod offline_code;
 pub mod services;

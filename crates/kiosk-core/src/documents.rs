@@ -438,8 +438,10 @@ mod tests {
             item_id: "quick-1".into(),
             item_code: "310105-KB-001".into(),
             item_name: "居住证签注".into(),
+            item_name_en: String::new(),
             submitted_at: "2026-12-01T15:59:00Z".parse().unwrap(),
             next_steps: "3 个工作日内短信通知办理结果\n凭本回执到窗口领取".into(),
+            next_steps_en: String::new(),
             repeated: false,
         };
         let doc = receipt_document(&r, CENTRE);

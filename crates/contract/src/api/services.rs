@@ -178,6 +178,8 @@ pub struct FieldDef {
     /// A line of help under the label.
     #[serde(default)]
     pub hint: Option<String>,
+    #[serde(default)]
+    pub hint_en: Option<String>,
 }
 
 /// Why a value does not fit its field. The messages are what the terminal shows beside
@@ -318,6 +320,8 @@ pub fn date_window(today: NaiveDate, from_days: u16, to_days: u16) -> (NaiveDate
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuickMaterial {
     pub name: String,
+    #[serde(default)]
+    pub name_en: String,
     pub held: bool,
 }
 
@@ -344,6 +348,8 @@ pub struct QuickItem {
     pub name_en: String,
     /// Who may apply, in one line (`年满65周岁的本市户籍老年人`).
     pub who: String,
+    #[serde(default)]
+    pub who_en: String,
     /// The fields the resident fills, in order.
     pub fields: Vec<FieldDef>,
     /// The keys the back office prefills (`name`, `address`, `hukou`...).
@@ -351,6 +357,8 @@ pub struct QuickItem {
     pub materials: Vec<QuickMaterial>,
     /// What happens after submission, for the receipt and the screen.
     pub next_steps: String,
+    #[serde(default)]
+    pub next_steps_en: String,
 }
 
 /// `GET /api/v1/residents/me/quick-items` answer: every item, with what the back office
@@ -363,6 +371,8 @@ pub struct QuickForm {
     /// (`未满65周岁，暂不能申请`).
     #[serde(default)]
     pub not_eligible: Option<String>,
+    #[serde(default)]
+    pub not_eligible_en: Option<String>,
 }
 
 /// `POST /api/v1/residents/me/quick-items/{id}` body.
@@ -383,8 +393,12 @@ pub struct QuickReceipt {
     pub item_id: String,
     pub item_code: String,
     pub item_name: String,
+    #[serde(default)]
+    pub item_name_en: String,
     pub submitted_at: DateTime<Utc>,
     pub next_steps: String,
+    #[serde(default)]
+    pub next_steps_en: String,
     /// `true` when this `submission_id` had been filed before.
     #[serde(default)]
     pub repeated: bool,
@@ -458,6 +472,7 @@ mod tests {
             kind,
             required,
             hint: None,
+            hint_en: None,
         }
     }
 
@@ -543,10 +558,12 @@ mod tests {
             name: "甲".into(),
             name_en: "A".into(),
             who: String::new(),
+            who_en: String::new(),
             fields: vec![field(FieldKind::Mobile, true)],
             prefills: vec![],
             materials: vec![],
             next_steps: String::new(),
+            next_steps_en: String::new(),
         };
         let mut v = BTreeMap::new();
         v.insert("k".to_string(), "123".to_string());

@@ -34,6 +34,10 @@ pub enum CertProblem {
     Printer,
     /// Cancelled by the resident while the printer held it.
     Cancelled,
+    /// The verification code the back office sent does not verify against the key this
+    /// terminal trusts (or none is configured): nothing is printed that a bank could not
+    /// check.
+    NotVerified,
 }
 
 /// How a certificate job ended (the answer to [`CertEffect::Print`]).

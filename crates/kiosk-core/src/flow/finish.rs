@@ -21,8 +21,8 @@ pub const END_COUNTDOWN: Duration = Duration::from_secs(5);
 pub enum Task {
     /// A certificate printed.
     Certificate(CertificateKind),
-    /// A 快办 item submitted (the item's name).
-    Quick(String),
+    /// A 快办 item submitted.
+    Quick { name: String, name_en: String },
 }
 
 /// What the printer gave the resident.
@@ -45,6 +45,7 @@ pub struct TaskDone {
     pub case_no: String,
     /// What happens next (a 快办), shown on the result.
     pub next_steps: String,
+    pub next_steps_en: String,
     /// The rating of this 办件, when one applies.
     pub rate: Option<RatedCase>,
 }
@@ -205,14 +206,19 @@ mod tests {
 
     fn done(rate: bool) -> TaskDone {
         TaskDone {
-            task: Task::Quick("老年综合津贴申请".into()),
+            task: Task::Quick {
+                name: "老年综合津贴申请".into(),
+                name_en: "Senior citizens' allowance".into(),
+            },
             printed: Printed::Yes,
             case_no: "CN310105-2026-Q000001".into(),
             next_steps: "5个工作日内办结".into(),
+            next_steps_en: "Done within 5 working days".into(),
             rate: rate.then(|| RatedCase {
                 case_no: "CN310105-2026-Q000001".into(),
                 item_code: "310105-MZ-0031".into(),
                 item_name: "老年综合津贴申请".into(),
+                item_name_en: "Senior citizens' allowance".into(),
             }),
         }
     }

@@ -488,6 +488,7 @@ mod tests {
                 name: "社保卡补换".into(),
                 name_en: "Replace a social security card".into(),
                 who: "本市参保人员".into(),
+                who_en: String::new(),
                 fields: vec![
                     FieldDef {
                         key: "reason".into(),
@@ -509,6 +510,7 @@ mod tests {
                         },
                         required: true,
                         hint: None,
+                        hint_en: None,
                     },
                     FieldDef {
                         key: "mobile".into(),
@@ -517,6 +519,7 @@ mod tests {
                         kind: FieldKind::Mobile,
                         required: true,
                         hint: None,
+                        hint_en: None,
                     },
                     FieldDef {
                         key: "pickup_date".into(),
@@ -529,14 +532,17 @@ mod tests {
                         },
                         required: true,
                         hint: None,
+                        hint_en: None,
                     },
                 ],
                 prefills: vec!["name".into()],
                 materials: vec![QuickMaterial {
                     name: "居民身份证".into(),
+                    name_en: String::new(),
                     held: true,
                 }],
                 next_steps: "5个工作日内制卡".into(),
+                next_steps_en: String::new(),
             },
             prefilled: vec![Prefilled {
                 key: "name".into(),
@@ -545,6 +551,7 @@ mod tests {
                 shown: "王*英".into(),
             }],
             not_eligible: (!eligible).then(|| "未满65周岁".into()),
+            not_eligible_en: None,
         }
     }
 
@@ -700,8 +707,10 @@ mod tests {
             item_id: "social-security-card-replacement".into(),
             item_code: "310105-RS-0008".into(),
             item_name: "社保卡补换".into(),
+            item_name_en: String::new(),
             submitted_at: chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default(),
             next_steps: "5个工作日内制卡".into(),
+            next_steps_en: String::new(),
             repeated: false,
         };
         f.handle(QuickEvent::Submitted(Ok(receipt)), today(), id(1));

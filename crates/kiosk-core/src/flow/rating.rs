@@ -48,6 +48,7 @@ pub struct RatedCase {
     pub case_no: String,
     pub item_code: String,
     pub item_name: String,
+    pub item_name_en: String,
 }
 
 /// What became of a rating handed to the store ([`RatingEffect::StoreRating`]).

@@ -439,10 +439,12 @@ impl Session {
                         printed: Printed::Yes,
                         case_no: case_no.clone(),
                         next_steps: String::new(),
+                        next_steps_en: String::new(),
                         rate: Some(RatedCase {
                             case_no,
                             item_code: certificate_item_code(kind),
                             item_name: kind.title().to_string(),
+                            item_name_en: kind.title_en().to_string(),
                         }),
                     };
                     let out = self.finish.start(done, at.monotonic);
@@ -465,7 +467,10 @@ impl Session {
                 }
                 let done = match (&ev, self.quick.receipt()) {
                     (QuickEvent::ReceiptDone(outcome), Some(r)) => Some(TaskDone {
-                        task: Task::Quick(r.item_name.clone()),
+                        task: Task::Quick {
+                            name: r.item_name.clone(),
+                            name_en: r.item_name_en.clone(),
+                        },
                         printed: match outcome {
                             ReceiptOutcome::Printed => Printed::Yes,
                             ReceiptOutcome::Failed => Printed::Failed,
@@ -473,10 +478,12 @@ impl Session {
                         },
                         case_no: r.case_no.clone(),
                         next_steps: r.next_steps.clone(),
+                        next_steps_en: r.next_steps_en.clone(),
                         rate: Some(RatedCase {
                             case_no: r.case_no.clone(),
                             item_code: r.item_code.clone(),
                             item_name: r.item_name.clone(),
+                            item_name_en: r.item_name_en.clone(),
                         }),
                     }),
                     _ => None,
@@ -1584,6 +1591,7 @@ mod mine_tests {
                 name: "老年综合津贴申请".into(),
                 name_en: "Senior allowance".into(),
                 who: "年满65周岁的本市户籍老年人".into(),
+                who_en: String::new(),
                 fields: vec![
                     FieldDef {
                         key: "bank".into(),
@@ -1598,6 +1606,7 @@ mod mine_tests {
                         },
                         required: true,
                         hint: None,
+                        hint_en: None,
                     },
                     FieldDef {
                         key: "mobile".into(),
@@ -1606,14 +1615,17 @@ mod mine_tests {
                         kind: FieldKind::Mobile,
                         required: true,
                         hint: None,
+                        hint_en: None,
                     },
                 ],
                 prefills: vec!["name".into()],
                 materials: vec![QuickMaterial {
                     name: "户口簿".into(),
+                    name_en: String::new(),
                     held: true,
                 }],
                 next_steps: "次月起按月发放".into(),
+                next_steps_en: String::new(),
             },
             prefilled: vec![Prefilled {
                 key: "name".into(),
@@ -1622,6 +1634,7 @@ mod mine_tests {
                 shown: "王*英".into(),
             }],
             not_eligible: None,
+            not_eligible_en: None,
         }
     }
 
@@ -1631,8 +1644,10 @@ mod mine_tests {
             item_id: "senior-allowance".into(),
             item_code: "310105-MZ-0031".into(),
             item_name: "老年综合津贴申请".into(),
+            item_name_en: String::new(),
             submitted_at: chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default(),
             next_steps: "次月起按月发放".into(),
+            next_steps_en: String::new(),
             repeated: false,
         }
     }
@@ -1728,6 +1743,7 @@ mod mine_tests {
                 case_no: CASE.into(),
                 item_code: "310105-MZ-0031".into(),
                 item_name: "老年综合津贴申请".into(),
+                item_name_en: "Senior citizens' allowance".into(),
             })),
             at(hold + 4),
         );
