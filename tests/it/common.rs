@@ -834,3 +834,35 @@ pub(crate) fn wedge(h: &civic_kiosk::ui::snapshot::Headless, code: &str) {
     });
     w.dispatch_event(WindowEvent::KeyReleased { text: enter });
 }
+
+/// The PDFs in `dir`, oldest first.
+pub(crate) fn pdfs(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir).map_or(Vec::new(), |d| {
+        d.filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "pdf"))
+            .collect()
+    });
+    v.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+    v
+}
+
+/// Every byte under `dir`, for a search.
+pub(crate) fn all_bytes(dir: &Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(b) = std::fs::read(&p) {
+                out.extend(b);
+            }
+        }
+    }
+    out
+}
+
+pub(crate) fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}

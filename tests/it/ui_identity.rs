@@ -37,40 +37,6 @@ fn scan_card(spool: &Path, out: &Path) -> String {
     common::scan_pdf_qr(&pdf, out, 200)
 }
 
-fn pdfs(spool: &Path) -> usize {
-    std::fs::read_dir(spool).map_or(0, |d| {
-        d.filter(|e| {
-            e.as_ref()
-                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "pdf"))
-        })
-        .count()
-    })
-}
-
-/// Every byte under `dir` (the log, the store with its -wal), for a search.
-fn all_bytes(dir: &Path) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if let Ok(b) = std::fs::read(&p) {
-                out.extend(b);
-            }
-        }
-    }
-    out
-}
-
-fn contains(hay: &[u8], needle: &str) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
-}
-
 #[test]
 fn a_resident_identified_by_card_and_code_prints_and_checks_cards_with_nothing_typed() {
     // Slint's platform and the global logger belong to a process: one of its own.
@@ -247,7 +213,7 @@ fn a_resident_identified_by_card_and_code_prints_and_checks_cards_with_nothing_t
     assert!(!o().get_keypad(), "typing needs staff here");
     assert!(shown(&h, "请将身份证放在读卡器上"));
     h.pump_until(Duration::from_millis(800), |_| false);
-    assert_eq!(pdfs(&spool), 1, "nothing more printed");
+    assert_eq!(common::pdfs(&spool).len(), 1, "nothing more printed");
     sim.remove();
     wait("expired card taken", &|w| {
         !w.global::<IdentityAdapter>().get_card_on_reader()
@@ -341,18 +307,21 @@ fn a_resident_identified_by_card_and_code_prints_and_checks_cards_with_nothing_t
     drop(devices);
     h.controller.wipe_session();
     log::logger().flush();
-    let log_bytes = all_bytes(&logs);
+    let log_bytes = common::all_bytes(&logs);
     assert!(
-        contains(&log_bytes, "ID card read"),
+        common::contains(&log_bytes, "ID card read"),
         "the log has the reads"
     );
     for secret in [NAME, ID] {
-        assert!(!contains(&log_bytes, secret), "{secret} in the log");
+        assert!(!common::contains(&log_bytes, secret), "{secret} in the log");
     }
-    let store_bytes = all_bytes(&dir.path().join("data"));
+    let store_bytes = common::all_bytes(&dir.path().join("data"));
     assert!(!store_bytes.is_empty());
     for secret in [NAME, ID] {
-        assert!(!contains(&store_bytes, secret), "{secret} in the store");
+        assert!(
+            !common::contains(&store_bytes, secret),
+            "{secret} in the store"
+        );
     }
     assert!(
         sim.protocol_errors().is_empty(),

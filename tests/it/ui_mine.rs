@@ -4,7 +4,7 @@
 //! 办件 in the local store. Then the faults: the back office down, the document printer
 //! out of paper (a scripted ESC/POS printer).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -49,17 +49,6 @@ fn wait(h: &Headless, what: &str, done: &dyn Fn(&MainWindow) -> bool) {
     );
 }
 
-/// The PDFs in `dir`, oldest first.
-fn pdfs(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir).map_or(Vec::new(), |d| {
-        d.filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "pdf"))
-            .collect()
-    });
-    v.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
-    v
-}
-
 fn pdftotext(pdf: &Path) -> String {
     let out = std::process::Command::new(common::tool("pdftotext", "poppler-utils"))
         .args(["-layout"])
@@ -69,27 +58,6 @@ fn pdftotext(pdf: &Path) -> String {
         .unwrap();
     assert!(out.status.success(), "pdftotext {}", pdf.display());
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Every byte under `dir`, for a search.
-fn all_bytes(dir: &Path) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if let Ok(b) = std::fs::read(&p) {
-                out.extend(b);
-            }
-        }
-    }
-    out
-}
-
-fn contains(hay: &[u8], needle: &str) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
 /// Rates the 办件 the end of a task opened (by itself) with 非常满意; returns to the choice.
@@ -231,7 +199,7 @@ fn a_resident_prints_a_certificate_submits_a_quick_item_and_rates_each_case() {
     assert!(shown(&h, "请取走您的证明"));
     let cert_case = h.window.global::<FinishAdapter>().get_case_no().to_string();
     assert!(cert_case.starts_with("CN310105-"), "{cert_case}");
-    let printed = pdfs(&docs);
+    let printed = common::pdfs(&docs);
     assert_eq!(printed.len(), 1, "one certificate: {printed:?}");
     // Its QR carries the verification code; the back office confirms what it says.
     let code = common::scan_pdf_qr(&printed[0], dir.path(), 200);
@@ -332,7 +300,7 @@ fn a_resident_prints_a_certificate_submits_a_quick_item_and_rates_each_case() {
         bo_count("SELECT count(*) FROM submissions WHERE id_number = ?1"),
         1
     );
-    let printed = pdfs(&docs);
+    let printed = common::pdfs(&docs);
     assert_eq!(printed.len(), 2, "the receipt: {printed:?}");
     let receipt = pdftotext(&printed[1]);
     assert!(receipt.contains(&quick_case), "{receipt}");
@@ -406,22 +374,22 @@ fn a_resident_prints_a_certificate_submits_a_quick_item_and_rates_each_case() {
         assert!(!session.contains(secret), "{secret:?} left in the session");
     }
     drop(h);
-    let kept = all_bytes(&logs);
-    let mut stored = all_bytes(&dir.path().join("data"));
+    let kept = common::all_bytes(&logs);
+    let mut stored = common::all_bytes(&dir.path().join("data"));
     stored.extend(kept.iter());
     for secret in [ID, PHONE, "王秀英"] {
         assert!(
-            !contains(&stored, secret),
+            !common::contains(&stored, secret),
             "{secret:?} in the log or the store"
         );
     }
     assert!(
-        contains(&kept, &quick_case),
+        common::contains(&kept, &quick_case),
         "the log names the 办件 filed, not the resident"
     );
     assert!(
-        contains(&kept, "try 1 of 3 got no answer")
-            && contains(&kept, "(a retry of a filed submission)"),
+        common::contains(&kept, "try 1 of 3 got no answer")
+            && common::contains(&kept, "(a retry of a filed submission)"),
         "the first reply was lost, and the retry was answered as the one filed"
     );
 }
@@ -505,7 +473,7 @@ fn with_the_back_office_down_mine_says_so_and_a_held_document_waits_or_is_cancel
         }),
         "the guide prints with the back office down"
     );
-    assert_eq!(pdfs(&guides).len(), 1);
+    assert_eq!(common::pdfs(&guides).len(), 1);
     drop(h);
     drop(devices);
 

@@ -874,39 +874,12 @@ mod docs_resident_session {
 
     use super::*;
 
-    const DOCS: &str = include_str!("../../../docs/api.md");
+    use super::docs_examples::{DOCS, round_trip};
+
     const HEADING: &str = "## Resident session and 办件进度";
 
-    /// The plain ```json blocks of the section under [`HEADING`], in order.
     fn blocks() -> Vec<String> {
-        let start = DOCS.find(HEADING).expect("docs/api.md has the section");
-        let section = &DOCS[start + HEADING.len()..];
-        let section = &section[..section.find("\n## ").unwrap_or(section.len())];
-        let mut out = Vec::new();
-        let mut current: Option<String> = None;
-        for line in section.lines() {
-            match (&mut current, line) {
-                (None, "```json") => current = Some(String::new()),
-                (Some(text), "```") => {
-                    out.push(std::mem::take(text));
-                    current = None;
-                }
-                (Some(text), l) => {
-                    text.push_str(l);
-                    text.push('\n');
-                }
-                (None, _) => {}
-            }
-        }
-        out
-    }
-
-    fn round_trip<T: serde::de::DeserializeOwned + Serialize>(text: &str) -> T {
-        let original: serde_json::Value = serde_json::from_str(text).unwrap();
-        let typed: T =
-            serde_json::from_value(original.clone()).unwrap_or_else(|e| panic!("{e}: {text}"));
-        assert_eq!(serde_json::to_value(&typed).unwrap(), original, "{text}");
-        typed
+        super::docs_examples::blocks(HEADING)
     }
 
     #[test]
@@ -962,39 +935,12 @@ mod docs_services {
 
     use super::*;
 
-    const DOCS: &str = include_str!("../../../docs/api.md");
+    use super::docs_examples::{DOCS, round_trip};
+
     const HEADING: &str = "## Certificates and 快办";
 
-    /// The plain ```json blocks of the section under [`HEADING`], in order.
     fn blocks() -> Vec<String> {
-        let start = DOCS.find(HEADING).expect("docs/api.md has the section");
-        let section = &DOCS[start + HEADING.len()..];
-        let section = &section[..section.find("\n## ").unwrap_or(section.len())];
-        let mut out = Vec::new();
-        let mut current: Option<String> = None;
-        for line in section.lines() {
-            match (&mut current, line) {
-                (None, "```json") => current = Some(String::new()),
-                (Some(text), "```") => {
-                    out.push(std::mem::take(text));
-                    current = None;
-                }
-                (Some(text), l) => {
-                    text.push_str(l);
-                    text.push('\n');
-                }
-                (None, _) => {}
-            }
-        }
-        out
-    }
-
-    fn round_trip<T: serde::de::DeserializeOwned + Serialize>(text: &str) -> T {
-        let original: serde_json::Value = serde_json::from_str(text).unwrap();
-        let typed: T =
-            serde_json::from_value(original.clone()).unwrap_or_else(|e| panic!("{e}: {text}"));
-        assert_eq!(serde_json::to_value(&typed).unwrap(), original, "{text}");
-        typed
+        super::docs_examples::blocks(HEADING)
     }
 
     #[test]
@@ -1042,5 +988,49 @@ mod docs_services {
         ] {
             assert!(DOCS.contains(&format!("`{code}`")), "{code} is documented");
         }
+    }
+}
+
+/// The examples of a section of docs/api.md, for the sections whose examples are plain
+/// ```json blocks (the older sections name their type on the fence instead).
+#[cfg(test)]
+mod docs_examples {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use serde::Serialize;
+
+    pub(super) const DOCS: &str = include_str!("../../../docs/api.md");
+
+    /// The plain ```json blocks of the section under `heading`, in order.
+    pub(super) fn blocks(heading: &str) -> Vec<String> {
+        let start = DOCS.find(heading).expect("docs/api.md has the section");
+        let section = &DOCS[start + heading.len()..];
+        let section = &section[..section.find("\n## ").unwrap_or(section.len())];
+        let mut out = Vec::new();
+        let mut current: Option<String> = None;
+        for line in section.lines() {
+            match (&mut current, line) {
+                (None, "```json") => current = Some(String::new()),
+                (Some(text), "```") => {
+                    out.push(std::mem::take(text));
+                    current = None;
+                }
+                (Some(text), l) => {
+                    text.push_str(l);
+                    text.push('\n');
+                }
+                (None, _) => {}
+            }
+        }
+        out
+    }
+
+    /// `text` read as `T` and written back: the same JSON, or the test fails.
+    pub(super) fn round_trip<T: serde::de::DeserializeOwned + Serialize>(text: &str) -> T {
+        let original: serde_json::Value = serde_json::from_str(text).unwrap();
+        let typed: T =
+            serde_json::from_value(original.clone()).unwrap_or_else(|e| panic!("{e}: {text}"));
+        assert_eq!(serde_json::to_value(&typed).unwrap(), original, "{text}");
+        typed
     }
 }
