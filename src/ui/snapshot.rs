@@ -76,6 +76,24 @@ pub struct HeadlessOptions {
     pub identity: Option<tokio::sync::mpsc::UnboundedReceiver<crate::flow::IdentityEvent>>,
 }
 
+/// A portrait 1080×1920 window on mocked time, with nothing attached: tests name what
+/// they attach.
+impl Default for HeadlessOptions {
+    fn default() -> Self {
+        Self {
+            catalog: None,
+            client: None,
+            trusted_key: None,
+            store: None,
+            settings: None,
+            width: 1080,
+            height: 1920,
+            mock_time: true,
+            identity: None,
+        }
+    }
+}
+
 impl Headless {
     /// A window of `width`×`height` with the given catalogue and (optional) back-office client.
     pub fn new(

@@ -89,11 +89,7 @@ pub(crate) fn paper_out_counter(
     dir: &Path,
     cfg: &mut civic_kiosk::config::Config,
 ) -> PaperOutCounter {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let bo = rt.block_on(start_backoffice(
         &dir.join("bo.sqlite"),
         false,
@@ -865,4 +861,13 @@ pub(crate) fn all_bytes(dir: &Path) -> Vec<u8> {
 
 pub(crate) fn contains(hay: &[u8], needle: &str) -> bool {
     hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+/// A tokio runtime of one worker, for a back office or devices beside a test.
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
 }

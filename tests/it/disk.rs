@@ -28,11 +28,7 @@ struct FullDisk {
 
 fn full_disk() -> FullDisk {
     let dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime();
     let shipped = common::shipped_config_value();
     let bo = rt.block_on(common::start_backoffice(
         &dir.path().join("bo.sqlite"),
@@ -104,13 +100,8 @@ fn a_full_disk_at_boot_still_serves_residents() {
         HeadlessOptions {
             catalog: Some(Arc::new(catalog)),
             client: Some(fd.bo.client(&fd.config.backoffice.token)),
-            trusted_key: None,
             store: Some(store.clone()),
-            settings: None,
-            width: 1080,
-            height: 1920,
-            mock_time: true,
-            identity: None,
+            ..Default::default()
         },
     )
     .unwrap();

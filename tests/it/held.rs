@@ -217,11 +217,7 @@ fn a_printer_killed_mid_job_costs_a_few_connections_a_minute_and_a_lost_job_fail
 
 #[test]
 fn on_escpos_with_paper_out_a_held_job_costs_a_few_connections_and_ends_at_wait_timeout() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime();
     let sim = std::sync::Arc::new(std::sync::Mutex::new(Sim {
         dle: [OK, OK | 0x20, OK | 0x60],
         ..Default::default()

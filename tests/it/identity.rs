@@ -18,14 +18,6 @@ use crate::common;
 const NAME: &str = "王秀英";
 const ID: &str = "310105195001011231";
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 fn reader_config(uri: &str) -> civic_kiosk::config::Config {
     let mut c = common::shipped_config_value();
     c.identity.reader = uri.to_string();
@@ -77,7 +69,7 @@ fn effects(cmds: &[flow::Command]) -> Vec<Effect> {
 
 #[test]
 fn a_card_left_on_the_reader_starts_no_new_session_until_placed_again() {
-    let rt = runtime();
+    let rt = common::runtime();
     let sim = Sim::start(None).unwrap();
     let (devices, rx) = Devices::start(&reader_config(&sim.url()), rt.handle());
     let mut rx = rx.expect("a reader runs");
@@ -137,7 +129,7 @@ fn a_card_left_on_the_reader_starts_no_new_session_until_placed_again() {
 
 #[test]
 fn an_expired_id_card_identifies_nobody_and_prints_nothing() {
-    let rt = runtime();
+    let rt = common::runtime();
     let sim = Sim::start(Some(SimCard::expired())).unwrap();
     let (_devices, rx) = Devices::start(&reader_config(&sim.url()), rt.handle());
     let mut rx = rx.unwrap();
@@ -159,7 +151,7 @@ fn an_expired_id_card_identifies_nobody_and_prints_nothing() {
 
 #[test]
 fn each_reader_fault_gets_its_message_and_reading_works_again_without_a_restart() {
-    let rt = runtime();
+    let rt = common::runtime();
     let dir = tempfile::tempdir().unwrap();
     // The configured path is a link, as udev makes one (/dev/idreader → ttyUSB0): the
     // reader can be unplugged and plugged back in at the same path.
@@ -368,7 +360,7 @@ fn identity_test_prints_the_masked_name_and_the_validity() {
 #[test]
 fn a_serial_scanner_on_a_pty_sends_each_line_as_a_scan() {
     use std::io::Write;
-    let rt = runtime();
+    let rt = common::runtime();
     let pty = nix::pty::openpty(None, None).unwrap();
     let mut t = nix::sys::termios::tcgetattr(&pty.slave).unwrap();
     nix::sys::termios::cfmakeraw(&mut t);
@@ -480,7 +472,7 @@ fn typed_numbers_follow_identity_keypad_on_the_cli_too() {
 fn the_heartbeat_reports_the_reader_and_its_last_fault() {
     use civic_kiosk::config::{ConfigHandle, Layers};
     use std::sync::{Arc, Mutex};
-    let rt = runtime();
+    let rt = common::runtime();
     let dir = tempfile::tempdir().unwrap();
     let bo = rt.block_on(common::start_backoffice(
         &dir.path().join("bo.sqlite"),

@@ -311,11 +311,7 @@ fn resident_ui_headless() {
 
     // ---- call-staff reaches the reference back office
     let dir = tempfile::tempdir().unwrap();
-    let server_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let server_rt = common::runtime();
     let bo = server_rt.block_on(common::start_backoffice(
         &dir.path().join("bo.sqlite"),
         false,

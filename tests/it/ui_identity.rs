@@ -57,11 +57,7 @@ fn a_resident_identified_by_card_and_code_prints_and_checks_cards_with_nothing_t
         }
     ));
     init_headless(true);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime();
     let mut cfg = common::shipped_config_value();
     let bo = rt.block_on(common::start_backoffice(
         &dir.path().join("bo.sqlite"),
@@ -87,15 +83,11 @@ fn a_resident_identified_by_card_and_code_prints_and_checks_cards_with_nothing_t
     let h = Headless::with_options(
         Arc::new(cfg),
         HeadlessOptions {
-            catalog: None,
             client: Some(client.clone()),
             trusted_key: Some(bo.key),
             store: Some(store.clone()),
-            settings: None,
-            width: 1080,
-            height: 1920,
-            mock_time: true,
             identity,
+            ..Default::default()
         },
     )
     .unwrap();

@@ -130,10 +130,7 @@ fn headless_with(
             trusted_key: key,
             store: Some(store.clone()),
             settings,
-            width: 1080,
-            height: 1920,
-            mock_time: true,
-            identity: None,
+            ..Default::default()
         },
     )
     .unwrap()
@@ -339,11 +336,7 @@ fn pin_pad_maintenance_staff_and_lockout() {
     drop(h);
 
     // ---- 帮办: a staff PIN signs in; the card issued in that session names the staff member
-    let server_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let server_rt = common::runtime();
     let bo = server_rt.block_on(common::start_backoffice(
         &dir.path().join("bo.sqlite"),
         false,

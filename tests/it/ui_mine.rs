@@ -115,11 +115,7 @@ fn a_resident_prints_a_certificate_submits_a_quick_item_and_rates_each_case() {
         }
     ));
     init_headless(true);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime();
     let mut cfg = common::shipped_config_value();
     let bo_db = dir.path().join("bo.sqlite");
     // The back office loses exactly the first reply of the 快办 submission.
@@ -147,15 +143,11 @@ fn a_resident_prints_a_certificate_submits_a_quick_item_and_rates_each_case() {
     let h = Headless::with_options(
         Arc::new(cfg.clone()),
         HeadlessOptions {
-            catalog: None,
             client: Some(client.clone()),
             trusted_key: Some(bo.key),
             store: Some(store.clone()),
-            settings: None,
-            width: 1080,
-            height: 1920,
-            mock_time: true,
             identity,
+            ..Default::default()
         },
     )
     .unwrap();
@@ -403,11 +395,7 @@ fn with_the_back_office_down_mine_says_so_and_a_held_document_waits_or_is_cancel
     }
     init_headless(true);
     let dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime();
     let sim = Sim::start(Some(SimCard::demo())).unwrap();
     let mut cfg = common::shipped_config_value();
     cfg.identity.reader = sim.url();
@@ -430,13 +418,9 @@ fn with_the_back_office_down_mine_says_so_and_a_held_document_waits_or_is_cancel
                 civic_contract::catalogue::demo().unwrap(),
             ))),
             client: Some(common::client(&dead, &cfg.backoffice.token)),
-            trusted_key: None,
             store: Some(store.clone()),
-            settings: None,
-            width: 1080,
-            height: 1920,
-            mock_time: true,
             identity,
+            ..Default::default()
         },
     )
     .unwrap();
@@ -485,15 +469,11 @@ fn with_the_back_office_down_mine_says_so_and_a_held_document_waits_or_is_cancel
     let h = Headless::with_options(
         Arc::new(cfg.clone()),
         HeadlessOptions {
-            catalog: None,
             client: Some(bo.client(&cfg.backoffice.token)),
             trusted_key: Some(bo.key),
             store: Some(store.clone()),
-            settings: None,
-            width: 1080,
-            height: 1920,
-            mock_time: true,
             identity,
+            ..Default::default()
         },
     )
     .unwrap();

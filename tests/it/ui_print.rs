@@ -80,15 +80,10 @@ fn held_card_shows_the_message_prints_on_recovery_and_is_cancelled_by_a_wipe() {
     let h = Headless::with_options(
         Arc::new(cfg),
         HeadlessOptions {
-            catalog: None,
             client: Some(client),
             trusted_key: Some(bo.key),
             store: Some(store.clone()),
-            settings: None,
-            width: 1080,
-            height: 1920,
-            mock_time: true,
-            identity: None,
+            ..Default::default()
         },
     )
     .unwrap();
@@ -284,15 +279,9 @@ fn the_status_bar_shows_the_card_printer_not_ready_while_it_is_out_of_paper() {
     let h = Headless::with_options(
         Arc::new(cfg),
         HeadlessOptions {
-            catalog: None,
             client: Some(client.clone()),
             trusted_key: Some(counter.bo.key),
-            store: None,
-            settings: None,
-            width: 1080,
-            height: 1920,
-            mock_time: true,
-            identity: None,
+            ..Default::default()
         },
     )
     .unwrap();
@@ -330,15 +319,9 @@ fn a_card_printer_without_the_card_size_pauses_as_unsupported_not_paper_out() {
     let h = Headless::with_options(
         Arc::new(cfg),
         HeadlessOptions {
-            catalog: None,
             client: Some(client.clone()),
             trusted_key: Some(counter.bo.key),
-            store: None,
-            settings: None,
-            width: 1080,
-            height: 1920,
-            mock_time: true,
-            identity: None,
+            ..Default::default()
         },
     )
     .unwrap();

@@ -93,14 +93,8 @@ fn rating_flow_headless() {
         config.clone(),
         HeadlessOptions {
             catalog: Some(catalog.clone()),
-            client: None,
-            trusted_key: None,
             store: Some(store.clone()),
-            settings: None,
-            width: 1080,
-            height: 1920,
-            mock_time: true,
-            identity: None,
+            ..Default::default()
         },
     )
     .unwrap();

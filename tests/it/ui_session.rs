@@ -70,11 +70,7 @@ fn after_the_idle_timeout_every_global_property_is_as_at_a_fresh_start() {
             client: Some(client),
             trusted_key: Some(bo.key),
             store: Some(store.clone()),
-            settings: None,
-            width: 1080,
-            height: 1920,
-            mock_time: true,
-            identity: None,
+            ..Default::default()
         },
     )
     .unwrap();
