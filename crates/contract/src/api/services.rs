@@ -375,14 +375,31 @@ pub struct QuickForm {
     pub not_eligible_en: Option<String>,
 }
 
-/// `POST /api/v1/residents/me/quick-items/{id}` body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `POST /api/v1/residents/me/quick-items/{id}` body. `Debug` shows the keys and the
+/// lengths of the values only: a value may be a telephone number.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuickSubmission {
     /// Made by the terminal before the first try: a retry, a lost reply or a double tap
     /// sends the same id, and the back office files one application for it.
     pub submission_id: Uuid,
     /// The values of [`QuickItem::fields`], by key.
     pub values: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for QuickSubmission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QuickSubmission")
+            .field("submission_id", &self.submission_id)
+            .field(
+                "values",
+                &self
+                    .values
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.chars().count()))
+                    .collect::<BTreeMap<_, _>>(),
+            )
+            .finish()
+    }
 }
 
 /// The answer to a submission: the application filed (or, for a retry, the one filed
@@ -576,6 +593,21 @@ mod tests {
             vec![("k", "not_mobile"), ("extra", "unknown_field")]
         );
         assert!(errs[0].message.contains("11位") && errs[0].message.contains("11 digits"));
+    }
+
+    #[test]
+    fn a_submission_never_shows_its_values_in_debug() {
+        let mut values = BTreeMap::new();
+        values.insert("phone".to_string(), "13800138000".to_string());
+        let s = QuickSubmission {
+            submission_id: Uuid::nil(),
+            values,
+        };
+        let shown = format!("{s:?}");
+        assert!(
+            shown.contains("\"phone\": 11") && !shown.contains("13800138000"),
+            "{shown}"
+        );
     }
 
     #[test]
