@@ -5,7 +5,11 @@
 //! - [`browse`]      — search query and answers, audience and theme, the item or bundle shown, guide printing
 //! - [`card`]        — 离线码: the resident identified (card, code, or typed where allowed), lookup, confirm, issue and print, 补办, 挂失
 //! - [`identity`]    — the ID card on the reader, scanned codes, keyboard-wedge bursts, the scanned 离线码 check
-//! - [`rating`]      — 好差评: level, reasons, callback number, saving; one rating per service per session
+//! - [`mine`]        — 办件进度: the identified resident's applications
+//! - [`certificate`] — 证明打印: a certificate and a period by touch, printed, held, cancelled
+//! - [`quick`]       — 快办: an item's prefilled form, its fields one at a time, confirm, submit once
+//! - [`finish`]      — how every task ends: the result, the rating of the 办件, 结束办理 / 继续办理, the countdown
+//! - [`rating`]      — 好差评: level, reasons, callback number, saving; one rating per service per session (per 办件)
 //! - [`help`]        — 呼叫工作人员
 //! - [`assist`]      — 帮办: the staff member signed in for this resident, and their sign-out
 //! - [`maintenance`] — the PIN pad behind the hidden gesture, and the maintenance page
