@@ -367,6 +367,13 @@ impl Rendered {
         sa.set_item_return(page(s.nav().item_return()));
         sa.set_countdown(i32::try_from(s.nav().countdown()).unwrap_or(i32::MAX));
         sa.set_help_state(help_state(s.help().state()));
+        sa.set_help_called_at(
+            s.help()
+                .called_at()
+                .map(|(h, m)| format!("{h:02}:{m:02}"))
+                .unwrap_or_default()
+                .into(),
+        );
         sa.set_staff(
             s.assist()
                 .staff()

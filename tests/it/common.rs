@@ -871,3 +871,28 @@ pub(crate) fn runtime() -> tokio::runtime::Runtime {
         .build()
         .unwrap()
 }
+
+/// Whether something labelled `label` is on screen.
+pub(crate) fn shown(h: &civic_kiosk::ui::snapshot::Headless, label: &str) -> bool {
+    i_slint_backend_testing::ElementHandle::find_by_accessible_label(&h.window, label)
+        .next()
+        .is_some()
+}
+
+/// A finger's tap at (`x`, `y`) in logical pixels: pressed and released there.
+pub(crate) fn tap_at(h: &civic_kiosk::ui::snapshot::Headless, x: f32, y: f32) {
+    use slint::ComponentHandle;
+    use slint::platform::{PointerEventButton, WindowEvent};
+    let w = h.window.window();
+    let position = slint::LogicalPosition::new(x, y);
+    w.dispatch_event(WindowEvent::PointerMoved { position });
+    w.dispatch_event(WindowEvent::PointerPressed {
+        position,
+        button: PointerEventButton::Left,
+    });
+    w.dispatch_event(WindowEvent::PointerReleased {
+        position,
+        button: PointerEventButton::Left,
+    });
+    h.pump_until(std::time::Duration::from_millis(50), |_| false);
+}

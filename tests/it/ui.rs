@@ -227,8 +227,9 @@ fn resident_ui_headless() {
     h.pump_until(Duration::from_millis(50), |_| false);
     let left = h.window.global::<SessionAdapter>().get_countdown();
     assert!((8..=10).contains(&left), "countdown shows {left}");
-    // "需要，继续办理" keeps everything.
-    click_label(&h, "需要，继续办理");
+    // A touch on the dimmed screen around the warning gives more time, like "需要，继续办理",
+    // and keeps everything.
+    common::tap_at(&h, 40.0, 400.0);
     assert_eq!(h.window.global::<SessionAdapter>().get_countdown(), 0);
     assert_eq!(
         h.window.global::<OfflineCodeAdapter>().get_id_entry(),
@@ -350,6 +351,27 @@ fn resident_ui_headless() {
         .find(|t| t.terminal_id == cfg.terminal.id)
         .expect("terminal known to the back office");
     assert_eq!(me.open_help_requests, 1);
+    // The call stays on screen until the session ends; pressing again asks no second time.
+    click_label(&h, "知道了");
+    let called = h.window.global::<SessionAdapter>().get_help_called_at();
+    assert_eq!(called.len(), 5, "HH:MM: {called}");
+    assert!(common::shown(
+        &h,
+        &format!("已呼叫工作人员（{called}），请在原地稍候")
+    ));
+    click_label(&h, "呼叫工作人员");
+    h.pump_until(Duration::from_millis(300), |_| false);
+    assert_eq!(
+        h.window.global::<SessionAdapter>().get_help_state(),
+        HelpState::Coming,
+        "the dialog says it again"
+    );
+    let terminals = server_rt.block_on(client(&admin).terminals()).unwrap();
+    let me = terminals
+        .iter()
+        .find(|t| t.terminal_id == cfg.terminal.id)
+        .unwrap();
+    assert_eq!(me.open_help_requests, 1, "no second request");
 
     // ---- the 离线码 flow on the keypad, to a card in the pdf:// spool
     click_label(&h, "知道了");

@@ -17,12 +17,6 @@ use crate::common::{self, click_label, wedge};
 const NAME: &str = "王秀英";
 const ID: &str = "310105195001011231";
 
-fn shown(h: &Headless, label: &str) -> bool {
-    i_slint_backend_testing::ElementHandle::find_by_accessible_label(&h.window, label)
-        .next()
-        .is_some()
-}
-
 fn ia(h: &Headless) -> IdentityAdapter<'_> {
     h.window.global::<IdentityAdapter>()
 }
@@ -112,7 +106,7 @@ fn a_resident_identified_by_card_and_code_prints_and_checks_cards_with_nothing_t
         w.global::<IdentityAdapter>().get_resident_name() == "王*英"
     });
     assert_eq!(s().get_page(), Page::Home);
-    assert!(shown(&h, "王*英，您好（已读取身份证）"));
+    assert!(common::shown(&h, "王*英，您好（已读取身份证）"));
 
     // 离线码: looked up at once, confirmed, printed. Nothing typed.
     click_label(&h, "离线码打印");
@@ -121,13 +115,13 @@ fn a_resident_identified_by_card_and_code_prints_and_checks_cards_with_nothing_t
     });
     assert!(o().get_by_card());
     assert_eq!(o().get_masked_name(), "王*英");
-    assert!(shown(&h, "已读取您的身份证"));
+    assert!(common::shown(&h, "已读取您的身份证"));
     click_label(&h, "是本人，打印卡片");
     wait("printed", &|w| {
         w.global::<OfflineCodeAdapter>().get_step() == CardStep::TakeCard
     });
     assert!(ia(&h).get_card_on_reader());
-    assert!(shown(&h, "请取走您的卡片") && shown(&h, "请取走您的身份证"));
+    assert!(common::shown(&h, "请取走您的卡片") && common::shown(&h, "请取走您的身份证"));
     let code = scan_card(&spool, dir.path());
     assert!(code.starts_with("CK2."), "scanned {code:?}");
     let payload = civic_kiosk::api::offline_code::verify(&code, &bo.key).expect("signed");
@@ -137,7 +131,7 @@ fn a_resident_identified_by_card_and_code_prints_and_checks_cards_with_nothing_t
     wait("card taken", &|w| {
         !w.global::<IdentityAdapter>().get_card_on_reader()
     });
-    assert!(!shown(&h, "请取走您的身份证"));
+    assert!(!common::shown(&h, "请取走您的身份证"));
 
     // 我的办件: the card opened a resident session at the back office; the applications
     // come with their statuses.
@@ -171,8 +165,11 @@ fn a_resident_identified_by_card_and_code_prints_and_checks_cards_with_nothing_t
         .find(|a| a.status == ApplicationStatus::NeedsCorrection)
         .unwrap();
     assert!(!correction.missing.is_empty());
-    assert!(shown(&h, "需补正材料"));
-    assert!(shown(&h, &format!("需补正：{}", correction.missing)));
+    assert!(common::shown(&h, "需补正材料"));
+    assert!(common::shown(
+        &h,
+        &format!("需补正：{}", correction.missing)
+    ));
 
     // An expired ID card: the plain message; nobody identified, nothing printed.
     h.controller.wipe_session();
@@ -197,13 +194,13 @@ fn a_resident_identified_by_card_and_code_prints_and_checks_cards_with_nothing_t
     wait("expired", &|w| {
         w.global::<IdentityAdapter>().get_notice() == IdentityNotice::IdExpired
     });
-    assert!(shown(&h, "身份证已过期，请到窗口办理"));
+    assert!(common::shown(&h, "身份证已过期，请到窗口办理"));
     assert_eq!(ia(&h).get_resident_name(), "");
     click_label(&h, "知道了");
     click_label(&h, "离线码打印");
     assert_eq!(o().get_step(), CardStep::Entry);
     assert!(!o().get_keypad(), "typing needs staff here");
-    assert!(shown(&h, "请将身份证放在读卡器上"));
+    assert!(common::shown(&h, "请将身份证放在读卡器上"));
     h.pump_until(Duration::from_millis(800), |_| false);
     assert_eq!(common::pdfs(&spool).len(), 1, "nothing more printed");
     sim.remove();
@@ -246,20 +243,20 @@ fn a_resident_identified_by_card_and_code_prints_and_checks_cards_with_nothing_t
         "the resident stays where they were"
     );
     click_label(&h, "首页");
-    assert!(shown(&h, "王*英，您好（已识别随申码）"));
+    assert!(common::shown(&h, "王*英，您好（已识别随申码）"));
 
     // Unknown and expired codes get their messages.
     wedge(&h, "SSM:DEMO:NOBODY");
     wait("unknown code", &|w| {
         w.global::<IdentityAdapter>().get_notice() == IdentityNotice::CodeNotFound
     });
-    assert!(shown(&h, "未找到此码对应的信息，请确认后重新扫描"));
+    assert!(common::shown(&h, "未找到此码对应的信息，请确认后重新扫描"));
     click_label(&h, "知道了");
     wedge(&h, "SSM:DEMO:EXPIRED");
     wait("expired code", &|w| {
         w.global::<IdentityAdapter>().get_notice() == IdentityNotice::CodeExpired
     });
-    assert!(shown(&h, "此码已过期，请刷新随申码后重新扫描"));
+    assert!(common::shown(&h, "此码已过期，请刷新随申码后重新扫描"));
     click_label(&h, "知道了");
 
     // The printed card, scanned: valid until its last day; after 挂失, void.
@@ -271,7 +268,7 @@ fn a_resident_identified_by_card_and_code_prints_and_checks_cards_with_nothing_t
     assert_eq!(s().get_page(), Page::CardCheck);
     assert_eq!(ia(&h).get_check_step(), CheckStep::Valid);
     let until = payload.exp.format("%Y-%m-%d").to_string();
-    assert!(shown(&h, &format!("有效期至 {until}")), "{until}");
+    assert!(common::shown(&h, &format!("有效期至 {until}")), "{until}");
     rt.block_on(client.report_lost(&civic_kiosk::api::ReportLostRequest {
         id_number: civic_kiosk::identity::IdNumber::parse(ID).unwrap(),
     }))
@@ -282,7 +279,7 @@ fn a_resident_identified_by_card_and_code_prints_and_checks_cards_with_nothing_t
         w.global::<IdentityAdapter>().get_check_step() == CheckStep::Voided
     });
     assert!(ia(&h).get_check_lost());
-    assert!(shown(&h, "已挂失，已失效"));
+    assert!(common::shown(&h, "已挂失，已失效"));
     // A forged card (another key's signature) is no card of ours.
     let forged = {
         let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
@@ -293,7 +290,7 @@ fn a_resident_identified_by_card_and_code_prints_and_checks_cards_with_nothing_t
     wait("forged", &|w| {
         w.global::<IdentityAdapter>().get_check_step() == CheckStep::Forged
     });
-    assert!(shown(&h, "此卡无效：无法验证，请联系工作人员"));
+    assert!(common::shown(&h, "此卡无效：无法验证，请联系工作人员"));
 
     // No full name or number anywhere on disk: not in the log, not in the store.
     drop(devices);

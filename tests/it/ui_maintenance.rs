@@ -69,12 +69,6 @@ impl Drop for Immutable {
     }
 }
 
-fn shown(h: &Headless, label: &str) -> bool {
-    i_slint_backend_testing::ElementHandle::find_by_accessible_label(&h.window, label)
-        .next()
-        .is_some()
-}
-
 fn page(h: &Headless) -> Page {
     h.window.global::<SessionAdapter>().get_page()
 }
@@ -175,8 +169,11 @@ fn pin_pad_maintenance_staff_and_lockout() {
     assert_eq!(page(&h), Page::Technician);
     assert_eq!(tech(&h).get_terminal_id(), cfg.terminal.id.as_str());
     assert_eq!(tech(&h).get_version(), env!("CARGO_PKG_VERSION"));
-    assert!(shown(&h, "关闭终端程序"), "the maintenance page shows");
-    assert!(!shown(&h, "确认"), "the pad is gone");
+    assert!(
+        common::shown(&h, "关闭终端程序"),
+        "the maintenance page shows"
+    );
+    assert!(!common::shown(&h, "确认"), "the pad is gone");
 
     // ---- settings, with the config's folder and file read-only (for root too): the
     // maintenance page saves into the settings layer in the data dir.
@@ -330,7 +327,7 @@ fn pin_pad_maintenance_staff_and_lockout() {
     assert!(!tech(&h).get_unlocked());
     h.window.global::<SessionAdapter>().invoke_hidden_gesture();
     assert!(
-        !tech(&h).get_unlocked() && shown(&h, "确认"),
+        !tech(&h).get_unlocked() && common::shown(&h, "确认"),
         "the pad again, not maintenance"
     );
     drop(h);
@@ -354,7 +351,7 @@ fn pin_pad_maintenance_staff_and_lockout() {
     let o = h.window.global::<OfflineCodeAdapter>();
     assert_eq!(o.get_step(), CardStep::Entry);
     assert!(!o.get_keypad(), "no keypad without staff");
-    assert!(shown(
+    assert!(common::shown(
         &h,
         "请扫描随申码；没有随身证件时，请点“呼叫工作人员”帮您办理"
     ));
@@ -374,7 +371,7 @@ fn pin_pad_maintenance_staff_and_lockout() {
         (CardStep::Failed, CardFailure::StaffRequired),
         "refused without staff"
     );
-    assert!(shown(
+    assert!(common::shown(
         &h,
         "本机打印卡片需要工作人员确认身份，请点“呼叫工作人员”"
     ));
@@ -390,7 +387,7 @@ fn pin_pad_maintenance_staff_and_lockout() {
     assert_eq!(page(&h), Page::Home, "state {:?}", tech(&h).get_state());
     assert_eq!(s.get_staff(), "S1024");
     assert_eq!(h.controller.staff(), Some(staff.clone()));
-    assert!(shown(&h, "退出帮办"));
+    assert!(common::shown(&h, "退出帮办"));
     assert!(!tech(&h).get_unlocked(), "a staff PIN opens no maintenance");
     click_label(&h, "离线码打印");
     for d in "310105195001011231".chars() {
@@ -476,7 +473,7 @@ fn pin_pad_maintenance_staff_and_lockout() {
     click_label(&h, "关闭终端程序");
     assert!(!h.controller.exit_requested(), "asks first");
     click_label(&h, "取消");
-    assert!(shown(&h, "关闭终端程序"));
+    assert!(common::shown(&h, "关闭终端程序"));
     click_label(&h, "关闭终端程序");
     click_label(&h, "确定关闭");
     assert!(h.controller.exit_requested());

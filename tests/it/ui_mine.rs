@@ -19,12 +19,6 @@ const ID: &str = "310105195001011231";
 const PHONE: &str = "13800138000";
 const QUICK_PATH: &str = "/api/v1/residents/me/quick-items/senior-allowance";
 
-fn shown(h: &Headless, label: &str) -> bool {
-    i_slint_backend_testing::ElementHandle::find_by_accessible_label(&h.window, label)
-        .next()
-        .is_some()
-}
-
 /// Whether a button labelled `label` is on screen and can be tapped (a button says
 /// whether it is enabled; the text inside it does not).
 fn enabled(h: &Headless, label: &str) -> bool {
@@ -71,7 +65,7 @@ fn rate_case(h: &Headless, case_no: &str) {
     assert_eq!(r.get_service_kind(), RatedService::Case);
     assert_eq!(r.get_case_no(), case_no);
     assert_eq!(r.get_level(), 0, "nothing preselected");
-    assert!(shown(h, "跳过评价"), "the rating may be skipped");
+    assert!(common::shown(h, "跳过评价"), "the rating may be skipped");
     click_label(h, "非常满意");
     click_label(h, "提交评价");
     wait(h, "rating saved", &|w| {
@@ -175,7 +169,7 @@ fn a_resident_prints_a_certificate_submits_a_quick_item_and_rates_each_case() {
     });
     let apps = h.window.global::<MineAdapter>().get_applications();
     assert_eq!(apps.row_count() as i64, apps_before);
-    assert!(shown(&h, "需补正材料") && shown(&h, "已办结"));
+    assert!(common::shown(&h, "需补正材料") && common::shown(&h, "已办结"));
     click_label(&h, "返回我的");
 
     // ---- 证明打印: 社保缴费记录, 12 months, by touch only.
@@ -188,7 +182,7 @@ fn a_resident_prints_a_certificate_submits_a_quick_item_and_rates_each_case() {
         w.global::<FinishAdapter>().get_step() == FinishStep::Result
     });
     assert_eq!(page(&h), Page::Done);
-    assert!(shown(&h, "请取走您的证明"));
+    assert!(common::shown(&h, "请取走您的证明"));
     let cert_case = h.window.global::<FinishAdapter>().get_case_no().to_string();
     assert!(cert_case.starts_with("CN310105-"), "{cert_case}");
     let printed = common::pdfs(&docs);
@@ -239,8 +233,8 @@ fn a_resident_prints_a_certificate_submits_a_quick_item_and_rates_each_case() {
         w.global::<QuickAdapter>().get_step() == QuickStep::List
     });
     click_label(&h, "老年综合津贴申请");
-    assert!(shown(&h, "以下信息已自动获取，无需填写"));
-    assert!(shown(&h, "✓ 已自动获取（免于提交）"));
+    assert!(common::shown(&h, "以下信息已自动获取，无需填写"));
+    assert!(common::shown(&h, "✓ 已自动获取（免于提交）"));
     click_label(&h, "开始填写");
     let q = || h.window.global::<QuickAdapter>();
     assert_eq!(q().get_field_type(), FieldType::Choice);
@@ -262,7 +256,7 @@ fn a_resident_prints_a_certificate_submits_a_quick_item_and_rates_each_case() {
     }
     click_label(&h, "下一步：核对");
     assert_eq!(q().get_field_error(), "请填写11位手机号码，以1开头");
-    assert!(shown(&h, "！请填写11位手机号码，以1开头"));
+    assert!(common::shown(&h, "！请填写11位手机号码，以1开头"));
     click_label(&h, "清空 Clear");
     for d in PHONE.chars() {
         click_label(&h, &d.to_string());
@@ -281,7 +275,7 @@ fn a_resident_prints_a_certificate_submits_a_quick_item_and_rates_each_case() {
     wait(&h, "quick submitted and its receipt printed", &|w| {
         w.global::<FinishAdapter>().get_step() == FinishStep::Result
     });
-    assert!(shown(&h, "请取走您的回执"));
+    assert!(common::shown(&h, "请取走您的回执"));
     let quick_case = h.window.global::<FinishAdapter>().get_case_no().to_string();
     assert_eq!(
         bo_count("SELECT count(*) FROM applications WHERE id_number = ?1"),
@@ -433,13 +427,13 @@ fn with_the_back_office_down_mine_says_so_and_a_held_document_waits_or_is_cancel
         !m.get_opening() && !m.get_ready()
     });
     assert!(
-        shown(&h, "暂时无法办理个人事项，请稍后再试或到服务窗口")
-            || shown(&h, "网络中断，暂时无法办理个人事项；办事指南仍可查看和打印"),
+        common::shown(&h, "暂时无法办理个人事项，请稍后再试或到服务窗口")
+            || common::shown(&h, "网络中断，暂时无法办理个人事项；办事指南仍可查看和打印"),
         "the tiles say why"
     );
     for tile in ["办件进度", "证明打印", "快办服务"] {
         assert!(
-            shown(&h, tile) && !enabled(&h, tile),
+            common::shown(&h, tile) && !enabled(&h, tile),
             "{tile} is unavailable"
         );
     }
@@ -494,7 +488,7 @@ fn with_the_back_office_down_mine_says_so_and_a_held_document_waits_or_is_cancel
     wait(&h, "held", &|w| {
         w.global::<CertificateAdapter>().get_step() == CertStep::Held
     });
-    assert!(shown(&h, "打印机缺纸，请联系工作人员"));
+    assert!(common::shown(&h, "打印机缺纸，请联系工作人员"));
     assert!(paper.lock().unwrap().jobs.is_empty(), "nothing printed yet");
     paper.lock().unwrap().dle = [OK, OK, OK];
     wait(&h, "printed after paper is back", &|w| {
@@ -542,7 +536,7 @@ fn with_the_back_office_down_mine_says_so_and_a_held_document_waits_or_is_cancel
     wait(&h, "receipt held", &|w| {
         w.global::<QuickAdapter>().get_receipt_held()
     });
-    assert!(shown(
+    assert!(common::shown(
         &h,
         "已提交。打印机缺纸，回执暂停打印，请联系工作人员"
     ));
@@ -554,7 +548,7 @@ fn with_the_back_office_down_mine_says_so_and_a_held_document_waits_or_is_cancel
         h.window.global::<FinishAdapter>().get_printed(),
         DonePrinted::Cancelled
     );
-    assert!(shown(&h, "回执未打印，请记下办件编号"));
+    assert!(common::shown(&h, "回执未打印，请记下办件编号"));
     assert_eq!(
         paper.lock().unwrap().jobs.len(),
         1,

@@ -13,12 +13,6 @@ use civic_kiosk::ui::snapshot::{Headless, HeadlessOptions, init_headless};
 use civic_kiosk::ui::*;
 use common::OK;
 
-fn shown(h: &Headless, label: &str) -> bool {
-    i_slint_backend_testing::ElementHandle::find_by_accessible_label(&h.window, label)
-        .next()
-        .is_some()
-}
-
 fn confirm_name(h: &Headless, id: &str) {
     click_label(h, "离线码打印");
     for d in id.chars() {
@@ -101,7 +95,7 @@ fn held_card_shows_the_message_prints_on_recovery_and_is_cancelled_by_a_wipe() {
         o().get_failure()
     );
     assert!(
-        shown(&h, "打印机缺纸，请联系工作人员"),
+        common::shown(&h, "打印机缺纸，请联系工作人员"),
         "held message on screen"
     );
     assert_eq!(
@@ -183,7 +177,7 @@ fn held_card_shows_the_message_prints_on_recovery_and_is_cancelled_by_a_wipe() {
         o().get_has_card(),
         "the back office knows the card printed above"
     );
-    assert!(!shown(&h, "是本人，打印卡片") && shown(&h, "挂失旧卡"));
+    assert!(!common::shown(&h, "是本人，打印卡片") && common::shown(&h, "挂失旧卡"));
     click_label(&h, "补办新卡（旧卡作废）");
     assert!(
         h.pump_until(Duration::from_secs(10), |w| w
@@ -224,7 +218,7 @@ fn held_card_shows_the_message_prints_on_recovery_and_is_cancelled_by_a_wipe() {
         o().get_failure(),
         o().get_reason()
     );
-    assert!(shown(&h, "挂失成功，旧卡已作废"));
+    assert!(common::shown(&h, "挂失成功，旧卡已作废"));
     let audit = store.lock().unwrap().audit_tail(10).unwrap();
     assert!(
         audit.iter().any(|a| a.kind == "offline_code_reported_lost"
@@ -247,13 +241,13 @@ fn held_card_shows_the_message_prints_on_recovery_and_is_cancelled_by_a_wipe() {
         |w| w.global::<OfflineCodeAdapter>().get_step() == CardStep::Confirm
     ));
     assert!(!o().get_has_card());
-    assert!(shown(&h, "是本人，打印卡片"));
+    assert!(common::shown(&h, "是本人，打印卡片"));
 }
 
 /// The status bar's printer state, as shown.
 fn status_bar_says(h: &Headless, ready: bool) -> bool {
     h.window.global::<StatusAdapter>().get_printer_ready() == ready
-        && shown(
+        && common::shown(
             h,
             if ready {
                 "打印机就绪"
@@ -337,9 +331,9 @@ fn a_card_printer_without_the_card_size_pauses_as_unsupported_not_paper_out() {
         o().get_step(),
         o().get_failure()
     );
-    assert!(shown(&h, "暂停：打印机不支持，请联系工作人员"));
+    assert!(common::shown(&h, "暂停：打印机不支持，请联系工作人员"));
     assert!(
-        !shown(&h, "打印机缺纸，请联系工作人员") && !o().get_held(),
+        !common::shown(&h, "打印机缺纸，请联系工作人员") && !o().get_held(),
         "never paper out"
     );
     assert_eq!(o().get_step(), CardStep::Printing, "held, not failed");
@@ -356,8 +350,11 @@ fn a_card_printer_without_the_card_size_pauses_as_unsupported_not_paper_out() {
     );
     h.window.global::<SessionAdapter>().invoke_go(Page::Home);
     assert!(
-        h.pump_until(Duration::from_secs(5), |_| shown(&h, "暂停：打印机不支持")),
+        h.pump_until(Duration::from_secs(5), |_| common::shown(
+            &h,
+            "暂停：打印机不支持"
+        )),
         "the home tile says 暂停：打印机不支持"
     );
-    assert!(!shown(&h, "暂停：打印机缺纸或故障"));
+    assert!(!common::shown(&h, "暂停：打印机缺纸或故障"));
 }

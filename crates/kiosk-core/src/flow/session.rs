@@ -549,7 +549,15 @@ impl Session {
                 }
             }
             Event::Help(ev) => {
-                for h in self.help.handle(ev, self.nav.page(), settings.backoffice) {
+                let local = at.wall.with_timezone(&chrono::Local);
+                let now = (
+                    chrono::Timelike::hour(&local),
+                    chrono::Timelike::minute(&local),
+                );
+                for h in self
+                    .help
+                    .handle(ev, self.nav.page(), settings.backoffice, now)
+                {
                     let HelpEffect::CallStaff { page } = h;
                     fx.push(Effect::CallStaff { page });
                 }
