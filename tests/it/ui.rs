@@ -32,20 +32,6 @@ fn page(h: &Headless) -> Page {
     h.window.global::<SessionAdapter>().get_page()
 }
 
-fn tap(h: &Headless, x: f32, y: f32) {
-    use slint::platform::{PointerEventButton, WindowEvent};
-    let position = slint::LogicalPosition::new(x, y);
-    let w = h.window.window();
-    w.dispatch_event(WindowEvent::PointerPressed {
-        position,
-        button: PointerEventButton::Left,
-    });
-    w.dispatch_event(WindowEvent::PointerReleased {
-        position,
-        button: PointerEventButton::Left,
-    });
-}
-
 fn luminance(c: slint::Color) -> f64 {
     let ch = |v: u8| {
         let v = v as f64 / 255.0;
@@ -131,7 +117,7 @@ fn resident_ui_headless() {
     // ---- the first touch on attract only wakes
     assert_eq!(page(&h), Page::Attract);
     // Where home shows its first button (搜索事项) once awake.
-    tap(&h, 270.0, 140.0);
+    common::tap_at(&h, 270.0, 140.0);
     assert_eq!(
         page(&h),
         Page::Home,
@@ -148,7 +134,7 @@ fn resident_ui_headless() {
             && (pos.y..pos.y + size.height).contains(&140.0),
         "搜索事项 is at {pos:?} {size:?}"
     );
-    tap(&h, 270.0, 140.0);
+    common::tap_at(&h, 270.0, 140.0);
     assert_eq!(page(&h), Page::Search, "the second touch acts");
 
     // ---- typing "jzz" shows 居住证 items (search runs on the runtime)
@@ -534,4 +520,78 @@ fn every_ui_string_has_an_english_translation() {
     }
     assert!(count > 50, "found only {count} @tr strings");
     assert!(missing.is_empty(), "untranslated: {missing:#?}");
+}
+
+/// Where each key of the search keyboard is, and how big: (label, x, y, width, height).
+fn keyboard_geometry(h: &Headless) -> Vec<(String, i32, i32, i32, i32)> {
+    ["q", "j", "z", "m", "删除 Delete"]
+        .iter()
+        .map(|k| {
+            let e = i_slint_backend_testing::ElementHandle::find_by_accessible_label(&h.window, k)
+                .find(|e| e.accessible_enabled() == Some(true))
+                .unwrap_or_else(|| panic!("key {k} on screen"));
+            let (p, s) = (e.absolute_position(), e.size());
+            (
+                k.to_string(),
+                p.x.round() as i32,
+                p.y.round() as i32,
+                s.width.round() as i32,
+                s.height.round() as i32,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_search_keyboard_never_moves_under_the_finger() {
+    if !common::in_own_process("ui::the_search_keyboard_never_moves_under_the_finger") {
+        return;
+    }
+    init_headless(true);
+    for (width, height) in [(1080, 1920), (1920, 1080)] {
+        let h = Headless::new(
+            config(),
+            Some(demo_catalog()),
+            None,
+            None,
+            width,
+            height,
+            true,
+        )
+        .unwrap();
+        for large in [false, true] {
+            h.controller.wipe_session();
+            let s = h.window.global::<SessionAdapter>();
+            s.invoke_wake();
+            if large {
+                s.invoke_toggle_large();
+            }
+            s.invoke_go(Page::Search);
+            h.pump_until(Duration::from_millis(100), |_| false);
+            let before = keyboard_geometry(&h);
+            let target = h.window.global::<Theme>().get_touch_target();
+            for (k, _, _, w, hgt) in &before {
+                assert!(
+                    *w as f32 >= target - 1.0 && *hgt as f32 >= target - 1.0,
+                    "{width}x{height} large={large}: key {k} is {w}x{hgt}, under {target}"
+                );
+            }
+            click_label(&h, "j");
+            assert!(h.pump_until(Duration::from_secs(3), |w| {
+                w.global::<CatalogAdapter>().get_results().row_count() > 0
+            }));
+            assert_eq!(
+                keyboard_geometry(&h),
+                before,
+                "{width}x{height} large={large}: the keyboard moved after a letter"
+            );
+            click_label(&h, "清空 Clear");
+            h.pump_until(Duration::from_millis(100), |_| false);
+            assert_eq!(
+                keyboard_geometry(&h),
+                before,
+                "and when the query is emptied"
+            );
+        }
+    }
 }
