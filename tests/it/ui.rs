@@ -595,3 +595,106 @@ fn the_search_keyboard_never_moves_under_the_finger() {
         }
     }
 }
+
+/// The bottom bar's four places: (x, y, width, height) of each, left to right.
+fn bottom_bar(h: &Headless) -> Vec<(i32, i32, i32, i32)> {
+    let place = |labels: &[&str]| {
+        let e = labels
+            .iter()
+            .flat_map(|l| {
+                i_slint_backend_testing::ElementHandle::find_by_accessible_label(&h.window, l)
+            })
+            .filter(|e| e.accessible_enabled() == Some(true))
+            // The bar's button, not a page's button of the same name: the lowest one.
+            .max_by(|a, b| a.absolute_position().y.total_cmp(&b.absolute_position().y))
+            .unwrap_or_else(|| panic!("{labels:?} in the bottom bar"));
+        let (p, s) = (e.absolute_position(), e.size());
+        (
+            p.x.round() as i32,
+            p.y.round() as i32,
+            s.width.round() as i32,
+            s.height.round() as i32,
+        )
+    };
+    vec![
+        place(&["首页", "返回"]),
+        place(&["长者模式", "标准模式"]),
+        place(&["language"]),
+        place(&["呼叫工作人员", "退出帮办"]),
+    ]
+}
+
+#[test]
+fn the_bottom_bar_keeps_its_places_on_every_page_and_in_both_modes() {
+    if !common::in_own_process(
+        "ui::the_bottom_bar_keeps_its_places_on_every_page_and_in_both_modes",
+    ) {
+        return;
+    }
+    init_headless(true);
+    for (width, height) in [(1080, 1920), (1920, 1080)] {
+        let h = Headless::new(
+            config(),
+            Some(demo_catalog()),
+            None,
+            None,
+            width,
+            height,
+            true,
+        )
+        .unwrap();
+        let s = h.window.global::<SessionAdapter>();
+        s.invoke_wake();
+        h.pump_until(Duration::from_millis(100), |_| false);
+        let normal = bottom_bar(&h);
+        // The mode toggle, tapped twice at the same spot, undoes itself.
+        let (x, y, w, hh) = normal[1];
+        let (cx, cy) = ((x + w / 2) as f32, (y + hh / 2) as f32);
+        common::tap_at(&h, cx, cy);
+        assert!(
+            h.window.global::<Theme>().get_large(),
+            "{width}x{height}: 长者模式 on"
+        );
+        let large = bottom_bar(&h);
+        assert_eq!(
+            (large[1].0, large[1].2),
+            (normal[1].0, normal[1].2),
+            "{width}x{height}: the toggle stayed where it was"
+        );
+        for page in [
+            Page::Search,
+            Page::Catalogue,
+            Page::Faq,
+            Page::Mine,
+            Page::Home,
+        ] {
+            s.invoke_go(page);
+            h.pump_until(Duration::from_millis(50), |_| false);
+            assert_eq!(
+                bottom_bar(&h),
+                large,
+                "{width}x{height}: {page:?} in 长者模式"
+            );
+        }
+        let (x, y, w, hh) = large[1];
+        common::tap_at(&h, (x + w / 2) as f32, (y + hh / 2) as f32);
+        assert!(
+            !h.window.global::<Theme>().get_large(),
+            "the second tap undid it"
+        );
+        for page in [
+            Page::Search,
+            Page::Catalogue,
+            Page::Faq,
+            Page::Mine,
+            Page::Home,
+        ] {
+            s.invoke_go(page);
+            h.pump_until(Duration::from_millis(50), |_| false);
+            let here = bottom_bar(&h);
+            let xs: Vec<(i32, i32)> = here.iter().map(|p| (p.0, p.2)).collect();
+            let was: Vec<(i32, i32)> = normal.iter().map(|p| (p.0, p.2)).collect();
+            assert_eq!(xs, was, "{width}x{height}: {page:?}");
+        }
+    }
+}
