@@ -698,3 +698,54 @@ fn the_bottom_bar_keeps_its_places_on_every_page_and_in_both_modes() {
         }
     }
 }
+
+#[test]
+fn no_page_shows_a_blank_or_dead_key() {
+    if !common::in_own_process("ui::no_page_shows_a_blank_or_dead_key") {
+        return;
+    }
+    init_headless(true);
+    let h = Headless::new(config(), Some(demo_catalog()), None, None, 1080, 1920, true).unwrap();
+    // The pages with keypads, and every other page the screenshot tool knows.
+    for page in civic_kiosk::ui::snapshot::PAGES {
+        assert!(civic_kiosk::ui::snapshot::show_page(&h, page), "{page}");
+        let buttons = i_slint_backend_testing::ElementQuery::from_root(&h.window)
+            .match_descendants()
+            .match_accessible_role(i_slint_backend_testing::AccessibleRole::Button)
+            .find_all();
+        assert!(
+            !buttons.is_empty() || *page == "attract",
+            "{page}: no buttons"
+        );
+        for b in buttons {
+            let label = b.accessible_label().unwrap_or_default();
+            assert!(
+                !label.trim().is_empty(),
+                "{page}: a button without a label at {:?}",
+                b.absolute_position()
+            );
+        }
+    }
+    // The plain digit pads: every key does something.
+    for page in ["rating", "quick-field-mobile", "technician"] {
+        civic_kiosk::ui::snapshot::show_page(&h, page);
+        if page == "rating" {
+            let r = h.window.global::<RatingAdapter>();
+            r.set_step(RatingStep::Phone);
+            h.pump_until(Duration::from_millis(50), |_| false);
+        }
+        for key in ["1", "0", "←", "清空 Clear"] {
+            assert!(
+                i_slint_backend_testing::ElementHandle::find_by_accessible_label(&h.window, key)
+                    .any(|e| e.accessible_enabled() == Some(true)),
+                "{page}: key {key}"
+            );
+        }
+        assert!(
+            i_slint_backend_testing::ElementHandle::find_by_accessible_label(&h.window, "X")
+                .next()
+                .is_none(),
+            "{page}: no X on a plain digit pad"
+        );
+    }
+}
