@@ -408,6 +408,7 @@ fn connect_callbacks(window: &MainWindow, ctl: &Rc<UiController>) {
     on!(g.on_key(d) => |_k| card(CardEvent::Key(d.to_string())));
     on!(g.on_backspace() => |_k| card(CardEvent::Backspace));
     on!(g.on_clear() => |_k| card(CardEvent::Clear));
+    on!(g.on_edit() => |_k| card(CardEvent::Edit));
     on!(g.on_submit() => |_k| card(CardEvent::Submit));
     on!(g.on_confirm() => |_k| card(CardEvent::Confirm));
     on!(g.on_reissue() => |_k| card(CardEvent::Reissue));

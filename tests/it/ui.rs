@@ -749,3 +749,55 @@ fn no_page_shows_a_blank_or_dead_key() {
         );
     }
 }
+
+#[test]
+fn a_refused_number_is_corrected_not_typed_again() {
+    if !common::in_own_process("ui::a_refused_number_is_corrected_not_typed_again") {
+        return;
+    }
+    init_headless(true);
+    let cfg = config();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = common::runtime();
+    let bo = rt.block_on(common::start_backoffice(
+        &dir.path().join("bo.sqlite"),
+        false,
+        Some((&cfg.backoffice.token, &cfg.terminal.id)),
+    ));
+    let h = Headless::new(
+        cfg.clone(),
+        Some(demo_catalog()),
+        Some(bo.client(&cfg.backoffice.token)),
+        Some(bo.key),
+        1080,
+        1920,
+        true,
+    )
+    .unwrap();
+    h.window.global::<SessionAdapter>().invoke_wake();
+    h.window.global::<StatusAdapter>().set_backoffice_up(true);
+    click_label(&h, "离线码打印");
+    // 张伟, born 1990: under 60, not eligible.
+    for d in "310105199006154563".chars() {
+        click_label(&h, &d.to_string());
+    }
+    let o = || h.window.global::<OfflineCodeAdapter>();
+    let typed = o().get_id_entry();
+    click_label(&h, "下一步");
+    assert!(
+        h.pump_until(Duration::from_secs(5), |w| {
+            w.global::<OfflineCodeAdapter>().get_step() == CardStep::NotEligible
+        }),
+        "step {:?}",
+        o().get_step()
+    );
+    click_label(&h, "重新输入");
+    assert_eq!(o().get_step(), CardStep::Entry);
+    assert_eq!(o().get_id_entry(), typed, "every digit kept");
+    click_label(&h, "←");
+    assert_eq!(
+        o().get_id_entry().replace(' ', "").len(),
+        17,
+        "one digit to correct, not eighteen to type again"
+    );
+}

@@ -162,6 +162,9 @@ pub enum CardEvent {
     Backspace,
     /// Clear, and "不是，重新输入".
     Clear,
+    /// 重新输入 after a refusal (not eligible, not found, refused): back to the keypad
+    /// with the digits typed so far, to correct one rather than type all 18 again.
+    Edit,
     /// 下一步: check the number, then ask the back office.
     Submit,
     /// "是本人，打印卡片".
@@ -392,6 +395,13 @@ impl CardFlow {
             CardEvent::Key(k) => self.edit(|e| e.key(&k)),
             CardEvent::Backspace => self.edit(IdEntry::backspace),
             CardEvent::Clear => self.edit(IdEntry::clear),
+            CardEvent::Edit
+                if matches!(self.step, CardStep::NotEligible | CardStep::Failed)
+                    && self.waiting == Waiting::Nothing
+                    && !self.entry.0.display().is_empty() =>
+            {
+                self.edit(|_| {})
+            }
             CardEvent::Submit if self.step == CardStep::Entry => match self.entry.0.parse() {
                 Err(e) => self.problem = Some(IdProblem::from(&e)),
                 Ok(_) if !settings.backoffice => self.fail(CardFailure::Network, String::new()),
@@ -749,6 +759,27 @@ mod tests {
         );
         assert_eq!(c.step(), CardStep::NotEligible);
         assert_eq!(c.view(Keypad::Open, false).reason, "未满60周岁");
+        // 重新输入: back to the keypad with every digit kept, to correct one.
+        let typed_digits = c.view(Keypad::Open, false).id_entry;
+        c.handle(CardEvent::Edit, &settings(), None);
+        assert_eq!(c.step(), CardStep::Entry);
+        assert_eq!(c.view(Keypad::Open, false).id_entry, typed_digits);
+        assert_eq!(
+            c.view(Keypad::Open, false).reason,
+            "",
+            "the old answer goes"
+        );
+        c.handle(CardEvent::Backspace, &settings(), None);
+        c.handle(CardEvent::Key("X".into()), &settings(), None);
+        assert_eq!(
+            c.view(Keypad::Open, false).id_entry.replace(' ', "").len(),
+            18,
+            "one character changed, not all typed again"
+        );
+        // Not while a lookup is out.
+        c.handle(CardEvent::Submit, &settings(), None);
+        c.handle(CardEvent::Edit, &settings(), None);
+        assert_eq!(c.step(), CardStep::Checking);
         // Issuing.
         for (outcome, want) in [
             (IssueOutcome::Network, CardFailure::Network),
