@@ -218,67 +218,59 @@ impl AppState {
     /// Loads resident codes (`config/demo/codes.jsonl`, `--codes`), all or none: refuses a
     /// file with a code naming a resident not in the registry, naming its line.
     pub fn load_codes(&self, file: &data::CodeFile) -> Result<(), ServerError> {
-        let mut store = self.store.lock().unwrap_or_else(|p| p.into_inner());
-        let db = |source| ServerError::Db {
-            path: PathBuf::from("(back office database)"),
-            source,
-        };
-        let unknown = store
-            .load_codes(file.lines.iter().map(|(_, c)| c))
-            .map_err(db)?;
-        match unknown.and_then(|i| file.lines.get(i)) {
-            None => Ok(()),
-            Some((line, code)) => Err(ServerError::File {
-                path: file.origin.clone(),
-                message: format!(
-                    "line {line}: the code names {}, who is not in the resident registry",
-                    code.id_number.masked()
-                ),
-            }),
-        }
+        self.load_records(
+            file,
+            "code",
+            |c| &c.id_number,
+            |s| s.load_codes(file.lines.iter().map(|(_, c)| c)),
+        )
     }
 
     /// Loads applications (`config/demo/applications.jsonl`, `--applications`), all or
     /// none: refuses a file with an application naming a resident not in the registry,
     /// naming its line.
     pub fn load_applications(&self, file: &data::ApplicationFile) -> Result<(), ServerError> {
-        let mut store = self.store.lock().unwrap_or_else(|p| p.into_inner());
-        let unknown = store
-            .load_applications(file.lines.iter().map(|(_, a)| a))
-            .map_err(|source| ServerError::Db {
-                path: PathBuf::from("(back office database)"),
-                source,
-            })?;
-        match unknown.and_then(|i| file.lines.get(i)) {
-            None => Ok(()),
-            Some((line, a)) => Err(ServerError::File {
-                path: file.origin.clone(),
-                message: format!(
-                    "line {line}: the application names {}, who is not in the resident registry",
-                    a.id_number.masked()
-                ),
-            }),
-        }
+        self.load_records(
+            file,
+            "application",
+            |a| &a.id_number,
+            |s| s.load_applications(file.lines.iter().map(|(_, a)| a)),
+        )
     }
 
     /// Loads certificate records (`config/demo/certificates.jsonl`, `--certificates`), all
     /// or none: refuses a file with a record naming a resident not in the registry, naming
     /// its line.
     pub fn load_certificates(&self, file: &data::CertificateFile) -> Result<(), ServerError> {
+        self.load_records(
+            file,
+            "record",
+            |c| &c.id_number,
+            |s| s.load_certificates(file.lines.iter().map(|(_, c)| c)),
+        )
+    }
+
+    /// Runs `load` (a store method loading the records of `file`, answering the place of
+    /// the first naming a resident not in the registry) and names that record's line.
+    fn load_records<T>(
+        &self,
+        file: &data::RecordFile<T>,
+        what: &str,
+        person: impl Fn(&T) -> &crate::identity::IdNumber,
+        load: impl FnOnce(&mut store::Store) -> Result<Option<usize>, rusqlite::Error>,
+    ) -> Result<(), ServerError> {
         let mut store = self.store.lock().unwrap_or_else(|p| p.into_inner());
-        let unknown = store
-            .load_certificates(file.lines.iter().map(|(_, c)| c))
-            .map_err(|source| ServerError::Db {
-                path: PathBuf::from("(back office database)"),
-                source,
-            })?;
+        let unknown = load(&mut store).map_err(|source| ServerError::Db {
+            path: PathBuf::from("(back office database)"),
+            source,
+        })?;
         match unknown.and_then(|i| file.lines.get(i)) {
             None => Ok(()),
-            Some((line, c)) => Err(ServerError::File {
+            Some((line, record)) => Err(ServerError::File {
                 path: file.origin.clone(),
                 message: format!(
-                    "line {line}: the record names {}, who is not in the resident registry",
-                    c.id_number.masked()
+                    "line {line}: the {what} names {}, who is not in the resident registry",
+                    person(record).masked()
                 ),
             }),
         }
