@@ -896,3 +896,17 @@ pub(crate) fn tap_at(h: &civic_kiosk::ui::snapshot::Headless, x: f32, y: f32) {
     });
     h.pump_until(std::time::Duration::from_millis(50), |_| false);
 }
+
+/// The process's logger writing every level to `dir` (a test of what the log holds): once
+/// per process, so only in a test of its own process.
+pub(crate) fn log_everything_to(dir: &Path) {
+    assert!(civic_kiosk::logging::init(
+        &civic_kiosk::logging::LogSettings {
+            dir: Some(dir.to_path_buf()),
+            level: log::LevelFilter::Trace,
+            max_file_bytes: 1 << 22,
+            keep_files: 2,
+            stderr: false,
+        }
+    ));
+}

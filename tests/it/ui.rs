@@ -522,6 +522,17 @@ fn every_ui_string_has_an_english_translation() {
     assert!(missing.is_empty(), "untranslated: {missing:#?}");
 }
 
+/// Where an element is and how big, in whole logical pixels: (x, y, width, height).
+fn geometry(e: &i_slint_backend_testing::ElementHandle) -> (i32, i32, i32, i32) {
+    let (p, s) = (e.absolute_position(), e.size());
+    (
+        p.x.round() as i32,
+        p.y.round() as i32,
+        s.width.round() as i32,
+        s.height.round() as i32,
+    )
+}
+
 /// Where each key of the search keyboard is, and how big: (label, x, y, width, height).
 fn keyboard_geometry(h: &Headless) -> Vec<(String, i32, i32, i32, i32)> {
     ["q", "j", "z", "m", "删除 Delete"]
@@ -530,14 +541,8 @@ fn keyboard_geometry(h: &Headless) -> Vec<(String, i32, i32, i32, i32)> {
             let e = i_slint_backend_testing::ElementHandle::find_by_accessible_label(&h.window, k)
                 .find(|e| e.accessible_enabled() == Some(true))
                 .unwrap_or_else(|| panic!("key {k} on screen"));
-            let (p, s) = (e.absolute_position(), e.size());
-            (
-                k.to_string(),
-                p.x.round() as i32,
-                p.y.round() as i32,
-                s.width.round() as i32,
-                s.height.round() as i32,
-            )
+            let (x, y, w, h) = geometry(&e);
+            (k.to_string(), x, y, w, h)
         })
         .collect()
 }
@@ -608,13 +613,7 @@ fn bottom_bar(h: &Headless) -> Vec<(i32, i32, i32, i32)> {
             // The bar's button, not a page's button of the same name: the lowest one.
             .max_by(|a, b| a.absolute_position().y.total_cmp(&b.absolute_position().y))
             .unwrap_or_else(|| panic!("{labels:?} in the bottom bar"));
-        let (p, s) = (e.absolute_position(), e.size());
-        (
-            p.x.round() as i32,
-            p.y.round() as i32,
-            s.width.round() as i32,
-            s.height.round() as i32,
-        )
+        geometry(&e)
     };
     vec![
         place(&["首页", "返回"]),

@@ -99,15 +99,7 @@ fn a_resident_prints_a_certificate_submits_a_quick_item_and_rates_each_case() {
     }
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");
-    assert!(civic_kiosk::logging::init(
-        &civic_kiosk::logging::LogSettings {
-            dir: Some(logs.clone()),
-            level: log::LevelFilter::Trace,
-            max_file_bytes: 1 << 22,
-            keep_files: 2,
-            stderr: false,
-        }
-    ));
+    common::log_everything_to(&logs);
     init_headless(true);
     let rt = common::runtime();
     let mut cfg = common::shipped_config_value();
