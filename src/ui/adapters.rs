@@ -177,6 +177,10 @@ fn setting_rows(config: &Config) -> Vec<flow::SettingRow> {
 pub fn connect(window: &MainWindow, deps: UiDeps) -> Rc<UiController> {
     let config = deps.config.borrow().clone();
     window.global::<Theme>().set_dpi(config.display.dpi as f32);
+    let finish = window.global::<FinishAdapter>();
+    finish.set_document_slot(super::services::slot_place(config.printers.document.output));
+    finish.set_receipt_slot(super::services::slot_place(config.printers.receipt.output));
+    finish.set_card_slot(super::services::slot_place(config.printers.card.output));
     let status = window.global::<StatusAdapter>();
     status.set_terminal_name(config.terminal.name.as_str().into());
     let ia = window.global::<IdentityAdapter>();

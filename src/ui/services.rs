@@ -246,8 +246,14 @@ pub(super) fn render(w: &MainWindow, s: &flow::Session, last: Option<&flow::Sess
         Some(Task::Quick { name, name_en }) => {
             (DoneTask::Quick, pick(english, name, name_en).to_string())
         }
+        Some(Task::Guide { name, name_en }) => {
+            (DoneTask::Guide, pick(english, name, name_en).to_string())
+        }
+        Some(Task::Card) => (DoneTask::Card, String::new()),
         None => (DoneTask::Certificate, String::new()),
     };
+    fa.set_will_rate(done.is_some_and(|d| d.rate.is_some()));
+
     fa.set_task(task);
     fa.set_title(title.as_str().into());
     fa.set_case_no(done.map(|d| d.case_no.clone()).unwrap_or_default().into());
@@ -261,4 +267,14 @@ pub(super) fn render(w: &MainWindow, s: &flow::Session, last: Option<&flow::Sess
         Some(Printed::Cancelled) => DonePrinted::Cancelled,
         _ => DonePrinted::Yes,
     });
+}
+
+/// Where a printer's output comes out, for the result's picture and words.
+pub(super) fn slot_place(slot: crate::config::OutputSlot) -> SlotPlace {
+    use crate::config::OutputSlot;
+    match slot {
+        OutputSlot::Below => SlotPlace::Below,
+        OutputSlot::Left => SlotPlace::Left,
+        OutputSlot::Right => SlotPlace::Right,
+    }
 }

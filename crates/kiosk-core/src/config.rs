@@ -127,6 +127,22 @@ pub struct PrinterSection {
     /// `ipps://` only: the PEM certificate (or CA) to trust for this printer instead of
     /// the system's roots (CUPS signs its own certificates).
     pub ca_file: Option<PathBuf>,
+    /// Where on the terminal this printer's paper or card comes out: the print-result
+    /// screen says so and shows it ("请从屏幕下方的出纸口取走").
+    pub output: OutputSlot,
+}
+
+/// Where a printer's output comes out of the terminal's front.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputSlot {
+    /// Below the screen (most floor-standing terminals).
+    #[default]
+    Below,
+    /// Left of the screen.
+    Left,
+    /// Right of the screen.
+    Right,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -308,6 +324,7 @@ impl Default for PrintersSection {
             uri: "pdf://spool".into(),
             qr: QrMode::Native,
             ca_file: None,
+            output: OutputSlot::Below,
         };
         Self {
             poll_ms: 2000,
@@ -325,6 +342,7 @@ impl Default for PrinterSection {
             uri: "pdf://spool".into(),
             qr: QrMode::Native,
             ca_file: None,
+            output: OutputSlot::Below,
         }
     }
 }

@@ -23,6 +23,11 @@ pub enum Task {
     Certificate(CertificateKind),
     /// A 快办 item submitted.
     Quick { name: String, name_en: String },
+    /// A 办事指南 (of an item or a 一件事) printed: `name_en` is empty where the
+    /// catalogue has no English.
+    Guide { name: String, name_en: String },
+    /// A 离线码 card taken from the printer (its own page said "请取走您的卡片").
+    Card,
 }
 
 /// What the printer gave the resident.
@@ -85,8 +90,8 @@ pub enum FinishEffect {
     ShowResult,
     /// Open the rating of this 办件.
     OpenRating(RatedCase),
-    /// Back to 我的.
-    Continue,
+    /// 继续办理: back to 我的 (a 办件), or home (a guide).
+    Continue(Task),
     /// The countdown ran out: end the session.
     EndSession,
 }
@@ -168,8 +173,9 @@ impl Finish {
                 FinishStep::Result | FinishStep::Choice | FinishStep::Countdown,
                 FinishEvent::KeepGoing,
             ) => {
+                let task = self.done.take().map(|d| d.task);
                 *self = Finish::default();
-                vec![FinishEffect::Continue]
+                task.map(FinishEffect::Continue).into_iter().collect()
             }
             _ => Vec::new(),
         }
@@ -263,7 +269,7 @@ mod tests {
         f.handle(FinishEvent::EndVisit, S(2));
         assert_eq!(
             f.handle(FinishEvent::KeepGoing, S(3)),
-            vec![FinishEffect::Continue]
+            vec![FinishEffect::Continue(done(false).task)]
         );
         assert_eq!(f.step(), FinishStep::None);
         assert!(f.tick(S(100)).is_empty());

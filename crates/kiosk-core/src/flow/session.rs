@@ -321,6 +321,7 @@ impl Session {
                 }
             }
             Event::Browse(ev) => {
+                let guide_printed = ev == BrowseEvent::GuidePrinted(GuidePrint::Printed);
                 if let BrowseEvent::GuidePrinted(state) = &ev {
                     self.prints.guide = match state {
                         GuidePrint::Printing => Some(JobMark::Waiting),
@@ -337,6 +338,12 @@ impl Session {
                             fx.push(Effect::PrintGuide { code, bundle });
                         }
                     }
+                }
+                // A guide printed: the result says where to take it, then 结束办理 /
+                // 继续办理, as every task ends.
+                if let Some(done) = self.guide_done().filter(|_| guide_printed) {
+                    let out = self.finish.start(done, at.monotonic);
+                    end = self.finished(out, settings, at, &mut fx).or(end);
                 }
             }
             Event::Card(ev) => {
@@ -528,6 +535,23 @@ impl Session {
                 }
             }
             Event::Finish(ev) => {
+                // 结束办理 on the card's "请取走您的卡片": the card's task ends as every
+                // task does (its result was that page; it was rated there or not at all).
+                if ev == FinishEvent::EndVisit
+                    && self.finish.step() == super::finish::FinishStep::None
+                    && self.card.step() == super::card::CardStep::TakeCard
+                {
+                    let done = TaskDone {
+                        task: Task::Card,
+                        printed: Printed::Yes,
+                        case_no: String::new(),
+                        next_steps: String::new(),
+                        next_steps_en: String::new(),
+                        rate: None,
+                    };
+                    let out = self.finish.start(done, at.monotonic);
+                    end = self.finished(out, settings, at, &mut fx).or(end);
+                }
                 let out = self.finish.handle(ev, at.monotonic);
                 end = self.finished(out, settings, at, &mut fx).or(end);
             }
@@ -599,6 +623,24 @@ impl Session {
         (fx, end)
     }
 
+    /// The end of a guide printed from the page shown (an item's or a 一件事's).
+    fn guide_done(&self) -> Option<TaskDone> {
+        // A 一件事's guide has no name here: the result says "办事指南".
+        let (name, name_en) = match (self.browse.shown_item(), self.browse.shown_bundle()) {
+            (_, Some(_)) => (String::new(), String::new()),
+            (Some(item), None) => (item.name.clone(), String::new()),
+            (None, None) => return None,
+        };
+        Some(TaskDone {
+            task: Task::Guide { name, name_en },
+            printed: Printed::Yes,
+            case_no: String::new(),
+            next_steps: String::new(),
+            next_steps_en: String::new(),
+            rate: None,
+        })
+    }
+
     /// Runs what the end of a task asks for; returns the session's end, if it asks.
     fn finished(
         &mut self,
@@ -622,7 +664,10 @@ impl Session {
                         }
                     }
                 }
-                FinishEffect::Continue => fx.extend(self.show(Page::Mine)),
+                FinishEffect::Continue(Task::Guide { .. } | Task::Card) => {
+                    fx.extend(self.show(Page::Home))
+                }
+                FinishEffect::Continue(_) => fx.extend(self.show(Page::Mine)),
                 FinishEffect::EndSession => end = Some(EndReason::Finished),
             }
         }
