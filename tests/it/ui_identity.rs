@@ -133,7 +133,7 @@ fn a_resident_identified_by_card_and_code_prints_and_checks_cards_with_nothing_t
             .unwrap()
     };
     assert_eq!(sessions(), 1, "one resident session, for this resident");
-    click_label(&h, "完成");
+    click_label(&h, "继续办理");
     click_label(&h, "我的");
     wait("我的 ready", &|w| w.global::<MineAdapter>().get_ready());
     click_label(&h, "办件进度");

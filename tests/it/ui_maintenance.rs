@@ -423,7 +423,7 @@ fn pin_pad_maintenance_staff_and_lockout() {
         !issued.detail.contains("310105195001011231"),
         "no full ID number in the audit"
     );
-    click_label(&h, "完成");
+    click_label(&h, "继续办理");
     click_label(&h, "退出帮办");
     assert!(h.pump_until(Duration::from_secs(5), |w| {
         w.global::<SessionAdapter>().get_page() == Page::Attract

@@ -444,6 +444,32 @@ fn with_the_back_office_down_mine_says_so_and_a_held_document_waits_or_is_cancel
         "the guide prints with the back office down"
     );
     assert_eq!(common::pdfs(&guides).len(), 1);
+    // The print result follows: what to take and where it comes out; then 结束办理 ends
+    // the session, and the next person starts afresh (not in the mode this one chose).
+    h.window.global::<SessionAdapter>().invoke_toggle_large();
+    assert!(h.pump_until(Duration::from_secs(2), |_| page(&h) == Page::Done));
+    assert!(common::shown(&h, "请取走您的办事指南"), "the print result");
+    assert!(
+        common::shown(&h, "出纸口在屏幕下方"),
+        "where the paper comes out"
+    );
+    click_label(&h, "已取走，下一步");
+    click_label(&h, "结束办理");
+    assert!(
+        common::shown(&h, "感谢使用，请带好您的身份证"),
+        "the countdown"
+    );
+    i_slint_backend_testing::mock_elapsed_time(Duration::from_secs(6));
+    assert!(
+        h.pump_until(Duration::from_secs(2), |_| page(&h) == Page::Attract),
+        "结束办理 ends the session after its countdown"
+    );
+    h.window.global::<SessionAdapter>().invoke_wake();
+    assert_eq!(page(&h), Page::Home);
+    assert!(
+        !h.window.global::<civic_kiosk::ui::Theme>().get_large(),
+        "the next person gets the standard mode"
+    );
     drop(h);
     drop(devices);
 

@@ -122,7 +122,7 @@ fn held_card_shows_the_message_prints_on_recovery_and_is_cancelled_by_a_wipe() {
 
     // Paper out again; another resident's card is held; the session is wiped (the
     // resident left): the job is cancelled, never prints, and the audit says so.
-    click_label(&h, "完成");
+    click_label(&h, "继续办理");
     sim.lock().unwrap().dle = [OK, OK | 0x20, OK | 0x60];
     start_card(&h, "310105195209043689");
     assert!(h.pump_until(Duration::from_secs(10), |w| {
@@ -204,7 +204,7 @@ fn held_card_shows_the_message_prints_on_recovery_and_is_cancelled_by_a_wipe() {
     );
 
     // 挂失: the new card is reported lost; the back office voids it, the audit says so.
-    click_label(&h, "完成");
+    click_label(&h, "继续办理");
     confirm_by_card(&h, "310105195001011231");
     assert!(o().get_has_card());
     click_label(&h, "挂失旧卡");
