@@ -413,7 +413,12 @@ impl Rendered {
         o.set_step(card_step(v.step));
         o.set_failure(card_failure(v.failure));
         o.set_masked_name(v.masked_name.as_str().into());
-        o.set_reason(v.reason.as_str().into());
+        // The back office's reason, in this screen's language only.
+        o.set_reason(
+            crate::api::Text::from_joined(&v.reason)
+                .get(s.english())
+                .into(),
+        );
         o.set_held(v.held);
         o.set_held_unsupported(v.held_unsupported);
         o.set_has_card(v.has_card);

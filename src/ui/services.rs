@@ -227,7 +227,11 @@ pub(super) fn render(w: &MainWindow, s: &flow::Session, last: Option<&flow::Sess
         Some(QuickProblem::Network) => (QuickFailure::Network, String::new()),
         Some(QuickProblem::SessionEnded) => (QuickFailure::SessionEnded, String::new()),
         Some(QuickProblem::Fields(_)) => (QuickFailure::Fields, String::new()),
-        Some(QuickProblem::Refused(m)) => (QuickFailure::Refused, m.clone()),
+        // The back office's words, in this screen's language only.
+        Some(QuickProblem::Refused(m)) => (
+            QuickFailure::Refused,
+            crate::api::Text::from_joined(m).get(english).to_string(),
+        ),
     };
     qa.set_failure(failure);
     qa.set_refusal(refusal.as_str().into());

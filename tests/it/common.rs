@@ -910,3 +910,16 @@ pub(crate) fn log_everything_to(dir: &Path) {
         }
     ));
 }
+
+/// Every text on screen (the accessible labels of the text elements), to check what a
+/// resident reads.
+pub(crate) fn texts(h: &civic_kiosk::ui::snapshot::Headless) -> Vec<String> {
+    i_slint_backend_testing::ElementQuery::from_root(&h.window)
+        .match_descendants()
+        .match_accessible_role(i_slint_backend_testing::AccessibleRole::Text)
+        .find_all()
+        .into_iter()
+        .filter_map(|e| e.accessible_label().map(|l| l.to_string()))
+        .filter(|l| !l.trim().is_empty())
+        .collect()
+}

@@ -26,6 +26,7 @@ mod ratings;
 mod service;
 mod ui;
 mod ui_identity;
+mod ui_language;
 mod ui_layout;
 mod ui_maintenance;
 mod ui_mine;

@@ -145,6 +145,7 @@ pub async fn inject(State(state): State<Arc<AppState>>, req: Request, next: Next
                 axum::Json(ApiError {
                     error: "injected_fault".into(),
                     message: "fault injection: service unavailable".into(),
+                    text: None,
                 }),
             )
                 .into_response();

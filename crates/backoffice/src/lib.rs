@@ -320,9 +320,16 @@ impl ApiFailure {
     fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
         Self {
             status,
-            body: ApiError {
-                error: code.into(),
-                message: message.into(),
+            body: {
+                let message: String = message.into();
+                // Every message a resident may read is written `中文 / English`; the
+                // answer carries it per language too, so a screen shows only its own.
+                let text = Some(crate::api::Text::from_joined(&message));
+                ApiError {
+                    error: code.into(),
+                    message,
+                    text,
+                }
             },
         }
     }

@@ -25,8 +25,111 @@ pub const API_PREFIX: &str = "/api/v1";
 pub struct ApiError {
     /// Stable machine-readable code, e.g. `unauthorized`, `resident_not_found`.
     pub error: String,
-    /// Human-readable text; Chinese first where a resident may see it.
+    /// Human-readable text: `中文 / English` where a resident may see it, for terminals
+    /// that read only this field.
     pub message: String,
+    /// The same text, one string per language, so a screen shows only its own; absent in
+    /// an older back office's answer ([`ApiError::text`] then reads `message`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<Text>,
+}
+
+impl ApiError {
+    /// The message per language: `text` when sent, else read from `message`.
+    pub fn text(&self) -> Text {
+        self.text
+            .clone()
+            .unwrap_or_else(|| Text::from_joined(&self.message))
+    }
+}
+
+/// A text a resident may read, once per language.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Text {
+    pub zh: String,
+    pub en: String,
+}
+
+impl Text {
+    pub fn new(zh: impl Into<String>, en: impl Into<String>) -> Self {
+        Self {
+            zh: zh.into(),
+            en: en.into(),
+        }
+    }
+    /// Reads the older one-string form `中文 / English`: the part before the first ` / `
+    /// is Chinese when it holds a CJK character. A text without that form (an English-only
+    /// technical message, or Chinese only) is kept whole in the language it is written in,
+    /// and the other language is left empty rather than given the wrong one.
+    pub fn from_joined(s: &str) -> Self {
+        if let Some((zh, en)) = s.split_once(" / ")
+            && has_cjk(zh)
+            && !has_cjk(en)
+        {
+            return Self::new(zh.trim(), en.trim());
+        }
+        if has_cjk(s) {
+            Self::new(s, "")
+        } else {
+            Self::new("", s)
+        }
+    }
+    /// The text for a screen in one language: a Chinese screen shows only Chinese (empty
+    /// when there is none); an English screen shows the English, or the whole Chinese text
+    /// where none was written (never a mixture of the two).
+    pub fn get(&self, english: bool) -> &str {
+        if english && !self.en.is_empty() {
+            &self.en
+        } else {
+            &self.zh
+        }
+    }
+}
+
+#[cfg(test)]
+mod text_tests {
+    use super::*;
+
+    #[test]
+    fn joined_message_splits_per_language() {
+        let t = Text::from_joined("您暂不符合申领条件 / Cards are for residents aged 60 or more");
+        assert_eq!(t.get(false), "您暂不符合申领条件");
+        assert_eq!(t.get(true), "Cards are for residents aged 60 or more");
+    }
+
+    #[test]
+    fn one_language_message_is_not_shown_in_the_other() {
+        let t = Text::from_joined("missing or unknown bearer token");
+        assert_eq!(t.get(false), "");
+        assert_eq!(t.get(true), "missing or unknown bearer token");
+        let t = Text::from_joined("系统维护");
+        assert_eq!(t.get(false), "系统维护");
+        assert_eq!(t.get(true), "系统维护");
+        // A slash inside an English text is no language boundary.
+        let t = Text::from_joined("12 / 24 months");
+        assert_eq!(t.get(false), "");
+    }
+
+    #[test]
+    fn api_error_prefers_its_text_and_reads_an_older_message() {
+        let old: ApiError =
+            serde_json::from_str(r#"{"error": "x", "message": "没有这张卡片 / No such card"}"#)
+                .unwrap();
+        assert_eq!(old.text(), Text::new("没有这张卡片", "No such card"));
+        let new: ApiError = serde_json::from_str(
+            r#"{"error": "x", "message": "m", "text": {"zh": "中文", "en": "English"}}"#,
+        )
+        .unwrap();
+        assert_eq!(new.text(), Text::new("中文", "English"));
+    }
+}
+
+/// Whether `s` holds a CJK ideograph or CJK punctuation.
+pub fn has_cjk(s: &str) -> bool {
+    s.chars().any(|c| {
+        matches!(c as u32,
+            0x3000..=0x303F | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0xFF00..=0xFFEF)
+    })
 }
 
 /// `GET /api/v1/ping`: a cheap authenticated reachability check.

@@ -427,8 +427,21 @@ pub struct FieldError {
     pub key: String,
     /// [`FieldProblem::code`].
     pub problem: String,
-    /// `请填写11位手机号码，以1开头 / 11 digits, starting with 1`.
+    /// `请填写11位手机号码，以1开头 / 11 digits, starting with 1`, for terminals that read
+    /// only this field.
     pub message: String,
+    /// The message per language (absent from an older back office: read `message`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<super::Text>,
+}
+
+impl FieldError {
+    /// The message per language: `text` when sent, else read from `message`.
+    pub fn text(&self) -> super::Text {
+        self.text
+            .clone()
+            .unwrap_or_else(|| super::Text::from_joined(&self.message))
+    }
 }
 
 /// The 422 answer to a submission with values that do not fit (`error` =
@@ -457,6 +470,7 @@ pub fn check_submission(
                     key: f.key.clone(),
                     problem: p.code().into(),
                     message: format!("{} / {}", p.message_zh(), p.message_en()),
+                    text: Some(super::Text::new(p.message_zh(), p.message_en())),
                 })
         })
         .collect();
@@ -465,7 +479,11 @@ pub fn check_submission(
             out.push(FieldError {
                 key: key.clone(),
                 problem: "unknown_field".into(),
-                message: format!("{key}: 此事项没有该项 / not a field of this item"),
+                message: format!("{key}: 此事项没有该项 / {key}: not a field of this item"),
+                text: Some(super::Text::new(
+                    format!("{key}: 此事项没有该项"),
+                    format!("{key}: not a field of this item"),
+                )),
             });
         }
     }

@@ -186,9 +186,9 @@ impl QuickFlow {
             return Some((p.message_zh(), p.message_en()));
         }
         let m = self.errors.get(&f.key)?;
-        // The back office's message is `中文 / English`.
-        let (zh, en) = m.split_once(" / ").unwrap_or((m, m));
-        Some((zh.to_string(), en.to_string()))
+        // The back office's message, per language (never the other language's words).
+        let t = crate::api::Text::from_joined(m);
+        Some((t.zh, t.en))
     }
     pub fn failure(&self) -> Option<&QuickProblem> {
         self.failure.as_ref()
