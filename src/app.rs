@@ -124,7 +124,8 @@ pub fn run(config_path: &Path, headless: bool) -> Result<RunEnd, AppError> {
     let (catalog_tx, catalog_rx) =
         tokio::sync::watch::channel(crate::catalog::sync::CatalogState::default());
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
-    let (_refresh_tx, refresh_rx) = tokio::sync::mpsc::channel(1);
+    // The maintenance page's 刷新目录: one waiting refresh at most.
+    let (refresh_tx, refresh_rx) = tokio::sync::mpsc::channel(1);
     let refresh_rx = Arc::new(tokio::sync::Mutex::new(refresh_rx));
     // Each worker runs under a supervisor: one that panics is started again with backoff
     // (why not exit: see supervisor.rs and docs/architecture.md, "Panics").
@@ -212,6 +213,7 @@ pub fn run(config_path: &Path, headless: bool) -> Result<RunEnd, AppError> {
             runtime: core.runtime.handle().clone(),
             config: core.config.subscribe(),
             catalog: catalog_rx,
+            catalogue_refresh: Some(refresh_tx),
             client: Some(client.clone()),
             clock: crate::ui::system_clock(),
             store: Some(store.clone()),

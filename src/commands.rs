@@ -276,15 +276,7 @@ async fn sync(config: &Config, store: &Arc<Mutex<Store>>) -> Result<String, Stri
     let (outcome, _) = catalog::sync::sync_once(&reached.client, store)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(match outcome {
-        catalog::sync::SyncOutcome::Updated { version, items } => {
-            format!("catalogue {version}: updated, {items} items stored locally")
-        }
-        catalog::sync::SyncOutcome::NotModified => {
-            "catalogue unchanged: the back office answered 304, no catalogue body transferred"
-                .into()
-        }
-    })
+    Ok(outcome.to_string())
 }
 
 /// The local copy; without one, a sync first (as the terminal does at start).
@@ -642,26 +634,6 @@ fn printer_or_role(
     }
 }
 
-/// The test page: who and where, when, which printer, a QR code, Chinese text and rare
-/// characters of names (printed as an image on ESC/POS).
-pub fn test_page(config: &Config, uri: &str, now: &str) -> crate::print::document::Document {
-    crate::print::document::Document::default()
-        .title("打印测试 Print test")
-        .centered(config.terminal.name.clone())
-        .text(format!("终端 Terminal: {}", config.terminal.id))
-        .text(format!("时间 Time: {now}"))
-        .text(format!("打印机 Printer: {uri}"))
-        .qr(format!(
-            "civic-kiosk print-test {} {now}",
-            config.terminal.id
-        ))
-        .text("中文：一网通办 离线码 办事指南 好差评")
-        .text("生僻字 Rare: 李*燊 王*堃 张*喆 陈*赟")
-        .text("ABCDEFGHIJKLMNOPQRSTUVWXYZ 0123456789")
-        .feed(2)
-        .cut()
-}
-
 /// `civic-kiosk print-test [--role card|receipt|document] [--printer URI]`.
 pub fn print_test(
     config_path: &Path,
@@ -670,7 +642,6 @@ pub fn print_test(
     wait_timeout: u64,
 ) -> ExitCode {
     use crate::config::PrinterRole;
-    use crate::print::job::JobState;
     let (mut config, rt) = match (config_or_exit(config_path), runtime()) {
         (Ok(c), Ok(r)) => (c, r),
         (Err(code), _) | (_, Err(code)) => return code,
@@ -688,106 +659,25 @@ pub fn print_test(
         Ok(u) => u,
         Err(code) => return code,
     };
-    let options = config.job_options(role);
-    let now = chrono::Local::now().format("%Y-%m-%d %H:%M:%S").to_string();
-    let doc = test_page(&config, &uri.to_string(), &now);
-    let (page, media) = match role {
-        PrinterRole::Card => (
-            crate::print::pdf::PageSpec::CARD,
-            crate::print::ipp::Media::Card,
-        ),
-        PrinterRole::Receipt => (
-            crate::print::pdf::PageSpec::RECEIPT,
-            crate::print::ipp::Media::A4,
-        ),
-        PrinterRole::Document => (
-            crate::print::pdf::PageSpec::A4,
-            crate::print::ipp::Media::A4,
-        ),
-    };
-    let for_pdf = doc.clone();
-    let job = crate::print::PrintJob {
-        title: format!(
-            "print-test-{}-{}",
-            role.name(),
-            chrono::Local::now().format("%Y%m%d-%H%M%S")
-        ),
-        document: doc,
-        pdf: Box::new(move || crate::print::pdf::document_pdf(&for_pdf, page, "打印测试")),
-        media,
-    };
-    out!("printer {}: {uri}", role.name());
     let result = rt.block_on(async {
-        let before = match crate::print::status(&uri, &options).await {
-            Ok(s) => s,
-            Err(e) => return Err(format!("printer not reachable: {e}")),
-        };
-        out!(
-            "status before: {} ({})",
-            before.state_name(),
-            before.technician_detail()
-        );
-        if !before.can_print() && !wait {
-            return Err(format!(
-                "printer not ready: {}: {}",
-                before.state_name(),
-                before.technician_detail()
-            ));
-        }
         // Without --wait-timeout a test page never waits for a technician: the first hold
         // cancels it. With it, the wait is said and Ctrl+C cancels.
-        let (cancel_rx, interrupted) = cancel_on_ctrl_c();
-        let (hold_tx, hold_rx) = tokio::sync::watch::channel(false);
-        let mut cancel = cancel_rx.clone();
-        let mut held = hold_rx.clone();
-        let either = {
-            let (tx, rx) = tokio::sync::watch::channel(false);
-            tokio::spawn(async move {
-                tokio::select! {
-                    _ = crate::print::job::cancelled(&mut cancel) => {}
-                    _ = crate::print::job::cancelled(&mut held) => {}
-                }
-                let _ = tx.send(true);
-                std::future::pending::<()>().await;
-            });
-            rx
-        };
-        let mut why = String::new();
-        let outcome = crate::print::run(&uri, job, &options, either, |s| {
-            match s {
-                JobState::Held(status) => {
-                    why = format!(
-                        "printer not ready: {}: {}",
-                        status.state_name(),
-                        status.technician_detail()
-                    )
-                }
-                JobState::Unsupported(m) => why = m.clone(),
-                JobState::Retrying(e) => why = format!("printer not reachable: {e}"),
-                _ => {}
-            }
-            if s.is_waiting() {
-                if wait {
-                    say_waiting(s);
-                } else {
-                    let _ = hold_tx.send(true);
-                }
-            }
-        })
+        let (cancel, interrupted) = cancel_on_ctrl_c();
+        let printed = crate::tools::test_print(
+            &config,
+            role,
+            &uri,
+            wait,
+            cancel,
+            |line| out!("{line}"),
+            say_waiting,
+        )
         .await;
-        match outcome.state {
-            JobState::Printed(after) => Ok(format!(
-                "printed {}; status after: {} ({})",
-                outcome.place,
-                after.state_name(),
-                after.technician_detail()
-            )),
-            JobState::Cancelled if interrupted.load(std::sync::atomic::Ordering::SeqCst) => {
+        match printed {
+            Err(_) if interrupted.load(std::sync::atomic::Ordering::SeqCst) => {
                 Err(CTRL_C.to_string())
             }
-            JobState::Cancelled => Err(format!("{why}; nothing printed")),
-            JobState::Failed(e) => Err(format!("not printed: {e}")),
-            other => Err(format!("not printed: {other:?}")),
+            other => other,
         }
     });
     match result {
@@ -816,7 +706,7 @@ pub const EXIT_SYNC_PENDING: u8 = 3;
 
 /// `civic-kiosk sync [--timeout S]`: drains the ratings outbox now, with progress.
 pub fn sync_ratings(config_path: &Path, timeout_s: u64) -> ExitCode {
-    use crate::ratings::sync::{self, Round};
+    use crate::ratings::sync;
     let (config, rt) = match (config_or_exit(config_path), runtime()) {
         (Ok(c), Ok(r)) => (c, r),
         (Err(code), _) | (_, Err(code)) => return code,
@@ -826,91 +716,51 @@ pub fn sync_ratings(config_path: &Path, timeout_s: u64) -> ExitCode {
         Err(e) => return fail(e),
     };
     rt.block_on(async {
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(timeout_s);
-        let counts = match sync::counts(&store).await {
-            Ok(c) => c,
-            Err(e) => return fail(e),
-        };
-        out!(
-            "ratings: {} pending, {} sent, {} dead",
-            counts.pending, counts.sent, counts.dead
-        );
+        let timeout = std::time::Duration::from_secs(timeout_s);
         let policy = sync::Policy::from_config(&config.ratings);
-        let mut last_error = None;
-        if counts.pending > 0 {
-            match crate::reach::reach_backoffice(&config).await {
-                Err(e) => last_error = Some(e.to_string()),
-                Ok(reached) => {
-                    let mut failures = 0u32;
-                    let mut rng = rand::rng();
-                    while tokio::time::Instant::now() < deadline {
-                        match sync::round(&store, &reached.client, &policy, true).await {
-                            Err(e) => return fail(e),
-                            Ok(Round::Idle) => break,
-                            Ok(Round::Answered {
-                                stored,
-                                duplicate,
-                                rejected,
-                                unanswered,
-                            }) => {
-                                failures = 0;
-                                last_error = None;
-                                let left = sync::counts(&store).await.map(|c| c.pending);
-                                out!(
-                                    "uploaded: {stored} stored, {duplicate} already there, {rejected} rejected{}; {} pending",
-                                    if unanswered > 0 {
-                                        format!(", {unanswered} unanswered")
-                                    } else {
-                                        String::new()
-                                    },
-                                    left.map(|n| n.to_string()).unwrap_or_else(|e| e.to_string())
-                                );
-                            }
-                            Ok(Round::Failed { error, batch }) => {
-                                failures += 1;
-                                // A technician is waiting: never more than 10 s between tries.
-                                let wait = policy
-                                    .backoff(failures, &mut rng)
-                                    .min(std::time::Duration::from_secs(10))
-                                    .min(deadline.saturating_duration_since(
-                                        tokio::time::Instant::now(),
-                                    ));
-                                out!(
-                                    "upload of {batch} failed ({error}); retrying in {:.1} s",
-                                    wait.as_secs_f64()
-                                );
-                                last_error = Some(error.to_string());
-                                tokio::time::sleep(wait).await;
-                            }
-                        }
-                    }
-                    if let Some(e) = reached.embedded {
-                        e.stop();
-                    }
-                }
-            }
-        }
-        let counts = match sync::counts(&store).await {
-            Ok(c) => c,
+        // Reach the back office only when something is pending (an embedded one is started).
+        let pending = match sync::counts(&store).await {
+            Ok(c) => c.pending,
             Err(e) => return fail(e),
         };
-        if counts.dead > 0 {
-            out!(
-                "{} rating(s) were rejected by the back office and kept as dead letters (see `civic-kiosk status`)",
-                counts.dead
-            );
+        let reached = if pending > 0 {
+            Some(
+                crate::reach::reach_backoffice(&config)
+                    .await
+                    .map_err(|e| e.to_string()),
+            )
+        } else {
+            None
+        };
+        let client = match &reached {
+            Some(Ok(r)) => Ok(&r.client),
+            Some(Err(e)) => Err(e.clone()),
+            None => Err("the back office was not contacted".into()),
+        };
+        let drained = sync::drain(&store, client, &policy, timeout, |step| out!("{step}")).await;
+        if let Some(Ok(r)) = reached
+            && let Some(e) = r.embedded
+        {
+            e.stop();
         }
-        if counts.pending == 0 {
-            out!("all ratings uploaded: {} sent, {} dead", counts.sent, counts.dead);
+        let drained = match drained {
+            Ok(d) => d,
+            Err(e) => return fail(e),
+        };
+        let lines = drained.lines(timeout);
+        if drained.counts.pending == 0 {
+            for l in lines {
+                out!("{l}");
+            }
             ExitCode::SUCCESS
         } else {
-            eprintln!(
-                "civic-kiosk: {} rating(s) still pending after {timeout_s} s{}",
-                counts.pending,
-                last_error
-                    .map(|e| format!("; last error: {e}"))
-                    .unwrap_or_default()
-            );
+            // The last line says what is left: on stderr, as an error.
+            let mut lines = lines;
+            let last = lines.pop().unwrap_or_default();
+            for l in lines {
+                out!("{l}");
+            }
+            eprintln!("civic-kiosk: {last}");
             ExitCode::from(EXIT_SYNC_PENDING)
         }
     })

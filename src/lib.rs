@@ -18,6 +18,7 @@
 //! - `embedded`   — embedded mode: the reference back office in this process (feature `embedded`)
 //! - `reach`      — how a one-shot command reaches the back office (embedded mode may start one), and its status
 //! - `status`     — the `status` report (config, back office, printers, store)
+//! - `tools`      — what the CLI and the maintenance page both run: the test print, audit lines
 //! - `ui`         — Slint types and the adapters connecting pages to controllers; headless snapshots
 //! - `watchdog`   — systemd sd_notify (READY, WATCHDOG from the UI event loop) and the freeze failpoint
 //!
@@ -32,6 +33,7 @@ pub mod diagnose;
 pub mod embedded;
 pub mod reach;
 pub mod status;
+pub mod tools;
 pub mod ui;
 pub mod watchdog;
 

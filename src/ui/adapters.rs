@@ -32,6 +32,9 @@ pub struct UiDeps {
     pub runtime: tokio::runtime::Handle,
     pub config: watch::Receiver<Arc<Config>>,
     pub catalog: watch::Receiver<CatalogState>,
+    /// Asks the catalogue worker for a sync now (the maintenance page's 刷新目录); `None`:
+    /// no worker runs.
+    pub catalogue_refresh: Option<mpsc::Sender<crate::catalog::sync::Refresh>>,
     /// The back office, for help requests; `None` when not reachable at start.
     pub client: Option<Client>,
     /// Monotonic time for the idle timer (Slint's mocked time in tests).
@@ -79,6 +82,7 @@ pub struct UiController {
     store: Option<Arc<std::sync::Mutex<crate::store::Store>>>,
     ratings_waker: Option<crate::ratings::sync::Waker>,
     settings: Option<crate::config::ConfigHandle>,
+    catalogue_refresh: Option<mpsc::Sender<crate::catalog::sync::Refresh>>,
     /// Fires when the session ends: a print job still waiting is cancelled, never printed.
     session_end: RefCell<watch::Sender<bool>>,
     /// Fires when the resident cancels the document job the printer holds (a certificate,
@@ -211,6 +215,7 @@ pub fn connect(window: &MainWindow, deps: UiDeps) -> Rc<UiController> {
         store: deps.store,
         ratings_waker: deps.ratings_waker,
         settings: deps.settings,
+        catalogue_refresh: deps.catalogue_refresh,
         session_end: RefCell::new(watch::channel(false).0),
         document_cancel: RefCell::new(watch::channel(false).0),
         answers,
@@ -482,6 +487,7 @@ fn connect_callbacks(window: &MainWindow, ctl: &Rc<UiController>) {
     on!(g.on_setting_clear() => |_k| tech(MaintenanceEvent::SettingClear));
     on!(g.on_save_setting() => |_k| tech(MaintenanceEvent::SaveSetting));
     on!(g.on_cancel_setting() => |_k| tech(MaintenanceEvent::CancelSetting));
+    on!(g.on_run_tool(name) => |_k| flow::Tool::parse(name.as_str()).map(|t| Event::Maintenance(MaintenanceEvent::RunTool(t))));
 }
 
 impl UiController {
@@ -817,6 +823,7 @@ impl UiController {
                 });
             }
             Effect::VerifyPin(typed) => self.verify_pin(reply, typed),
+            Effect::RunTool(tool) => self.run_tool(reply, tool),
             Effect::SaveSetting { key, value } => self.save_setting(reply, key, value),
             Effect::AuditMaintenanceLeft(how) => {
                 let detail = match how {
@@ -1359,6 +1366,13 @@ impl UiController {
                     backoffice_url: url,
                     last_error: crate::logging::last_problem().unwrap_or_default(),
                     settings: setting_rows(&config),
+                    printers: PrinterRole::ALL
+                        .iter()
+                        .map(|&role| flow::PrinterRow {
+                            role,
+                            uri: config.printer_uri(role).to_string(),
+                        })
+                        .collect(),
                 })
             })
             .await
@@ -1372,6 +1386,138 @@ impl UiController {
                 _ => {}
             }
             reply.send(Event::Maintenance(MaintenanceEvent::PinChecked(answer)));
+        });
+    }
+
+    /// Runs a maintenance tool on the runtime: the same work as its CLI command, its lines
+    /// for the technician as the answer. A test print never waits for the printer (the
+    /// first hold cancels it, saying why) and ends with the session.
+    fn run_tool(&self, reply: Reply, tool: flow::Tool) {
+        use flow::{Tool, ToolReport};
+        let config = self.config.borrow().clone();
+        let client = self.client.clone();
+        let store = self.store.clone();
+        let refresh = self.catalogue_refresh.clone();
+        let session_end = self.session_end.borrow().subscribe();
+        let ratings_waker = self.ratings_waker.clone();
+        self.runtime.spawn(async move {
+            let mut lines = Vec::new();
+            let ok = match tool {
+                Tool::TestPrint(role) => {
+                    let uri = config.printer_uri(role);
+                    let printed = crate::tools::test_print(
+                        &config,
+                        role,
+                        &uri,
+                        false,
+                        session_end,
+                        |l| lines.push(l),
+                        |_| {},
+                    )
+                    .await;
+                    let ok = printed.is_ok();
+                    lines.push(printed.unwrap_or_else(|e| e));
+                    ok
+                }
+                Tool::SyncRatings => match &store {
+                    None => {
+                        lines.push("no local store: no ratings are kept here".into());
+                        false
+                    }
+                    Some(store) => {
+                        let timeout = Duration::from_secs(30);
+                        let policy = crate::ratings::sync::Policy::from_config(&config.ratings);
+                        let client = client
+                            .as_ref()
+                            .ok_or_else(|| "the back office was not reachable at start".into());
+                        match crate::ratings::sync::drain(store, client, &policy, timeout, |s| {
+                            lines.push(s.to_string())
+                        })
+                        .await
+                        {
+                            Ok(d) => {
+                                lines.extend(d.lines(timeout));
+                                // The uploader's own schedule starts again from here.
+                                if let Some(w) = &ratings_waker {
+                                    w.wake();
+                                }
+                                d.counts.pending == 0
+                            }
+                            Err(e) => {
+                                lines.push(e.to_string());
+                                false
+                            }
+                        }
+                    }
+                },
+                Tool::RefreshCatalogue => {
+                    let (tx, rx) = tokio::sync::oneshot::channel();
+                    let asked = match &refresh {
+                        Some(r) => {
+                            r.try_send(crate::catalog::sync::Refresh(tx))
+                                .map_err(|e| match e {
+                                    mpsc::error::TrySendError::Full(_) => {
+                                        "a refresh is already waiting".to_string()
+                                    }
+                                    mpsc::error::TrySendError::Closed(_) => {
+                                        "the catalogue worker has stopped; see the log".to_string()
+                                    }
+                                })
+                        }
+                        None => Err("no catalogue worker runs here".to_string()),
+                    };
+                    let answer = match asked {
+                        Err(e) => Err(e),
+                        Ok(()) => match tokio::time::timeout(Duration::from_secs(60), rx).await {
+                            Ok(Ok(a)) => a,
+                            Ok(Err(_)) => Err("the catalogue worker stopped; see the log".into()),
+                            Err(_) => Err("no answer from the catalogue worker in 60 s".into()),
+                        },
+                    };
+                    let ok = answer.is_ok();
+                    lines.push(answer.map_or_else(
+                        |e| format!("catalogue not refreshed: {e}"),
+                        |o| o.to_string(),
+                    ));
+                    ok
+                }
+                Tool::Audit => match &store {
+                    None => {
+                        lines.push("no local store: nothing is audited here".into());
+                        false
+                    }
+                    Some(store) => match crate::store::run(store, |s| s.audit_tail(30)).await {
+                        Ok(Ok(entries)) if entries.is_empty() => {
+                            lines.push("no audit entries yet".into());
+                            true
+                        }
+                        Ok(Ok(entries)) => {
+                            lines.extend(crate::tools::audit_lines(&entries));
+                            true
+                        }
+                        Ok(Err(e)) => {
+                            lines.push(format!("audit not readable: {e}"));
+                            false
+                        }
+                        Err(e) => {
+                            lines.push(format!("audit not readable: {e}"));
+                            false
+                        }
+                    },
+                },
+                Tool::Log => {
+                    lines = crate::logging::recent_lines(30);
+                    lines.reverse();
+                    if lines.is_empty() {
+                        lines.push("nothing logged yet".into());
+                    }
+                    true
+                }
+            };
+            reply.send(Event::Maintenance(MaintenanceEvent::ToolDone(
+                tool,
+                ToolReport { ok, lines },
+            )));
         });
     }
 

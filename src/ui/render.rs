@@ -526,7 +526,27 @@ impl Rendered {
         t.set_setting_entry(m.setting_entry.into());
         t.set_setting_message(m.setting_message.into());
         t.set_setting_refused(m.setting_refused);
+        let tool = m.tool;
+        t.set_tool(tool.map(|r| r.tool.name()).unwrap_or_default().into());
+        t.set_tool_running(tool.is_some_and(|r| r.report.is_none()));
+        t.set_tool_ok(tool.and_then(|r| r.report.as_ref()).is_some_and(|r| r.ok));
+        if last.is_none_or(|l| l.maintenance().view().tool != m.tool) {
+            t.set_tool_lines(model(
+                tool.and_then(|r| r.report.as_ref())
+                    .map(|r| r.lines.iter().map(|l| l.as_str().into()).collect())
+                    .unwrap_or_default(),
+            ));
+        }
         if last.is_none_or(|l| l.maintenance().view().unlocked != m.unlocked) {
+            t.set_printers(model(
+                info.printers
+                    .iter()
+                    .map(|p| PrinterInfo {
+                        role: p.role.name().into(),
+                        uri: p.uri.as_str().into(),
+                    })
+                    .collect(),
+            ));
             t.set_settings(model(
                 info.settings
                     .iter()

@@ -44,6 +44,9 @@ pub struct Headless {
     ///
     /// [`ConfigHandle`]: crate::config::ConfigHandle
     _config_tx: tokio::sync::watch::Sender<Arc<Config>>,
+    /// The catalogue worker's shutdown ([`HeadlessOptions::catalogue_worker`]): it stops
+    /// when this is dropped with the window.
+    _catalogue_shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +77,10 @@ pub struct HeadlessOptions {
     pub mock_time: bool,
     /// The reader's and scanner's events (`crate::devices::Devices::start`); `None`: none.
     pub identity: Option<tokio::sync::mpsc::UnboundedReceiver<crate::flow::IdentityEvent>>,
+    /// Run the terminal's catalogue worker (as `run` does) on `client` and `store`: it
+    /// syncs at start and answers the maintenance page's 刷新目录. Off: the `catalog`
+    /// given stays.
+    pub catalogue_worker: bool,
 }
 
 /// A portrait 1080×1920 window on mocked time, with nothing attached: tests name what
@@ -90,6 +97,7 @@ impl Default for HeadlessOptions {
             height: 1920,
             mock_time: true,
             identity: None,
+            catalogue_worker: false,
         }
     }
 }
@@ -117,6 +125,7 @@ impl Headless {
                 height,
                 mock_time,
                 identity: None,
+                catalogue_worker: false,
             },
         )
     }
@@ -133,6 +142,7 @@ impl Headless {
             height,
             mock_time,
             identity,
+            catalogue_worker,
         } = opts;
         let runtime = Arc::new(
             tokio::runtime::Builder::new_multi_thread()
@@ -150,13 +160,30 @@ impl Headless {
             config_rx = handle.subscribe();
         }
         let config_rx_kept = config_rx.clone();
-        let (_cat_tx, cat_rx) = tokio::sync::watch::channel(CatalogState::default());
+        let (cat_tx, cat_rx) = tokio::sync::watch::channel(CatalogState::default());
+        let (catalogue_shutdown, shutdown) = tokio::sync::watch::channel(false);
+        let catalogue_refresh = match (&client, &store) {
+            (Some(client), Some(store)) if catalogue_worker => {
+                let (refresh_tx, refresh_rx) = tokio::sync::mpsc::channel(1);
+                runtime.spawn(crate::catalog::sync::run_worker(
+                    client.clone(),
+                    store.clone(),
+                    cat_tx,
+                    config_rx.clone(),
+                    shutdown,
+                    Arc::new(tokio::sync::Mutex::new(refresh_rx)),
+                ));
+                Some(refresh_tx)
+            }
+            _ => None,
+        };
         let controller = connect(
             &window,
             UiDeps {
                 runtime: runtime.handle().clone(),
                 config: config_rx,
                 catalog: cat_rx,
+                catalogue_refresh,
                 client,
                 clock: headless_clock(mock_time),
                 trusted_key,
@@ -178,6 +205,7 @@ impl Headless {
             runtime,
             config: config_rx_kept,
             _config_tx: config_tx,
+            _catalogue_shutdown: catalogue_shutdown,
         })
     }
 
@@ -625,6 +653,24 @@ pub fn show_page(h: &Headless, page: &str) -> bool {
                 "2026-11-26T08:00:00.000Z WARN  civic_kiosk::app: card printer: connection refused"
                     .into(),
             );
+            t.set_printers(slint::ModelRc::new(slint::VecModel::from(
+                crate::config::PrinterRole::ALL
+                    .iter()
+                    .map(|&role| PrinterInfo {
+                        role: role.name().into(),
+                        uri: config.printer_uri(role).to_string().into(),
+                    })
+                    .collect::<Vec<_>>(),
+            )));
+            // The report of a test print, as the receipt printer answers one.
+            let uri = config.printer_uri(crate::config::PrinterRole::Receipt);
+            t.set_tool("test-print:receipt".into());
+            t.set_tool_ok(true);
+            t.set_tool_lines(slint::ModelRc::new(slint::VecModel::from(vec![
+                slint::SharedString::from(format!("printer receipt: {uri}")),
+                "status before: ready (online, paper ok)".into(),
+                format!("printed {uri}; status after: ready (online, paper ok)").into(),
+            ])));
             t.set_unlocked(true);
         }
         "staff" => s.set_staff("S1024".into()),

@@ -134,6 +134,8 @@ pub(crate) struct InProcessBackoffice {
     pub(crate) url: String,
     pub(crate) key: ed25519_dalek::VerifyingKey,
     pub(crate) admin_token: String,
+    /// The server's state: what a district does to it while it runs (publish a catalogue).
+    pub(crate) state: Arc<civic_backoffice::AppState>,
     _shutdown: tokio::sync::watch::Sender<bool>,
 }
 
@@ -193,11 +195,12 @@ pub(crate) async fn start_backoffice_with(
     let bound = civic_backoffice::bind("127.0.0.1:0", None).await.unwrap();
     let url = format!("http://{}/", bound.addr);
     let (tx, rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(civic_backoffice::serve(bound, state, rx));
+    tokio::spawn(civic_backoffice::serve(bound, state.clone(), rx));
     InProcessBackoffice {
         url,
         key,
         admin_token: admin.unwrap_or_default(),
+        state,
         _shutdown: tx,
     }
 }

@@ -526,3 +526,229 @@ fn pin_pad_maintenance_staff_and_lockout() {
         "no PIN in the audit"
     );
 }
+
+/// Runs a tool by its button on the maintenance page; waits for its report.
+fn run_tool(h: &Headless, name: &str) -> (bool, Vec<String>) {
+    click_label(h, name);
+    assert_eq!(tech(h).get_tool(), name);
+    assert!(
+        h.pump_until(Duration::from_secs(30), |w| {
+            !w.global::<TechnicianAdapter>().get_tool_running()
+        }),
+        "{name} never answered"
+    );
+    let lines: Vec<String> = tech(h)
+        .get_tool_lines()
+        .iter()
+        .map(|l| l.to_string())
+        .collect();
+    // What the page shows is what the report holds.
+    for l in &lines {
+        assert!(
+            common::texts(h).contains(l),
+            "{name}: {l:?} is not on the page"
+        );
+    }
+    (tech(h).get_tool_ok(), lines)
+}
+
+#[test]
+fn the_maintenance_tools_print_sync_refresh_and_show_the_audit_and_log() {
+    let test =
+        "ui_maintenance::the_maintenance_tools_print_sync_refresh_and_show_the_audit_and_log";
+    if !common::in_own_process(test) {
+        return;
+    }
+    init_headless(true);
+    // The terminal's logger, as `run` installs it (the log view reads what it wrote).
+    civic_kiosk::logging::init(&civic_kiosk::logging::LogSettings {
+        dir: None,
+        level: log::LevelFilter::Info,
+        max_file_bytes: 1 << 20,
+        keep_files: 1,
+        stderr: false,
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, _handle) = config(dir.path());
+    let mut cfg = (*cfg).clone();
+    let rt = common::runtime();
+    let _enter = rt.enter();
+    let bo = rt.block_on(common::start_backoffice(
+        &dir.path().join("bo.sqlite"),
+        false,
+        Some((&cfg.backoffice.token, &cfg.terminal.id)),
+    ));
+    let sim = Arc::new(Mutex::new(common::Sim {
+        dle: [common::OK; 3],
+        ..Default::default()
+    }));
+    let port = rt.block_on(common::start_printer(sim.clone()));
+    cfg.printers.receipt.uri = format!("escpos+tcp://127.0.0.1:{port}");
+    let cfg = Arc::new(cfg);
+    let store = Arc::new(Mutex::new(Store::open_in(&cfg.data_dir()).unwrap()));
+    pin::set(&store, &Holder::Technician, TECH_PIN, "test", None).unwrap();
+
+    // A rating waiting in the outbox (the back office was down when it was given).
+    let rating = civic_kiosk::api::Rating {
+        id: uuid::Uuid::now_v7(),
+        terminal_id: cfg.terminal.id.clone(),
+        item_code: "310105-GA-0001".into(),
+        case_number: None,
+        channel: civic_kiosk::api::Channel::SelfServiceTerminal,
+        level: civic_kiosk::api::RatingLevel::try_from(2u8).unwrap(),
+        reasons: vec!["等候时间长".into()],
+        comment: None,
+        rated_at: chrono::Utc::now(),
+        callback: None,
+        staff: None,
+    };
+    civic_kiosk::ratings::record(&mut store.lock().unwrap(), &rating).unwrap();
+    // An audit entry and a log line that name a resident: neither may show them.
+    store
+        .lock()
+        .unwrap()
+        .audit(
+            "offline_code_issued",
+            "lookup for 310105194506150021 refused: not eligible",
+            None,
+        )
+        .unwrap();
+    log::warn!("a resident (13812345678) asked for help at the counter");
+
+    let h = Headless::with_options(
+        cfg.clone(),
+        HeadlessOptions {
+            client: Some(bo.client(&cfg.backoffice.token)),
+            trusted_key: Some(bo.key),
+            store: Some(store.clone()),
+            catalogue_worker: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    h.window.global::<SessionAdapter>().invoke_hidden_gesture();
+    enter_pin(&h, TECH_PIN);
+    assert!(tech(&h).get_unlocked());
+    let printers: Vec<_> = tech(&h).get_printers().iter().collect();
+    assert_eq!(printers.len(), 3, "card, receipt and document");
+    assert!(
+        printers
+            .iter()
+            .any(|p| p.role == "receipt" && p.uri == format!("escpos+tcp://127.0.0.1:{port}")),
+        "{printers:?}"
+    );
+
+    // ---- a test print on the scripted ESC/POS printer: ready, then out of paper
+    let (ok, lines) = run_tool(&h, "test-print:receipt");
+    assert!(ok, "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("status before: ready")),
+        "{lines:?}"
+    );
+    assert!(lines.last().unwrap().starts_with("printed"), "{lines:?}");
+    assert_eq!(sim.lock().unwrap().jobs.len(), 1, "one test page printed");
+    assert!(common::contains(
+        &sim.lock().unwrap().jobs[0],
+        &cfg.terminal.id
+    ));
+    sim.lock().unwrap().dle = [common::OK, common::OK | 0x20, common::OK | 0x60];
+    let (ok, lines) = run_tool(&h, "test-print:receipt");
+    assert!(!ok, "{lines:?}");
+    assert!(
+        lines
+            .last()
+            .unwrap()
+            .starts_with("printer not ready: paper_out"),
+        "says why: {lines:?}"
+    );
+    assert!(common::shown(
+        &h,
+        "测试打印 Test print (凭条打印机 receipt)：未完成"
+    ));
+    assert_eq!(sim.lock().unwrap().jobs.len(), 1, "nothing more printed");
+
+    // ---- sync now drains the pending rating to the back office
+    let (ok, lines) = run_tool(&h, "sync");
+    assert!(ok, "{lines:?}");
+    assert_eq!(lines[0], "ratings: 1 pending, 0 sent, 0 dead");
+    assert!(
+        lines
+            .last()
+            .unwrap()
+            .starts_with("all ratings uploaded: 1 sent"),
+        "{lines:?}"
+    );
+    let stats: civic_kiosk::api::RatingStats = rt.block_on(async {
+        reqwest::Client::new()
+            .get(format!(
+                "{}api/v1/admin/terminals/{}/ratings/stats",
+                bo.url, cfg.terminal.id
+            ))
+            .bearer_auth(&bo.admin_token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    assert_eq!((stats.total, stats.per_level["2"]), (1, 1), "{stats:?}");
+
+    // ---- refresh fetches the catalogue version the district published since
+    let old = civic_contract::catalogue::demo().unwrap();
+    assert!(
+        h.pump_until(Duration::from_secs(20), |_| {
+            store
+                .lock()
+                .unwrap()
+                .cached_catalogue()
+                .unwrap()
+                .is_some_and(|c| c.version == old.version)
+        }),
+        "the worker's first sync stored the served catalogue"
+    );
+    let mut new = old.clone();
+    new.version = format!("{}-2", old.version);
+    bo.state.publish_catalogue(new.clone()).unwrap();
+    let (ok, lines) = run_tool(&h, "refresh-catalogue");
+    assert!(ok, "{lines:?}");
+    assert_eq!(
+        lines,
+        vec![format!(
+            "catalogue {}: updated, {} items stored locally",
+            new.version,
+            new.items.len()
+        )]
+    );
+    let cached = store.lock().unwrap().cached_catalogue().unwrap().unwrap();
+    assert_eq!(cached.version, new.version);
+    // Again: nothing new, and it says so.
+    let (ok, lines) = run_tool(&h, "refresh-catalogue");
+    assert!(
+        ok && lines[0].starts_with("catalogue unchanged"),
+        "{lines:?}"
+    );
+
+    // ---- the audit: the PIN entry and the refusal, the ID masked
+    let (ok, lines) = run_tool(&h, "audit");
+    assert!(ok, "{lines:?}");
+    let all = lines.join("\n");
+    assert!(all.contains("pin_entered"), "{all}");
+    assert!(all.contains("310***********0021"), "{all}");
+    assert!(!all.contains("310105194506150021"), "{all}");
+
+    // ---- the recent log: what the terminal logged, scrubbed
+    let (ok, lines) = run_tool(&h, "log");
+    assert!(ok, "{lines:?}");
+    let all = lines.join("\n");
+    assert!(all.contains("maintenance mode entered"), "{all}");
+    assert!(all.contains("138****5678"), "{all}");
+    assert!(!all.contains("13812345678"), "{all}");
+    assert!(!all.contains("310105194506150021"), "{all}");
+
+    // ---- leaving drops the last report; the next technician starts clean
+    click_label(&h, "退出维护模式");
+    h.window.global::<SessionAdapter>().invoke_hidden_gesture();
+    assert_eq!(tech(&h).get_tool(), "");
+    assert_eq!(tech(&h).get_tool_lines().row_count(), 0);
+}

@@ -60,12 +60,29 @@ pub struct ServerOptions {
     pub today: Option<NaiveDate>,
 }
 
+/// A catalogue as served: its body and strong ETag made once.
+struct Served {
+    body: Vec<u8>,
+    etag: String,
+    catalogue: Catalogue,
+}
+
+impl Served {
+    fn new(catalogue: Catalogue) -> Self {
+        let body = serde_json::to_vec(&catalogue).unwrap_or_default();
+        Self {
+            etag: data::strong_etag(&body),
+            body,
+            catalogue,
+        }
+    }
+}
+
 /// Shared state of a running server.
 pub struct AppState {
     store: Mutex<Store>,
-    catalogue_body: Vec<u8>,
-    catalogue_etag: String,
-    catalogue: Catalogue,
+    /// The catalogue served now; [`AppState::publish_catalogue`] replaces it.
+    catalogue: std::sync::RwLock<Arc<Served>>,
     tokens: HashMap<String, String>,
     admin_token: Option<String>,
     key: SigningKey,
@@ -78,6 +95,28 @@ pub struct AppState {
 }
 
 impl AppState {
+    fn served(&self) -> Arc<Served> {
+        self.catalogue
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Serves `catalogue` from now on (a new version published by the district): checked
+    /// as at start, then in force for the next `GET /api/v1/items` (a new ETag, so each
+    /// terminal's next sync fetches it). Answers the version now served.
+    pub fn publish_catalogue(&self, catalogue: Catalogue) -> Result<String, String> {
+        civic_contract::catalogue::check(&catalogue)?;
+        if catalogue.items.is_empty() {
+            return Err("the catalogue holds no items".into());
+        }
+        let version = catalogue.version.clone();
+        *self.catalogue.write().unwrap_or_else(|p| p.into_inner()) =
+            Arc::new(Served::new(catalogue));
+        log::info!("catalogue {version} published");
+        Ok(version)
+    }
+
     fn today(&self) -> NaiveDate {
         self.today
             .unwrap_or_else(|| chrono::Local::now().date_naive())
@@ -196,13 +235,9 @@ pub fn build_state(opts: ServerOptions) -> Result<Arc<AppState>, ServerError> {
             source,
         })?;
     let key = load_or_create_key(&opts.db)?;
-    let catalogue_body = serde_json::to_vec(&opts.catalogue).unwrap_or_default();
-    let catalogue_etag = data::strong_etag(&catalogue_body);
     Ok(Arc::new(AppState {
         store: Mutex::new(store),
-        catalogue_body,
-        catalogue_etag,
-        catalogue: opts.catalogue,
+        catalogue: std::sync::RwLock::new(Arc::new(Served::new(opts.catalogue))),
         tokens: opts.terminal_tokens,
         admin_token: opts.admin_token,
         key,
@@ -543,7 +578,8 @@ async fn ping(axum::Extension(TerminalId(id)): axum::Extension<TerminalId>) -> J
 }
 
 async fn items(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let etag = &state.catalogue_etag;
+    let served = state.served();
+    let etag = &served.etag;
     let matches = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -561,7 +597,7 @@ async fn items(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respon
                 HeaderValue::from_static("application/json"),
             ),
         ],
-        state.catalogue_body.clone(),
+        served.body.clone(),
     )
         .into_response()
 }
@@ -571,6 +607,7 @@ async fn item(
     AxPath(code): AxPath<String>,
 ) -> ApiResult<ServiceItem> {
     state
+        .served()
         .catalogue
         .items
         .iter()
@@ -587,7 +624,7 @@ async fn item(
 }
 
 async fn bundles(State(state): State<Arc<AppState>>) -> Json<Vec<Bundle>> {
-    Json(state.catalogue.bundles.clone())
+    Json(state.served().catalogue.bundles.clone())
 }
 
 async fn bundle(
@@ -595,6 +632,7 @@ async fn bundle(
     AxPath(code): AxPath<String>,
 ) -> ApiResult<Bundle> {
     state
+        .served()
         .catalogue
         .bundles
         .iter()
@@ -616,7 +654,8 @@ async fn faq(
 ) -> Json<FaqSearch> {
     let query = q.get("q").cloned().unwrap_or_default();
     let terms: Vec<&str> = query.split_whitespace().collect();
-    let mut scored: Vec<(usize, &Faq)> = state
+    let served = state.served();
+    let mut scored: Vec<(usize, &Faq)> = served
         .catalogue
         .faqs
         .iter()

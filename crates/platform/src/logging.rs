@@ -94,6 +94,32 @@ pub fn last_problem() -> Option<String> {
         .clone()
 }
 
+/// How many of the newest lines [`recent_lines`] keeps.
+pub const RECENT_LINES: usize = 200;
+
+/// The newest lines this process logged (scrubbed, as written), for the maintenance page:
+/// under systemd the journal has them too, but the page cannot read it.
+static RECENT: Mutex<std::collections::VecDeque<String>> =
+    Mutex::new(std::collections::VecDeque::new());
+
+/// The newest `n` lines this process logged, oldest first, as written (scrubbed).
+pub fn recent_lines(n: usize) -> Vec<String> {
+    let recent = RECENT.lock().unwrap_or_else(|p| p.into_inner());
+    recent
+        .iter()
+        .skip(recent.len().saturating_sub(n))
+        .cloned()
+        .collect()
+}
+
+fn remember(line: &str) {
+    let mut recent = RECENT.lock().unwrap_or_else(|p| p.into_inner());
+    if recent.len() == RECENT_LINES {
+        recent.pop_front();
+    }
+    recent.push_back(line.to_string());
+}
+
 /// The process logger.
 pub struct Logger {
     level: log::LevelFilter,
@@ -195,6 +221,7 @@ impl log::Log for Logger {
             *LAST_PROBLEM.lock().unwrap_or_else(|p| p.into_inner()) =
                 Some(line.trim_end().to_string());
         }
+        remember(line.trim_end());
         if let Some(journal) = &self.journal {
             // The same record with the scrubbed message: the journal never sees the original.
             let sent = journal.journal_send(
@@ -594,5 +621,17 @@ mod tests {
         let p = last_problem().unwrap();
         assert!(p.contains("WARN") && p.contains("printer gone"), "{p}");
         assert!(p.contains("310***********123X"), "scrubbed: {p}");
+        // The maintenance page's recent lines: as written, scrubbed, bounded.
+        let recent = recent_lines(RECENT_LINES + 10);
+        assert!(recent.len() <= RECENT_LINES);
+        assert!(
+            recent
+                .iter()
+                .any(|l| l.contains("printer gone for 310***********123X")),
+            "{recent:?}"
+        );
+        assert!(!recent.iter().any(|l| l.contains("31010519500101123X")));
+        assert!(recent.last().unwrap().contains("display is 0mm"));
+        assert_eq!(recent_lines(1).len(), 1);
     }
 }

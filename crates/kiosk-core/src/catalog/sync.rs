@@ -46,6 +46,28 @@ pub enum SyncOutcome {
     NotModified,
 }
 
+impl std::fmt::Display for SyncOutcome {
+    /// As the technician reads it (`civic-kiosk catalogue sync`, the maintenance page).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SyncOutcome::Updated { version, items } => {
+                write!(
+                    f,
+                    "catalogue {version}: updated, {items} items stored locally"
+                )
+            }
+            SyncOutcome::NotModified => f.write_str(
+                "catalogue unchanged: the back office answered 304, no catalogue body transferred",
+            ),
+        }
+    }
+}
+
+/// A technician's "refresh now" (the maintenance page): the terminal's catalogue worker
+/// syncs at once, puts a new copy in force as its own syncs do, and answers here.
+#[derive(Debug)]
+pub struct Refresh(pub tokio::sync::oneshot::Sender<Result<SyncOutcome, String>>);
+
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     #[error("back office: {0}")]
@@ -153,13 +175,23 @@ pub async fn run_worker(
     state: watch::Sender<CatalogState>,
     mut config: watch::Receiver<Arc<Config>>,
     mut shutdown: watch::Receiver<bool>,
-    refresh: Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<()>>>,
+    refresh: Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<Refresh>>>,
 ) {
     // Shared (not owned) so that a worker started again after a panic still hears it.
     let mut refresh = refresh.lock().await;
+    // Who asked for the sync under way (a technician's refresh), to be answered.
+    let mut asked: Option<Refresh> = None;
     loop {
         let attempt = Utc::now();
-        match sync_once(&client, &store).await {
+        let result = sync_once(&client, &store).await;
+        let answer = asked.take().map(|Refresh(reply)| {
+            let said = match &result {
+                Ok((outcome, _)) => Ok(outcome.clone()),
+                Err(e) => Err(e.to_string()),
+            };
+            (reply, said)
+        });
+        match result {
             Ok((outcome, fresh)) => {
                 log::info!("catalogue sync: {outcome:?}");
                 state.send_modify(|s| {
@@ -186,6 +218,10 @@ pub async fn run_worker(
                 });
             }
         }
+        // Answered once the copy is in force.
+        if let Some((reply, said)) = answer {
+            let _ = reply.send(said);
+        }
         // Wait for the next sync. A config change only moves the deadline (a new interval);
         // it does not trigger a sync of its own.
         let synced = tokio::time::Instant::now();
@@ -193,7 +229,10 @@ pub async fn run_worker(
             let due = next_sync_at(synced, config.borrow_and_update().catalogue.sync_interval_s);
             tokio::select! {
                 _ = tokio::time::sleep_until(due) => break,
-                Some(()) = refresh.recv() => break,
+                Some(r) = refresh.recv() => {
+                    asked = Some(r);
+                    break;
+                }
                 _ = shutdown.wait_for(|s| *s) => return,
                 Ok(()) = config.changed() => continue,
             }

@@ -7,6 +7,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::config::PrinterRole;
 use crate::pin::{self, StaffId};
 
 use super::Settings;
@@ -58,6 +59,73 @@ pub struct SettingRow {
     pub value: String,
 }
 
+/// One of the terminal's printers, as the maintenance page lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrinterRow {
+    pub role: PrinterRole,
+    /// The printer's URI (`escpos://…`, `ipp://…`, `pdf://…`).
+    pub uri: String,
+}
+
+/// A technician's tool on the maintenance page: the same work as the CLI command named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Tool {
+    /// `civic-kiosk print-test --role …`: a test page, never waiting for the printer.
+    TestPrint(PrinterRole),
+    /// `civic-kiosk sync`: upload every pending 好差评 rating now.
+    SyncRatings,
+    /// `civic-kiosk catalogue sync`: fetch the catalogue now if it changed.
+    RefreshCatalogue,
+    /// `civic-kiosk audit`: the newest audit entries (离线码 cards, PINs, settings), masked.
+    Audit,
+    /// The newest lines this terminal logged, scrubbed.
+    Log,
+}
+
+impl Tool {
+    /// The name the page sends (`TechnicianAdapter.run-tool`): `test-print:card`, `sync`,
+    /// `refresh-catalogue`, `audit`, `log`.
+    pub fn name(self) -> String {
+        match self {
+            Tool::TestPrint(role) => format!("test-print:{}", role.name()),
+            Tool::SyncRatings => "sync".into(),
+            Tool::RefreshCatalogue => "refresh-catalogue".into(),
+            Tool::Audit => "audit".into(),
+            Tool::Log => "log".into(),
+        }
+    }
+
+    /// The tool a page name stands for; `None` for a name no tool has.
+    pub fn parse(name: &str) -> Option<Tool> {
+        Some(match name {
+            "sync" => Tool::SyncRatings,
+            "refresh-catalogue" => Tool::RefreshCatalogue,
+            "audit" => Tool::Audit,
+            "log" => Tool::Log,
+            other => {
+                let role = other.strip_prefix("test-print:")?;
+                Tool::TestPrint(*PrinterRole::ALL.iter().find(|r| r.name() == role)?)
+            }
+        })
+    }
+}
+
+/// What a tool came to: whether it did its work, and its lines for the technician (as the
+/// CLI prints them: which part, what state, what to do).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolReport {
+    pub ok: bool,
+    pub lines: Vec<String>,
+}
+
+/// The tool last started on the page, running or with its report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolRun {
+    pub tool: Tool,
+    /// `None` while it runs.
+    pub report: Option<ToolReport>,
+}
+
 /// What the maintenance page shows about the terminal; the shell reads it when the
 /// technician's PIN is accepted.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -70,6 +138,8 @@ pub struct MaintenanceInfo {
     /// The last warning or error logged ("" none).
     pub last_error: String,
     pub settings: Vec<SettingRow>,
+    /// The printers, one per role, each with a test print.
+    pub printers: Vec<PrinterRow>,
 }
 
 /// What a PIN check came to.
@@ -143,6 +213,11 @@ pub enum MaintenanceEvent {
     SaveSetting,
     /// Answer to [`MaintenanceEffect::SaveSetting`].
     SettingSaved(SettingAnswer),
+    /// A tool's button: runs it unless a tool is running (one at a time: a second tap
+    /// while one runs does nothing).
+    RunTool(Tool),
+    /// Answer to [`MaintenanceEffect::RunTool`].
+    ToolDone(Tool, ToolReport),
     /// 退出维护模式.
     Leave,
     /// 确定关闭 (关闭终端程序, confirmed on the page).
@@ -169,6 +244,8 @@ pub enum MaintenanceEffect {
     /// Save `key = value` into the settings layer (validated, audited, put in force);
     /// answer [`MaintenanceEvent::SettingSaved`].
     SaveSetting { key: String, value: String },
+    /// Run a tool off the UI thread; answer [`MaintenanceEvent::ToolDone`].
+    RunTool(Tool),
     /// Audit that maintenance mode closed.
     MaintenanceLeft(MaintenanceEnd),
     /// Audit, then stop the terminal program (exit status `EXIT_TECHNICIAN`).
@@ -208,6 +285,7 @@ pub struct Maintenance {
     editing: Option<SettingEdit>,
     message: String,
     refused: bool,
+    tool: Option<ToolRun>,
 }
 
 /// What the technician page shows (`TechnicianAdapter`).
@@ -223,6 +301,8 @@ pub struct MaintenanceView<'a> {
     pub setting_entry: &'a str,
     pub setting_message: &'a str,
     pub setting_refused: bool,
+    /// The tool last started, running or with its report.
+    pub tool: Option<&'a ToolRun>,
 }
 
 fn minutes_left(d: Duration) -> u32 {
@@ -241,6 +321,7 @@ impl Maintenance {
             setting_entry: self.editing.as_ref().map_or("", |e| e.entry.as_str()),
             setting_message: &self.message,
             setting_refused: self.refused,
+            tool: self.tool.as_ref(),
         }
     }
 
@@ -393,7 +474,24 @@ impl Maintenance {
                     }
                 }
             }
+            MaintenanceEvent::RunTool(tool) => {
+                let running = self.tool.as_ref().is_some_and(|t| t.report.is_none());
+                if self.unlocked.is_some() && !running {
+                    self.tool = Some(ToolRun { tool, report: None });
+                    return vec![MaintenanceEffect::RunTool(tool)];
+                }
+            }
+            MaintenanceEvent::ToolDone(tool, report) => {
+                // Only the tool running now: a late answer after leaving shows nothing.
+                if let Some(run) = &mut self.tool
+                    && run.tool == tool
+                    && run.report.is_none()
+                {
+                    run.report = Some(report);
+                }
+            }
             MaintenanceEvent::Leave => {
+                self.tool = None;
                 if self.unlocked.take().is_some() {
                     return vec![
                         MaintenanceEffect::MaintenanceLeft(MaintenanceEnd::Left),
@@ -465,6 +563,82 @@ mod tests {
             &settings(),
         );
         m
+    }
+
+    #[test]
+    fn tools_run_one_at_a_time_and_late_answers_show_nothing() {
+        let report = |ok| ToolReport {
+            ok,
+            lines: vec!["printed".into()],
+        };
+        // Not unlocked: no tool runs.
+        let mut m = Maintenance::default();
+        assert_eq!(
+            m.handle(MaintenanceEvent::RunTool(Tool::Log), &settings()),
+            vec![]
+        );
+        let mut m = unlocked();
+        let print = Tool::TestPrint(PrinterRole::Receipt);
+        assert_eq!(
+            m.handle(MaintenanceEvent::RunTool(print), &settings()),
+            vec![MaintenanceEffect::RunTool(print)]
+        );
+        assert_eq!(
+            m.view().tool,
+            Some(&ToolRun {
+                tool: print,
+                report: None
+            })
+        );
+        // A second tap, on this tool or another, waits for the first.
+        assert_eq!(
+            m.handle(MaintenanceEvent::RunTool(print), &settings()),
+            vec![]
+        );
+        assert_eq!(
+            m.handle(MaintenanceEvent::RunTool(Tool::SyncRatings), &settings()),
+            vec![]
+        );
+        // Another tool's answer changes nothing.
+        m.handle(
+            MaintenanceEvent::ToolDone(Tool::Audit, report(true)),
+            &settings(),
+        );
+        assert_eq!(m.view().tool.unwrap().report, None);
+        m.handle(
+            MaintenanceEvent::ToolDone(print, report(false)),
+            &settings(),
+        );
+        assert_eq!(m.view().tool.unwrap().report, Some(report(false)));
+        // Done: the next tool may run.
+        assert_eq!(
+            m.handle(MaintenanceEvent::RunTool(Tool::SyncRatings), &settings()),
+            vec![MaintenanceEffect::RunTool(Tool::SyncRatings)]
+        );
+        // Leaving drops it: its late answer shows nothing.
+        m.handle(MaintenanceEvent::Leave, &settings());
+        m.handle(
+            MaintenanceEvent::ToolDone(Tool::SyncRatings, report(true)),
+            &settings(),
+        );
+        assert_eq!(m.view().tool, None);
+    }
+
+    #[test]
+    fn tool_names_round_trip() {
+        let mut all = vec![
+            Tool::SyncRatings,
+            Tool::RefreshCatalogue,
+            Tool::Audit,
+            Tool::Log,
+        ];
+        all.extend(PrinterRole::ALL.map(Tool::TestPrint));
+        for t in all {
+            assert_eq!(Tool::parse(&t.name()), Some(t), "{}", t.name());
+        }
+        for bad in ["", "test-print:", "test-print:fax", "SYNC", "sync "] {
+            assert_eq!(Tool::parse(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -52,7 +52,7 @@ pub use identity::{
 };
 pub use maintenance::{
     Maintenance, MaintenanceEnd, MaintenanceEvent, MaintenanceInfo, MaintenanceView, PadState, Pin,
-    PinAnswer, SettingAnswer, SettingRow,
+    PinAnswer, PrinterRow, SettingAnswer, SettingRow, Tool, ToolReport, ToolRun,
 };
 pub use nav::{EndReason, Nav, NavEvent, Page};
 pub use rating::{

@@ -22,7 +22,9 @@ use super::help::{HelpEffect, HelpEvent, HelpFlow};
 use super::identity::{
     Identity, IdentityEffect, IdentityEvent, IdentityOutcome, ReaderState, Wedge,
 };
-use super::maintenance::{Maintenance, MaintenanceEffect, MaintenanceEnd, MaintenanceEvent, Pin};
+use super::maintenance::{
+    Maintenance, MaintenanceEffect, MaintenanceEnd, MaintenanceEvent, Pin, Tool,
+};
 use super::mine::{Mine, MineEffect, MineEvent};
 use super::nav::{EndReason, Nav, NavEffect, NavEvent, Page};
 use super::quick::{QuickEffect, QuickEvent, QuickFlow, ReceiptOutcome};
@@ -118,6 +120,8 @@ pub enum Effect {
     VerifyPin(Pin),
     /// Answer `MaintenanceEvent::SettingSaved`.
     SaveSetting { key: String, value: String },
+    /// Run a maintenance tool; answer `MaintenanceEvent::ToolDone`.
+    RunTool(Tool),
     /// Audit `maintenance_left`.
     AuditMaintenanceLeft(MaintenanceEnd),
     /// Audit `staff_signed_out`.
@@ -606,6 +610,7 @@ impl Session {
                         MaintenanceEffect::MaintenanceLeft(how) => {
                             fx.push(Effect::AuditMaintenanceLeft(how))
                         }
+                        MaintenanceEffect::RunTool(tool) => fx.push(Effect::RunTool(tool)),
                         MaintenanceEffect::StopTerminal => fx.push(Effect::StopTerminal),
                         MaintenanceEffect::StaffAccepted(id) => {
                             let out = self.assist.handle(AssistEvent::SignedIn(id));

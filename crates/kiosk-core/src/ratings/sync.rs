@@ -379,6 +379,175 @@ pub async fn counts(store: &Arc<Mutex<Store>>) -> Result<OutboxCounts, SyncError
     blocking(store, |st| super::counts(st)).await
 }
 
+/// Longest wait between a technician's tries ([`drain`]): someone is watching.
+const DRAIN_MAX_WAIT: Duration = Duration::from_secs(10);
+
+/// One step of [`drain`], worded as the technician reads it (CLI and maintenance page).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DrainStep {
+    /// How many ratings there are before anything is sent.
+    Before(OutboxCounts),
+    /// The back office answered for a batch; `pending` is what is left.
+    Uploaded {
+        stored: usize,
+        duplicate: usize,
+        rejected: usize,
+        unanswered: usize,
+        pending: Result<u64, String>,
+    },
+    /// No answer for a batch; the next try is in `wait`.
+    Retrying {
+        batch: usize,
+        error: String,
+        wait: Duration,
+    },
+}
+
+impl std::fmt::Display for DrainStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DrainStep::Before(c) => write!(
+                f,
+                "ratings: {} pending, {} sent, {} dead",
+                c.pending, c.sent, c.dead
+            ),
+            DrainStep::Uploaded {
+                stored,
+                duplicate,
+                rejected,
+                unanswered,
+                pending,
+            } => {
+                write!(
+                    f,
+                    "uploaded: {stored} stored, {duplicate} already there, {rejected} rejected"
+                )?;
+                if *unanswered > 0 {
+                    write!(f, ", {unanswered} unanswered")?;
+                }
+                match pending {
+                    Ok(n) => write!(f, "; {n} pending"),
+                    Err(e) => write!(f, "; {e}"),
+                }
+            }
+            DrainStep::Retrying { batch, error, wait } => write!(
+                f,
+                "upload of {batch} failed ({error}); retrying in {:.1} s",
+                wait.as_secs_f64()
+            ),
+        }
+    }
+}
+
+/// How [`drain`] ended: the outbox then, and the last error when ratings are left.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drained {
+    pub counts: OutboxCounts,
+    pub last_error: Option<String>,
+}
+
+impl Drained {
+    /// The closing lines, as the technician reads them.
+    pub fn lines(&self, timeout: Duration) -> Vec<String> {
+        let c = &self.counts;
+        let mut lines = Vec::new();
+        if c.dead > 0 {
+            lines.push(format!(
+                "{} rating(s) were rejected by the back office and kept as dead letters (see `civic-kiosk status`)",
+                c.dead
+            ));
+        }
+        if c.pending == 0 {
+            lines.push(format!(
+                "all ratings uploaded: {} sent, {} dead",
+                c.sent, c.dead
+            ));
+        } else {
+            lines.push(format!(
+                "{} rating(s) still pending after {} s{}",
+                c.pending,
+                timeout.as_secs(),
+                self.last_error
+                    .as_ref()
+                    .map(|e| format!("; last error: {e}"))
+                    .unwrap_or_default()
+            ));
+        }
+        lines
+    }
+}
+
+/// A technician's "sync now" (`civic-kiosk sync`, the maintenance page): uploads every
+/// pending rating, backoff ignored, until none is pending or `timeout` passes, retrying
+/// failed batches after the policy's backoff (at most 10 s). `client` is `None` when the
+/// back office could not be reached at all (`unreachable` says why). Each step goes to
+/// `report` as it happens.
+pub async fn drain(
+    store: &Arc<Mutex<Store>>,
+    client: Result<&Client, String>,
+    policy: &Policy,
+    timeout: Duration,
+    mut report: impl FnMut(DrainStep),
+) -> Result<Drained, SyncError> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let before = counts(store).await?;
+    let pending = before.pending;
+    report(DrainStep::Before(before));
+    let mut last_error = None;
+    if pending > 0 {
+        match client {
+            Err(e) => last_error = Some(e),
+            Ok(client) => {
+                let mut failures = 0u32;
+                // Held across awaits: a Send generator (the thread's is not).
+                let mut rng = rand::make_rng::<rand::rngs::SmallRng>();
+                while tokio::time::Instant::now() < deadline {
+                    match round(store, client, policy, true).await? {
+                        Round::Idle => break,
+                        Round::Answered {
+                            stored,
+                            duplicate,
+                            rejected,
+                            unanswered,
+                        } => {
+                            failures = 0;
+                            last_error = None;
+                            let pending = counts(store)
+                                .await
+                                .map(|c| c.pending)
+                                .map_err(|e| e.to_string());
+                            report(DrainStep::Uploaded {
+                                stored,
+                                duplicate,
+                                rejected,
+                                unanswered,
+                                pending,
+                            });
+                        }
+                        Round::Failed { error, batch } => {
+                            failures += 1;
+                            let wait = policy.backoff(failures, &mut rng).min(DRAIN_MAX_WAIT).min(
+                                deadline.saturating_duration_since(tokio::time::Instant::now()),
+                            );
+                            report(DrainStep::Retrying {
+                                batch,
+                                error: error.to_string(),
+                                wait,
+                            });
+                            last_error = Some(error.to_string());
+                            tokio::time::sleep(wait).await;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(Drained {
+        counts: counts(store).await?,
+        last_error,
+    })
+}
+
 /// Wakes the uploader when a rating has been stored.
 #[derive(Debug, Clone, Default)]
 pub struct Waker(Arc<Notify>);
