@@ -20,7 +20,7 @@ sys.path.insert(0, HERE)
 from demo_data import common  # noqa: E402
 from demo_data import items_personal, items_social, items_life, items_life2  # noqa: E402
 from demo_data import items_legal, items_legal2  # noqa: E402
-from demo_data import bundles, faqs, residents  # noqa: E402
+from demo_data import bundles, english, faqs, residents  # noqa: E402
 
 ROOT = os.path.dirname(HERE)
 OUT_DIR = os.path.join(ROOT, "config", "demo")
@@ -30,7 +30,7 @@ def build_catalogue():
     reg = common.Registry()
     for mod in (items_personal, items_social, items_life, items_life2, items_legal, items_legal2):
         mod.define(reg)
-    return {
+    return english.add({
         "version": common.VERSION,
         "departments": [name for name, _ in common.DEPARTMENTS],
         "themes": list(common.THEMES),
@@ -38,7 +38,7 @@ def build_catalogue():
         "items": reg.items,
         "bundles": bundles.build(reg),
         "faqs": faqs.build(reg),
-    }
+    })
 
 
 CODE_RE = re.compile(r"^310105-([A-Z]{2,4})-(\d{4})$")
@@ -68,7 +68,7 @@ def check_catalogue(c):
     assert 30 <= hf <= 40, f"{hf} high-frequency items"
     used_depts, used_themes = set(), set()
     for i in items:
-        assert list(i.keys()) == ITEM_KEYS, i["code"]
+        assert list(i.keys()) in (ITEM_KEYS, ITEM_KEYS + ["en"]), i["code"]
         m = CODE_RE.match(i["code"])
         assert m, i["code"]
         assert common.DEPT_NAME[m.group(1)] == i["department"], i["code"]
@@ -97,6 +97,12 @@ def check_catalogue(c):
         text = json.dumps(i, ensure_ascii=False)
         assert "http" not in text and "www." not in text, i["name"]
         assert not re.search(r"\d{3,4}-\d{7,8}|1[3-9]\d{9}|12345", text), i["name"]
+    translated = [i for i in items if "en" in i]
+    assert all("en" in i for i in items if i["high_frequency"]), "high-frequency items in English"
+    assert not re.search(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]",
+                         json.dumps([i["en"] for i in translated] + [b["en"] for b in c["bundles"]
+                                    if "en" in b] + list(c["themes_en"].values())
+                                    + list(c["departments_en"].values()))), "Chinese in English"
     assert used_depts == set(c["departments"]), set(c["departments"]) - used_depts
     assert used_themes == set(c["themes"]), set(c["themes"]) - used_themes
     all_locs = {loc["name"] for i in items for loc in i["locations"]}
@@ -149,7 +155,8 @@ def check_catalogue(c):
     return {"items": len(items), "legal": sum(i["audience"] == "legal" for i in items),
             "personal": sum(i["audience"] == "personal" for i in items), "high_frequency": hf,
             "departments": len(c["departments"]), "themes": len(c["themes"]),
-            "aliases": len(c["aliases"]), "bundles": len(c["bundles"]), "faqs": len(c["faqs"])}
+            "aliases": len(c["aliases"]), "bundles": len(c["bundles"]), "faqs": len(c["faqs"]),
+            "english": len(translated)}
 
 
 README = """# 演示数据 / Demo data
@@ -162,7 +169,7 @@ All data in this directory is fictional and exists for development, tests and de
 
 | 文件 | 内容 |
 |---|---|
-| `catalogue.json` | 事项目录：部门 {departments} 个、主题 {themes} 个、搜索别名 {aliases} 组、事项 {items} 项（个人 {personal}、法人 {legal}，高频 {high_frequency}）、“一件事” {bundles} 个、小申问答 {faqs} 条 |
+| `catalogue.json` | 事项目录：部门 {departments} 个、主题 {themes} 个、搜索别名 {aliases} 组、事项 {items} 项（个人 {personal}、法人 {legal}，高频 {high_frequency}，带英文 {english}）、“一件事” {bundles} 个、小申问答 {faqs} 条 |
 | `residents.jsonl` | 虚构居民 {total} 人，每行一个 JSON 对象（`id_number`、`name`、`disabled`）：60周岁及以上 {seniors}、未满18周岁 {minors}、18–59周岁 {adults}（其中持证残疾人 {disabled}）；身份证号码校验位按 GB 11643-1999 计算，年龄以 2026-11-26 为准 |
 
 重新生成（确定性，两次运行结果逐字节一致）：

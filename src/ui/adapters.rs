@@ -607,27 +607,9 @@ impl UiController {
         stale: bool,
         updated: String,
     ) {
+        // In the language shown now; rendering the session keeps them in its language.
+        render::render_home(w, &catalog, w.global::<SessionAdapter>().get_english());
         let c = w.global::<CatalogAdapter>();
-        c.set_high_frequency(render::model(
-            catalog
-                .high_frequency()
-                .into_iter()
-                .take(12)
-                .map(render::item_row)
-                .collect(),
-        ));
-        c.set_bundles(render::model(
-            catalog
-                .bundles()
-                .iter()
-                .map(|b| BundleRow {
-                    code: b.code.as_str().into(),
-                    name: b.name.as_str().into(),
-                    summary: b.summary.as_str().into(),
-                    count: b.items.len() as i32,
-                })
-                .collect(),
-        ));
         c.set_faqs(render::model(
             catalog
                 .data

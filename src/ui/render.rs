@@ -7,7 +7,7 @@
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 
 use super::*;
-use crate::api::ServiceItem;
+use crate::api::{Catalogue, ServiceItem};
 use crate::catalog::Catalog;
 use crate::flow;
 
@@ -19,22 +19,53 @@ pub(super) fn strings(v: &[String]) -> ModelRc<SharedString> {
     model(v.iter().map(|s| SharedString::from(s.as_str())).collect())
 }
 
-pub(super) fn item_row(i: &ServiceItem) -> ItemRow {
+/// A list row: the item's English name where it has one on an English screen, else its
+/// Chinese name (a name stays a name); the department in the screen's language.
+pub(super) fn item_row(i: &ServiceItem, c: &Catalogue, english: bool) -> ItemRow {
+    let name = match &i.en {
+        Some(en) if english => en.name.as_str(),
+        _ => i.name.as_str(),
+    };
     ItemRow {
         code: i.code.as_str().into(),
-        name: i.name.as_str().into(),
-        department: i.department.as_str().into(),
+        name: name.into(),
+        department: c.department_name(&i.department, english).into(),
         high_frequency: i.high_frequency,
         online: i.online,
     }
 }
 
-fn material_row(name: &str, form: &str, count: u32, note: Option<&str>) -> MaterialRow {
+/// `n` with the English noun in its singular or plural: "1 copy", "2 copies".
+pub(super) fn count_en(n: u32, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// One line of a materials list, wholly in one language.
+fn material_line(name: &str, form: &str, count: u32, note: Option<&str>, english: bool) -> String {
+    match (english, note) {
+        (true, None) => format!("• {name} ({form}, {})", count_en(count, "copy", "copies")),
+        (true, Some(n)) => format!(
+            "• {name} ({form}, {}): {n}",
+            count_en(count, "copy", "copies")
+        ),
+        (false, None) => format!("• {name}（{form}，{count} 份）"),
+        (false, Some(n)) => format!("• {name}（{form}，{count} 份）：{n}"),
+    }
+}
+
+fn material_row(
+    name: &str,
+    form: &str,
+    count: u32,
+    note: Option<&str>,
+    english: bool,
+) -> MaterialRow {
     MaterialRow {
         name: name.into(),
         form: form.into(),
         count: count as i32,
         note: note.unwrap_or("").into(),
+        line: material_line(name, form, count, note, english).into(),
     }
 }
 
@@ -46,52 +77,129 @@ pub(super) fn faq_row(f: &crate::api::Faq) -> FaqRow {
     }
 }
 
-fn item_detail(i: &ServiceItem) -> ItemDetail {
+/// An item's guide in one language: its English block on an English screen where the
+/// catalogue has one, else its Chinese (marked `chinese_only` on an English screen).
+fn item_detail(i: &ServiceItem, c: &Catalogue, english: bool) -> ItemDetail {
+    let en = i.en.as_ref().filter(|_| english);
+    let (name, summary, conditions, fee) = match en {
+        Some(e) => (&e.name, &e.summary, &e.conditions, &e.fee),
+        None => (&i.name, &i.summary, &i.conditions, &i.fee),
+    };
+    let materials = match en {
+        Some(e) => e
+            .materials
+            .iter()
+            .zip(&i.materials)
+            .map(|(m, zh)| material_row(&m.name, &m.form, zh.count, m.note.as_deref(), true))
+            .collect(),
+        None => i
+            .materials
+            .iter()
+            .map(|m| material_row(&m.name, &m.form, m.count, m.note.as_deref(), false))
+            .collect(),
+    };
+    let locations = match en {
+        Some(e) => e
+            .locations
+            .iter()
+            .map(|l| format!("{}, {}, {}", l.name, l.address, l.hours))
+            .collect(),
+        None => i
+            .locations
+            .iter()
+            .map(|l| format!("{}，{}，{}", l.name, l.address, l.hours))
+            .collect::<Vec<_>>(),
+    };
     ItemDetail {
         code: i.code.as_str().into(),
-        name: i.name.as_str().into(),
-        department: i.department.as_str().into(),
+        name: name.as_str().into(),
+        // The department and theme in the item's language, as the rest of its page.
+        department: c.department_name(&i.department, en.is_some()).into(),
         theme: i.theme.as_str().into(),
-        summary: i.summary.as_str().into(),
-        conditions: strings(&i.conditions),
-        materials: model(
-            i.materials
-                .iter()
-                .map(|m| material_row(&m.name, &m.form, m.count, m.note.as_deref()))
-                .collect(),
-        ),
+        summary: summary.as_str().into(),
+        conditions: strings(conditions),
+        materials: model(materials),
         legal_limit_days: i.legal_limit_days.map_or(-1, |d| d as i32),
         promised_limit_days: i.promised_limit_days as i32,
-        fee: i.fee.as_str().into(),
-        locations: model(
-            i.locations
-                .iter()
-                .map(|l| SharedString::from(format!("{}，{}，{}", l.name, l.address, l.hours)))
-                .collect(),
-        ),
+        fee: fee.as_str().into(),
+        locations: strings(&locations),
         visits: i.visits as i32,
         online: i.online,
+        chinese_only: english && en.is_none(),
     }
 }
 
-fn bundle_detail(catalog: &Catalog, code: &str) -> BundleDetail {
+/// A 一件事 in one language, as [`item_detail`]: English only when the bundle and each of
+/// its materials have it (the catalogue check holds a bundle in English to items in English).
+fn bundle_detail(catalog: &Catalog, code: &str, english: bool) -> BundleDetail {
     let Some(view) = catalog.bundle(code) else {
         return BundleDetail::default();
     };
+    let en = view
+        .bundle
+        .en
+        .as_ref()
+        .filter(|_| english && view.materials.iter().all(|m| m.en.is_some()));
+    let (name, summary) = match en {
+        Some(e) => (&e.name, &e.summary),
+        None => (&view.bundle.name, &view.bundle.summary),
+    };
+    let materials = view
+        .materials
+        .iter()
+        .map(|m| match (&m.en, en) {
+            (Some(e), Some(_)) => material_row(&e.name, &e.form, m.count, None, true),
+            _ => material_row(&m.name, &m.form, m.count, None, false),
+        })
+        .collect();
     BundleDetail {
         code: view.bundle.code.as_str().into(),
-        name: view.bundle.name.as_str().into(),
-        summary: view.bundle.summary.as_str().into(),
-        items: model(view.items.iter().map(|i| item_row(i)).collect()),
-        materials: model(
-            view.materials
+        name: name.as_str().into(),
+        summary: summary.as_str().into(),
+        items: model(
+            view.items
                 .iter()
-                .map(|m| material_row(&m.name, &m.form, m.count, None))
+                .map(|i| item_row(i, &catalog.data, english))
                 .collect(),
         ),
+        materials: model(materials),
+        chinese_only: english && en.is_none(),
     }
 }
 
+/// `CatalogAdapter.bundles`: the home page's 一件事 rows.
+pub(super) fn bundle_row(b: &crate::api::Bundle, english: bool) -> BundleRow {
+    let (name, summary) = match &b.en {
+        Some(e) if english => (&e.name, &e.summary),
+        _ => (&b.name, &b.summary),
+    };
+    BundleRow {
+        code: b.code.as_str().into(),
+        name: name.as_str().into(),
+        summary: summary.as_str().into(),
+        count: b.items.len() as i32,
+    }
+}
+
+/// The home page's rows (高频事项, 一件事), in the screen's language.
+pub(super) fn render_home(w: &MainWindow, catalog: &Catalog, english: bool) {
+    let c = w.global::<CatalogAdapter>();
+    c.set_high_frequency(model(
+        catalog
+            .high_frequency()
+            .into_iter()
+            .take(12)
+            .map(|i| item_row(i, &catalog.data, english))
+            .collect(),
+    ));
+    c.set_bundles(model(
+        catalog
+            .bundles()
+            .iter()
+            .map(|b| bundle_row(b, english))
+            .collect(),
+    ));
+}
 // ---- core enums → Slint enums (and back, for what the pages send)
 
 pub(super) fn page(p: flow::Page) -> Page {
@@ -396,8 +504,13 @@ impl Rendered {
         c.set_audience(audience(b.audience()));
         c.set_theme(b.theme().into());
         c.set_guide_print(guide_print(b.guide_print()));
-        if last.is_none_or(|l| l.browse() != b) {
-            self.render_browse(w, b, catalog);
+        // The catalogue's rows are in the screen's language: rebuilt when it changes too.
+        let language_changed = last.is_none_or(|l| l.english() != s.english());
+        if language_changed && let Some(catalog) = catalog {
+            render_home(w, catalog, s.english());
+        }
+        if language_changed || last.is_none_or(|l| l.browse() != b) {
+            self.render_browse(w, b, catalog, s.english());
         }
 
         // 离线码.
@@ -489,6 +602,14 @@ impl Rendered {
         r.set_step(rating_step(v.step));
         r.set_level(v.level.map_or(0, |l| i32::from(u8::from(l))));
         let (kind, name) = rated_service(&v.service, s.english());
+        // An item rated from its page: its English name where the catalogue has one.
+        let name = match (&v.service, catalog) {
+            (flow::RatedService::Item(i), Some(c)) if s.english() => c
+                .item(&i.code)
+                .and_then(|x| x.en.as_ref())
+                .map_or(name, |e| e.name.as_str()),
+            _ => name,
+        };
         r.set_service_kind(kind);
         r.set_service_name(name.into());
         r.set_case_no(v.service.case_no().unwrap_or_default().into());
@@ -563,9 +684,16 @@ impl Rendered {
 
     /// The catalogue's rows for what the resident browses: themes, search answers, the
     /// item and bundle shown.
-    fn render_browse(&self, w: &MainWindow, b: &flow::Browse, catalog: Option<&Catalog>) {
+    fn render_browse(
+        &self,
+        w: &MainWindow,
+        b: &flow::Browse,
+        catalog: Option<&Catalog>,
+        english: bool,
+    ) {
         let c = w.global::<CatalogAdapter>();
         let Some(catalog) = catalog else {
+            c.set_theme_label(b.theme().into());
             c.set_themes(model(Vec::new()));
             c.set_theme_items(model(Vec::new()));
             c.set_results(model(Vec::new()));
@@ -580,18 +708,20 @@ impl Rendered {
                 .themes(a)
                 .into_iter()
                 .map(|g| GroupRow {
+                    label: catalog.data.theme_name(&g.name, english).into(),
                     name: g.name.into(),
                     count: g.count as i32,
                 })
                 .collect(),
         ));
+        c.set_theme_label(catalog.data.theme_name(b.theme(), english).into());
         c.set_theme_items(model(if b.theme().is_empty() {
             Vec::new()
         } else {
             catalog
                 .items_in(a, Some(b.theme()), None)
                 .into_iter()
-                .map(item_row)
+                .map(|i| item_row(i, &catalog.data, english))
                 .collect()
         }));
         let answer = b.answer();
@@ -600,7 +730,7 @@ impl Rendered {
                 .items
                 .iter()
                 .filter_map(|code| catalog.item(code))
-                .map(item_row)
+                .map(|i| item_row(i, &catalog.data, english))
                 .collect(),
         ));
         c.set_faq_results(model(
@@ -614,12 +744,12 @@ impl Rendered {
         c.set_item(
             b.shown_item()
                 .and_then(|i| catalog.item(&i.code))
-                .map(item_detail)
+                .map(|i| item_detail(i, &catalog.data, english))
                 .unwrap_or_default(),
         );
         c.set_bundle(
             b.shown_bundle()
-                .map(|code| bundle_detail(catalog, code))
+                .map(|code| bundle_detail(catalog, code, english))
                 .unwrap_or_default(),
         );
     }
@@ -628,6 +758,66 @@ impl Rendered {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_take_the_plural_and_material_lines_stay_in_one_language() {
+        assert_eq!(count_en(1, "copy", "copies"), "1 copy");
+        assert_eq!(count_en(2, "copy", "copies"), "2 copies");
+        assert_eq!(count_en(0, "visit", "visits"), "0 visits");
+        assert_eq!(
+            material_line("Recent joint photo", "original", 3, Some("2-inch"), true),
+            "• Recent joint photo (original, 3 copies): 2-inch"
+        );
+        assert_eq!(
+            material_line("Resident ID card", "original", 1, None, true),
+            "• Resident ID card (original, 1 copy)"
+        );
+        assert_eq!(
+            material_line("居民身份证", "原件", 1, None, false),
+            "• 居民身份证（原件，1 份）"
+        );
+        assert_eq!(
+            material_line("近期免冠证件照片", "原件", 1, Some("可现场拍摄"), false),
+            "• 近期免冠证件照片（原件，1 份）：可现场拍摄"
+        );
+    }
+
+    #[test]
+    fn an_item_page_is_english_or_chinese_whole() {
+        let c = civic_contract::catalogue::demo().unwrap();
+        let shown = |d: &ItemDetail| {
+            let mut t = vec![
+                d.name.to_string(),
+                d.department.to_string(),
+                d.summary.to_string(),
+                d.fee.to_string(),
+            ];
+            t.extend(slint::Model::iter(&d.conditions).map(|s| s.to_string()));
+            t.extend(slint::Model::iter(&d.materials).map(|m| m.line.to_string()));
+            t.extend(slint::Model::iter(&d.locations).map(|s| s.to_string()));
+            t
+        };
+        let en = c.items.iter().find(|i| i.en.is_some()).unwrap();
+        let d = item_detail(en, &c, true);
+        assert!(!d.chinese_only);
+        for t in shown(&d) {
+            assert!(!crate::api::has_cjk(&t), "Chinese on an English page: {t}");
+        }
+        let zh = c.items.iter().find(|i| i.en.is_none()).unwrap();
+        let d = item_detail(zh, &c, true);
+        assert!(d.chinese_only);
+        assert_eq!(d.name, zh.name.as_str());
+        for t in shown(&d) {
+            assert!(
+                !t.split(|ch: char| !ch.is_ascii_alphabetic())
+                    .any(|w| w.len() >= 2),
+                "English in Chinese content: {t}"
+            );
+        }
+        // A Chinese screen never gets the English, nor the note.
+        let d = item_detail(en, &c, false);
+        assert!(!d.chinese_only && d.name == en.name.as_str());
+    }
 
     #[test]
     fn card_steps_and_failures_map_one_to_one() {

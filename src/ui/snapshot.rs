@@ -273,7 +273,9 @@ pub const PAGES: &[&str] = &[
     "catalogue",
     "catalogue-theme",
     "item",
+    "item-chinese-only",
     "bundle",
+    "bundle-en",
     "search",
     "search-no-match",
     "faq",
@@ -314,12 +316,21 @@ pub const PAGES: &[&str] = &[
 
 /// Puts the window on `page` with demo content. Returns false for an unknown name.
 pub fn show_page(h: &Headless, page: &str) -> bool {
+    show_page_in(h, page, false)
+}
+
+/// [`show_page`] with the session in English when `english`: the catalogue's content
+/// (items, themes, bundles) in English too, not only the labels.
+pub fn show_page_in(h: &Headless, page: &str, english: bool) -> bool {
     let w = &h.window;
     let s = w.global::<SessionAdapter>();
     let ctl = &h.controller;
     ctl.wipe_session();
     if page != "attract" {
         s.invoke_wake();
+        if english {
+            s.invoke_toggle_language();
+        }
     }
     match page {
         "attract" | "home" => {}
@@ -334,6 +345,19 @@ pub fn show_page(h: &Headless, page: &str) -> bool {
         "item" => {
             let hf = w.global::<CatalogAdapter>().get_high_frequency();
             if let Some(i) = slint::Model::row_data(&hf, 0) {
+                ctl.open_item(&i.code);
+            }
+        }
+        // An item and a bundle the demo catalogue has no English for, and the bundle it has.
+        "item-chinese-only" | "bundle-en" => {
+            let Ok(demo) = civic_contract::catalogue::demo() else {
+                return false;
+            };
+            if page == "bundle-en" {
+                if let Some(b) = demo.bundles.iter().find(|b| b.en.is_some()) {
+                    ctl.open_bundle(&b.code);
+                }
+            } else if let Some(i) = demo.items.iter().find(|i| i.en.is_none()) {
                 ctl.open_item(&i.code);
             }
         }
@@ -718,7 +742,7 @@ pub fn screenshot(
     };
     let mut written = Vec::new();
     for page in pages {
-        if !show_page(&h, page) {
+        if !show_page_in(&h, page, opts.english) {
             return Err(SnapshotError::UnknownPage(page.into(), PAGES.join(", ")));
         }
         h.window.global::<Theme>().set_large(opts.large_font);

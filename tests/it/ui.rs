@@ -511,12 +511,26 @@ fn every_ui_string_has_an_english_translation() {
             .strip_prefix("msgid \"")
             .and_then(|l| l.strip_suffix('"'))
         {
-            let s = lines
-                .next()
-                .and_then(|l| l.strip_prefix("msgstr \""))
-                .and_then(|l| l.strip_suffix('"'))
-                .unwrap_or("");
-            translated.insert(id.replace("\\\"", "\""), s.to_string());
+            let mut next = lines.next().unwrap_or("");
+            // A plural entry (`@tr("…{n}…" | "…" % n)`): both English forms must be there.
+            let plural = next.starts_with("msgid_plural \"");
+            if plural {
+                next = lines.next().unwrap_or("");
+            }
+            let text = |l: &str, key: &str| {
+                l.strip_prefix(key)
+                    .and_then(|l| l.strip_suffix('"'))
+                    .unwrap_or("")
+                    .to_string()
+            };
+            let s = if plural {
+                let one = text(next, "msgstr[0] \"");
+                let many = text(lines.next().unwrap_or(""), "msgstr[1] \"");
+                if one.is_empty() { one } else { many }
+            } else {
+                text(next, "msgstr \"")
+            };
+            translated.insert(id.replace("\\\"", "\""), s);
         }
     }
     let mut missing = Vec::new();

@@ -3,7 +3,7 @@
 //! window, no text cut off at its element's bottom edge, and every touch target at least 15 mm
 //! (20 mm in 长者模式) at the panel's dpi.
 
-use civic_kiosk::ui::snapshot::{Headless, PAGES, init_headless, show_page};
+use civic_kiosk::ui::snapshot::{Headless, PAGES, init_headless, show_page_in};
 use civic_kiosk::ui::{HelpState, IdentityAdapter, IdentityNotice, SessionAdapter, Theme};
 use i_slint_backend_testing::{AccessibleRole, ElementHandle, ElementQuery};
 use slint::ComponentHandle;
@@ -156,7 +156,7 @@ fn every_page_fits_in_every_variant() {
                     if english { " en" } else { "" }
                 );
                 for page in PAGES {
-                    assert!(show_page(&h, page), "{page}");
+                    assert!(show_page_in(&h, page, english), "{page}");
                     h.window.global::<Theme>().set_large(large);
                     civic_kiosk::ui::set_language(&h.window, english);
                     h.pump_until(std::time::Duration::from_millis(20), |_| false);

@@ -199,6 +199,39 @@ pub struct ServiceItem {
     pub online: bool,
     #[serde(default)]
     pub keywords: Vec<String>,
+    /// The item in English, complete or absent (an older catalogue has none): a screen in
+    /// English shows either this whole block or the Chinese, never a mixture of the two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub en: Option<ItemEnglish>,
+}
+
+/// A service item's resident-facing text in English: one entry per Chinese condition,
+/// material and location, in the same order (`catalogue::check` holds it to that).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemEnglish {
+    pub name: String,
+    pub summary: String,
+    pub conditions: Vec<String>,
+    pub materials: Vec<MaterialEnglish>,
+    pub fee: String,
+    pub locations: Vec<Location>,
+}
+
+/// A material's English; the count is the Chinese material's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct MaterialEnglish {
+    pub name: String,
+    pub form: String,
+    /// Present exactly when the Chinese material has a note.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// A 一件事 bundle's English (given only when each of its items has English too).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleEnglish {
+    pub name: String,
+    pub summary: String,
 }
 
 /// A 一件事 bundle: several items handled as one.
@@ -209,6 +242,9 @@ pub struct Bundle {
     pub summary: String,
     /// Item codes, in the order a resident goes through them.
     pub items: Vec<String>,
+    /// The bundle in English, or absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub en: Option<BundleEnglish>,
 }
 
 /// A 小申问答 entry.
@@ -236,6 +272,29 @@ pub struct Catalogue {
     pub items: Vec<ServiceItem>,
     pub bundles: Vec<Bundle>,
     pub faqs: Vec<Faq>,
+    /// English names of themes, by Chinese name; a theme without one is shown in Chinese.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub themes_en: BTreeMap<String, String>,
+    /// English names of departments, by Chinese name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub departments_en: BTreeMap<String, String>,
+}
+
+impl Catalogue {
+    /// A theme's name for a screen: English where the catalogue gives it, else Chinese.
+    pub fn theme_name<'a>(&'a self, theme: &'a str, english: bool) -> &'a str {
+        match self.themes_en.get(theme) {
+            Some(en) if english => en,
+            _ => theme,
+        }
+    }
+    /// A department's name for a screen, as [`Catalogue::theme_name`].
+    pub fn department_name<'a>(&'a self, department: &'a str, english: bool) -> &'a str {
+        match self.departments_en.get(department) {
+            Some(en) if english => en,
+            _ => department,
+        }
+    }
 }
 
 /// `GET /api/v1/faq?q=...`: FAQ search answer.

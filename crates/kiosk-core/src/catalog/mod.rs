@@ -10,7 +10,7 @@ pub mod sync;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use crate::api::{Audience, Bundle, Catalogue, Faq, Material, ServiceItem};
+use crate::api::{Audience, Bundle, Catalogue, Faq, Material, MaterialEnglish, ServiceItem};
 use index::{DocKeys, SearchIndex};
 
 /// How many results a search answers at most.
@@ -39,6 +39,8 @@ pub struct CombinedMaterial {
     pub count: u32,
     /// Names of the items that ask for it.
     pub used_by: Vec<String>,
+    /// Its English, from the first item that asks for it (when that item has English).
+    pub en: Option<MaterialEnglish>,
 }
 
 /// A 一件事 with its items and the de-duplicated materials of them all.
@@ -250,9 +252,12 @@ impl Catalog {
 pub fn combine_materials(items: &[&ServiceItem]) -> Vec<CombinedMaterial> {
     let mut out: Vec<CombinedMaterial> = Vec::new();
     for item in items {
-        for Material {
-            name, form, count, ..
-        } in &item.materials
+        for (
+            n,
+            Material {
+                name, form, count, ..
+            },
+        ) in item.materials.iter().enumerate()
         {
             let key = index::normalize(name);
             match out
@@ -270,6 +275,7 @@ pub fn combine_materials(items: &[&ServiceItem]) -> Vec<CombinedMaterial> {
                     form: form.clone(),
                     count: *count,
                     used_by: vec![item.name.clone()],
+                    en: item.en.as_ref().and_then(|e| e.materials.get(n)).cloned(),
                 }),
             }
         }
@@ -365,5 +371,15 @@ mod tests {
             let v = c.bundle(&b.code).unwrap();
             v.materials.iter().any(|m| m.used_by.len() > 1)
         }));
+    }
+
+    #[test]
+    fn a_bundle_in_english_has_each_combined_material_in_english() {
+        let c = demo();
+        let b = c.bundles().iter().find(|b| b.en.is_some()).unwrap();
+        let v = c.bundle(&b.code).unwrap();
+        let id = v.materials.iter().find(|m| m.name == "居民身份证").unwrap();
+        assert_eq!(id.en.as_ref().unwrap().name, "Resident ID card");
+        assert!(v.materials.iter().all(|m| m.en.is_some()));
     }
 }
